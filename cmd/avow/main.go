@@ -1,0 +1,54 @@
+// Command avow is the attestation service and its tools.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a process exit code through cobra when the command has
+// already written its output (for example a JSON result with "result": "...").
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// commands holds the constructors of the top-level command groups; each
+// group's file appends its own in an init function, so groups stay independent.
+var commands []func() *cobra.Command
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "avow",
+		Short:         "avow is a self-hosted attestation service for Intel SGX enclaves and TDX VMs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, add := range commands {
+		root.AddCommand(add())
+	}
+	return root
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes the CLI and returns the process exit code: the code a command
+// chose through exitError, or 2 for usage errors and unreadable input.
+func run(args []string, stdout, stderr *os.File) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "avow:", err)
+	return 2
+}
