@@ -255,11 +255,11 @@ func TestParseSynthetic(t *testing.T) {
 			rdOff := 320
 			if q.TD != nil {
 				rdOff = 520
-				if c.body == BodyTDX15 && q.TD.MRServiceTD[0] != byte(600) {
+				if c.body == BodyTDX15 && q.TD.MRServiceTD[0] != byte(600%256) {
 					t.Errorf("MRSERVICETD not read from body offset 600")
 				}
 			}
-			if rd := q.ReportData(); rd[0] != byte(rdOff) || rd[63] != byte(rdOff+63) {
+			if rd := q.ReportData(); rd[0] != byte(rdOff%256) || rd[63] != byte((rdOff+63)%256) {
 				t.Errorf("report data not read from body offset %d", rdOff)
 			}
 		})
