@@ -111,7 +111,7 @@ func hexBytes(t *testing.T, s string) []byte {
 // standard v3, v4 and v5 layouts.
 func TestParseOffsets(t *testing.T) {
 	for _, c := range []struct {
-		set                                        string
+		set                                    string
 		signed, qeReport, auth, cert, certType int
 	}{
 		{"S01", 432, 564, 1014, 1052, 5},
