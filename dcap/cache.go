@@ -1,0 +1,171 @@
+package dcap
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"sync"
+
+	"github.com/avowhq/avow/pcs"
+)
+
+// Cache remembers the work that depends only on collateral and certificate
+// contents: parsed certificates, CRLs, TCB info and QE identity documents,
+// and the outcome of signature checks over them. Entries are keyed by the
+// SHA-256 of the exact bytes, so a changed byte is a different entry and a
+// cached result can never be applied to different input. The per-quote
+// signatures (quote signature, QE report signature) are never cached.
+//
+// A Cache is safe for concurrent use. It holds at most maxEntries items per
+// map and starts afresh when full: collateral changes rarely and a refill
+// costs one cold verification.
+type Cache struct {
+	mu     sync.RWMutex
+	parsed map[cacheKey]any
+	sigs   map[[32]byte]bool
+}
+
+type cacheKey struct {
+	kind byte
+	sum  [32]byte
+}
+
+const maxEntries = 4096
+
+const (
+	kindCerts byte = iota + 1
+	kindCRL
+	kindTCBInfo
+	kindQEIdentity
+)
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{parsed: map[cacheKey]any{}, sigs: map[[32]byte]bool{}}
+}
+
+// defaultCache serves callers that pass no cache in Options.
+var defaultCache = NewCache()
+
+// parse returns the memoised result of fn over data. A parse error is
+// memoised too: the same bytes fail the same way.
+func (c *Cache) parse(kind byte, sum [32]byte, fn func() (any, error)) (any, error) {
+	key := cacheKey{kind, sum}
+	c.mu.RLock()
+	v, ok := c.parsed[key]
+	c.mu.RUnlock()
+	if !ok {
+		var err error
+		v, err = fn()
+		if err != nil {
+			v = err
+		}
+		c.mu.Lock()
+		if len(c.parsed) >= maxEntries {
+			c.parsed = map[cacheKey]any{}
+		}
+		c.parsed[key] = v
+		c.mu.Unlock()
+	}
+	if err, isErr := v.(error); isErr {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (c *Cache) certs(data []byte) ([]*x509.Certificate, error) {
+	v, err := c.parse(kindCerts, sha256.Sum256(data), func() (any, error) { return pcs.ParseCertificates(data) })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]*x509.Certificate), nil
+}
+
+// parsedCRL is a CRL with its revoked serials indexed for lookup.
+type parsedCRL struct {
+	crl     *x509.RevocationList
+	revoked map[string]struct{}
+}
+
+func (c *Cache) crl(der []byte) (*parsedCRL, error) {
+	v, err := c.parse(kindCRL, sha256.Sum256(der), func() (any, error) {
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, err
+		}
+		p := &parsedCRL{crl: crl, revoked: make(map[string]struct{}, len(crl.RevokedCertificateEntries))}
+		for _, e := range crl.RevokedCertificateEntries {
+			p.revoked[string(e.SerialNumber.Bytes())] = struct{}{}
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*parsedCRL), nil
+}
+
+// signedDoc is a parsed TCB info or QE identity with the SHA-256 of the
+// bytes its signature covers, so warm verifications do not hash them again.
+type signedDoc[T any] struct {
+	doc    T
+	digest [32]byte
+}
+
+// docKey hashes a signed document and its signature together: the same
+// document with another signature is another entry.
+func docKey(raw, sig []byte) [32]byte {
+	h := sha256.New()
+	h.Write(raw)
+	h.Write([]byte{0})
+	h.Write(sig)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *Cache) tcbInfo(raw, sig []byte) (*signedDoc[*pcs.TCBInfo], error) {
+	v, err := c.parse(kindTCBInfo, docKey(raw, sig), func() (any, error) {
+		t, err := pcs.ParseTCBInfo(raw, sig)
+		if err != nil {
+			return nil, err
+		}
+		return &signedDoc[*pcs.TCBInfo]{t, sha256.Sum256(t.Signed)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*signedDoc[*pcs.TCBInfo]), nil
+}
+
+func (c *Cache) qeIdentity(raw, sig []byte) (*signedDoc[*pcs.QEIdentity], error) {
+	v, err := c.parse(kindQEIdentity, docKey(raw, sig), func() (any, error) {
+		q, err := pcs.ParseQEIdentity(raw, sig)
+		if err != nil {
+			return nil, err
+		}
+		return &signedDoc[*pcs.QEIdentity]{q, sha256.Sum256(q.Signed)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*signedDoc[*pcs.QEIdentity]), nil
+}
+
+// checked runs verify once per distinct (key, message, signature) and
+// remembers the outcome.
+func (c *Cache) checked(id [32]byte, verify func() bool) bool {
+	c.mu.RLock()
+	ok, hit := c.sigs[id]
+	c.mu.RUnlock()
+	if hit {
+		return ok
+	}
+	ok = verify()
+	c.mu.Lock()
+	if len(c.sigs) >= maxEntries {
+		c.sigs = map[[32]byte]bool{}
+	}
+	c.sigs[id] = ok
+	c.mu.Unlock()
+	return ok
+}

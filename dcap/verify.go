@@ -1,0 +1,470 @@
+// Package dcap verifies Intel SGX and TDX ECDSA quotes against Intel's
+// collateral exactly as Intel's Quote Verification Library (QVL) and QvE do:
+// the same checks in the same order, the same TCB level selection and status
+// convergence, the same collateral expiry bookkeeping
+// (../shared/spec/dcap.md §2). Whether a TCB status or an expired collateral
+// is acceptable is not decided here: that is the caller's policy.
+package dcap
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/quote"
+)
+
+// Options are the inputs of a verification besides the quote and collateral.
+type Options struct {
+	// Now is the verification time (QvE's expiration_check_date). Required:
+	// the verifier never reads the clock.
+	Now time.Time
+	// TrustedRoots are the accepted root certificates, compared by public
+	// key as QvE does. Empty means the pinned Intel SGX Root CA key.
+	TrustedRoots []*x509.Certificate
+	// StrictExpiry turns expired collateral into ErrCollateralExpired. QVL
+	// only reports it (Result.CollateralExpired); that is the default.
+	StrictExpiry bool
+	// PCKCertificate supplies the PCK leaf out of band for quotes whose
+	// certification data is not a PCK chain (types 1-4); it is chained
+	// through the collateral's PCK CRL issuer chain.
+	PCKCertificate *x509.Certificate
+	// Cache memoises collateral parsing and signature checks; nil uses a
+	// process-wide cache.
+	Cache *Cache
+}
+
+// Result is the outcome of a verification. On failure Verify still returns
+// the fields it established (TEE, collateral dates and expiry).
+type Result struct {
+	TEE                    string        // "sgx" or "tdx"
+	TCBStatus              pcs.TCBStatus // QVL's final status; empty on failure
+	AdvisoryIDs            []string      // advisoryIDs of the selected TCB level
+	TCBDate                time.Time     // tcbDate of the selected TCB level
+	CollateralExpired      bool          // QvE collateral_expiration_status at Now
+	EarliestIssueDate      time.Time
+	LatestIssueDate        time.Time
+	EarliestExpirationDate time.Time
+	QEStatus               pcs.TCBStatus // status of the matched QE identity level
+	TDXModuleStatus        pcs.TCBStatus // TDX only
+	TCBEvaluationDataNum   uint32        // min of the TCB info's and QE identity's numbers
+	PCK                    *pcs.PCKExtensions
+	TCBInfo                *pcs.TCBInfo
+	QEIdentity             *pcs.QEIdentity
+}
+
+// VerifyQuote parses raw and verifies it; see Verify.
+func VerifyQuote(raw []byte, col *pcs.Collateral, opts Options) (*Result, *quote.Quote, error) {
+	q, err := quote.Parse(raw)
+	if err != nil {
+		return &Result{}, nil, ErrUnsupportedQuoteFormat.Wrap(err)
+	}
+	res, err := Verify(q, col, opts)
+	return res, q, err
+}
+
+// Verify checks a parsed quote against collateral at opts.Now in QVL's
+// order; the first failing check determines the error, one of the
+// sentinels in errors.go. A nil error means the quote is genuine and its
+// platform's TCB status is res.TCBStatus (any status but Revoked).
+func Verify(q *quote.Quote, col *pcs.Collateral, opts Options) (*Result, error) {
+	res := &Result{TEE: "sgx"}
+	if q.IsTDX() {
+		res.TEE = "tdx"
+	}
+	if opts.Now.IsZero() {
+		return res, errMissingTime
+	}
+	if col == nil {
+		return res, ErrMissingCollateral.Wrapf("no collateral given")
+	}
+	c := opts.Cache
+	if c == nil {
+		c = defaultCache
+	}
+	v := &verification{q: q, col: col, opts: opts, cache: c, res: res}
+	err := v.run()
+	if err == nil && opts.StrictExpiry && res.CollateralExpired {
+		err = ErrCollateralExpired.Wrapf("the earliest collateral expiry is %s, at or before the verification time %s",
+			res.EarliestExpirationDate.UTC().Format(time.RFC3339), opts.Now.UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		res.TCBStatus, res.AdvisoryIDs, res.TCBDate = "", nil, time.Time{}
+	}
+	return res, err
+}
+
+type verification struct {
+	q     *quote.Quote
+	col   *pcs.Collateral
+	opts  Options
+	cache *Cache
+	res   *Result
+
+	root, intermediate, pck *x509.Certificate
+	pckExt                  *pcs.PCKExtensions
+	rootCRL, pckCRL         *parsedCRL
+	tcb                     *signedDoc[*pcs.TCBInfo]
+	qe                      *signedDoc[*pcs.QEIdentity]
+	tcbChain, qeChain       []*x509.Certificate
+	crlChain                []*x509.Certificate
+}
+
+func (v *verification) run() error {
+	if err := v.pckChain(); err != nil {
+		return err
+	}
+	if err := v.crls(); err != nil {
+		return err
+	}
+	if err := v.signingChains(); err != nil {
+		return err
+	}
+	if !v.cache.checkJSONSignature(v.tcbChain[0], v.tcb.digest, v.tcb.doc.Signature) {
+		return ErrTCBInfoInvalid.Wrapf("the TCB info signature does not verify under the TCB signing key")
+	}
+	qe, err := v.cache.qeIdentity(v.col.QEIdentity, v.col.QEIdentitySignature)
+	if err != nil {
+		return ErrQEIdentityInvalid.Wrap(err)
+	}
+	v.qe = qe
+	if !v.cache.checkJSONSignature(v.qeChain[0], v.qe.digest, v.qe.doc.Signature) {
+		return ErrQEIdentityInvalid.Wrapf("the QE identity signature does not verify under the TCB signing key")
+	}
+	v.res.TCBInfo, v.res.QEIdentity = v.tcb.doc, v.qe.doc
+	v.res.TCBEvaluationDataNum = min(v.tcb.doc.TCBEvaluationDataNumber, v.qe.doc.TCBEvaluationDataNumber)
+	v.dates()
+	return v.quoteChecks()
+}
+
+// pckChain finds and checks the PCK chain (QVL PckCertVerifier, QvE steps
+// 1-5): certification data type, TCB info format, chain shape, links,
+// signatures and trust.
+func (v *verification) pckChain() error {
+	var chain []*x509.Certificate
+	if v.opts.PCKCertificate != nil {
+		issuers, err := v.cache.certs(v.col.PCKCRLIssuerChain)
+		if err != nil {
+			return ErrPCKChainInvalid.Wrapf("the PCK CRL issuer chain cannot be parsed: %v", err)
+		}
+		chain = append([]*x509.Certificate{v.opts.PCKCertificate}, issuers...)
+	} else {
+		if v.q.CertificationDataType != 5 {
+			return ErrUnsupportedCertificationData.Wrapf("certification data type is %d", v.q.CertificationDataType)
+		}
+		var err error
+		if chain, err = v.cache.certs(v.q.CertificationData); err != nil {
+			return ErrPCKChainInvalid.Wrapf("the certification data cannot be parsed: %v", err)
+		}
+	}
+	// QvE parses the TCB info before it looks at the chain.
+	tcb, err := v.cache.tcbInfo(v.col.TCBInfo, v.col.TCBInfoSignature)
+	if err != nil {
+		return ErrTCBInfoInvalid.Wrap(err)
+	}
+	v.tcb = tcb
+	if len(chain) != 3 {
+		return ErrPCKChainInvalid.Wrapf("the PCK chain has %d certificates, 3 are required", len(chain))
+	}
+	for _, cert := range chain {
+		cn := cert.Subject.CommonName
+		switch {
+		case strings.Contains(cn, "SGX PCK Certificate"):
+			v.pck = cert
+		case selfIssued(cert) && strings.Contains(cn, "SGX Root CA"):
+			v.root = cert
+		case !selfIssued(cert) && strings.Contains(cn, "CA"):
+			v.intermediate = cert
+		}
+	}
+	switch {
+	case v.root == nil:
+		return ErrPCKChainInvalid.Wrapf("the PCK chain has no root CA certificate")
+	case v.intermediate == nil:
+		return ErrPCKChainInvalid.Wrapf("the PCK chain has no intermediate CA certificate")
+	case v.pck == nil:
+		return ErrPCKChainInvalid.Wrapf("the PCK chain has no PCK certificate")
+	}
+	for _, cert := range chain {
+		if err := requiredExtensions(cert); err != nil {
+			return ErrPCKChainInvalid.Wrap(err)
+		}
+	}
+	if !v.cache.checkCertSignature(v.root, v.root) {
+		return ErrPCKChainInvalid.Wrapf("the root CA certificate's self-signature does not verify")
+	}
+	if !bytes.Equal(v.intermediate.RawIssuer, v.root.RawSubject) || !v.cache.checkCertSignature(v.intermediate, v.root) {
+		return ErrPCKChainInvalid.Wrapf("the intermediate CA certificate is not issued by the root CA")
+	}
+	if !bytes.Equal(v.pck.RawIssuer, v.intermediate.RawSubject) || !v.cache.checkCertSignature(v.pck, v.intermediate) {
+		return ErrPCKChainInvalid.Wrapf("the PCK certificate is not issued by the intermediate CA")
+	}
+	ext, err := pcs.ParsePCKExtensions(v.pck)
+	if err != nil {
+		return ErrPCKChainInvalid.Wrap(err)
+	}
+	v.pckExt = ext
+	v.res.PCK = ext
+	if !v.trusted(v.root) {
+		return ErrPCKChainUntrusted.Wrapf("the chain's root key is not a trusted root key")
+	}
+	return nil
+}
+
+// trusted reports whether root's key is one of the trust anchors' keys.
+func (v *verification) trusted(root *x509.Certificate) bool {
+	key := rootKeyBytes(root)
+	if key == nil {
+		return false
+	}
+	if len(v.opts.TrustedRoots) == 0 {
+		return bytes.Equal(key, intelRootKey)
+	}
+	for _, t := range v.opts.TrustedRoots {
+		if selfIssued(t) && bytes.Equal(key, rootKeyBytes(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// crls checks the root CA CRL against the root and the PCK CRL against the
+// PCK's issuing CA, then revocation of the intermediate and the PCK.
+func (v *verification) crls() error {
+	var err error
+	if v.rootCRL, err = v.cache.crl(v.col.RootCACRL); err != nil {
+		return ErrCRLInvalid.Wrapf("the root CA CRL cannot be parsed: %v", err)
+	}
+	if v.pckCRL, err = v.cache.crl(v.col.PCKCRL); err != nil {
+		return ErrCRLInvalid.Wrapf("the PCK CRL cannot be parsed: %v", err)
+	}
+	if v.crlChain, err = v.cache.certs(v.col.PCKCRLIssuerChain); err != nil {
+		return ErrCRLInvalid.Wrapf("the PCK CRL issuer chain cannot be parsed: %v", err)
+	}
+	if !bytes.Equal(v.rootCRL.crl.RawIssuer, v.root.RawSubject) {
+		return ErrUnknownCRLIssuer.Wrapf("the root CA CRL is issued by %q, not by the root CA", v.rootCRL.crl.Issuer.CommonName)
+	}
+	if !bytes.Equal(v.pckCRL.crl.RawIssuer, v.intermediate.RawSubject) || !strings.Contains(v.pckCRL.crl.Issuer.CommonName, "CA") {
+		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL is issued by %q, not by the PCK's CA %q",
+			v.pckCRL.crl.Issuer.CommonName, v.intermediate.Subject.CommonName)
+	}
+	for _, p := range []struct {
+		name string
+		crl  *parsedCRL
+		by   *x509.Certificate
+	}{{"root CA CRL", v.rootCRL, v.root}, {"PCK CRL", v.pckCRL, v.intermediate}} {
+		if err := crlExtensions(p.crl.crl); err != nil {
+			return ErrCRLInvalid.Wrapf("the %s %v", p.name, err)
+		}
+		if !v.cache.checkCRLSignature(p.crl.crl, p.by) {
+			return ErrCRLInvalid.Wrapf("the %s signature does not verify", p.name)
+		}
+	}
+	if v.rootCRL.has(v.intermediate) {
+		return ErrPCKRevoked.Wrapf("the intermediate CA certificate (serial %x) is revoked", v.intermediate.SerialNumber)
+	}
+	if v.pckCRL.has(v.pck) {
+		return ErrPCKRevoked.Wrapf("the PCK certificate (serial %x) is revoked", v.pck.SerialNumber)
+	}
+	return nil
+}
+
+func (p *parsedCRL) has(cert *x509.Certificate) bool {
+	_, ok := p.revoked[string(cert.SerialNumber.Bytes())]
+	return ok
+}
+
+// signingChains checks the TCB info and QE identity issuer chains (QVL
+// TCBSigningChain): [TCB signing, root], linked, trusted, not revoked.
+func (v *verification) signingChains() error {
+	var err error
+	if v.tcbChain, err = v.signingChain("TCB info", v.col.TCBInfoIssuerChain); err != nil {
+		return err
+	}
+	v.qeChain, err = v.signingChain("QE identity", v.col.QEIdentityIssuerChain)
+	return err
+}
+
+func (v *verification) signingChain(what string, pemChain []byte) ([]*x509.Certificate, error) {
+	certs, err := v.cache.certs(pemChain)
+	if err != nil {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain cannot be parsed: %v", what, err)
+	}
+	if len(certs) != 2 {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain has %d certificates, 2 are required", what, len(certs))
+	}
+	var root, leaf *x509.Certificate
+	for _, cert := range certs {
+		if selfIssued(cert) && strings.Contains(cert.Subject.CommonName, "SGX Root CA") {
+			root = cert
+		} else {
+			leaf = cert
+		}
+	}
+	if root == nil || leaf == nil {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain is not a TCB signing certificate and a root CA", what)
+	}
+	for _, cert := range certs {
+		if err := requiredExtensions(cert); err != nil {
+			return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain: %v", what, err)
+		}
+	}
+	if !strings.Contains(leaf.Subject.CommonName, "SGX TCB Signing") {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s signer %q is not a TCB signing certificate", what, leaf.Subject.CommonName)
+	}
+	if !v.cache.checkCertSignature(root, root) {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain's root self-signature does not verify", what)
+	}
+	if !bytes.Equal(leaf.RawIssuer, root.RawSubject) || !v.cache.checkCertSignature(leaf, root) {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s signing certificate is not issued by the root CA", what)
+	}
+	if !bytes.Equal(rootKeyBytes(root), rootKeyBytes(v.root)) {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain ends in another root than the PCK chain", what)
+	}
+	if v.rootCRL.has(leaf) {
+		return nil, ErrPCKRevoked.Wrapf("the TCB signing certificate (serial %x) is revoked", leaf.SerialNumber)
+	}
+	// Reorder to [signer, root] for the callers.
+	return []*x509.Certificate{leaf, root}, nil
+}
+
+// dates computes QvE's collateral time bookkeeping (dcap.md §2.8).
+func (v *verification) dates() {
+	var issues, expiries []time.Time
+	for _, chain := range [][]*x509.Certificate{v.crlChain, {v.root, v.intermediate, v.pck}, v.tcbChain, v.qeChain} {
+		for _, cert := range chain {
+			issues = append(issues, cert.NotBefore)
+			expiries = append(expiries, cert.NotAfter)
+		}
+	}
+	for _, crl := range []*x509.RevocationList{v.rootCRL.crl, v.pckCRL.crl} {
+		issues = append(issues, crl.ThisUpdate)
+		expiries = append(expiries, crl.NextUpdate)
+	}
+	issues = append(issues, v.tcb.doc.IssueDate, v.qe.doc.IssueDate)
+	expiries = append(expiries, v.tcb.doc.NextUpdate, v.qe.doc.NextUpdate)
+	r := v.res
+	r.EarliestIssueDate, r.LatestIssueDate = minTime(issues), maxTime(issues)
+	r.EarliestExpirationDate = minTime(expiries)
+	now := v.opts.Now
+	r.CollateralExpired = !r.EarliestExpirationDate.After(now) ||
+		now.Before(v.rootCRL.crl.ThisUpdate) || now.Before(v.pckCRL.crl.ThisUpdate)
+}
+
+// quoteChecks are QVL's QuoteVerifier::verify steps 4-12 (dcap.md §2.5).
+func (v *verification) quoteChecks() error {
+	q, tcb := v.q, v.tcb.doc
+	if q.IsTDX() != (tcb.ID == "TDX") || (q.IsTDX() && tcb.Version < 3) {
+		return ErrTCBInfoMismatch.Wrapf("the TCB info is for %s, the quote is %s", tcb.ID, strings.ToUpper(v.res.TEE))
+	}
+	if tcb.FMSPC != v.pckExt.FMSPC {
+		return ErrTCBInfoMismatch.Wrapf("the TCB info is for FMSPC %x, the PCK certificate has FMSPC %x", tcb.FMSPC, v.pckExt.FMSPC)
+	}
+	if tcb.PCEID != v.pckExt.PCEID {
+		return ErrTCBInfoMismatch.Wrapf("the TCB info is for PCE ID %x, the PCK certificate has PCE ID %x", tcb.PCEID, v.pckExt.PCEID)
+	}
+	if q.IsTDX() {
+		if err := checkTDXModule(q.TD, tcb); err != nil {
+			return err
+		}
+	}
+	pckKey := p256Key(v.pck)
+	qeDigest := sha256.Sum256(q.QEReportRaw)
+	if !verifyRS(pckKey, qeDigest[:], q.QEReportSignature[:]) {
+		return ErrInvalidQEReportSignature.Wrapf("the QE report signature does not verify under the PCK certificate's key")
+	}
+	h := sha256.New()
+	h.Write(q.AttestationKey[:])
+	h.Write(q.QEAuthData)
+	if !bytes.Equal(h.Sum(nil), q.QEReport.ReportData[:32]) {
+		return ErrInvalidQEReportData.Wrapf("SHA-256(attestation key || QE authentication data) differs from the QE report data")
+	}
+	qeStatus, err := checkQEIdentity(q, v.qe.doc)
+	if err != nil {
+		return err
+	}
+	attKey, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.AttestationKey[:]...))
+	if err != nil {
+		return ErrUnsupportedQuoteFormat.Wrapf("the attestation key is not a valid P-256 point")
+	}
+	quoteDigest := sha256.Sum256(q.SignedRegion)
+	if !verifyRS(attKey, quoteDigest[:], q.Signature[:]) {
+		return ErrInvalidQuoteSignature.Wrapf("the quote signature does not verify under the attestation key")
+	}
+	return v.tcbStatus(qeStatus)
+}
+
+var (
+	oidAKI   = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidCRLDP = asn1.ObjectIdentifier{2, 5, 29, 31}
+	oidSKI   = asn1.ObjectIdentifier{2, 5, 29, 14}
+	oidKU    = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidBC    = asn1.ObjectIdentifier{2, 5, 29, 19}
+	oidCRLNo = asn1.ObjectIdentifier{2, 5, 29, 20}
+
+	requiredCertExtensions = []struct {
+		oid  asn1.ObjectIdentifier
+		name string
+	}{
+		{oidAKI, "authority key identifier"}, {oidCRLDP, "CRL distribution points"},
+		{oidSKI, "subject key identifier"}, {oidKU, "key usage"}, {oidBC, "basic constraints"},
+	}
+)
+
+// requiredExtensions enforces QVL's certificate parser: every certificate
+// must carry AKI, CRL distribution points, SKI, key usage and basic
+// constraints.
+func requiredExtensions(cert *x509.Certificate) error {
+	for _, want := range requiredCertExtensions {
+		if !hasExtension(cert.Extensions, want.oid) {
+			return fmt.Errorf("certificate %q lacks the %s extension", cert.Subject.CommonName, want.name)
+		}
+	}
+	return nil
+}
+
+func hasExtension(exts []pkix.Extension, oid asn1.ObjectIdentifier) bool {
+	for _, e := range exts {
+		if e.Id.Equal(oid) {
+			return true
+		}
+	}
+	return false
+}
+
+// crlExtensions enforces QVL's CRL parser: CRL number and AKI present.
+func crlExtensions(crl *x509.RevocationList) error {
+	if !hasExtension(crl.Extensions, oidCRLNo) || !hasExtension(crl.Extensions, oidAKI) {
+		return fmt.Errorf("lacks the CRL number or authority key identifier extension")
+	}
+	return nil
+}
+func selfIssued(cert *x509.Certificate) bool { return bytes.Equal(cert.RawIssuer, cert.RawSubject) }
+
+func minTime(ts []time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func maxTime(ts []time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
