@@ -27,9 +27,13 @@ type bundleJSON struct {
 	QEIdentitySignature   *string `json:"qe_identity_signature"`
 }
 
-// ParseBundle reads a collateral bundle (the JSON object with nine string
-// members). The CRLs may be hex of DER (the bundle's own form), PEM or DER
-// text is not possible in JSON strings, so only hex and PEM are accepted.
+// ParseBundle reads a collateral bundle: one JSON object with the nine
+// string members of ../shared/vectors/dcap/README.md. In the bundle's own
+// form the two CRLs are hex of their DER; because they go through CRLBytes,
+// PEM CRL text is accepted too (raw DER cannot be carried in a JSON string).
+// The two signatures are hex of the 64-byte r‖s. The chains, tcb_info and
+// qe_identity are kept byte for byte. A missing member or undecodable hex is
+// an ErrCollateralFormat.
 func ParseBundle(data []byte) (*Collateral, error) {
 	var b bundleJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
