@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -197,6 +198,7 @@ func TestParseMAAVectors(t *testing.T) {
 			if q.Enclave.Debug() != (name == "debug") {
 				t.Errorf("Debug() = %v", q.Enclave.Debug())
 			}
+			checkSDKParsed(t, name, q)
 			oe := readMAA(t, "sdk-cpp/oe_report_"+name+".bin")
 			q2, err := ParseOpenEnclave(oe)
 			if err != nil {
@@ -480,5 +482,35 @@ func TestReportDataAndDebug(t *testing.T) {
 	}
 	if (&Quote{}).ReportData() != ([64]byte{}) {
 		t.Errorf("empty quote report data")
+	}
+}
+
+// checkSDKParsed compares q with the "parsed" values of
+// sdk-cpp/expected_claims.json.
+func checkSDKParsed(t *testing.T, name string, q *Quote) {
+	t.Helper()
+	var exp map[string]struct {
+		Parsed map[string]any `json:"parsed"`
+	}
+	if err := json.Unmarshal(readMAA(t, "sdk-cpp/expected_claims.json"), &exp); err != nil {
+		t.Fatal(err)
+	}
+	p := exp[name].Parsed
+	r := q.Enclave
+	h := hex.EncodeToString
+	got := map[string]any{
+		"quote_version": float64(q.Header.Version), "att_key_type": float64(q.Header.AttestationKeyType),
+		"cpusvn": h(r.CPUSVN[:]), "attributes": h(r.Attributes[:]), "debuggable": r.Debug(),
+		"mrenclave": h(r.MREnclave[:]), "mrsigner": h(r.MRSigner[:]), "config_id": h(r.ConfigID[:]),
+		"isv_prod_id": float64(r.ISVProdID), "isv_svn": float64(r.ISVSVN), "config_svn": float64(r.ConfigSVN),
+		"isv_ext_prod_id": h(r.ISVExtProdID[:]), "isv_family_id": h(r.ISVFamilyID[:]), "report_data": h(r.ReportData[:]),
+	}
+	if len(p) != len(got) {
+		t.Errorf("expected_claims.json parsed has %d fields, the test checks %d", len(p), len(got))
+	}
+	for k, v := range p {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
