@@ -68,4 +68,3 @@ func BenchmarkVerifyWarm(b *testing.B) {
 		})
 	}
 }
-

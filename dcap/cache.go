@@ -72,18 +72,40 @@ func (c *Cache) parse(kind byte, sum [32]byte, fn func() (any, error)) (any, err
 	return v, nil
 }
 
-func (c *Cache) certs(data []byte) ([]*x509.Certificate, error) {
-	v, err := c.parse(kindCerts, sha256.Sum256(data), func() (any, error) { return pcs.ParseCertificates(data) })
+// chain is a parsed certificate chain with what the verifier derives from
+// its contents alone, computed once per distinct chain bytes.
+type chain struct {
+	certs []*x509.Certificate
+	keys  [][]byte // each certificate's P-256 key as an uncompressed point (nil if not P-256)
+
+	// The role checks depend only on the chain's bytes, so they run once
+	// per chain (chains.go). A chain checked as a PCK chain and as a TCB
+	// signing chain keeps both outcomes apart.
+	pckOnce sync.Once
+	pck     pckChainFacts
+	tcbOnce sync.Once
+	tcb     signingChainFacts
+}
+
+func (c *Cache) chain(data []byte) (*chain, error) {
+	v, err := c.parse(kindCerts, sha256.Sum256(data), func() (any, error) {
+		certs, err := pcs.ParseCertificates(data)
+		if err != nil {
+			return nil, err
+		}
+		return newChain(certs), nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return v.([]*x509.Certificate), nil
+	return v.(*chain), nil
 }
 
 // parsedCRL is a CRL with its revoked serials indexed for lookup.
 type parsedCRL struct {
-	crl     *x509.RevocationList
-	revoked map[string]struct{}
+	crl          *x509.RevocationList
+	revoked      map[string]struct{}
+	extensionsOK bool // CRL number and AKI present, as QVL's CRL parser requires
 }
 
 func (c *Cache) crl(der []byte) (*parsedCRL, error) {
@@ -92,7 +114,8 @@ func (c *Cache) crl(der []byte) (*parsedCRL, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &parsedCRL{crl: crl, revoked: make(map[string]struct{}, len(crl.RevokedCertificateEntries))}
+		p := &parsedCRL{crl: crl, revoked: make(map[string]struct{}, len(crl.RevokedCertificateEntries)),
+			extensionsOK: hasExtension(crl.Extensions, oidCRLNo) && hasExtension(crl.Extensions, oidAKI)}
 		for _, e := range crl.RevokedCertificateEntries {
 			p.revoked[string(e.SerialNumber.Bytes())] = struct{}{}
 		}

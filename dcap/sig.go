@@ -27,13 +27,11 @@ func p256Key(cert *x509.Certificate) *ecdsa.PublicKey {
 	return pub
 }
 
-// sigID identifies a signature check for the cache: the signer's key, the
-// digest of the message and the signature.
-func sigID(pub *ecdsa.PublicKey, digest, sig []byte) [32]byte {
+// sigID identifies a signature check for the cache: the signer's key
+// (uncompressed point), the digest of the message and the signature.
+func sigID(key, digest, sig []byte) [32]byte {
 	h := sha256.New()
-	if kb, err := pub.Bytes(); err == nil {
-		h.Write(kb)
-	}
+	h.Write(key)
 	h.Write(digest)
 	h.Write(sig)
 	var id [32]byte
@@ -41,37 +39,39 @@ func sigID(pub *ecdsa.PublicKey, digest, sig []byte) [32]byte {
 	return id
 }
 
-// checkCertSignature verifies that issuer signed cert (ECDSA-SHA256 over the
-// TBS bytes), memoised in the cache.
-func (c *Cache) checkCertSignature(cert, issuer *x509.Certificate) bool {
-	pub := p256Key(issuer)
-	if pub == nil || cert.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+// checkCertSignature verifies that the holder of key signed cert
+// (ECDSA-SHA256 over the TBS bytes), memoised in the cache.
+func (c *Cache) checkCertSignature(cert *x509.Certificate, key []byte) bool {
+	if key == nil || cert.SignatureAlgorithm != x509.ECDSAWithSHA256 {
 		return false
 	}
 	digest := sha256.Sum256(cert.RawTBSCertificate)
-	return c.checked(sigID(pub, digest[:], cert.Signature), func() bool {
-		return ecdsa.VerifyASN1(pub, digest[:], cert.Signature)
+	return c.checked(sigID(key, digest[:], cert.Signature), func() bool {
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), key)
+		return err == nil && ecdsa.VerifyASN1(pub, digest[:], cert.Signature)
 	})
 }
 
-// checkCRLSignature verifies that issuer signed crl, memoised.
-func (c *Cache) checkCRLSignature(crl *x509.RevocationList, issuer *x509.Certificate) bool {
-	pub := p256Key(issuer)
-	if pub == nil || crl.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+// checkCRLSignature verifies that the holder of key signed crl, memoised.
+func (c *Cache) checkCRLSignature(crl *x509.RevocationList, key []byte) bool {
+	if key == nil || crl.SignatureAlgorithm != x509.ECDSAWithSHA256 {
 		return false
 	}
 	digest := sha256.Sum256(crl.RawTBSRevocationList)
-	return c.checked(sigID(pub, digest[:], crl.Signature), func() bool {
-		return ecdsa.VerifyASN1(pub, digest[:], crl.Signature)
+	return c.checked(sigID(key, digest[:], crl.Signature), func() bool {
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), key)
+		return err == nil && ecdsa.VerifyASN1(pub, digest[:], crl.Signature)
 	})
 }
 
-// checkJSONSignature verifies an r||s signature over signed JSON whose
-// SHA-256 is digest, memoised.
-func (c *Cache) checkJSONSignature(signer *x509.Certificate, digest [32]byte, sig []byte) bool {
-	pub := p256Key(signer)
-	if pub == nil {
+// checkJSONSignature verifies an r||s signature by the holder of key over
+// signed JSON whose SHA-256 is digest, memoised.
+func (c *Cache) checkJSONSignature(key []byte, digest [32]byte, sig []byte) bool {
+	if key == nil {
 		return false
 	}
-	return c.checked(sigID(pub, digest[:], sig), func() bool { return verifyRS(pub, digest[:], sig) })
+	return c.checked(sigID(key, digest[:], sig), func() bool {
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), key)
+		return err == nil && verifyRS(pub, digest[:], sig)
+	})
 }

@@ -135,7 +135,7 @@ func (v *verification) tcbStatus(qe qeTCB) error {
 	var sgxLevel, selected *pcs.TCBLevel
 	for i := range tcb.TCBLevels {
 		l := &tcb.TCBLevels[i]
-		if !sgxMatches(l, v.pckExt) {
+		if !sgxMatches(l, v.pckFacts.ext) {
 			continue
 		}
 		if sgxLevel == nil {

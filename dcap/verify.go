@@ -12,9 +12,6 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"fmt"
 	"strings"
 	"time"
 
@@ -109,13 +106,12 @@ type verification struct {
 	cache *Cache
 	res   *Result
 
-	root, intermediate, pck *x509.Certificate
-	pckExt                  *pcs.PCKExtensions
-	rootCRL, pckCRL         *parsedCRL
-	tcb                     *signedDoc[*pcs.TCBInfo]
-	qe                      *signedDoc[*pcs.QEIdentity]
-	tcbChain, qeChain       []*x509.Certificate
-	crlChain                []*x509.Certificate
+	pckFacts          *pckChainFacts
+	rootCRL, pckCRL   *parsedCRL
+	tcb               *signedDoc[*pcs.TCBInfo]
+	qe                *signedDoc[*pcs.QEIdentity]
+	tcbChain, qeChain *signingChainFacts
+	crlChain          *chain
 }
 
 func (v *verification) run() error {
@@ -128,7 +124,7 @@ func (v *verification) run() error {
 	if err := v.signingChains(); err != nil {
 		return err
 	}
-	if !v.cache.checkJSONSignature(v.tcbChain[0], v.tcb.digest, v.tcb.doc.Signature) {
+	if !v.cache.checkJSONSignature(v.tcbChain.signerKey, v.tcb.digest, v.tcb.doc.Signature) {
 		return ErrTCBInfoInvalid.Wrapf("the TCB info signature does not verify under the TCB signing key")
 	}
 	qe, err := v.cache.qeIdentity(v.col.QEIdentity, v.col.QEIdentitySignature)
@@ -136,7 +132,7 @@ func (v *verification) run() error {
 		return ErrQEIdentityInvalid.Wrap(err)
 	}
 	v.qe = qe
-	if !v.cache.checkJSONSignature(v.qeChain[0], v.qe.digest, v.qe.doc.Signature) {
+	if !v.cache.checkJSONSignature(v.qeChain.signerKey, v.qe.digest, v.qe.doc.Signature) {
 		return ErrQEIdentityInvalid.Wrapf("the QE identity signature does not verify under the TCB signing key")
 	}
 	v.res.TCBInfo, v.res.QEIdentity = v.tcb.doc, v.qe.doc
@@ -149,19 +145,19 @@ func (v *verification) run() error {
 // 1-5): certification data type, TCB info format, chain shape, links,
 // signatures and trust.
 func (v *verification) pckChain() error {
-	var chain []*x509.Certificate
+	var ch *chain
 	if v.opts.PCKCertificate != nil {
-		issuers, err := v.cache.certs(v.col.PCKCRLIssuerChain)
+		issuers, err := v.cache.chain(v.col.PCKCRLIssuerChain)
 		if err != nil {
 			return ErrPCKChainInvalid.Wrapf("the PCK CRL issuer chain cannot be parsed: %v", err)
 		}
-		chain = append([]*x509.Certificate{v.opts.PCKCertificate}, issuers...)
+		ch = newChain(append([]*x509.Certificate{v.opts.PCKCertificate}, issuers.certs...))
 	} else {
 		if v.q.CertificationDataType != 5 {
 			return ErrUnsupportedCertificationData.Wrapf("certification data type is %d", v.q.CertificationDataType)
 		}
 		var err error
-		if chain, err = v.cache.certs(v.q.CertificationData); err != nil {
+		if ch, err = v.cache.chain(v.q.CertificationData); err != nil {
 			return ErrPCKChainInvalid.Wrapf("the certification data cannot be parsed: %v", err)
 		}
 	}
@@ -171,57 +167,20 @@ func (v *verification) pckChain() error {
 		return ErrTCBInfoInvalid.Wrap(err)
 	}
 	v.tcb = tcb
-	if len(chain) != 3 {
-		return ErrPCKChainInvalid.Wrapf("the PCK chain has %d certificates, 3 are required", len(chain))
+	facts := v.cache.pckFacts(ch)
+	if facts.err != nil {
+		return ErrPCKChainInvalid.Wrap(facts.err)
 	}
-	for _, cert := range chain {
-		cn := cert.Subject.CommonName
-		switch {
-		case strings.Contains(cn, "SGX PCK Certificate"):
-			v.pck = cert
-		case selfIssued(cert) && strings.Contains(cn, "SGX Root CA"):
-			v.root = cert
-		case !selfIssued(cert) && strings.Contains(cn, "CA"):
-			v.intermediate = cert
-		}
-	}
-	switch {
-	case v.root == nil:
-		return ErrPCKChainInvalid.Wrapf("the PCK chain has no root CA certificate")
-	case v.intermediate == nil:
-		return ErrPCKChainInvalid.Wrapf("the PCK chain has no intermediate CA certificate")
-	case v.pck == nil:
-		return ErrPCKChainInvalid.Wrapf("the PCK chain has no PCK certificate")
-	}
-	for _, cert := range chain {
-		if err := requiredExtensions(cert); err != nil {
-			return ErrPCKChainInvalid.Wrap(err)
-		}
-	}
-	if !v.cache.checkCertSignature(v.root, v.root) {
-		return ErrPCKChainInvalid.Wrapf("the root CA certificate's self-signature does not verify")
-	}
-	if !bytes.Equal(v.intermediate.RawIssuer, v.root.RawSubject) || !v.cache.checkCertSignature(v.intermediate, v.root) {
-		return ErrPCKChainInvalid.Wrapf("the intermediate CA certificate is not issued by the root CA")
-	}
-	if !bytes.Equal(v.pck.RawIssuer, v.intermediate.RawSubject) || !v.cache.checkCertSignature(v.pck, v.intermediate) {
-		return ErrPCKChainInvalid.Wrapf("the PCK certificate is not issued by the intermediate CA")
-	}
-	ext, err := pcs.ParsePCKExtensions(v.pck)
-	if err != nil {
-		return ErrPCKChainInvalid.Wrap(err)
-	}
-	v.pckExt = ext
-	v.res.PCK = ext
-	if !v.trusted(v.root) {
+	v.pckFacts = facts
+	v.res.PCK = facts.ext
+	if !v.trusted(facts.rootKey) {
 		return ErrPCKChainUntrusted.Wrapf("the chain's root key is not a trusted root key")
 	}
 	return nil
 }
 
-// trusted reports whether root's key is one of the trust anchors' keys.
-func (v *verification) trusted(root *x509.Certificate) bool {
-	key := rootKeyBytes(root)
+// trusted reports whether key is one of the trust anchors' keys.
+func (v *verification) trusted(key []byte) bool {
 	if key == nil {
 		return false
 	}
@@ -246,33 +205,34 @@ func (v *verification) crls() error {
 	if v.pckCRL, err = v.cache.crl(v.col.PCKCRL); err != nil {
 		return ErrCRLInvalid.Wrapf("the PCK CRL cannot be parsed: %v", err)
 	}
-	if v.crlChain, err = v.cache.certs(v.col.PCKCRLIssuerChain); err != nil {
+	if v.crlChain, err = v.cache.chain(v.col.PCKCRLIssuerChain); err != nil {
 		return ErrCRLInvalid.Wrapf("the PCK CRL issuer chain cannot be parsed: %v", err)
 	}
-	if !bytes.Equal(v.rootCRL.crl.RawIssuer, v.root.RawSubject) {
+	f := v.pckFacts
+	if !bytes.Equal(v.rootCRL.crl.RawIssuer, f.root.RawSubject) {
 		return ErrUnknownCRLIssuer.Wrapf("the root CA CRL is issued by %q, not by the root CA", v.rootCRL.crl.Issuer.CommonName)
 	}
-	if !bytes.Equal(v.pckCRL.crl.RawIssuer, v.intermediate.RawSubject) || !strings.Contains(v.pckCRL.crl.Issuer.CommonName, "CA") {
+	if !bytes.Equal(v.pckCRL.crl.RawIssuer, f.intermediate.RawSubject) || !strings.Contains(v.pckCRL.crl.Issuer.CommonName, "CA") {
 		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL is issued by %q, not by the PCK's CA %q",
-			v.pckCRL.crl.Issuer.CommonName, v.intermediate.Subject.CommonName)
+			v.pckCRL.crl.Issuer.CommonName, f.intermediate.Subject.CommonName)
 	}
 	for _, p := range []struct {
 		name string
 		crl  *parsedCRL
-		by   *x509.Certificate
-	}{{"root CA CRL", v.rootCRL, v.root}, {"PCK CRL", v.pckCRL, v.intermediate}} {
-		if err := crlExtensions(p.crl.crl); err != nil {
-			return ErrCRLInvalid.Wrapf("the %s %v", p.name, err)
+		key  []byte
+	}{{"root CA CRL", v.rootCRL, f.rootKey}, {"PCK CRL", v.pckCRL, f.intermediateKey}} {
+		if !p.crl.extensionsOK {
+			return ErrCRLInvalid.Wrapf("the %s lacks the CRL number or authority key identifier extension", p.name)
 		}
-		if !v.cache.checkCRLSignature(p.crl.crl, p.by) {
+		if !v.cache.checkCRLSignature(p.crl.crl, p.key) {
 			return ErrCRLInvalid.Wrapf("the %s signature does not verify", p.name)
 		}
 	}
-	if v.rootCRL.has(v.intermediate) {
-		return ErrPCKRevoked.Wrapf("the intermediate CA certificate (serial %x) is revoked", v.intermediate.SerialNumber)
+	if v.rootCRL.has(f.intermediate) {
+		return ErrPCKRevoked.Wrapf("the intermediate CA certificate (serial %x) is revoked", f.intermediate.SerialNumber)
 	}
-	if v.pckCRL.has(v.pck) {
-		return ErrPCKRevoked.Wrapf("the PCK certificate (serial %x) is revoked", v.pck.SerialNumber)
+	if v.pckCRL.has(f.pck) {
+		return ErrPCKRevoked.Wrapf("the PCK certificate (serial %x) is revoked", f.pck.SerialNumber)
 	}
 	return nil
 }
@@ -283,7 +243,8 @@ func (p *parsedCRL) has(cert *x509.Certificate) bool {
 }
 
 // signingChains checks the TCB info and QE identity issuer chains (QVL
-// TCBSigningChain): [TCB signing, root], linked, trusted, not revoked.
+// TCBSigningChain): [TCB signing, root], linked, rooted in the PCK chain's
+// root, signer not revoked.
 func (v *verification) signingChains() error {
 	var err error
 	if v.tcbChain, err = v.signingChain("TCB info", v.col.TCBInfoIssuerChain); err != nil {
@@ -293,53 +254,29 @@ func (v *verification) signingChains() error {
 	return err
 }
 
-func (v *verification) signingChain(what string, pemChain []byte) ([]*x509.Certificate, error) {
-	certs, err := v.cache.certs(pemChain)
+func (v *verification) signingChain(what string, pemChain []byte) (*signingChainFacts, error) {
+	ch, err := v.cache.chain(pemChain)
 	if err != nil {
 		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain cannot be parsed: %v", what, err)
 	}
-	if len(certs) != 2 {
-		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain has %d certificates, 2 are required", what, len(certs))
+	f := v.cache.signingFacts(ch)
+	if f.err != nil {
+		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain: %v", what, f.err)
 	}
-	var root, leaf *x509.Certificate
-	for _, cert := range certs {
-		if selfIssued(cert) && strings.Contains(cert.Subject.CommonName, "SGX Root CA") {
-			root = cert
-		} else {
-			leaf = cert
-		}
-	}
-	if root == nil || leaf == nil {
-		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain is not a TCB signing certificate and a root CA", what)
-	}
-	for _, cert := range certs {
-		if err := requiredExtensions(cert); err != nil {
-			return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain: %v", what, err)
-		}
-	}
-	if !strings.Contains(leaf.Subject.CommonName, "SGX TCB Signing") {
-		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s signer %q is not a TCB signing certificate", what, leaf.Subject.CommonName)
-	}
-	if !v.cache.checkCertSignature(root, root) {
-		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain's root self-signature does not verify", what)
-	}
-	if !bytes.Equal(leaf.RawIssuer, root.RawSubject) || !v.cache.checkCertSignature(leaf, root) {
-		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s signing certificate is not issued by the root CA", what)
-	}
-	if !bytes.Equal(rootKeyBytes(root), rootKeyBytes(v.root)) {
+	if !bytes.Equal(f.rootKey, v.pckFacts.rootKey) {
 		return nil, ErrTCBSigningChainInvalid.Wrapf("the %s issuer chain ends in another root than the PCK chain", what)
 	}
-	if v.rootCRL.has(leaf) {
-		return nil, ErrPCKRevoked.Wrapf("the TCB signing certificate (serial %x) is revoked", leaf.SerialNumber)
+	if v.rootCRL.has(f.signer) {
+		return nil, ErrPCKRevoked.Wrapf("the TCB signing certificate (serial %x) is revoked", f.signer.SerialNumber)
 	}
-	// Reorder to [signer, root] for the callers.
-	return []*x509.Certificate{leaf, root}, nil
+	return f, nil
 }
 
 // dates computes QvE's collateral time bookkeeping (dcap.md §2.8).
 func (v *verification) dates() {
 	var issues, expiries []time.Time
-	for _, chain := range [][]*x509.Certificate{v.crlChain, {v.root, v.intermediate, v.pck}, v.tcbChain, v.qeChain} {
+	f := v.pckFacts
+	for _, chain := range [][]*x509.Certificate{v.crlChain.certs, {f.root, f.intermediate, f.pck}, v.tcbChain.certs, v.qeChain.certs} {
 		for _, cert := range chain {
 			issues = append(issues, cert.NotBefore)
 			expiries = append(expiries, cert.NotAfter)
@@ -365,18 +302,19 @@ func (v *verification) quoteChecks() error {
 	if q.IsTDX() != (tcb.ID == "TDX") || (q.IsTDX() && tcb.Version < 3) {
 		return ErrTCBInfoMismatch.Wrapf("the TCB info is for %s, the quote is %s", tcb.ID, strings.ToUpper(v.res.TEE))
 	}
-	if tcb.FMSPC != v.pckExt.FMSPC {
-		return ErrTCBInfoMismatch.Wrapf("the TCB info is for FMSPC %x, the PCK certificate has FMSPC %x", tcb.FMSPC, v.pckExt.FMSPC)
+	ext := v.pckFacts.ext
+	if tcb.FMSPC != ext.FMSPC {
+		return ErrTCBInfoMismatch.Wrapf("the TCB info is for FMSPC %x, the PCK certificate has FMSPC %x", tcb.FMSPC, ext.FMSPC)
 	}
-	if tcb.PCEID != v.pckExt.PCEID {
-		return ErrTCBInfoMismatch.Wrapf("the TCB info is for PCE ID %x, the PCK certificate has PCE ID %x", tcb.PCEID, v.pckExt.PCEID)
+	if tcb.PCEID != ext.PCEID {
+		return ErrTCBInfoMismatch.Wrapf("the TCB info is for PCE ID %x, the PCK certificate has PCE ID %x", tcb.PCEID, ext.PCEID)
 	}
 	if q.IsTDX() {
 		if err := checkTDXModule(q.TD, tcb); err != nil {
 			return err
 		}
 	}
-	pckKey := p256Key(v.pck)
+	pckKey := p256Key(v.pckFacts.pck)
 	qeDigest := sha256.Sum256(q.QEReportRaw)
 	if !verifyRS(pckKey, qeDigest[:], q.QEReportSignature[:]) {
 		return ErrInvalidQEReportSignature.Wrapf("the QE report signature does not verify under the PCK certificate's key")
@@ -402,51 +340,6 @@ func (v *verification) quoteChecks() error {
 	return v.tcbStatus(qeStatus)
 }
 
-var (
-	oidAKI   = asn1.ObjectIdentifier{2, 5, 29, 35}
-	oidCRLDP = asn1.ObjectIdentifier{2, 5, 29, 31}
-	oidSKI   = asn1.ObjectIdentifier{2, 5, 29, 14}
-	oidKU    = asn1.ObjectIdentifier{2, 5, 29, 15}
-	oidBC    = asn1.ObjectIdentifier{2, 5, 29, 19}
-	oidCRLNo = asn1.ObjectIdentifier{2, 5, 29, 20}
-
-	requiredCertExtensions = []struct {
-		oid  asn1.ObjectIdentifier
-		name string
-	}{
-		{oidAKI, "authority key identifier"}, {oidCRLDP, "CRL distribution points"},
-		{oidSKI, "subject key identifier"}, {oidKU, "key usage"}, {oidBC, "basic constraints"},
-	}
-)
-
-// requiredExtensions enforces QVL's certificate parser: every certificate
-// must carry AKI, CRL distribution points, SKI, key usage and basic
-// constraints.
-func requiredExtensions(cert *x509.Certificate) error {
-	for _, want := range requiredCertExtensions {
-		if !hasExtension(cert.Extensions, want.oid) {
-			return fmt.Errorf("certificate %q lacks the %s extension", cert.Subject.CommonName, want.name)
-		}
-	}
-	return nil
-}
-
-func hasExtension(exts []pkix.Extension, oid asn1.ObjectIdentifier) bool {
-	for _, e := range exts {
-		if e.Id.Equal(oid) {
-			return true
-		}
-	}
-	return false
-}
-
-// crlExtensions enforces QVL's CRL parser: CRL number and AKI present.
-func crlExtensions(crl *x509.RevocationList) error {
-	if !hasExtension(crl.Extensions, oidCRLNo) || !hasExtension(crl.Extensions, oidAKI) {
-		return fmt.Errorf("lacks the CRL number or authority key identifier extension")
-	}
-	return nil
-}
 func selfIssued(cert *x509.Certificate) bool { return bytes.Equal(cert.RawIssuer, cert.RawSubject) }
 
 func minTime(ts []time.Time) time.Time {
