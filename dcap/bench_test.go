@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"testing"
+
+	"github.com/avowhq/avow/quote"
 )
 
 // BenchmarkP256Verify is the unit the verification benchmarks are compared
@@ -62,6 +64,21 @@ func BenchmarkVerifyWarm(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				if _, _, err := VerifyQuote(s.quote, s.col, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParse parses a quote, for the ratio to one P-256 verification.
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"S01", "S02"} {
+		s := findSet(b, name)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := quote.Parse(s.quote); err != nil {
 					b.Fatal(err)
 				}
 			}
