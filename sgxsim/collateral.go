@@ -101,7 +101,7 @@ func (p *Platform) Collateral(o CollateralOptions) (*pcs.Collateral, error) {
 	}
 	// The PCK CRL always lists two unrelated serials, so verifiers do a real
 	// lookup, as in Intel's CRLs.
-	pckRevoked := []*big.Int{deriveSerial(p.seed, "revoked/1"), deriveSerial(p.seed, "revoked/2")}
+	pckRevoked := []*big.Int{deriveSerial(p.aux, "revoked/1"), deriveSerial(p.aux, "revoked/2")}
 	pckRevoked = append(pckRevoked, o.RevokedSerials...)
 	if o.Defect == RevokedPCK {
 		for _, t := range presetTCBs() {

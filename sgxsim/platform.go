@@ -34,8 +34,11 @@ var (
 // Platform is one simulated SGX/TDX machine with its PKI. A Platform is
 // safe for concurrent use.
 type Platform struct {
-	seed []byte
-	id   Identity
+	// aux derives what is made after construction (PCK serials, the
+	// untrusted-root PKI). It is derived from the seed but reveals no key,
+	// so it can be stored in the clear in platform.json.
+	aux []byte
+	id  Identity
 
 	rootKey, platformCAKey, tcbSigningKey *ecdsa.PrivateKey
 	pckKey, attestationKey                *ecdsa.PrivateKey
@@ -79,7 +82,7 @@ func New(seed []byte) (*Platform, error) {
 	}
 	seed = append([]byte(nil), seed...)
 	p := &Platform{
-		seed:           seed,
+		aux:            derive(seed, "aux", 32),
 		id:             deriveIdentity(seed),
 		rootKey:        deriveKey(seed, "root-ca"),
 		platformCAKey:  deriveKey(seed, "platform-ca"),
@@ -185,7 +188,7 @@ func (p *Platform) pckSerial(tcb TCB, untrusted bool) *big.Int {
 	if untrusted {
 		label += "/untrusted"
 	}
-	return deriveSerial(p.seed, label)
+	return deriveSerial(p.aux, label)
 }
 
 func (p *Platform) leaf(tcb TCB, untrusted bool) (*leaf, error) {
@@ -227,13 +230,13 @@ func (p *Platform) untrustedPKILocked() (*untrustedPKI, error) {
 	if p.untrusted != nil {
 		return p.untrusted, nil
 	}
-	rootKey := deriveKey(p.seed, "untrusted/root-ca")
-	caKey := deriveKey(p.seed, "untrusted/platform-ca")
-	root, err := issue(kindRoot, deriveSerial(p.seed, "untrusted/root-ca"), &rootKey.PublicKey, nil, rootKey, nil)
+	rootKey := deriveKey(p.aux, "untrusted/root-ca")
+	caKey := deriveKey(p.aux, "untrusted/platform-ca")
+	root, err := issue(kindRoot, deriveSerial(p.aux, "untrusted/root-ca"), &rootKey.PublicKey, nil, rootKey, nil)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := issue(kindPlatformCA, deriveSerial(p.seed, "untrusted/platform-ca"), &caKey.PublicKey, root, rootKey, nil)
+	ca, err := issue(kindPlatformCA, deriveSerial(p.aux, "untrusted/platform-ca"), &caKey.PublicKey, root, rootKey, nil)
 	if err != nil {
 		return nil, err
 	}

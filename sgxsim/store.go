@@ -33,7 +33,7 @@ const (
 type manifest struct {
 	Format             int    `json:"format"`
 	Comment            string `json:"comment"`
-	Seed               string `json:"seed"` // derives PCK serials and the untrusted-root PKI
+	AuxSeed            string `json:"aux_seed"` // derives PCK serials and the untrusted-root PKI; reveals no key
 	PPID               string `json:"ppid"`
 	FMSPC              string `json:"fmspc"`
 	PCEID              string `json:"pce_id"`
@@ -102,7 +102,7 @@ func (p *Platform) write(dir string) error {
 	m := manifest{
 		Format:             manifestFormat,
 		Comment:            "avow simulated SGX/TDX platform (not Intel); for tests and demos only",
-		Seed:               hex.EncodeToString(p.seed),
+		AuxSeed:            hex.EncodeToString(p.aux),
 		PPID:               hex.EncodeToString(p.id.PPID[:]),
 		FMSPC:              hex.EncodeToString(p.id.FMSPC[:]),
 		PCEID:              hex.EncodeToString(p.id.PCEID[:]),
@@ -162,8 +162,8 @@ func load(dir string) (*Platform, error) {
 		return nil, bad("%s: format %d is not supported (want %d)", fileManifest, m.Format, manifestFormat)
 	}
 	p := &Platform{}
-	if p.seed, err = hex.DecodeString(m.Seed); err != nil || len(p.seed) == 0 {
-		return nil, bad("%s: seed is not hex", fileManifest)
+	if p.aux, err = hex.DecodeString(m.AuxSeed); err != nil || len(p.aux) == 0 {
+		return nil, bad("%s: aux_seed is not hex", fileManifest)
 	}
 	for _, f := range []struct {
 		name string
