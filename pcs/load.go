@@ -133,6 +133,7 @@ type signedDoc struct {
 type certFile struct {
 	file  string
 	certs []*x509.Certificate
+	texts [][]byte // PEM block text of each certificate; nil for DER files
 }
 
 type crlFile struct {
@@ -175,7 +176,7 @@ func (l *loader) add(name string, data []byte) error {
 		}
 		return l.addCRL(name, der)
 	case bytes.HasPrefix(text, pemCertBegin):
-		return l.addPEM(name, text)
+		return l.addPEM(name, data) // untrimmed: a block keeps its line break
 	}
 	if bytes.IndexByte(text, '%') >= 0 {
 		if decoded, ok := urlDecodedPEM(text); ok {
@@ -296,7 +297,7 @@ func (l *loader) addPEM(name string, text []byte) error {
 	if l.pemText == nil {
 		l.pemText = make(map[string][]byte)
 	}
-	certs := make([]*x509.Certificate, 0, len(blocks))
+	f := certFile{file: name}
 	for i, b := range blocks {
 		c, err := x509.ParseCertificate(b.der)
 		if err != nil {
@@ -305,9 +306,10 @@ func (l *loader) addPEM(name string, text []byte) error {
 		if _, ok := l.pemText[string(c.Raw)]; !ok {
 			l.pemText[string(c.Raw)] = b.text
 		}
-		certs = append(certs, c)
+		f.certs = append(f.certs, c)
+		f.texts = append(f.texts, b.text)
 	}
-	l.certFiles = append(l.certFiles, certFile{file: name, certs: certs})
+	l.certFiles = append(l.certFiles, f)
 	return nil
 }
 
@@ -379,7 +381,14 @@ func selfIssued(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawSubject, c.RawIssuer)
 }
 
-func (l *loader) pemOf(c *x509.Certificate) []byte {
+// pemOf returns the PEM text of c: its block in file f if it is there,
+// else its block in any PEM file of the directory, else a new encoding.
+func (l *loader) pemOf(f certFile, c *x509.Certificate) []byte {
+	for i, fc := range f.certs {
+		if fc == c && f.texts != nil {
+			return f.texts[i]
+		}
+	}
 	if t, ok := l.pemText[string(c.Raw)]; ok {
 		return t
 	}
@@ -453,7 +462,7 @@ func (l *loader) chains() (tcb, pck []*chain, err error) {
 			if n := len(text); n > 0 && text[n-1] != '\n' {
 				text = append(text, '\n')
 			}
-			text = append(text, l.pemOf(c)...)
+			text = append(text, l.pemOf(f, c)...)
 		}
 		if role == "tcb" {
 			tcb = add(tcb, f.file, leaf, text)
@@ -572,7 +581,13 @@ func (l *loader) assemble(tee, pckCA string) (*Collateral, error) {
 
 	if len(problems) > 0 || len(missing) > 0 {
 		if len(missing) > 0 {
-			problems = append(problems, "missing "+strings.Join(missing, ", "))
+			var ordered []string
+			for _, m := range bundleMembers {
+				if slices.Contains(missing, m) {
+					ordered = append(ordered, m)
+				}
+			}
+			problems = append(problems, "missing "+strings.Join(ordered, ", "))
 		}
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -587,6 +602,13 @@ func (l *loader) assemble(tee, pckCA string) (*Collateral, error) {
 		QEIdentity:            identity.raw,
 		QEIdentitySignature:   identity.sig,
 	}, nil
+}
+
+// bundleMembers are the collateral members in bundle order.
+var bundleMembers = []string{
+	"pck_crl_issuer_chain", "root_ca_crl", "pck_crl",
+	"tcb_info_issuer_chain", "tcb_info", "tcb_info_signature",
+	"qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
 }
 
 func dedupeDocs(docs []signedDoc, keep func(signedDoc) bool) []signedDoc {
