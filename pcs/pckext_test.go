@@ -133,7 +133,9 @@ func TestPCKExtensionValueRules(t *testing.T) {
 			s.outer = append(s.outer, pairOf(t, sgxOID(9), der(t, 1)), pairOf(t, asn1.ObjectIdentifier{1, 2, 3}, der(t, "x")))
 		}, ""},
 		{"4 entries", false, func(t testing.TB, s *extSpec) { s.outer = s.outer[:4] }, "4 entries"},
-		{"6 entries", false, func(t testing.TB, s *extSpec) { s.outer = append(s.outer, pairOf(t, sgxOID(6), der(t, make([]byte, 16)))) }, "6 entries"},
+		{"6 entries", false, func(t testing.TB, s *extSpec) {
+			s.outer = append(s.outer, pairOf(t, sgxOID(6), der(t, make([]byte, 16))))
+		}, "6 entries"},
 		{"8 entries", true, func(t testing.TB, s *extSpec) { s.outer = append(s.outer, pairOf(t, sgxOID(9), der(t, 1))) }, "8 entries"},
 		{"PPID missing (5 with a duplicate)", false, func(t testing.TB, s *extSpec) { s.outer[0] = s.outer[2] }, ".1 (PPID) is missing"},
 		{"PPID 15 bytes", false, func(t testing.TB, s *extSpec) { s.outer[0] = pairOf(t, sgxOID(1), der(t, make([]byte, 15))) }, "15 bytes, want 16"},
@@ -142,7 +144,9 @@ func TestPCKExtensionValueRules(t *testing.T) {
 		{"FMSPC 5 bytes", false, func(t testing.TB, s *extSpec) { s.outer[3] = pairOf(t, sgxOID(4), der(t, make([]byte, 5))) }, "(FMSPC) has 5 bytes"},
 		{"SGX type INTEGER", false, func(t testing.TB, s *extSpec) { s.outer[4] = pairOf(t, sgxOID(5), der(t, 0)) }, "not an ENUMERATED"},
 		{"entry not a sequence", false, func(t testing.TB, s *extSpec) { s.outer[3] = der(t, 7) }, "entry 3: not a SEQUENCE"},
-		{"entry with 3 elements", false, func(t testing.TB, s *extSpec) { s.outer[3] = seqOf(der(t, sgxOID(4)), der(t, make([]byte, 6)), der(t, 1)) }, "3 elements"},
+		{"entry with 3 elements", false, func(t testing.TB, s *extSpec) {
+			s.outer[3] = seqOf(der(t, sgxOID(4)), der(t, make([]byte, 6)), der(t, 1))
+		}, "3 elements"},
 		{"entry without OID", false, func(t testing.TB, s *extSpec) { s.outer[3] = seqOf(der(t, 4), der(t, make([]byte, 6))) }, "OBJECT IDENTIFIER"},
 		{"TCB not a sequence", false, func(t testing.TB, s *extSpec) { s.outer[1] = pairOf(t, sgxOID(2), der(t, 1)) }, "(TCB) is not a SEQUENCE"},
 		{"TCB 17 entries", false, func(t testing.TB, s *extSpec) { s.tcb = s.tcb[:17] }, "TCB has 17 entries"},
