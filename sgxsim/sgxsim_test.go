@@ -815,3 +815,35 @@ func TestOpenConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse: a Platform is shared by parallel tests.
+func TestConcurrentUse(t *testing.T) {
+	p, err := sgxsim.New([]byte("concurrent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	presets := sgxsim.Presets()
+	done := make(chan outcome, 8)
+	for i := range 8 {
+		go func() {
+			tee := []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX}[i%2]
+			tcb := presets[i%4].TCB
+			raw, err := p.Quote(sgxsim.QuoteOptions{TEE: tee, TCB: &tcb})
+			if err != nil {
+				done <- outcome{result: err.Error()}
+				return
+			}
+			col, err := p.Collateral(sgxsim.CollateralOptions{TEE: tee, Now: now})
+			if err != nil {
+				done <- outcome{result: err.Error()}
+				return
+			}
+			done <- check(raw, col, p.Root(), now)
+		}()
+	}
+	for range 8 {
+		if got := <-done; got.result != "ok" {
+			t.Errorf("concurrent: %+v", got)
+		}
+	}
+}
