@@ -96,10 +96,10 @@ func TestQuoteVerifyUsageErrors(t *testing.T) {
 	dir := vectors.Dir(t, "dcap")
 	set := filepath.Join(dir, "S01-sgx-v3-phala")
 	cases := [][]string{
-		{"quote", "verify", filepath.Join(set, "quote.bin"), "--at", "2025-07-01T00:00:00Z"},                                                         // no collateral
-		{"quote", "verify", filepath.Join(set, "quote.bin"), "--collateral", filepath.Join(set, "collateral.json"), "--at", "yesterday"},             // bad time
+		{"quote", "verify", filepath.Join(set, "quote.bin"), "--at", "2025-07-01T00:00:00Z"},                                                          // no collateral
+		{"quote", "verify", filepath.Join(set, "quote.bin"), "--collateral", filepath.Join(set, "collateral.json"), "--at", "yesterday"},              // bad time
 		{"quote", "verify", filepath.Join(set, "missing.bin"), "--collateral", filepath.Join(set, "collateral.json"), "--at", "2025-07-01T00:00:00Z"}, // no file
-		{"quote", "verify", filepath.Join(set, "quote.bin"), "--collateral", filepath.Join(set, "quote.bin"), "--at", "2025-07-01T00:00:00Z"},       // not collateral
+		{"quote", "verify", filepath.Join(set, "quote.bin"), "--collateral", filepath.Join(set, "quote.bin"), "--at", "2025-07-01T00:00:00Z"},         // not collateral
 	}
 	for _, args := range cases {
 		if code, out := runCLI(t, args...); code != 2 {
