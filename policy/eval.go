@@ -673,10 +673,7 @@ func (st *evalState) explain(c *cond) string {
 		for i := range st.claims {
 			if st.match(c, i) {
 				cl := &st.claims[i]
-				if c.hasType {
-					return fmt.Sprintf("a %s claim is present (%s is %s), the rule requires that there is none", cl.typ, cl.typ, cl.v.format())
-				}
-				return fmt.Sprintf("a claim matching %s is present (%s is %s), the rule requires that there is none", text, cl.typ, cl.v.format())
+				return fmt.Sprintf("%s is %s, which the rule's condition %s excludes", cl.typ, cl.v.format(), text)
 			}
 		}
 		return text + " matches a claim"

@@ -220,7 +220,9 @@ type jmesError struct {
 	msg string
 }
 
-func (e *jmesError) Error() string { return fmt.Sprintf("%s (at character %d of the query)", e.msg, e.pos+1) }
+func (e *jmesError) Error() string {
+	return fmt.Sprintf("%s (at character %d of the query)", e.msg, e.pos+1)
+}
 
 func jlex(q string) ([]jtok, error) {
 	var out []jtok
@@ -422,6 +424,7 @@ type jmesNode struct {
 	keys     []string
 	cmp      jtokKind
 	fn       *jmesFunc
+	pos      int // offset of a field name in the query
 }
 
 type jparser struct {
@@ -509,7 +512,7 @@ func (p *jparser) nud(t jtok) *jmesNode {
 	case jRaw:
 		return &jmesNode{kind: nLiteral, lit: t.text}
 	case jIdent:
-		return &jmesNode{kind: nField, name: t.text}
+		return &jmesNode{kind: nField, name: t.text, pos: t.pos}
 	case jQuoted:
 		if p.cur().kind == jLParen {
 			p.fail("a quoted identifier cannot be a function name")
@@ -586,12 +589,15 @@ func (p *jparser) led(t jtok, left *jmesNode) *jmesNode {
 		p.i++
 		fn, ok := jmesFuncs[left.name]
 		if !ok {
-			p.i--
-			p.fail("unknown function " + left.name + "()")
+			names := make([]string, 0, len(jmesFuncs))
+			for n := range jmesFuncs {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			panic(&jmesError{left.pos, "unknown function " + left.name + "()" + suggest(left.name, names)})
 		}
 		if len(args) < fn.min || (fn.max >= 0 && len(args) > fn.max) {
-			p.i--
-			p.fail(fmt.Sprintf("%s() takes %s arguments, not %d", left.name, fn.arity(), len(args)))
+			panic(&jmesError{left.pos, fmt.Sprintf("%s() takes %s arguments, not %d", left.name, fn.arity(), len(args))})
 		}
 		return &jmesNode{kind: nFunc, name: left.name, children: args, fn: fn}
 	case jFilter:

@@ -610,6 +610,9 @@ func (p *parser) parseExpr() *expr {
 		}
 		p.fail(ErrSyntax, t.pos, fmt.Sprintf("unquoted word %q; strings are written in double quotes, as in \"%s\"", t.text, t.text))
 	case tOp, tAssign:
+		if ph := placeholder(p.src[t.pos:]); ph != "" {
+			p.fail(ErrSyntax, t.pos, "the template placeholder "+ph+" must be replaced with a value")
+		}
 		if t.text == "=" || t.text == "==" {
 			p.fail(ErrSyntax, t.pos, "\""+t.text+"\" appears twice; write a single comparison such as value==1")
 		}
@@ -861,4 +864,22 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// placeholder returns "<name>" when s starts with a documentation template
+// placeholder such as <product-id>.
+func placeholder(s string) string {
+	if !strings.HasPrefix(s, "<") {
+		return ""
+	}
+	for i := 1; i < len(s) && i < 64; i++ {
+		c := s[i]
+		if c == '>' && i > 1 {
+			return s[:i+1]
+		}
+		if !(isIdentChar(c) || c == '-' || c == ' ') {
+			return ""
+		}
+	}
+	return ""
 }
