@@ -75,7 +75,8 @@ type iclaim struct {
 
 type evalState struct {
 	pol       *Policy
-	claims    []iclaim
+	in        []Claim  // the caller's claims, read in place
+	added     []iclaim // claims added by rules (indexes after len(in))
 	idx       []int32
 	bstart    []int32
 	bend      []int32
@@ -94,11 +95,12 @@ type evalState struct {
 var statePool = sync.Pool{New: func() any { return new(evalState) }}
 
 func (st *evalState) reset() {
-	clear(st.claims)
+	clear(st.added)
 	clear(st.issued)
 	clear(st.props)
 	clear(st.rhs)
-	st.claims, st.issued, st.props, st.idx = st.claims[:0], st.issued[:0], st.props[:0], st.idx[:0]
+	st.in = nil
+	st.added, st.issued, st.props, st.idx = st.added[:0], st.issued[:0], st.props[:0], st.idx[:0]
 	st.permitted, st.denied, st.permitBy, st.denyBy = false, false, nil, nil
 	st.trace, st.tracing = nil, false
 }
@@ -208,30 +210,52 @@ func (p *Policy) ConfigurationProperties() (map[string]any, error) {
 	return out, nil
 }
 
+// load checks the incoming claims; they are read in place, values are
+// converted when a condition looks at them.
 func (st *evalState) load(claims []Claim) error {
-	if cap(st.claims) < len(claims)+8 {
-		st.claims = make([]iclaim, 0, len(claims)+8)
-	}
 	for i := range claims {
 		c := &claims[i]
-		v := valueFromAny(c.Value)
-		if c.ValueType != "" && c.ValueType != v.k.String() {
-			cv, ok := coerce(v, c.ValueType)
-			if !ok {
-				return ErrBadClaims.Wrapf("claim %q: value %s is not a %s", c.Type, v.format(), c.ValueType)
-			}
-			v = cv
-		}
-		if v.k == kNone {
+		if c.ValueType == "" {
 			continue
 		}
-		issuer := c.Issuer
-		if issuer == "" {
-			issuer = IssuerAttestationService
+		v := valueFromAny(c.Value)
+		if c.ValueType != v.k.String() && v.k != kNone {
+			if _, ok := coerce(v, c.ValueType); !ok {
+				return ErrBadClaims.Wrapf("claim %q: value %s is not a %s", c.Type, v.format(), c.ValueType)
+			}
 		}
-		st.claims = append(st.claims, iclaim{typ: c.Type, issuer: issuer, v: v})
 	}
+	st.in = claims
 	return nil
+}
+
+// count returns the number of claims in the incoming set.
+func (st *evalState) count() int { return len(st.in) + len(st.added) }
+
+// inValue returns the value of incoming claim i.
+func (st *evalState) inValue(i int) value {
+	c := &st.in[i]
+	v := valueFromAny(c.Value)
+	if c.ValueType != "" && c.ValueType != v.k.String() {
+		if cv, ok := coerce(v, c.ValueType); ok {
+			v = cv
+		}
+	}
+	return v
+}
+
+// at returns claim i of the incoming set (kNone value: an empty claim, which
+// no condition matches).
+func (st *evalState) at(i int) iclaim {
+	if i >= len(st.in) {
+		return st.added[i-len(st.in)]
+	}
+	c := &st.in[i]
+	issuer := c.Issuer
+	if issuer == "" {
+		issuer = IssuerAttestationService
+	}
+	return iclaim{typ: c.Type, issuer: issuer, v: st.inValue(i)}
 }
 
 func (st *evalState) run() error {
@@ -408,13 +432,14 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 			}
 		}
 	}
-	n := len(st.claims)
+	n := st.count()
 	if tc != nil {
 		start := len(st.idx)
 		for i := 0; i < n; i++ {
 			if st.match(c, i) {
 				st.idx = append(st.idx, int32(i))
-				tc.Matched = append(tc.Matched, st.claims[i].claim())
+				cl := st.at(i)
+				tc.Matched = append(tc.Matched, cl.claim())
 			}
 		}
 		found := len(st.idx) > start
@@ -429,36 +454,59 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 		}
 		return ok, nil
 	}
-	if c.negate {
-		for i := 0; i < n; i++ {
-			if st.match(c, i) {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
 	if c.slot < 0 {
-		for i := 0; i < n; i++ {
-			if st.match(c, i) {
-				return true, nil
-			}
-		}
-		return false, nil
+		found := st.next(c, 0) >= 0
+		return found != c.negate, nil
 	}
 	start := len(st.idx)
-	for i := 0; i < n; i++ {
-		if st.match(c, i) {
-			st.idx = append(st.idx, int32(i))
-		}
+	for i := st.next(c, 0); i >= 0; i = st.next(c, i+1) {
+		st.idx = append(st.idx, int32(i))
 	}
 	st.bstart[c.slot], st.bend[c.slot] = int32(start), int32(len(st.idx))
 	st.bound[c.slot] = len(st.idx) > start
 	return len(st.idx) > start, nil
 }
 
-// match reports whether claim i satisfies every property test of c.
+// next returns the index of the first claim at or after from that satisfies
+// every property test of c, or -1. When c names a literal claim type, the
+// incoming claims are first filtered on it without further work.
+func (st *evalState) next(c *cond, from int) int {
+	in := st.in
+	for i := from; i < len(in); i++ {
+		if c.hasType && in[i].Type != c.typeLit {
+			continue
+		}
+		if st.match(c, i) {
+			return i
+		}
+	}
+	for i := max(from, len(in)); i < st.count(); i++ {
+		if st.match(c, i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// match reports whether claim i satisfies every property test of c. Values
+// of incoming claims are converted only when a value test needs them.
 func (st *evalState) match(c *cond, i int) bool {
-	cl := &st.claims[i]
+	var typ, issuer string
+	var v value
+	haveV := false
+	if i < len(st.in) {
+		cl := &st.in[i]
+		if cl.Value == nil {
+			return false
+		}
+		typ, issuer = cl.Type, cl.Issuer
+		if issuer == "" {
+			issuer = IssuerAttestationService
+		}
+	} else {
+		a := &st.added[i-len(st.in)]
+		typ, issuer, v, haveV = a.typ, a.issuer, a.v, true
+	}
 	for _, pi := range c.order {
 		pr := &c.props[pi]
 		rhs := &pr.rhs.lit
@@ -468,13 +516,21 @@ func (st *evalState) match(c *cond, i int) bool {
 		var ok bool
 		switch pr.f {
 		case fType:
-			ok = compareString(cl.typ, pr.o, rhs)
-		case fValue:
-			ok = compareValue(&cl.v, pr.o, rhs)
+			ok = compareString(typ, pr.o, rhs)
 		case fIssuer:
-			ok = compareString(cl.issuer, pr.o, rhs)
+			ok = compareString(issuer, pr.o, rhs)
 		default:
-			ok = compareString(cl.v.k.String(), pr.o, rhs)
+			if !haveV {
+				v, haveV = st.inValue(i), true
+				if v.k == kNone {
+					return false
+				}
+			}
+			if pr.f == fValue {
+				ok = compareValue(&v, pr.o, rhs)
+			} else {
+				ok = compareString(v.k.String(), pr.o, rhs)
+			}
 		}
 		if !ok {
 			return false
@@ -539,12 +595,14 @@ func (st *evalState) eval(e *expr) (value, error) {
 	case eRef:
 		ms := st.idx[st.bstart[e.slot]:st.bend[e.slot]]
 		if len(ms) == 1 {
-			return st.claims[ms[0]].get(e.f), nil
+			cl := st.at(int(ms[0]))
+			return cl.get(e.f), nil
 		}
 		set := make([]value, 0, len(ms))
 	members:
 		for _, m := range ms {
-			v := st.claims[m].get(e.f)
+			cl := st.at(int(m))
+			v := cl.get(e.f)
 			if e.f != fValue {
 				for _, prev := range set {
 					if scalarEqual(prev, v) {
@@ -605,7 +663,7 @@ func (st *evalState) act(r *rule, tr *TraceRule) error {
 	}
 	if a.claimSlot >= 0 {
 		for _, m := range st.idx[st.bstart[a.claimSlot]:st.bend[a.claimSlot]] {
-			c := st.claims[m]
+			c := st.at(int(m))
 			if err := st.emit(r, c.typ, c.v, tr); err != nil {
 				return err
 			}
@@ -649,11 +707,11 @@ func (st *evalState) emit(r *rule, typ string, v value, tr *TraceRule) error {
 	if v.k == kNone {
 		return nil // adding an empty claim is a no-op
 	}
-	if len(st.claims) >= maxClaims {
+	if st.count() >= maxClaims {
 		return st.fail(r.act.pos, fmt.Sprintf("the claim set grew beyond %d claims", maxClaims))
 	}
 	c := iclaim{typ: typ, issuer: IssuerAttestationPolicy, v: v}
-	st.claims = append(st.claims, c)
+	st.added = append(st.added, c)
 	switch {
 	case r.act.kind == aIssue && !r.act.asAdd:
 		st.issued = append(st.issued, c)
@@ -670,9 +728,9 @@ func (st *evalState) emit(r *rule, typ string, v value, tr *TraceRule) error {
 func (st *evalState) explain(c *cond) string {
 	text := compact(st.pol.text[c.start:c.end])
 	if c.negate {
-		for i := range st.claims {
+		for i := 0; i < st.count(); i++ {
 			if st.match(c, i) {
-				cl := &st.claims[i]
+				cl := st.at(i)
 				return fmt.Sprintf("%s is %s, which the rule's condition %s excludes", cl.typ, cl.v.format(), text)
 			}
 		}
@@ -682,8 +740,8 @@ func (st *evalState) explain(c *cond) string {
 		return "no claim satisfies " + text
 	}
 	var cands []int
-	for i := range st.claims {
-		if st.claims[i].typ == c.typeLit {
+	for i := 0; i < st.count(); i++ {
+		if cl := st.at(i); cl.typ == c.typeLit && cl.v.k != kNone {
 			cands = append(cands, i)
 		}
 	}
@@ -691,7 +749,8 @@ func (st *evalState) explain(c *cond) string {
 		return "no " + c.typeLit + " claim is present"
 	}
 	// The first property test the first candidate fails, in source order.
-	cl := &st.claims[cands[0]]
+	first := st.at(cands[0])
+	cl := &first
 	msg := ""
 	for pi := range c.props {
 		pr := &c.props[pi]
