@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 )
@@ -38,97 +37,184 @@ func (k jkind) String() string {
 // jval is one parsed JSON value.
 type jval struct {
 	kind jkind
-	str  string // string value, or the literal text of a number
+	s    []byte // string content (unescaped) or the literal text of a number
 	b    bool
-	arr  []*jval
-	keys []string // object member names in document order (duplicates kept)
-	vals []*jval
+	keys [][]byte // object member names in document order (duplicates kept)
+	vals []*jval  // object member values (parallel to keys) or array elements
 }
 
-// parseJSON parses exactly one JSON value (surrounding whitespace allowed).
+// parseJSON validates data (one JSON value, surrounding whitespace allowed)
+// and parses it.
 func parseJSON(data []byte) (*jval, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readValue(dec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			return nil, errors.New("unexpected data after the JSON value")
+	if !json.Valid(data) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
 		}
-		return nil, err
+		return nil, errors.New("invalid JSON")
 	}
-	return v, nil
+	return parseValidJSON(data)
 }
 
-func readValue(dec *json.Decoder) (*jval, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return readFrom(dec, tok)
+// parseValidJSON parses JSON already known to be valid (json.Valid or the
+// output of json.Compact): the scanner does not re-check the grammar.
+// Strings are taken byte for byte unless they contain escapes (RapidJSON
+// does not validate UTF-8 either). The values share data's memory.
+func parseValidJSON(data []byte) (*jval, error) {
+	p := jparser{data: data}
+	return p.value()
 }
 
-func readFrom(dec *json.Decoder, tok json.Token) (*jval, error) {
-	switch t := tok.(type) {
-	case nil:
-		return &jval{kind: jNull}, nil
-	case bool:
-		return &jval{kind: jBool, b: t}, nil
-	case json.Number:
-		return &jval{kind: jNumber, str: string(t)}, nil
-	case string:
-		return &jval{kind: jString, str: t}, nil
-	case json.Delim:
-		switch t {
-		case '[':
-			v := &jval{kind: jArray}
-			for dec.More() {
-				e, err := readValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				v.arr = append(v.arr, e)
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return nil, err
-			}
-			return v, nil
-		case '{':
-			v := &jval{kind: jObject}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("object member name is not a string")
-				}
-				e, err := readValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				v.keys = append(v.keys, key)
-				v.vals = append(v.vals, e)
-			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return nil, err
-			}
-			return v, nil
+type jparser struct {
+	data []byte
+	pos  int
+	slab []jval
+}
+
+func (p *jparser) newVal(k jkind) *jval {
+	if len(p.slab) == 0 {
+		p.slab = make([]jval, 64)
+	}
+	v := &p.slab[0]
+	p.slab = p.slab[1:]
+	v.kind = k
+	return v
+}
+
+func (p *jparser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\r', '\n':
+			p.pos++
+		default:
+			return
 		}
 	}
-	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+}
+
+func (p *jparser) value() (*jval, error) {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return nil, errors.New("unexpected end of JSON")
+	}
+	switch c := p.data[p.pos]; c {
+	case '{':
+		p.pos++
+		v := p.newVal(jObject)
+		p.skipSpace()
+		if p.data[p.pos] == '}' {
+			p.pos++
+			return v, nil
+		}
+		for {
+			p.skipSpace()
+			key, err := p.string()
+			if err != nil {
+				return nil, err
+			}
+			p.skipSpace()
+			p.pos++ // ':'
+			e, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			v.keys = append(v.keys, key)
+			v.vals = append(v.vals, e)
+			p.skipSpace()
+			if p.data[p.pos] == '}' {
+				p.pos++
+				return v, nil
+			}
+			p.pos++ // ','
+		}
+	case '[':
+		p.pos++
+		v := p.newVal(jArray)
+		p.skipSpace()
+		if p.data[p.pos] == ']' {
+			p.pos++
+			return v, nil
+		}
+		for {
+			e, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			v.vals = append(v.vals, e)
+			p.skipSpace()
+			if p.data[p.pos] == ']' {
+				p.pos++
+				return v, nil
+			}
+			p.pos++ // ','
+		}
+	case '"':
+		s, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		v := p.newVal(jString)
+		v.s = s
+		return v, nil
+	case 't':
+		p.pos += 4
+		v := p.newVal(jBool)
+		v.b = true
+		return v, nil
+	case 'f':
+		p.pos += 5
+		return p.newVal(jBool), nil
+	case 'n':
+		p.pos += 4
+		return p.newVal(jNull), nil
+	default: // number
+		start := p.pos
+	digits:
+		for p.pos < len(p.data) {
+			switch p.data[p.pos] {
+			case '-', '+', '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+				p.pos++
+			default:
+				break digits
+			}
+		}
+		v := p.newVal(jNumber)
+		v.s = p.data[start:p.pos]
+		return v, nil
+	}
+}
+
+// string reads the string token at p.pos (which is '"').
+func (p *jparser) string() ([]byte, error) {
+	start := p.pos
+	p.pos++
+	escaped := false
+	for {
+		c := p.data[p.pos]
+		if c == '\\' {
+			escaped = true
+			p.pos += 2
+			continue
+		}
+		p.pos++
+		if c == '"' {
+			break
+		}
+	}
+	if !escaped {
+		return p.data[start+1 : p.pos-1], nil
+	}
+	var s string
+	if err := json.Unmarshal(p.data[start:p.pos], &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
 }
 
 // get returns the first member named name, or nil.
 func (v *jval) get(name string) *jval {
 	for i, k := range v.keys {
-		if k == name {
+		if string(k) == name {
 			return v.vals[i]
 		}
 	}
@@ -171,27 +257,29 @@ func (v *jval) arrayField(name string) (*jval, error) {
 }
 
 func (v *jval) stringField(name string) (string, error) {
-	f, err := v.field(name)
-	if err != nil {
-		return "", err
-	}
-	if f.kind != jString {
-		return "", fmt.Errorf("%s is a %s, not a string", name, f.kind)
-	}
-	return f.str, nil
+	b, err := v.bytesField(name)
+	return string(b), err
 }
 
-// optionalStringField is for category/type: absent is fine, present must be
-// a string.
-func (v *jval) optionalStringField(name string) (string, error) {
-	f := v.get(name)
-	if f == nil {
-		return "", nil
+// bytesField is stringField without the copy.
+func (v *jval) bytesField(name string) ([]byte, error) {
+	f, err := v.field(name)
+	if err != nil {
+		return nil, err
 	}
 	if f.kind != jString {
-		return "", fmt.Errorf("%s is a %s, not a string", name, f.kind)
+		return nil, fmt.Errorf("%s is a %s, not a string", name, f.kind)
 	}
-	return f.str, nil
+	return f.s, nil
+}
+
+// checkOptionalString is for category/type: absent is fine, present must
+// be a string.
+func (v *jval) checkOptionalString(name string) error {
+	if f := v.get(name); f != nil && f.kind != jString {
+		return fmt.Errorf("%s is a %s, not a string", name, f.kind)
+	}
+	return nil
 }
 
 // uintField reads an unsigned 32-bit integer (RapidJSON IsUint).
@@ -224,33 +312,36 @@ func (v *jval) uint32() (uint32, bool) {
 	if v.kind != jNumber {
 		return 0, false
 	}
-	if v.str == "-0" {
+	if string(v.s) == "-0" {
 		return 0, true
 	}
-	if !allDigits(v.str) {
+	if !allDigits(v.s) || len(v.s) > 10 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(v.str, 10, 32)
-	return uint32(n), err == nil
+	var n uint64
+	for _, c := range v.s {
+		n = n*10 + uint64(c-'0')
+	}
+	return uint32(n), n <= 0xFFFFFFFF
 }
 
 func (v *jval) int32() (int32, bool) {
 	if v.kind != jNumber {
 		return 0, false
 	}
-	s := v.str
+	s := v.s
 	if len(s) > 0 && s[0] == '-' {
 		s = s[1:]
 	}
 	if !allDigits(s) {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(v.str, 10, 32)
+	n, err := strconv.ParseInt(string(v.s), 10, 32)
 	return int32(n), err == nil
 }
 
-func allDigits(s string) bool {
-	if s == "" {
+func allDigits(s []byte) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -264,24 +355,24 @@ func allDigits(s string) bool {
 func (v *jval) describe() string {
 	switch v.kind {
 	case jNumber:
-		return v.str
+		return string(v.s)
 	case jString:
-		return strconv.Quote(v.str)
+		return strconv.Quote(string(v.s))
 	}
 	return "a " + v.kind.String()
 }
 
 // hexField reads a string of exactly hexLen hex digits (either case).
 func (v *jval) hexField(name string, hexLen int) ([]byte, error) {
-	s, err := v.stringField(name)
+	s, err := v.bytesField(name)
 	if err != nil {
 		return nil, err
 	}
 	if len(s) != hexLen {
 		return nil, fmt.Errorf("%s must be %d hex digits, has %d characters", name, hexLen, len(s))
 	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
+	b := make([]byte, hexLen/2)
+	if _, err := hex.Decode(b, s); err != nil {
 		return nil, fmt.Errorf("%s is not hex: %v", name, err)
 	}
 	return b, nil
@@ -290,7 +381,7 @@ func (v *jval) hexField(name string, hexLen int) ([]byte, error) {
 // dateField reads a date in exactly the form YYYY-MM-DDThh:mm:ssZ (UTC),
 // rejecting impossible calendar dates, as QVL's isValidTimeString does.
 func (v *jval) dateField(name string) (time.Time, error) {
-	s, err := v.stringField(name)
+	s, err := v.bytesField(name)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -301,8 +392,7 @@ func (v *jval) dateField(name string) (time.Time, error) {
 	return t, nil
 }
 
-func parseDate(s string) (time.Time, bool) {
-	// Shape check first: time.Parse alone would accept fractional seconds.
+func parseDate(s []byte) (time.Time, bool) {
 	const shape = "dddd-dd-ddTdd:dd:ddZ"
 	if len(s) != len(shape) {
 		return time.Time{}, false
@@ -316,11 +406,23 @@ func parseDate(s string) (time.Time, bool) {
 			return time.Time{}, false
 		}
 	}
-	t, err := time.Parse("2006-01-02T15:04:05Z", s)
-	if err != nil {
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range s[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return t.UTC(), true
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day { // 30 February and the like normalise into the next month
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // stringArray reads an optional array of strings (advisoryIDs). present
@@ -333,12 +435,12 @@ func (v *jval) stringArray(name string) (out []string, present bool, err error) 
 	if f.kind != jArray {
 		return nil, true, fmt.Errorf("%s is a %s, not an array", name, f.kind)
 	}
-	out = make([]string, 0, len(f.arr))
-	for i, e := range f.arr {
+	out = make([]string, 0, len(f.vals))
+	for i, e := range f.vals {
 		if e.kind != jString {
 			return nil, true, fmt.Errorf("%s[%d] is a %s, not a string", name, i, e.kind)
 		}
-		out = append(out, e.str)
+		out = append(out, string(e.s))
 	}
 	return out, true, nil
 }

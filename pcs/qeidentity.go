@@ -47,19 +47,20 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 	if len(signature) != 64 {
 		return nil, ErrQEIdentityFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	root, err := parseJSON(raw)
+	signed, err := compactJSON(raw)
+	if err != nil {
+		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)
+	}
+	root, err := parseValidJSON(signed)
 	if err != nil {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)
 	}
 	if root.kind != jObject {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is a %s, not an object", root.kind)
 	}
-	id := &QEIdentity{Signature: bytes.Clone(signature)}
+	id := &QEIdentity{Signed: signed, Signature: bytes.Clone(signature)}
 	if err := parseQEIdentityBody(root, id); err != nil {
 		return nil, ErrQEIdentityFormat.Wrap(err)
-	}
-	if id.Signed, err = compactJSON(raw); err != nil {
-		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity cannot be compacted: %v", err)
 	}
 	return id, nil
 }
@@ -117,11 +118,11 @@ func parseQEIdentityBody(obj *jval, id *QEIdentity) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.arr) == 0 {
+	if len(levels.vals) == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	id.TCBLevels = make([]ISVSVNLevel, len(levels.arr))
-	for i, lv := range levels.arr {
+	id.TCBLevels = make([]ISVSVNLevel, len(levels.vals))
+	for i, lv := range levels.vals {
 		if err := parseQELevel(lv, &id.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -137,7 +138,7 @@ func parseQELevel(v *jval, l *ISVSVNLevel) error {
 	if l.TCBDate, err = v.dateField("tcbDate"); err != nil {
 		return err
 	}
-	status, err := v.stringField("tcbStatus")
+	status, err := v.bytesField("tcbStatus")
 	if err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func parseQELevel(v *jval, l *ISVSVNLevel) error {
 		return fmt.Errorf("tcb.isvsvn %d is above 65535", isvsvn)
 	}
 	l.ISVSVN = uint16(isvsvn)
-	st, ok := qeIdentityStatuses[status]
+	st, ok := qeIdentityStatuses[string(status)]
 	if !ok {
 		return fmt.Errorf("tcbStatus %q is not a QE identity status", status)
 	}

@@ -72,19 +72,22 @@ func ParseTCBInfo(raw, signature []byte) (*TCBInfo, error) {
 	if len(signature) != 64 {
 		return nil, ErrTCBInfoFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	root, err := parseJSON(raw)
+	// Compacting validates the JSON too; the compact text is what QVL signs
+	// over and what is parsed.
+	signed, err := compactJSON(raw)
+	if err != nil {
+		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is not valid JSON: %v", err)
+	}
+	root, err := parseValidJSON(signed)
 	if err != nil {
 		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is not valid JSON: %v", err)
 	}
 	if root.kind != jObject {
 		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is a %s, not an object", root.kind)
 	}
-	info := &TCBInfo{Signature: bytes.Clone(signature)}
+	info := &TCBInfo{Signed: signed, Signature: bytes.Clone(signature)}
 	if err := parseTCBInfoBody(root, info); err != nil {
 		return nil, ErrTCBInfoFormat.Wrap(err)
-	}
-	if info.Signed, err = compactJSON(raw); err != nil {
-		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo cannot be compacted: %v", err)
 	}
 	return info, nil
 }
@@ -150,11 +153,11 @@ func parseTCBInfoBody(obj *jval, info *TCBInfo) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.arr) == 0 {
+	if len(levels.vals) == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	info.TCBLevels = make([]TCBLevel, len(levels.arr))
-	for i, lv := range levels.arr {
+	info.TCBLevels = make([]TCBLevel, len(levels.vals))
+	for i, lv := range levels.vals {
 		if err := parseTCBLevel(lv, info.Version, tdx, &info.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -203,11 +206,11 @@ func parseTDXParts(obj *jval, info *TCBInfo) error {
 	if err != nil {
 		return err
 	}
-	if len(ids.arr) == 0 {
+	if len(ids.vals) == 0 {
 		return fmt.Errorf("tdxModuleIdentities is empty")
 	}
-	info.TDXModuleIdentities = make([]TDXModuleIdentity, len(ids.arr))
-	for i, e := range ids.arr {
+	info.TDXModuleIdentities = make([]TDXModuleIdentity, len(ids.vals))
+	for i, e := range ids.vals {
 		if err := parseModuleIdentity(e, &info.TDXModuleIdentities[i]); err != nil {
 			return fmt.Errorf("tdxModuleIdentities[%d].%w", i, err)
 		}
@@ -245,11 +248,11 @@ func parseModuleIdentity(v *jval, id *TDXModuleIdentity) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.arr) == 0 {
+	if len(levels.vals) == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	id.TCBLevels = make([]ISVSVNLevel, len(levels.arr))
-	for i, lv := range levels.arr {
+	id.TCBLevels = make([]ISVSVNLevel, len(levels.vals))
+	for i, lv := range levels.vals {
 		if err := parseModuleLevel(lv, &id.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -312,11 +315,11 @@ func parseTCBLevel(v *jval, version int, tdx bool, l *TCBLevel) error {
 	if l.AdvisoryIDs, _, err = v.stringArray("advisoryIDs"); err != nil {
 		return err
 	}
-	status, err := v.stringField("tcbStatus")
+	status, err := v.bytesField("tcbStatus")
 	if err != nil {
 		return err
 	}
-	st, ok := tcbInfoStatuses[status]
+	st, ok := tcbInfoStatuses[string(status)]
 	if !ok {
 		return fmt.Errorf("tcbStatus %q is not a TCB info status", status)
 	}
@@ -360,10 +363,10 @@ func parseComponents(tcb *jval, name string, dst *[16]uint8) error {
 	if err != nil {
 		return err
 	}
-	if len(arr.arr) != 16 {
-		return fmt.Errorf("%s must have exactly 16 entries, has %d", name, len(arr.arr))
+	if len(arr.vals) != 16 {
+		return fmt.Errorf("%s must have exactly 16 entries, has %d", name, len(arr.vals))
 	}
-	for i, c := range arr.arr {
+	for i, c := range arr.vals {
 		if c.kind != jObject {
 			return fmt.Errorf("%s[%d] is a %s, not an object", name, i, c.kind)
 		}
@@ -372,10 +375,10 @@ func parseComponents(tcb *jval, name string, dst *[16]uint8) error {
 			return fmt.Errorf("%s[%d].%w", name, i, err)
 		}
 		dst[i] = uint8(svn) // QVL: static_cast<uint8_t>
-		if _, err := c.optionalStringField("category"); err != nil {
+		if err := c.checkOptionalString("category"); err != nil {
 			return fmt.Errorf("%s[%d].%w", name, i, err)
 		}
-		if _, err := c.optionalStringField("type"); err != nil {
+		if err := c.checkOptionalString("type"); err != nil {
 			return fmt.Errorf("%s[%d].%w", name, i, err)
 		}
 	}
