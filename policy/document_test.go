@@ -361,4 +361,3 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 	}
 	return k
 }
-
