@@ -51,7 +51,7 @@ var (
 	ErrKEKInvalid = errs.New("kek_invalid", "the key-encryption key is invalid: it must be exactly 32 bytes, given raw, as 64 hex characters or as base64")
 	// ErrKEKFileInsecure: the KEK file can be read or written by group or
 	// others, or is not a regular file.
-	ErrKEKFileInsecure = errs.New("kek_file_insecure", "the key-encryption key file is accessible by group or others; it must have mode 0600")
+	ErrKEKFileInsecure = errs.New("kek_file_insecure", "the key-encryption key file must be a regular file readable only by its owner (mode 0600)")
 	// ErrKEKUnavailable: the KEK file cannot be read or created.
 	ErrKEKUnavailable = errs.New("kek_unavailable", "the key-encryption key file cannot be read or created")
 	// ErrKeySealing: the private key could not be encrypted.
