@@ -89,7 +89,9 @@ type TDXModuleIdentity struct {
 	MRSigner       []byte // 48 bytes
 	Attributes     [8]byte
 	AttributesMask [8]byte
-	TCBLevels      []ISVSVNLevel // JSON order
+	// TCBLevels are sorted as QVL keeps them (a set ordered by isvsvn,
+	// descending; Intel publishes them in that order); isvsvn is unique.
+	TCBLevels []ISVSVNLevel
 }
 
 // ISVSVNLevel is a TCB level keyed by a single ISV SVN, used by QE
@@ -115,7 +117,7 @@ type QEIdentity struct {
 	MiscSelectMask          [4]byte
 	Attributes              [16]byte
 	AttributesMask          [16]byte
-	MRSigner                []byte // 32 bytes, or empty
+	MRSigner                []byte // 32 bytes (ParseQEIdentity requires 64 hex digits)
 	ISVProdID               uint16
 	TCBLevels               []ISVSVNLevel // JSON order
 }
