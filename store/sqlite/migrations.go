@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/store"
+)
+
+// migrations are the schema, one numbered step each, applied in order and
+// never edited once released: a change is a new step at the end.
+var migrations = []string{
+	1: `
+CREATE TABLE providers (
+	id             INTEGER PRIMARY KEY,
+	name           TEXT    NOT NULL COLLATE NOCASE UNIQUE,
+	trust_model    TEXT    NOT NULL CHECK (trust_model IN ('AAD', 'Isolated')),
+	accepted_tcb   TEXT    NOT NULL,            -- JSON array of TCB statuses
+	grace_ns       INTEGER NOT NULL,            -- collateral grace period, nanoseconds
+	settings_extra TEXT,                        -- JSON, later settings
+	subscription   TEXT    NOT NULL,
+	resource_group TEXT    NOT NULL,
+	location       TEXT    NOT NULL,
+	tags           TEXT,                        -- JSON object
+	created_at     INTEGER NOT NULL,            -- unix microseconds, UTC
+	updated_at     INTEGER NOT NULL,
+	version        INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE policies (
+	provider_id      INTEGER NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+	attestation_type TEXT    NOT NULL COLLATE NOCASE,
+	document         TEXT    NOT NULL,
+	text             TEXT    NOT NULL,
+	hash             BLOB    NOT NULL,
+	signer_cert      BLOB,
+	updated_at       INTEGER NOT NULL,
+	version          INTEGER NOT NULL,
+	PRIMARY KEY (provider_id, attestation_type)
+) STRICT;
+
+CREATE TABLE signers (
+	provider_id INTEGER NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+	thumbprint  TEXT    NOT NULL,
+	certificate BLOB    NOT NULL,
+	added_at    INTEGER NOT NULL,
+	UNIQUE (provider_id, thumbprint)
+) STRICT;
+
+CREATE TABLE signing_keys (
+	id          INTEGER PRIMARY KEY,
+	provider_id INTEGER NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+	kid         TEXT    NOT NULL,
+	sealed_key  BLOB    NOT NULL,
+	certificate BLOB    NOT NULL,
+	created_at  INTEGER NOT NULL,
+	retired_at  INTEGER,
+	active      INTEGER NOT NULL CHECK (active IN (0, 1)),
+	UNIQUE (provider_id, kid)
+) STRICT;
+-- The invariant "at most one active key per provider" is the database's.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (provider_id) WHERE active = 1;
+CREATE INDEX signing_keys_retired ON signing_keys (retired_at) WHERE active = 0;
+
+CREATE TABLE admin_tokens (
+	id          TEXT    PRIMARY KEY,
+	hash        BLOB    NOT NULL UNIQUE,
+	role        TEXT    NOT NULL CHECK (role IN ('reader', 'policy-admin', 'owner')),
+	description TEXT    NOT NULL,
+	created_at  INTEGER NOT NULL,
+	revoked_at  INTEGER
+) STRICT;
+
+CREATE TABLE collateral (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	tee         TEXT    NOT NULL,
+	fmspc       TEXT    NOT NULL,
+	pce_id      TEXT    NOT NULL,
+	bundle      BLOB    NOT NULL,
+	size        INTEGER NOT NULL,
+	sha256      TEXT    NOT NULL,
+	issue_date  INTEGER,
+	next_update INTEGER,
+	fetched_at  INTEGER NOT NULL,
+	source      TEXT    NOT NULL
+) STRICT;
+CREATE INDEX collateral_key ON collateral (tee, fmspc, pce_id, id);
+
+-- Append-only; provider is a name, not a reference: entries outlive providers.
+CREATE TABLE audit (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	time       INTEGER NOT NULL,
+	kind       TEXT    NOT NULL CHECK (kind IN ('management', 'attestation')),
+	actor      TEXT    NOT NULL,
+	provider   TEXT    NOT NULL COLLATE NOCASE,
+	operation  TEXT    NOT NULL CHECK (operation <> ''),
+	outcome    TEXT    NOT NULL,
+	details    TEXT,                            -- JSON object
+	request_id TEXT    NOT NULL
+) STRICT;
+CREATE INDEX audit_provider ON audit (provider, id);
+CREATE INDEX audit_kind_time ON audit (kind, time);
+CREATE INDEX audit_time ON audit (time);
+
+CREATE TABLE change_version (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version INTEGER NOT NULL
+) STRICT;
+INSERT INTO change_version (id, version) VALUES (1, 0);
+`,
+}
+
+// SchemaVersion is the schema version this package writes.
+var SchemaVersion = len(migrations) - 1
+
+const createSchemaVersion = `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`
+
+// migrate applies the missing migrations, each in its own BEGIN IMMEDIATE
+// transaction that first re-reads the version: when several processes open
+// the same file at once, one applies a step and the others, waiting on the
+// write lock (busy_timeout), then see it applied and skip it.
+func migrate(ctx context.Context, db *sql.DB) error {
+	for v := 1; v <= SchemaVersion; v++ {
+		if err := migrateStep(ctx, db, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, v int) (err error) {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock=immediate)
+	if err != nil {
+		return mapErr(ctx, err, "begin migration %d", v)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, createSchemaVersion); err != nil {
+		return mapErr(ctx, err, "create schema_version")
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return mapErr(ctx, err, "read schema version")
+	}
+	if cur > SchemaVersion {
+		return store.ErrStore.Wrapf("database schema version %d is newer than this program's %d: upgrade avow", cur, SchemaVersion)
+	}
+	if cur >= v {
+		return tx.Commit()
+	}
+	if cur != v-1 {
+		return store.ErrStore.Wrapf("database schema version %d, cannot apply migration %d", cur, v)
+	}
+	for _, stmt := range splitSQL(migrations[v]) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return mapErr(ctx, err, "migration %d", v)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
+		v, time.Now().UTC().UnixMicro()); err != nil {
+		return mapErr(ctx, err, "record migration %d", v)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(ctx, err, "commit migration %d", v)
+	}
+	return nil
+}
+
+// splitSQL splits a migration into statements at semicolons that end a
+// line. Migrations contain no triggers or string literals with ";\n".
+func splitSQL(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ";\n") {
+		var b strings.Builder
+		for _, line := range strings.Split(part, "\n") {
+			if i := strings.Index(line, "--"); i >= 0 {
+				line = line[:i]
+			}
+			if strings.TrimSpace(line) != "" {
+				b.WriteString(line)
+				b.WriteByte('\n')
+			}
+		}
+		if st := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(b.String()), ";")); st != "" {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// schemaVersion reads the applied schema version.
+func schemaVersion(ctx context.Context, q querier) (int, error) {
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	if err != nil {
+		return 0, mapErr(ctx, err, "read schema version")
+	}
+	return v, nil
+}

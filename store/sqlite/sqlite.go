@@ -1,0 +1,306 @@
+// Package sqlite is avow's embedded store: one SQLite file (WAL mode), no
+// cgo (modernc.org/sqlite). It implements store.Store.
+//
+// Writes go through a single connection whose transactions start with
+// BEGIN IMMEDIATE, so writers in one process queue in Go and writers in
+// other processes wait on SQLite's lock (busy_timeout); reads use a pool of
+// query-only connections and never wait for writers (WAL).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/store"
+)
+
+// Options tune Open. The zero value is the default.
+type Options struct {
+	// BusyTimeout is how long a writer waits for another process's write
+	// lock before failing with store_unavailable. Default 10s.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the read connection pool. Default
+	// max(4, GOMAXPROCS).
+	ReadConns int
+	// Durable selects synchronous=FULL: a commit survives power loss, at
+	// the cost of an fsync per commit. The default, synchronous=NORMAL in
+	// WAL mode, survives a crash of the process (kill -9) but may lose the
+	// last commits on power loss; the database is never corrupted.
+	Durable bool
+}
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	reader // the read methods, on the read pool
+
+	path string
+	w    *sql.DB // one connection: all writes
+	r    *sql.DB // query-only connections
+	rc   *stmtCache
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it with mode 0600 if needed) the database file at
+// path and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenOptions(ctx, path, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, store.ErrInvalid.Wrapf("sqlite: path %q must be a plain file path", path)
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	// Create the file ourselves so that it, and the -wal and -shm files
+	// SQLite derives from it, are private to the service's user.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, store.ErrStore.Wrapf("sqlite: create %s: %w", path, err)
+	}
+	f.Close()
+
+	syncMode := "NORMAL"
+	if o.Durable {
+		syncMode = "FULL"
+	}
+	busy := fmt.Sprint(o.BusyTimeout.Milliseconds())
+	wq := url.Values{}
+	wq.Add("_pragma", "busy_timeout("+busy+")")
+	wq.Add("_pragma", "foreign_keys(1)")
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous("+syncMode+")")
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	var mode string
+	if err := w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		w.Close()
+		return nil, mapErr(ctx, err, "sqlite: open %s", path)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, store.ErrStore.Wrapf("sqlite: %s: journal mode is %q, not wal (is the file on a network file system?)", path, mode)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.ReadConns)
+	r.SetMaxIdleConns(o.ReadConns)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+
+	rc := &stmtCache{db: r}
+	return &Store{reader: reader{q: rc}, path: path, w: w, r: r, rc: rc}, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	s.rc.close()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return mapErr(ctx, err, "ping")
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		return mapErr(ctx, err, "ping")
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return schemaVersion(ctx, s.rc) }
+
+// ChangeVersion returns the change counter.
+func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.rc.QueryRowContext(ctx, `SELECT version FROM change_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, mapErr(ctx, err, "read change version")
+	}
+	return v, nil
+}
+
+// Backup writes a consistent copy of the database to dest (which must not
+// exist, or be empty) with VACUUM INTO while the store keeps serving. The
+// copy is created with mode 0600 and is a self-contained database file.
+func (s *Store) Backup(ctx context.Context, dest string) error {
+	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return store.ErrStore.Wrapf("sqlite: backup to %s: %w", dest, err)
+	}
+	f.Close()
+	// VACUUM INTO reads through a read transaction; it needs a connection
+	// that is not query-only (it writes the new file), but takes no write
+	// lock on this database, so writers carry on.
+	db, err := sql.Open("sqlite", s.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		os.Remove(dest)
+		return store.ErrStore.Wrapf("sqlite: backup: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+		os.Remove(dest)
+		return mapErr(ctx, err, "sqlite: backup to %s", dest)
+	}
+	return nil
+}
+
+// WithTx runs fn in one write transaction (BEGIN IMMEDIATE).
+func (s *Store) WithTx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(ctx, err, "begin")
+	}
+	t := &tx{reader: reader{q: sqlTx}, sqlTx: sqlTx}
+	committed := false
+	defer func() {
+		t.done = true
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.changed {
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE change_version SET version = version + 1 WHERE id = 1`); err != nil {
+			return mapErr(ctx, err, "bump change version")
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return mapErr(ctx, err, "commit")
+	}
+	committed = true
+	return nil
+}
+
+// querier is what *sql.DB, *sql.Tx and stmtCache have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stmtCache runs reads through statements prepared once per query text
+// (database/sql then prepares them once per pooled connection).
+type stmtCache struct {
+	db    *sql.DB
+	stmts sync.Map // string -> *sql.Stmt
+	mu    sync.Mutex
+}
+
+func (c *stmtCache) stmt(q string) *sql.Stmt {
+	if st, ok := c.stmts.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	st, err := c.db.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil // the unprepared call reports the error
+	}
+	c.stmts.Store(q, st)
+	return st
+}
+
+func (c *stmtCache) close() {
+	c.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		c.stmts.Delete(k)
+		return true
+	})
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.db.ExecContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := c.stmt(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.db.QueryRowContext(ctx, q, args...)
+}
+
+// mapErr turns a driver error into one of the store's errors. The cause
+// keeps the detail (what, and the driver's text) for operators; the
+// client-safe message is the sentinel's.
+func mapErr(ctx context.Context, err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var se *errs.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound.Wrapf("%s", what)
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return store.ErrStore.Wrapf("%s: %w", what, cerr)
+	}
+	var le *sqlite.Error
+	if errors.As(err, &le) {
+		switch le.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return store.ErrConflict.Wrapf("%s: %w", what, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return store.ErrNotFound.Wrapf("%s: %w", what, err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return store.ErrInvalid.Wrapf("%s: %w", what, err)
+		}
+	}
+	return store.ErrStore.Wrapf("%s: %w", what, err)
+}
