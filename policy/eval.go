@@ -9,7 +9,12 @@ import (
 
 // maxClaims bounds the incoming claim set during evaluation (rules that
 // add claims cannot make it grow without limit).
-const maxClaims = 1 << 16
+const maxClaims = 10000
+
+// maxWork bounds the claim comparisons of one evaluation, so that no policy
+// can make an evaluation run for long (a rule is evaluated once, but set
+// comparisons over bound identifiers multiply).
+const maxWork = 4_000_000
 
 // EvalOptions controls an evaluation.
 type EvalOptions struct {
@@ -90,6 +95,7 @@ type evalState struct {
 	denyBy    *rule
 	trace     []TraceRule
 	tracing   bool
+	work      int
 }
 
 var statePool = sync.Pool{New: func() any { return new(evalState) }}
@@ -102,7 +108,7 @@ func (st *evalState) reset() {
 	st.in = nil
 	st.added, st.issued, st.props, st.idx = st.added[:0], st.issued[:0], st.props[:0], st.idx[:0]
 	st.permitted, st.denied, st.permitBy, st.denyBy = false, false, nil, nil
-	st.trace, st.tracing = nil, false
+	st.trace, st.tracing, st.work = nil, false, 0
 }
 
 // Evaluate runs the policy against the incoming claims: configurationrules,
@@ -363,6 +369,9 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 				continue
 			}
 			ok, err := st.evalCond(c, tc)
+			if err == nil && st.work > maxWork {
+				err = st.fail(c.start, "the evaluation exceeds its work limit (too many claims compared with sets of claims)")
+			}
 			if err != nil {
 				return false, err
 			}
@@ -373,6 +382,9 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 			continue
 		}
 		ok, err := st.evalCond(c, nil)
+		if err == nil && st.work > maxWork {
+			err = st.fail(c.start, "the evaluation exceeds its work limit (too many claims compared with sets of claims)")
+		}
 		if err != nil {
 			return false, err
 		}
@@ -434,6 +446,10 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 	}
 	n := st.count()
 	if tc != nil {
+		st.work += n * st.rhsSize(c)
+		if st.work > maxWork {
+			return false, nil
+		}
 		start := len(st.idx)
 		for i := 0; i < n; i++ {
 			if st.match(c, i) {
@@ -471,6 +487,15 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 // every property test of c, or -1. When c names a literal claim type, the
 // incoming claims are first filtered on it without further work.
 func (st *evalState) next(c *cond, from int) int {
+	if c.dynamic {
+		// Set operands make each comparison cost up to the set's size.
+		st.work += st.count() * st.rhsSize(c)
+	} else {
+		st.work += st.count() - from
+	}
+	if st.work > maxWork {
+		return -1
+	}
 	in := st.in
 	for i := from; i < len(in); i++ {
 		if c.hasType && in[i].Type != c.typeLit {
@@ -486,6 +511,16 @@ func (st *evalState) next(c *cond, from int) int {
 		}
 	}
 	return -1
+}
+
+func (st *evalState) rhsSize(c *cond) int {
+	n := 1
+	for i := range c.props {
+		if c.props[i].rhs.kind != eLit && st.rhs[i].k == kSet {
+			n += len(st.rhs[i].set)
+		}
+	}
+	return n
 }
 
 // match reports whether claim i satisfies every property test of c. Values
@@ -599,16 +634,18 @@ func (st *evalState) eval(e *expr) (value, error) {
 			return cl.get(e.f), nil
 		}
 		set := make([]value, 0, len(ms))
-	members:
+		var seen map[string]bool
+		if e.f != fValue {
+			seen = make(map[string]bool)
+		}
 		for _, m := range ms {
 			cl := st.at(int(m))
 			v := cl.get(e.f)
-			if e.f != fValue {
-				for _, prev := range set {
-					if scalarEqual(prev, v) {
-						continue members
-					}
+			if seen != nil {
+				if seen[v.s] {
+					continue
 				}
+				seen[v.s] = true
 			}
 			set = append(set, v)
 		}

@@ -129,6 +129,10 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 		}
 		return v, nil
 	case fnIsSubsetOf:
+		st.work += len(args[0].members()) * len(args[1].members())
+		if st.work > maxWork {
+			return fail("the sets are too large to compare")
+		}
 		return boolValue(isSubset(args[0], args[1])), nil
 	case fnAppendString:
 		if err := want(0, kString); err != nil {
