@@ -2,9 +2,12 @@ package pcs
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -187,3 +190,19 @@ func level(m map[string]any, i int) map[string]any {
 	return obj(arr(m["tcbLevels"])[i])
 }
 func tcbOf(m map[string]any, i int) map[string]any { return obj(level(m, i)["tcb"]) }
+
+// verifiesWith reports whether sig (r‖s) over msg verifies with the key of
+// the first certificate of chain (the TCB signing certificate).
+func verifiesWith(t testing.TB, chain, msg, sig []byte) bool {
+	t.Helper()
+	certs, err := ParseCertificates(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, ok := certs[0].PublicKey.(*ecdsa.PublicKey)
+	if !ok || len(sig) != 64 {
+		return false
+	}
+	h := sha256.Sum256(msg)
+	return ecdsa.Verify(pub, h[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+}

@@ -32,6 +32,9 @@ func TestQEIdentityVectors(t *testing.T) {
 			if !bytes.Equal(id.Signed, s.c.QEIdentity) {
 				t.Error("Signed differs from the (already compact) member bytes")
 			}
+			if !verifiesWith(t, s.c.QEIdentityIssuerChain, id.Signed, id.Signature) {
+				t.Error("signature does not verify over Signed")
+			}
 			// Independent decode: levels in JSON order, fields as hex.
 			var g struct {
 				MiscSelect string `json:"miscselect"`

@@ -42,6 +42,9 @@ func TestTCBInfoVectors(t *testing.T) {
 			if !bytes.Equal(info.Signature, s.c.TCBInfoSignature) {
 				t.Errorf("Signature not kept")
 			}
+			if !verifiesWith(t, s.c.TCBInfoIssuerChain, info.Signed, info.Signature) {
+				t.Errorf("signature does not verify over Signed")
+			}
 			if info.IssueDate.IsZero() || !info.NextUpdate.After(info.IssueDate) {
 				t.Errorf("dates: issue %v next %v", info.IssueDate, info.NextUpdate)
 			}
