@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -283,17 +285,43 @@ func scanCollateral(sc scanner, withBundle bool) (store.Collateral, error) {
 		c           store.Collateral
 		issue, next sql.NullInt64
 		fetched     int64
+		bundle      sql.RawBytes
 	)
 	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256, &issue, &next, &fetched, &c.Source}
 	if withBundle {
-		dest = append(dest, &c.Bundle)
+		// RawBytes (valid until the next Next) saves a copy of the bundle.
+		dest = append(dest, &bundle)
 	}
 	if err := sc.Scan(dest...); err != nil {
 		return c, err
 	}
+	if withBundle {
+		c.Bundle = bytes.Clone(bundle)
+	}
 	c.IssueDate = fromNullMicros(issue)
 	c.NextUpdate = fromNullMicros(next)
 	c.FetchedAt = fromMicros(fetched)
+	return c, nil
+}
+
+// getCollateral reads one row with its bundle; Rows, not Row, because
+// Row.Scan refuses RawBytes.
+func (r reader) getCollateral(ctx context.Context, what string, q string, args ...any) (store.Collateral, error) {
+	rows, err := r.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return store.Collateral{}, mapErr(ctx, err, "%s", what)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return store.Collateral{}, mapErr(ctx, err, "%s", what)
+		}
+		return store.Collateral{}, store.ErrNotFound.Wrapf("%s", what)
+	}
+	c, err := scanCollateral(rows, true)
+	if err != nil {
+		return store.Collateral{}, mapErr(ctx, err, "%s", what)
+	}
 	return c, nil
 }
 
@@ -302,21 +330,13 @@ func (r reader) GetCollateral(ctx context.Context, key store.CollateralKey) (sto
 	if err != nil {
 		return store.Collateral{}, err
 	}
-	c, err := scanCollateral(r.q.QueryRowContext(ctx, `SELECT `+collateralMeta+`, bundle FROM collateral
-		WHERE tee = ? AND fmspc = ? AND pce_id = ? ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID), true)
-	if err != nil {
-		return store.Collateral{}, mapErr(ctx, err, "collateral %s", k)
-	}
-	return c, nil
+	return r.getCollateral(ctx, "collateral "+k.String(), `SELECT `+collateralMeta+`, bundle FROM collateral
+		WHERE tee = ? AND fmspc = ? AND pce_id = ? ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID)
 }
 
 func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collateral, error) {
-	c, err := scanCollateral(r.q.QueryRowContext(ctx, `SELECT `+collateralMeta+`, bundle FROM collateral
-		WHERE id = ?`, id), true)
-	if err != nil {
-		return store.Collateral{}, mapErr(ctx, err, "collateral #%d", id)
-	}
-	return c, nil
+	return r.getCollateral(ctx, fmt.Sprintf("collateral #%d", id), `SELECT `+collateralMeta+`, bundle FROM collateral
+		WHERE id = ?`, id)
 }
 
 func (r reader) ListCollateral(ctx context.Context) ([]store.Collateral, error) {

@@ -1454,7 +1454,9 @@ func Bench(b *testing.B, newStore Factory) {
 	for i := range 50 {
 		k := store.CollateralKey{TEE: "sgx", FMSPC: fmt.Sprintf("00906ed5%04x", i), PCEID: "0000"}
 		for j := range 3 {
-			must(s.PutCollateral(ctx, collateral(k, string(bundle), at(time.Duration(j)*time.Hour))))(b)
+			c := collateral(k, "", at(time.Duration(j)*time.Hour))
+			c.Bundle, c.Source = bundle, "bench"
+			must(s.PutCollateral(ctx, c))(b)
 		}
 	}
 	must(s.CreateAdminToken(ctx, store.AdminToken{ID: "bench", Hash: tokenHash("bench"), Role: store.RoleOwner}))(b)
