@@ -180,6 +180,9 @@ func (t *tx) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error
 	if len(p.SignerCert) == 0 {
 		p.SignerCert = nil
 	}
+	if len(p.Hash) == 0 {
+		p.Hash = nil
+	}
 	t.changed = true
 	return p, nil
 }

@@ -386,6 +386,12 @@ func testPolicies(t *testing.T, s store.Store) {
 	eq(t, "get replaced", must(s.GetPolicy(ctx, "pp", "SgxEnclave"))(t), want2)
 
 	tdx := must(s.SetPolicy(ctx, policy("pp", "TdxVm", "tdx")))(t)
+	// Empty optional byte fields come back as nil.
+	bare := store.Policy{Provider: "pp", AttestationType: "Bare", Document: "doc", SignerCert: []byte{}, Hash: []byte{}, UpdatedAt: t0}
+	bareGot := must(s.SetPolicy(ctx, bare))(t)
+	eq(t, "bare policy", bareGot, store.Policy{Provider: "pp", AttestationType: "Bare", Document: "doc", UpdatedAt: ms(t0), Version: 1})
+	eq(t, "bare policy read", must(s.GetPolicy(ctx, "pp", "bare"))(t), bareGot)
+	ok(t, s.DeletePolicy(ctx, "pp", "Bare"))
 	oe := must(s.SetPolicy(ctx, policy("pp", "OpenEnclave", "oe")))(t)
 	eq(t, "list", must(s.ListPolicies(ctx, "pp"))(t), []store.Policy{oe, want2, tdx})
 
