@@ -277,7 +277,7 @@ func (p *parser) parseCondensed(versionEnd int) {
 		Line:   line,
 		Column: col,
 		Message: "rules written without a section are read as the body of authorizationrules; " +
-			"MAA's grammar defines a policy as sections, so write the canonical form:\n" + canon,
+			"MAA's grammar defines a policy as sections, so write the canonical form:\n" + strings.TrimRight(canon, "\n"),
 	})
 }
 
