@@ -599,4 +599,3 @@ The text is hashed byte for byte, including a final newline.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
-

@@ -364,4 +364,3 @@ func TestPolicyCLIVectors(t *testing.T) {
 		t.Errorf("only %d vector cases ran through the CLI", ran)
 	}
 }
-
