@@ -211,7 +211,12 @@ func moduleStatus(td *quote.TDReport, tcb *pcs.TCBInfo) (pcs.TCBStatus, error) {
 	}
 	for _, l := range id.TCBLevels {
 		if l.ISVSVN <= uint16(td.TEETCBSVN[0]) {
-			return l.Status, nil
+			switch l.Status {
+			case pcs.StatusUpToDate, pcs.StatusOutOfDate, pcs.StatusRevoked:
+				return l.Status, nil
+			}
+			// QVL: TCB_UNRECOGNIZED_STATUS.
+			return "", ErrTCBInfoInvalid.Wrapf("module identity %s has a level with status %q; only UpToDate, OutOfDate and Revoked are defined", id.ID, l.Status)
 		}
 	}
 	return "", ErrTCBNotSupported.Wrapf("the TDX module's SVN %d is below every level of module identity %s", td.TEETCBSVN[0], id.ID)
