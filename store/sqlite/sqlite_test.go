@@ -332,3 +332,59 @@ func TestDriverErrorsWrapped(t *testing.T) {
 		t.Fatalf("write on a closed store: %v", err)
 	}
 }
+
+// TestBusyTimeout: a writer in another process (here: another Store on the
+// same file) holding the write lock past the busy timeout makes a write
+// fail with store_unavailable, and leaves nothing behind.
+func TestBusyTimeout(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "avow.db")
+	a := open(t, path)
+	b, err := sqlite.OpenOptions(ctx, path, sqlite.Options{BusyTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	locked := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- a.WithTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.CreateProvider(ctx, store.Provider{Name: "holder", TrustModel: store.TrustModelAAD}); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	start := time.Now()
+	_, err = b.CreateProvider(ctx, store.Provider{Name: "waiter", TrustModel: store.TrustModelAAD})
+	waited := time.Since(start)
+	// Reads do not wait for the writer (WAL): they see the last commit.
+	if ps, rerr := b.ListProviders(ctx); rerr != nil || len(ps) != 0 {
+		t.Errorf("read during a write: %d providers, %v", len(ps), rerr)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(err, store.ErrStore) {
+		t.Fatalf("write while locked: %v", err)
+	}
+	if waited < 90*time.Millisecond {
+		t.Errorf("gave up after %v, before the busy timeout", waited)
+	}
+	// The lock holder's write landed.
+	if _, err := b.GetProvider(ctx, "holder"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetProvider(ctx, "waiter"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failed write left %v", err)
+	}
+	// And b writes again once the lock is free.
+	if _, err := b.CreateProvider(ctx, store.Provider{Name: "waiter", TrustModel: store.TrustModelAAD}); err != nil {
+		t.Fatal(err)
+	}
+}
