@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/quote"
 )
 
 // Cache remembers the work that depends only on collateral and certificate
@@ -191,4 +192,23 @@ func (c *Cache) checked(id [32]byte, verify func() bool) bool {
 	c.sigs[id] = ok
 	c.mu.Unlock()
 	return ok
+}
+
+// Platform returns the SGX extensions of the PCK certificate a quote
+// carries (FMSPC, PCE ID, TCB), from the same memo the verifier uses, so
+// a caller can find the quote's collateral before verifying it. The chain
+// is checked for shape and signatures; trust is not decided here.
+func (c *Cache) Platform(q *quote.Quote) (*pcs.PCKExtensions, error) {
+	if q.CertificationDataType != 5 {
+		return nil, ErrUnsupportedCertificationData.Wrapf("certification data type is %d", q.CertificationDataType)
+	}
+	ch, err := c.chain(q.CertificationData)
+	if err != nil {
+		return nil, ErrPCKChainInvalid.Wrapf("the certification data cannot be parsed: %v", err)
+	}
+	f := c.pckFacts(ch)
+	if f.err != nil {
+		return nil, ErrPCKChainInvalid.Wrap(f.err)
+	}
+	return f.ext, nil
 }

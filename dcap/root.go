@@ -34,3 +34,10 @@ func rootKeyBytes(cert *x509.Certificate) []byte {
 	}
 	return b
 }
+
+// IntelRootKey returns a copy of the pinned Intel SGX Root CA key.
+func IntelRootKey() []byte { return append([]byte(nil), intelRootKey...) }
+
+// RootKey returns cert's key as an uncompressed P-256 point, the form
+// Options.TrustedRootKeys takes, or nil if it is not a P-256 key.
+func RootKey(cert *x509.Certificate) []byte { return rootKeyBytes(cert) }

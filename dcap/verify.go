@@ -25,8 +25,12 @@ type Options struct {
 	// the verifier never reads the clock.
 	Now time.Time
 	// TrustedRoots are the accepted root certificates, compared by public
-	// key as QvE does. Empty means the pinned Intel SGX Root CA key.
+	// key as QvE does. With TrustedRootKeys empty too, the pinned Intel SGX
+	// Root CA key is the only trust anchor.
 	TrustedRoots []*x509.Certificate
+	// TrustedRootKeys are accepted root keys (uncompressed P-256 points),
+	// for example IntelRootKey() beside a private platform's root.
+	TrustedRootKeys [][]byte
 	// StrictExpiry turns expired collateral into ErrCollateralExpired. QVL
 	// only reports it (Result.CollateralExpired); that is the default.
 	StrictExpiry bool
@@ -54,6 +58,7 @@ type Result struct {
 	TDXModuleStatus        pcs.TCBStatus // TDX only
 	TCBEvaluationDataNum   uint32        // min of the TCB info's and QE identity's numbers
 	PCK                    *pcs.PCKExtensions
+	RootKey                []byte // the trust anchor's key (uncompressed point) that the chain ended in
 	TCBInfo                *pcs.TCBInfo
 	QEIdentity             *pcs.QEIdentity
 }
@@ -176,6 +181,7 @@ func (v *verification) pckChain() error {
 	if !v.trusted(facts.rootKey) {
 		return ErrPCKChainUntrusted.Wrapf("the chain's root key is not a trusted root key")
 	}
+	v.res.RootKey = facts.rootKey
 	return nil
 }
 
@@ -184,8 +190,13 @@ func (v *verification) trusted(key []byte) bool {
 	if key == nil {
 		return false
 	}
-	if len(v.opts.TrustedRoots) == 0 {
+	if len(v.opts.TrustedRoots) == 0 && len(v.opts.TrustedRootKeys) == 0 {
 		return bytes.Equal(key, intelRootKey)
+	}
+	for _, k := range v.opts.TrustedRootKeys {
+		if bytes.Equal(key, k) {
+			return true
+		}
 	}
 	for _, t := range v.opts.TrustedRoots {
 		if selfIssued(t) && bytes.Equal(key, rootKeyBytes(t)) {
