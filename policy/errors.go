@@ -27,7 +27,7 @@ var (
 	ErrFunctionArity      = errs.New("policy_function_arity", "a function is called with the wrong number of arguments")
 	ErrTypeError          = errs.New("policy_type_error", "an operator or function is applied to a value of the wrong type")
 	ErrUnknownIdentifier  = errs.New("policy_unknown_identifier", "a rule refers to a claim identifier it does not bind")
-	ErrDuplicateIdent     = errs.New("policy_duplicate_identifier", "a rule binds the same claim identifier twice")
+	ErrDuplicateIdentifier     = errs.New("policy_duplicate_identifier", "a rule binds the same claim identifier twice")
 	ErrActionSection      = errs.New("policy_action_section", "an action is not allowed in this policy section")
 	ErrUnterminatedString = errs.New("policy_unterminated_string", "a string literal is not closed")
 	ErrBadEscape          = errs.New("policy_bad_escape", "a string literal contains an unsupported escape sequence")

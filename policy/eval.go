@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -311,6 +312,24 @@ func compact(s string) string {
 				i++
 			}
 			space = true
+			continue
+		}
+		if c == '"' {
+			// copy a string literal as it is
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(s))
+			b.WriteString(s[i:j])
+			i = j - 1
 			continue
 		}
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
@@ -855,11 +874,13 @@ func (st *evalState) reason() string {
 				continue
 			}
 			for _, c := range t.Conditions {
+				s := c.Text + " holds"
 				if len(c.Matched) > 0 {
 					m := c.Matched[0]
-					held = append(held, fmt.Sprintf("%s is %s", m.Type, valueFromAny(m.Value).format()))
-				} else {
-					held = append(held, c.Text+" holds")
+					s = fmt.Sprintf("%s is %s", m.Type, valueFromAny(m.Value).format())
+				}
+				if !slices.Contains(held, s) {
+					held = append(held, s)
 				}
 			}
 		}

@@ -64,10 +64,9 @@ func (t token) describe() string {
 // lexer turns the policy text into tokens. Positions are byte offsets; the
 // parser converts them to line and column for errors.
 type lexer struct {
-	src  string
-	pos  int
-	errs *SyntaxError
-	p    *parser
+	src string
+	pos int
+	p   *parser
 }
 
 func isIdentStart(c byte) bool {

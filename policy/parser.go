@@ -408,7 +408,6 @@ func (p *parser) parseCond() *cond {
 		p.advance()
 	}
 	var bindName string
-	var bindPos int
 	if p.tok.kind == tIdent {
 		t := p.tok
 		if p.peek().kind != tColon {
@@ -420,9 +419,9 @@ func (p *parser) parseCond() *cond {
 		if c.negate {
 			p.fail(ErrSyntax, t.pos, "a ! condition matches no claim, so it cannot bind the identifier "+t.text)
 		}
-		bindName, bindPos = t.text, t.pos
+		bindName = t.text
 		if p.bindingSlot(bindName) >= 0 {
-			p.fail(ErrDuplicateIdent, t.pos, "the identifier "+bindName+" is already bound in this rule; use another name")
+			p.fail(ErrDuplicateIdentifier, t.pos, "the identifier "+bindName+" is already bound in this rule; use another name")
 		}
 		if len(p.binds) >= maxBindings {
 			p.fail(ErrTooLarge, t.pos, "too many identifiers in one rule")
@@ -460,7 +459,6 @@ func (p *parser) parseCond() *cond {
 	if bindName != "" {
 		c.slot = len(p.binds)
 		p.binds = append(p.binds, bindName)
-		_ = bindPos
 	}
 	// evaluation order: a literal type== test first, it rejects most claims
 	for i, pr := range c.props {

@@ -258,3 +258,14 @@ issuancerules
 	// false not permitted: authorizationrules rule 1 (line 4): x-ms-sgx-svn is 1, the rule requires >= 2
 	// true permitted by authorizationrules rule 1 (line 4) map[svn:3]
 }
+
+func TestPolicyTraceTextKeepsStrings(t *testing.T) {
+	p, err := Parse("version=1.0; authorizationrules { => permit(); }; issuancerules {\n  => issue(type=\"u\",   value=\"http://x \\\"//\\\" y\"); // comment\n};")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := p.Evaluate(nil, EvalOptions{Trace: true})
+	if got, want := res.Trace[1].Text, `=> issue(type="u", value="http://x \"//\" y");`; got != want {
+		t.Errorf("trace text %q, want %q", got, want)
+	}
+}

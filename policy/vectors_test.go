@@ -312,7 +312,7 @@ func checkSyntaxError(t *testing.T, err error, want *expectedError) {
 func sentinelByCode(code string) error {
 	for _, s := range []*errs.Error{ErrSyntax, ErrSingleEquals, ErrMissingSemicolon, ErrUnknownKeyword, ErrSectionOrder,
 		ErrDuplicateSection, ErrMissingSection, ErrMissingVersion, ErrUnsupportedVersion, ErrVersionFeature,
-		ErrUnknownFunction, ErrFunctionArity, ErrTypeError, ErrUnknownIdentifier, ErrDuplicateIdent, ErrActionSection,
+		ErrUnknownFunction, ErrFunctionArity, ErrTypeError, ErrUnknownIdentifier, ErrDuplicateIdentifier, ErrActionSection,
 		ErrUnterminatedString, ErrBadEscape, ErrBadCharacter, ErrBadNumber, ErrJmesPathSyntax, ErrTooLarge, ErrEval} {
 		if s.Code == code {
 			return s
