@@ -109,20 +109,71 @@ func ClaimsFromList(list []any) ([]Claim, error) {
 func ParseClaims(data []byte) ([]Claim, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return nil, ErrBadClaims.Wrapf("not JSON: %v", err)
 	}
 	if dec.More() {
 		return nil, ErrBadClaims.Wrapf("trailing data after the JSON value")
 	}
-	switch t := v.(type) {
-	case map[string]any:
-		return ClaimsFromMap(t), nil
-	case []any:
-		return ClaimsFromList(t)
+	switch t := bytes.TrimSpace(raw); {
+	case len(t) > 0 && t[0] == '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(t, &m); err != nil {
+			return nil, ErrBadClaims.Wrapf("not JSON: %v", err)
+		}
+		obj := make(map[string]any, len(m))
+		for k, v := range m {
+			x, err := rawValue(v)
+			if err != nil {
+				return nil, ErrBadClaims.Wrapf("claim %q: %v", k, err)
+			}
+			obj[k] = x
+		}
+		return ClaimsFromMap(obj), nil
+	case len(t) > 0 && t[0] == '[':
+		var items []map[string]json.RawMessage
+		if err := json.Unmarshal(t, &items); err != nil {
+			return nil, ErrBadClaims.Wrapf("a claim list holds {\"type\", \"value\", \"issuer\"} objects: %v", err)
+		}
+		list := make([]any, len(items))
+		for i, item := range items {
+			if item == nil {
+				return nil, ErrBadClaims.Wrapf("claim %d is not a JSON object", i+1)
+			}
+			obj := make(map[string]any, len(item))
+			for k, v := range item {
+				x, err := rawValue(v)
+				if err != nil {
+					return nil, ErrBadClaims.Wrapf("claim %d: %v", i+1, err)
+				}
+				obj[k] = x
+			}
+			list[i] = obj
+		}
+		return ClaimsFromList(list)
 	}
 	return nil, ErrBadClaims.Wrapf("claims must be a JSON object of claim type to value, or a list of {\"type\", \"value\", \"issuer\"} objects")
+}
+
+// rawValue decodes a scalar (numbers as json.Number) and keeps objects and
+// arrays as their compact JSON text, members in their original order.
+func rawValue(raw json.RawMessage) (any, error) {
+	t := bytes.TrimSpace(raw)
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		var b bytes.Buffer
+		if err := json.Compact(&b, t); err != nil {
+			return nil, err
+		}
+		return b.String(), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // normalizeJSON turns decoded JSON objects and arrays into their compact

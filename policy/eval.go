@@ -494,7 +494,7 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 		return found != c.negate, nil
 	}
 	start := len(st.idx)
-	for i := st.next(c, 0); i >= 0; i = st.next(c, i+1) {
+	for i := st.next(c, 0); i >= 0 && st.work <= maxWork; i = st.next(c, i+1) {
 		st.idx = append(st.idx, int32(i))
 	}
 	st.bstart[c.slot], st.bend[c.slot] = int32(start), int32(len(st.idx))
@@ -506,29 +506,29 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 // every property test of c, or -1. When c names a literal claim type, the
 // incoming claims are first filtered on it without further work.
 func (st *evalState) next(c *cond, from int) int {
+	cost := 1
 	if c.dynamic {
 		// Set operands make each comparison cost up to the set's size.
-		st.work += st.count() * st.rhsSize(c)
-	} else {
-		st.work += st.count() - from
-	}
-	if st.work > maxWork {
-		return -1
+		cost = st.rhsSize(c)
 	}
 	in := st.in
-	for i := from; i < len(in); i++ {
+	i := from
+	for ; i < len(in); i++ {
 		if c.hasType && in[i].Type != c.typeLit {
 			continue
 		}
 		if st.match(c, i) {
+			st.work += (i - from + 1) * cost
 			return i
 		}
 	}
-	for i := max(from, len(in)); i < st.count(); i++ {
+	for i = max(from, len(in)); i < st.count(); i++ {
 		if st.match(c, i) {
+			st.work += (i - from + 1) * cost
 			return i
 		}
 	}
+	st.work += (st.count() - from) * cost
 	return -1
 }
 

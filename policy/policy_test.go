@@ -269,3 +269,30 @@ func TestPolicyTraceTextKeepsStrings(t *testing.T) {
 		t.Errorf("trace text %q, want %q", got, want)
 	}
 }
+
+func TestPolicyClaimsKeepJSONOrder(t *testing.T) {
+	cs, err := ParseClaims([]byte(`{"j": {"b": 1, "a": [3, {"z": 0, "y": 1}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs[0].Value != `{"b":1,"a":[3,{"z":0,"y":1}]}` {
+		t.Errorf("value %v", cs[0].Value)
+	}
+	p, _ := Parse(`version=1.2; authorizationrules { => permit(); }; issuancerules { c:[type=="j"] => issue(type="k", value=JmesPath(c.value, "keys(@)")); };`)
+	res, err := p.Evaluate(cs, EvalOptions{})
+	if err != nil || res.Issued["k"] != `["b","a"]` {
+		t.Errorf("%v %v", res.Issued, err)
+	}
+}
+
+func TestPolicyLargeBindingWithinBudget(t *testing.T) {
+	claims := make([]Claim, 5000)
+	for i := range claims {
+		claims[i] = Claim{Type: "a", Value: i}
+	}
+	p, _ := Parse(`version=1.0; authorizationrules { c:[type=="a", value>=0] => permit(); }; issuancerules { c:[type=="a"] => issue(claim=c); };`)
+	res, err := p.Evaluate(claims, EvalOptions{})
+	if err != nil || !res.Permitted || len(res.Issued["a"].([]any)) != 5000 {
+		t.Fatalf("%v", err)
+	}
+}
