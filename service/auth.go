@@ -1,0 +1,147 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/avowhq/avow/store"
+)
+
+// adminTokenPrefix marks avow admin tokens so that they are recognisable
+// in configuration files and secret scanners.
+const adminTokenPrefix = "avow_"
+
+// Authenticate resolves a bearer token to its principal. The store keeps
+// only SHA-256 hashes; the lookup is by hash and the final comparison is in
+// constant time.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+	if bearer == "" {
+		return nil, ErrUnauthorized.Wrapf("no bearer token")
+	}
+	sum := sha256.Sum256([]byte(bearer))
+	t, err := s.st.GetAdminTokenByHash(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnauthorized.Wrapf("unknown bearer token")
+	}
+	if err != nil {
+		return nil, mapStoreErr(err, "admin token")
+	}
+	if subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 || t.Revoked {
+		return nil, ErrUnauthorized.Wrapf("the bearer token is revoked")
+	}
+	return &Principal{ID: t.ID, Role: t.Role}, nil
+}
+
+// NewAdminToken is a freshly created admin token; Secret is shown once.
+type NewAdminToken struct {
+	ID     string
+	Role   store.Role
+	Secret string
+}
+
+// CreateAdminToken makes an admin token. who may be nil only for the
+// bootstrap token of a new installation (see Bootstrap).
+func (s *Service) CreateAdminToken(ctx context.Context, who *Principal, role store.Role, description string) (*NewAdminToken, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	return s.createAdminToken(ctx, who, role, description, "")
+}
+
+func (s *Service) createAdminToken(ctx context.Context, who *Principal, role store.Role, description, secret string) (*NewAdminToken, error) {
+	if !role.Valid() {
+		return nil, ErrInvalidRequest.Wrapf("role %q is not reader, policy-admin or owner", role)
+	}
+	if secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secret = adminTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	}
+	idb := make([]byte, 8)
+	if _, err := rand.Read(idb); err != nil {
+		return nil, err
+	}
+	id := "tok-" + hex.EncodeToString(idb)
+	sum := sha256.Sum256([]byte(secret))
+	now := s.clock.Now()
+	err := s.st.WithTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.CreateAdminToken(ctx, store.AdminToken{ID: id, Hash: sum[:], Role: role, Description: description, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, "", "admin_token.create", now, map[string]string{"token_id": id, "role": string(role)}))
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, "admin token")
+	}
+	return &NewAdminToken{ID: id, Role: role, Secret: secret}, nil
+}
+
+// Bootstrap creates the first owner token of an installation that has
+// none. secret is the token to use (from --admin-token-file) or empty for a
+// random one. It returns nil when tokens already exist.
+func (s *Service) Bootstrap(ctx context.Context, secret string) (*NewAdminToken, error) {
+	tokens, err := s.st.ListAdminTokens(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "admin tokens")
+	}
+	if len(tokens) > 0 {
+		if secret != "" {
+			// An operator-provided token is made valid even on an existing
+			// installation, unless it already is.
+			if _, err := s.Authenticate(ctx, secret); err == nil {
+				return nil, nil
+			}
+			return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "from --admin-token-file", secret)
+		}
+		return nil, nil
+	}
+	if secret != "" && len(strings.TrimSpace(secret)) < 16 {
+		return nil, ErrInvalidRequest.Wrapf("an admin token must have at least 16 characters")
+	}
+	return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "initial owner token", strings.TrimSpace(secret))
+}
+
+// ListAdminTokens returns every admin token (never a secret).
+func (s *Service) ListAdminTokens(ctx context.Context, who *Principal) ([]store.AdminToken, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	ts, err := s.st.ListAdminTokens(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "admin tokens")
+	}
+	for i := range ts {
+		ts[i].Hash = nil
+	}
+	return ts, nil
+}
+
+// RevokeAdminToken revokes a token by id.
+func (s *Service) RevokeAdminToken(ctx context.Context, who *Principal, id string) error {
+	if err := require(who, store.RoleOwner); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	err := s.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.RevokeAdminToken(ctx, id, now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, "", "admin_token.revoke", now, map[string]string{"token_id": id}))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ErrNotFound.Wrapf("admin token %s", id)
+	}
+	if err != nil {
+		return mapStoreErr(err, "admin token")
+	}
+	s.invalidate(0)
+	return nil
+}

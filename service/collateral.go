@@ -1,0 +1,87 @@
+package service
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/store"
+)
+
+// ImportCollateral stores Intel collateral (or a private platform's),
+// keyed by the TEE, FMSPC and PCE ID of its TCB info. The TCB info is
+// parsed here so that malformed collateral is refused at import; trust is
+// decided when a quote is verified with it.
+func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (store.Collateral, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return store.Collateral{}, err
+	}
+	info, err := pcs.ParseTCBInfo(col.TCBInfo, col.TCBInfoSignature)
+	if err != nil {
+		return store.Collateral{}, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+	}
+	if _, err := pcs.ParseQEIdentity(col.QEIdentity, col.QEIdentitySignature); err != nil {
+		return store.Collateral{}, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+	}
+	bundle, err := col.MarshalBundle()
+	if err != nil {
+		return store.Collateral{}, ErrInvalidRequest.Wrap(err)
+	}
+	now := s.clock.Now()
+	row := store.Collateral{
+		Key:    store.CollateralKey{TEE: strings.ToLower(info.ID), FMSPC: hex.EncodeToString(info.FMSPC[:]), PCEID: hex.EncodeToString(info.PCEID[:])},
+		Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: source,
+	}
+	var stored store.Collateral
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		if stored, err = tx.PutCollateral(ctx, row); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, "", "collateral.import", now, map[string]string{
+			"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
+			"next_update": info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z")}))
+	})
+	if err != nil {
+		return store.Collateral{}, mapStoreErr(err, "collateral")
+	}
+	s.invalidate(0)
+	return stored, nil
+}
+
+// ListCollateral returns the latest collateral of every platform family.
+func (s *Service) ListCollateral(ctx context.Context, who *Principal) ([]store.Collateral, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	rows, err := s.st.ListCollateral(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "collateral")
+	}
+	return rows, nil
+}
+
+// collateralFor returns the stored collateral of a platform family.
+func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*storedCollateral, error) {
+	c := s.caches()
+	if sc, ok := getCached(c, c.collateral, key); ok {
+		return sc, nil
+	}
+	row, err := s.st.GetCollateral(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrCollateralNotFound.Wrapf("no %s collateral for FMSPC %s (PCE ID %s); import it with `avow collateral import`",
+			strings.ToUpper(key.TEE), key.FMSPC, key.PCEID)
+	}
+	if err != nil {
+		return nil, mapStoreErr(err, "collateral")
+	}
+	col, err := pcs.ParseBundle(row.Bundle)
+	if err != nil {
+		return nil, errs.New("internal", "stored collateral cannot be read").Wrap(err)
+	}
+	sc := &storedCollateral{col: col, row: row}
+	putCached(c, c.collateral, key, sc)
+	return sc, nil
+}

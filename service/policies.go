@@ -1,0 +1,425 @@
+package service
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/policy"
+	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/token"
+)
+
+// The attestation types avow evaluates, as MAA spells them.
+const (
+	TypeSgxEnclave  = "SgxEnclave"
+	TypeOpenEnclave = "OpenEnclave"
+	TypeTdxVm       = "TdxVm"
+)
+
+// CanonicalType returns MAA's spelling of an attestation type (matched
+// case-insensitively), or ErrUnknownType.
+func CanonicalType(t string) (string, error) {
+	for _, known := range []string{TypeSgxEnclave, TypeOpenEnclave, TypeTdxVm} {
+		if strings.EqualFold(t, known) {
+			return known, nil
+		}
+	}
+	return "", ErrUnknownType.Wrapf("%q (supported: SgxEnclave, OpenEnclave, TdxVm)", t)
+}
+
+// DefaultSGXPolicy is MAA's documented default policy for SgxEnclave and
+// OpenEnclave (../shared/spec/maa.md §3.7).
+const DefaultSGXPolicy = `version= 1.1;
+configurationrules{
+	=> issueproperty(type="x-ms-sgx-tcbidentifier", value="azuredefault");
+};
+authorizationrules{
+	=> permit();
+};
+issuancerules{
+	c:[type=="x-ms-sgx-is-debuggable"] => issue(type="is-debuggable", value=c.value);
+	c:[type=="x-ms-sgx-mrsigner"] => issue(type="sgx-mrsigner", value=c.value);
+	c:[type=="x-ms-sgx-mrenclave"] => issue(type="sgx-mrenclave", value=c.value);
+	c:[type=="x-ms-sgx-product-id"] => issue(type="product-id", value=c.value);
+	c:[type=="x-ms-sgx-svn"] => issue(type="svn", value=c.value);
+	c:[type=="x-ms-attestation-type"] => issue(type="tee", value=c.value);
+};
+`
+
+// DefaultTDXPolicy is the default for TdxVm: MAA's is not public and its
+// tokens carry no x-ms-policy, so an authorization-only permit.
+const DefaultTDXPolicy = `version= 1.0;
+authorizationrules{
+	=> permit();
+};
+`
+
+// DefaultPolicy returns the built-in default policy text of a type.
+func DefaultPolicy(attType string) string {
+	if attType == TypeTdxVm {
+		return DefaultTDXPolicy
+	}
+	return DefaultSGXPolicy
+}
+
+// activePolicy returns the provider's compiled policy for a type: the
+// stored one, or the default.
+func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*activePolicy, error) {
+	c := s.caches()
+	key := policyKey(provider, attType)
+	if ap, ok := getCached(c, c.policies, key); ok {
+		return ap, nil
+	}
+	var ap *activePolicy
+	stored, err := s.st.GetPolicy(ctx, provider, attType)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		text := DefaultPolicy(attType)
+		compiled, err := policy.Parse(text)
+		if err != nil {
+			return nil, errs.New("internal", "the built-in default policy does not compile").Wrap(err)
+		}
+		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
+	case err != nil:
+		return nil, mapStoreErr(err, "policy")
+	default:
+		compiled, err := policy.Parse(stored.Text)
+		if err != nil {
+			return nil, errs.New("internal", "a stored policy does not compile").Wrap(err)
+		}
+		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
+		if stored.SignerCert != nil {
+			cert, err := x509.ParseCertificate(stored.SignerCert)
+			if err != nil {
+				return nil, errs.New("internal", "a stored policy signer cannot be parsed").Wrap(err)
+			}
+			ap.signer = signerJWK(cert)
+		}
+	}
+	putCached(c, c.policies, key, ap)
+	return ap, nil
+}
+
+// signerJWK is the JWK MAA puts in x-ms-policy-signer and
+// x-ms-policy-certificates: key type and certificate.
+func signerJWK(cert *x509.Certificate) map[string]any {
+	kty := "RSA"
+	if cert.PublicKeyAlgorithm == x509.ECDSA {
+		kty = "EC"
+	}
+	return map[string]any{"kty": kty, "x5c": []any{base64.StdEncoding.EncodeToString(cert.Raw)}}
+}
+
+// managementToken signs a policy-management result (1 h lifetime, no jti,
+// as MAA's).
+func (s *Service) managementToken(ctx context.Context, provider string, claims map[string]any) (string, error) {
+	key, err := s.activeKey(ctx, provider)
+	if err != nil {
+		return "", err
+	}
+	return token.Issue(claims, key, s.AttestURI(provider), s.clock.Now(), token.ManagementLifetime, "")
+}
+
+// GetPolicy returns MAA's GET /policies/{type} result token: x-ms-policy is
+// the stored JWS exactly as uploaded, or the default as an unsigned JWS.
+func (s *Service) GetPolicy(ctx context.Context, who *Principal, provider, attType string) (string, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return "", err
+	}
+	p, attType, err := s.providerAndType(ctx, provider, attType)
+	if err != nil {
+		return "", err
+	}
+	ap, err := s.activePolicy(ctx, p.Name, attType)
+	if err != nil {
+		return "", err
+	}
+	return s.managementToken(ctx, p.Name, map[string]any{"x-ms-policy": ap.document})
+}
+
+// PolicyText returns the policy text in force for a type (for the CLI and
+// the quickstart).
+func (s *Service) PolicyText(ctx context.Context, provider, attType string) (string, error) {
+	p, attType, err := s.providerAndType(ctx, provider, attType)
+	if err != nil {
+		return "", err
+	}
+	ap, err := s.activePolicy(ctx, p.Name, attType)
+	if err != nil {
+		return "", err
+	}
+	return ap.compiled.Text(), nil
+}
+
+func (s *Service) providerAndType(ctx context.Context, provider, attType string) (store.Provider, string, error) {
+	p, err := s.provider(ctx, provider)
+	if err != nil {
+		return p, "", err
+	}
+	t, err := CanonicalType(attType)
+	return p, t, err
+}
+
+// checkSigner enforces the trust model on a policy-management document:
+// an Isolated provider needs a signature by one of its signer certificates.
+func (s *Service) checkSigner(ctx context.Context, tx store.Reader, p store.Provider, doc *policy.Document) error {
+	if p.TrustModel != store.TrustModelIsolated {
+		return nil
+	}
+	if !doc.Signed || len(doc.Certificates) == 0 {
+		return ErrSignerNotTrusted.Wrapf("provider %s uses the Isolated trust model and the document is unsigned", p.Name)
+	}
+	signers, err := tx.ListSigners(ctx, p.Name)
+	if err != nil {
+		return mapStoreErr(err, "provider "+p.Name)
+	}
+	want := store.Thumbprint(doc.Certificates[0].Raw)
+	for _, sg := range signers {
+		if sg.Thumbprint == want {
+			return nil
+		}
+	}
+	return ErrSignerNotTrusted.Wrapf("the signing certificate %q (SHA-256 %s) is not a policy signer of provider %s",
+		doc.Certificates[0].Subject.CommonName, want, p.Name)
+}
+
+func parseDocument(jws string) (*policy.Document, error) {
+	doc, err := policy.ParseDocument(strings.TrimSpace(jws))
+	if err != nil {
+		return nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+	}
+	return doc, nil
+}
+
+// SetPolicy stores a policy document (MAA's PUT /policies/{type}) and
+// returns the result token: x-ms-policy-result Updated, the token hash,
+// and the signer when the document was signed.
+func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
+	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	p, attType, err := s.providerAndType(ctx, provider, attType)
+	if err != nil {
+		return "", err
+	}
+	doc, err := parseDocument(jws)
+	if err != nil {
+		return "", err
+	}
+	if doc.Text == "" {
+		return "", ErrPolicyInvalid.Wrapf("the document carries no policy text")
+	}
+	if _, err := policy.Parse(doc.Text); err != nil {
+		return "", ErrPolicyInvalid.Wrap(err)
+	}
+	now := s.clock.Now()
+	stored := store.Policy{Provider: p.Name, AttestationType: attType, Document: doc.Raw, Text: doc.Text,
+		Hash: []byte(doc.PolicyHash()), UpdatedAt: now}
+	if doc.Signed {
+		stored.SignerCert = doc.Certificates[0].Raw
+	}
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := s.checkSigner(ctx, tx, p, doc); err != nil {
+			return err
+		}
+		if _, err := tx.SetPolicy(ctx, stored); err != nil {
+			return err
+		}
+		details := map[string]string{"type": attType, "policy_hash": doc.PolicyHash(), "signed": boolString(doc.Signed)}
+		if doc.Signed {
+			details["signer"] = store.Thumbprint(doc.Certificates[0].Raw)
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, "policy.set", now, details))
+	})
+	if err != nil {
+		return "", mapStoreErr(err, "provider "+p.Name)
+	}
+	s.invalidate(0)
+	result := map[string]any{"x-ms-policy-result": "Updated", "x-ms-policy-token-hash": doc.TokenHash()}
+	if doc.Signed {
+		result["x-ms-policy-signer"] = signerJWK(doc.Certificates[0])
+	}
+	return s.managementToken(ctx, p.Name, result)
+}
+
+// ResetPolicy removes a stored policy (MAA's POST /policies/{type}:reset):
+// the default applies again. The body is a JWS with an empty payload,
+// signed for Isolated providers.
+func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
+	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	p, attType, err := s.providerAndType(ctx, provider, attType)
+	if err != nil {
+		return "", err
+	}
+	doc, err := parseDocument(jws)
+	if err != nil {
+		return "", err
+	}
+	now := s.clock.Now()
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := s.checkSigner(ctx, tx, p, doc); err != nil {
+			return err
+		}
+		if err := tx.DeletePolicy(ctx, p.Name, attType); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, "policy.reset", now, map[string]string{"type": attType}))
+	})
+	if err != nil {
+		return "", mapStoreErr(err, "provider "+p.Name)
+	}
+	s.invalidate(0)
+	return s.managementToken(ctx, p.Name, map[string]any{"x-ms-policy-result": "Removed"})
+}
+
+// Certificates returns MAA's GET /certificates result token: the
+// provider's policy signer certificates as a JWKS.
+func (s *Service) Certificates(ctx context.Context, who *Principal, provider string) (string, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return "", err
+	}
+	p, err := s.provider(ctx, provider)
+	if err != nil {
+		return "", err
+	}
+	signers, err := s.st.ListSigners(ctx, p.Name)
+	if err != nil {
+		return "", mapStoreErr(err, "provider "+p.Name)
+	}
+	keys := make([]any, 0, len(signers))
+	for _, sg := range signers {
+		cert, err := x509.ParseCertificate(sg.Certificate)
+		if err != nil {
+			return "", errs.New("internal", "a stored signer certificate cannot be parsed").Wrap(err)
+		}
+		keys = append(keys, signerJWK(cert))
+	}
+	return s.managementToken(ctx, p.Name, map[string]any{"x-ms-policy-certificates": map[string]any{"keys": keys}})
+}
+
+// ModifySigners adds or removes a policy signer certificate (MAA's
+// POST /certificates:add and :remove). The body is a JWS signed by a current
+// signer whose payload names the certificate.
+func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider string, add bool, jws string) (string, error) {
+	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	p, err := s.provider(ctx, provider)
+	if err != nil {
+		return "", err
+	}
+	if p.TrustModel != store.TrustModelIsolated {
+		return "", ErrNotIsolated.Wrapf("provider %s uses the %s trust model", p.Name, p.TrustModel)
+	}
+	cert, doc, err := parseSignerDocument(jws)
+	if err != nil {
+		return "", err
+	}
+	now := s.clock.Now()
+	thumb := store.Thumbprint(cert.Raw)
+	op := "signer.remove"
+	if add {
+		op = "signer.add"
+	}
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := s.checkSigner(ctx, tx, p, doc); err != nil {
+			return err
+		}
+		if add {
+			if _, err := tx.AddSigner(ctx, store.Signer{Provider: p.Name, Certificate: cert.Raw, AddedAt: now}); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		} else {
+			signers, err := tx.ListSigners(ctx, p.Name)
+			if err != nil {
+				return err
+			}
+			if len(signers) == 1 && signers[0].Thumbprint == thumb {
+				return ErrLastSigner.Wrapf("provider %s", p.Name)
+			}
+			if err := tx.RemoveSigner(ctx, p.Name, thumb); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, op, now, map[string]string{"certificate": thumb, "subject": cert.Subject.String()}))
+	})
+	if err != nil {
+		return "", mapStoreErr(err, "provider "+p.Name)
+	}
+	s.invalidate(0)
+	result := "IsAbsent"
+	if add {
+		result = "IsPresent"
+	}
+	sha := sha1.Sum(cert.Raw)
+	return s.managementToken(ctx, p.Name, map[string]any{
+		"x-ms-certificate-thumbprint":    strings.ToUpper(hex.EncodeToString(sha[:])),
+		"x-ms-policycertificates-result": result,
+	})
+}
+
+// parseSignerDocument reads a certificates:add/remove body: a JWS whose
+// payload is {"policyCertificate": JWK} (or the legacy names
+// maa-policyCertificate, aas-policyCertificate).
+func parseSignerDocument(jws string) (*x509.Certificate, *policy.Document, error) {
+	jws = strings.TrimSpace(jws)
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		return nil, nil, ErrInvalidRequest.Wrapf("the body is not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload is not base64url")
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &body); err != nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload is not a JSON object")
+	}
+	var raw json.RawMessage
+	for _, name := range []string{"policyCertificate", "maa-policyCertificate", "aas-policyCertificate"} {
+		if v, ok := body[name]; ok {
+			raw = v
+			break
+		}
+	}
+	if raw == nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload has no policyCertificate")
+	}
+	var jwk struct {
+		X5c []string `json:"x5c"`
+	}
+	if err := json.Unmarshal(raw, &jwk); err != nil || len(jwk.X5c) == 0 {
+		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate is not a JWK with an x5c certificate")
+	}
+	der, err := base64.StdEncoding.DecodeString(jwk.X5c[0])
+	if err != nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate x5c[0] is not base64")
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate x5c[0] is not an X.509 certificate")
+	}
+	// The signature is checked like a policy document's: over the JWS, with
+	// the certificate in its header.
+	doc, err := policy.ParseSignedJWS(jws)
+	if err != nil {
+		return nil, nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+	}
+	return cert, doc, nil
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,404 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/token"
+)
+
+// DefaultAcceptedTCBStatuses are the TCB statuses a new provider accepts:
+// a platform that needs a configuration change or software hardening is
+// still genuine and patched; OutOfDate platforms are refused unless the
+// administrator accepts them explicitly.
+var DefaultAcceptedTCBStatuses = []string{
+	string(pcs.StatusUpToDate), string(pcs.StatusSWHardeningNeeded),
+	string(pcs.StatusConfigurationNeeded), string(pcs.StatusConfigurationAndSWHardeningNeeded),
+}
+
+var knownTCBStatuses = map[string]bool{
+	string(pcs.StatusUpToDate): true, string(pcs.StatusSWHardeningNeeded): true,
+	string(pcs.StatusConfigurationNeeded): true, string(pcs.StatusConfigurationAndSWHardeningNeeded): true,
+	string(pcs.StatusOutOfDate): true, string(pcs.StatusOutOfDateConfigurationNeeded): true,
+	string(pcs.StatusTDRelaunchAdvised): true, string(pcs.StatusTDRelaunchAdvisedConfigurationNeeded): true,
+}
+
+var providerName = regexp.MustCompile(`^[a-z][a-z0-9-]{2,23}$`)
+
+// Principal is the authenticated caller of a management operation.
+type Principal struct {
+	ID   string // admin token id (or OIDC subject)
+	Role store.Role
+}
+
+// Allows reports whether p's role includes need.
+func (p *Principal) Allows(need store.Role) bool {
+	rank := map[store.Role]int{store.RoleReader: 1, store.RolePolicyAdmin: 2, store.RoleOwner: 3}
+	return p != nil && rank[p.Role] >= rank[need]
+}
+
+func require(p *Principal, need store.Role) error {
+	if p == nil {
+		return ErrUnauthorized
+	}
+	if !p.Allows(need) {
+		return ErrForbidden.Wrapf("role %s, %s needed", p.Role, need)
+	}
+	return nil
+}
+
+// ProviderRequest creates a provider.
+type ProviderRequest struct {
+	Name                      string
+	TrustModel                store.TrustModel // AAD when empty
+	PolicySigningCertificates []*x509.Certificate
+	Settings                  *ProviderSettings
+	Metadata                  store.Metadata
+}
+
+// ProviderSettings are a provider's verification settings.
+type ProviderSettings struct {
+	AcceptedTCBStatuses   []string
+	CollateralGracePeriod time.Duration
+}
+
+// ProviderView is a provider as the API shows it.
+type ProviderView struct {
+	store.Provider
+	AttestURI string
+	Signers   int
+}
+
+func (s *Service) settings(in *ProviderSettings) (store.Settings, error) {
+	out := store.Settings{AcceptedTCBStatuses: DefaultAcceptedTCBStatuses}
+	if in == nil {
+		return out, nil
+	}
+	if in.AcceptedTCBStatuses != nil {
+		for _, st := range in.AcceptedTCBStatuses {
+			if !knownTCBStatuses[st] {
+				return out, ErrInvalidRequest.Wrapf("%q is not a TCB status (Revoked is never accepted)", st)
+			}
+		}
+		out.AcceptedTCBStatuses = in.AcceptedTCBStatuses
+	}
+	if in.CollateralGracePeriod < 0 {
+		return out, ErrInvalidRequest.Wrapf("the collateral grace period is negative")
+	}
+	out.CollateralGracePeriod = in.CollateralGracePeriod
+	return out, nil
+}
+
+// CreateProvider creates a provider with a fresh signing key. New providers
+// evaluate MAA's default policy for each attestation type until one is set.
+func (s *Service) CreateProvider(ctx context.Context, who *Principal, req ProviderRequest) (*ProviderView, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	if !providerName.MatchString(req.Name) {
+		return nil, ErrInvalidRequest.Wrapf("provider name %q must be 3-24 lowercase letters, digits or '-', starting with a letter", req.Name)
+	}
+	if req.TrustModel == "" {
+		req.TrustModel = store.TrustModelAAD
+	}
+	if !req.TrustModel.Valid() {
+		return nil, ErrInvalidRequest.Wrapf("trust model %q is neither AAD nor Isolated", req.TrustModel)
+	}
+	if req.TrustModel == store.TrustModelIsolated && len(req.PolicySigningCertificates) == 0 {
+		return nil, ErrInvalidRequest.Wrapf("an Isolated provider needs at least one policy signing certificate")
+	}
+	settings, err := s.settings(req.Settings)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	key, sealed, err := s.newKey(req.Name, now)
+	if err != nil {
+		return nil, err
+	}
+	var created store.Provider
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		created, err = tx.CreateProvider(ctx, store.Provider{
+			Name: req.Name, TrustModel: req.TrustModel, Settings: settings, Metadata: req.Metadata,
+			CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		for _, cert := range req.PolicySigningCertificates {
+			if _, err := tx.AddSigner(ctx, store.Signer{Provider: req.Name, Certificate: cert.Raw, AddedAt: now}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.RotateKey(ctx, req.Name, storedKey(req.Name, key, sealed), time.Time{}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, req.Name, "provider.create", now, map[string]string{
+			"trust_model": string(req.TrustModel), "signers": strconv.Itoa(len(req.PolicySigningCertificates)), "kid": key.KID}))
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+req.Name)
+	}
+	s.invalidate(0)
+	return &ProviderView{Provider: created, AttestURI: s.AttestURI(created.Name), Signers: len(req.PolicySigningCertificates)}, nil
+}
+
+func (s *Service) newKey(provider string, now time.Time) (*token.SigningKey, []byte, error) {
+	key, err := token.GenerateSigningKey(rand.Reader, "avow attestation signing key: "+provider, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := token.SealPrivateKey(s.kek, key.Private, token.KeyAAD(provider, key.KID))
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, sealed, nil
+}
+
+func storedKey(provider string, key *token.SigningKey, sealed []byte) store.SigningKey {
+	return store.SigningKey{Provider: provider, KID: key.KID, SealedKey: sealed, Certificate: key.Certificate.Raw, CreatedAt: key.CreatedAt, Active: true}
+}
+
+// RotateKey makes a new active signing key for a provider; the previous key
+// stays published until its last token has expired.
+func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*token.SigningKey, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	p, err := s.provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	key, sealed, err := s.newKey(p.Name, now)
+	if err != nil {
+		return nil, err
+	}
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.RotateKey(ctx, p.Name, storedKey(p.Name, key, sealed), now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, "key.rotate", now, map[string]string{"kid": key.KID}))
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+name)
+	}
+	s.invalidate(0)
+	return key, nil
+}
+
+// ListKeys returns a provider's signing keys, newest first.
+func (s *Service) ListKeys(ctx context.Context, who *Principal, name string) ([]store.SigningKey, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	keys, err := s.st.ListKeys(ctx, name)
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+name)
+	}
+	for i := range keys {
+		keys[i].SealedKey = nil
+	}
+	return keys, nil
+}
+
+// ListProviders returns every provider.
+func (s *Service) ListProviders(ctx context.Context, who *Principal) ([]ProviderView, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	ps, err := s.st.ListProviders(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "providers")
+	}
+	out := make([]ProviderView, 0, len(ps))
+	for _, p := range ps {
+		v, err := s.view(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// GetProvider returns one provider.
+func (s *Service) GetProvider(ctx context.Context, who *Principal, name string) (*ProviderView, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	p, err := s.st.GetProvider(ctx, name)
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+name)
+	}
+	return s.view(ctx, p)
+}
+
+func (s *Service) view(ctx context.Context, p store.Provider) (*ProviderView, error) {
+	signers, err := s.st.ListSigners(ctx, p.Name)
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+p.Name)
+	}
+	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers)}, nil
+}
+
+// UpdateProviderSettings replaces a provider's settings.
+func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, name string, in ProviderSettings) (*ProviderView, error) {
+	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	settings, err := s.settings(&in)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var updated store.Provider
+	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+		p, err := tx.GetProvider(ctx, name)
+		if err != nil {
+			return err
+		}
+		p.Settings.AcceptedTCBStatuses = settings.AcceptedTCBStatuses
+		p.Settings.CollateralGracePeriod = settings.CollateralGracePeriod
+		p.UpdatedAt = now
+		if updated, err = tx.UpdateProvider(ctx, p); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, "provider.update", now, map[string]string{
+			"accepted_tcb_statuses":   strings.Join(settings.AcceptedTCBStatuses, ","),
+			"collateral_grace_period": settings.CollateralGracePeriod.String()}))
+	})
+	if err != nil {
+		return nil, mapStoreErr(err, "provider "+name)
+	}
+	s.invalidate(0)
+	return s.view(ctx, updated)
+}
+
+// DeleteProvider deletes a provider with its policies, signers and keys.
+func (s *Service) DeleteProvider(ctx context.Context, who *Principal, name string) error {
+	if err := require(who, store.RoleOwner); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	err := s.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteProvider(ctx, name); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit(who, name, "provider.delete", now, nil))
+	})
+	if err != nil {
+		return mapStoreErr(err, "provider "+name)
+	}
+	s.invalidate(0)
+	return nil
+}
+
+// provider returns a provider from the cache or the store.
+func (s *Service) provider(ctx context.Context, name string) (store.Provider, error) {
+	c := s.caches()
+	key := strings.ToLower(name)
+	if p, ok := getCached(c, c.providers, key); ok {
+		return p, nil
+	}
+	p, err := s.st.GetProvider(ctx, name)
+	if err != nil {
+		return store.Provider{}, mapStoreErr(err, "provider "+name)
+	}
+	putCached(c, c.providers, key, p)
+	return p, nil
+}
+
+// activeKey returns a provider's unsealed active signing key.
+func (s *Service) activeKey(ctx context.Context, provider string) (*token.SigningKey, error) {
+	c := s.caches()
+	key := strings.ToLower(provider)
+	if k, ok := getCached(c, c.keys, key); ok {
+		return k, nil
+	}
+	sk, err := s.st.ActiveKey(ctx, provider)
+	if err != nil {
+		return nil, mapStoreErr(err, "signing key of "+provider)
+	}
+	k, err := s.unseal(sk)
+	if err != nil {
+		return nil, err
+	}
+	putCached(c, c.keys, key, k)
+	return k, nil
+}
+
+func (s *Service) unseal(sk store.SigningKey) (*token.SigningKey, error) {
+	priv, err := token.OpenPrivateKey(s.kek, sk.SealedKey, token.KeyAAD(sk.Provider, sk.KID))
+	if err != nil {
+		return nil, err
+	}
+	return token.NewSigningKey(sk.Certificate, priv, sk.CreatedAt, sk.RetiredAt)
+}
+
+// JWKS returns the provider's published signing keys as MAA's /certs body.
+func (s *Service) JWKS(ctx context.Context, provider string) ([]byte, error) {
+	p, err := s.provider(ctx, provider)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.st.ListKeys(ctx, p.Name)
+	if err != nil {
+		return nil, mapStoreErr(err, "signing keys of "+provider)
+	}
+	keys := make([]*token.SigningKey, 0, len(stored))
+	for _, sk := range stored {
+		cert, err := x509.ParseCertificate(sk.Certificate)
+		if err != nil {
+			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").Wrap(err)
+		}
+		keys = append(keys, &token.SigningKey{KID: sk.KID, Certificate: cert, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt})
+	}
+	return token.JWKS(token.Published(keys, s.clock.Now(), token.AttestationLifetime)), nil
+}
+
+// OpenIDMetadata returns the provider's OpenID configuration document.
+func (s *Service) OpenIDMetadata(ctx context.Context, provider string) ([]byte, error) {
+	p, err := s.provider(ctx, provider)
+	if err != nil {
+		return nil, err
+	}
+	return token.OpenIDMetadata(s.AttestURI(p.Name)), nil
+}
+
+func audit(who *Principal, provider, op string, now time.Time, details map[string]string) store.AuditEntry {
+	actor := ""
+	if who != nil {
+		actor = who.ID
+	}
+	return store.AuditEntry{Time: now, Kind: store.AuditManagement, Actor: actor, Provider: provider,
+		Operation: op, Outcome: "success", Details: details}
+}
+
+// mapStoreErr turns store errors into service errors that name what was
+// looked for.
+func mapStoreErr(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if strings.HasPrefix(what, "provider ") {
+			return ErrProviderNotFound.Wrapf("%s", what)
+		}
+		return err
+	case errors.Is(err, store.ErrConflict):
+		return store.ErrConflict.Wrapf("%s", what)
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return errs.New("internal", "internal error").Wrap(err)
+}

@@ -1,0 +1,182 @@
+// Package service is avow's core, with no HTTP in it: providers, their
+// policies, signers and signing keys, admin tokens and collateral, and the
+// attestation pipeline — provider lookup, quote verification, claims, policy
+// evaluation, token. The api package maps HTTP onto it; the CLI's
+// quickstart and the tests call it directly.
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/avowhq/avow/dcap"
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/store"
+)
+
+// Clock gives the service its notion of now. Tests pin it; the server uses
+// the wall clock.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Errors of the service. The HTTP layer maps codes to statuses.
+var (
+	ErrInvalidRequest     = errs.New("invalid_request", "the request is malformed")
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
+	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
+	ErrSignerNotTrusted   = errs.New("policy_signer_not_trusted", "the document must be signed by one of the provider's policy signer certificates")
+	ErrTCBNotAccepted     = errs.New("tcb_status_not_accepted", "the platform's TCB status is not accepted by this provider")
+	ErrCollateralNotFound = errs.New("collateral_not_found", "no collateral is stored for the platform of this quote")
+	ErrCollateralExpired  = errs.New("collateral_expired", "the collateral for this platform has expired beyond the provider's grace period")
+	ErrRuntimeData        = errs.New("runtime_data_mismatch", "the runtime data does not match the report data of the quote")
+	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
+	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
+)
+
+// Config configures a Service.
+type Config struct {
+	Store store.Store
+	// KEK is the 32-byte key-encryption key that seals signing keys at rest.
+	KEK []byte
+	// PublicURL is the base URL clients use (no trailing slash); a
+	// provider's attest URI is PublicURL + "/providers/" + name.
+	PublicURL string
+	// ExtraRoots are trusted beside Intel's pinned root key, each marked in
+	// tokens as simulated when Simulated is true (development mode).
+	ExtraRoots []*x509.Certificate
+	Simulated  bool
+	Clock      Clock
+	Logger     *slog.Logger
+	// PollInterval is how often Run checks the store's change counter to
+	// drop caches after changes made by other nodes (default 250 ms).
+	PollInterval time.Duration
+}
+
+// Service is the attestation service. It is safe for concurrent use.
+type Service struct {
+	st        store.Store
+	kek       []byte
+	publicURL string
+	clock     Clock
+	log       *slog.Logger
+	poll      time.Duration
+
+	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
+	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
+	verifier      *dcap.Cache
+
+	mu      sync.RWMutex
+	version int64
+	cache   *cache
+}
+
+// New returns a service over cfg.Store.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errs.New("invalid_config", "the service needs a store")
+	}
+	if len(cfg.KEK) != 32 {
+		return nil, errs.New("invalid_config", "the key-encryption key must be 32 bytes")
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errs.New("invalid_config", "the public URL must be an absolute http(s) URL").Wrapf("%q", cfg.PublicURL)
+	}
+	s := &Service{
+		st:        cfg.Store,
+		kek:       cfg.KEK,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		poll:      cfg.PollInterval,
+		rootKeys:  [][]byte{dcap.IntelRootKey()},
+		verifier:  dcap.NewCache(),
+		cache:     newCache(),
+	}
+	if s.clock == nil {
+		s.clock = SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.poll <= 0 {
+		s.poll = 250 * time.Millisecond
+	}
+	for _, root := range cfg.ExtraRoots {
+		key := dcap.RootKey(root)
+		if key == nil {
+			return nil, errs.New("invalid_config", "a trusted root must have an ECDSA P-256 key").Wrapf("%s", root.Subject)
+		}
+		s.rootKeys = append(s.rootKeys, key)
+		if cfg.Simulated {
+			s.simulatedKeys = append(s.simulatedKeys, key)
+		}
+	}
+	return s, nil
+}
+
+// AttestURI returns a provider's attest URI, the iss of its tokens.
+func (s *Service) AttestURI(provider string) string {
+	return s.publicURL + "/providers/" + provider
+}
+
+// Now returns the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// Run polls the store's change counter until ctx ends, dropping every cache
+// when another node changed something. Changes made through this service
+// drop the caches at once.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v, err := s.st.ChangeVersion(ctx)
+			if err != nil {
+				s.log.Warn("change version poll failed", "err", errs.Detail(err))
+				continue
+			}
+			s.mu.RLock()
+			changed := v != s.version
+			s.mu.RUnlock()
+			if changed {
+				s.invalidate(v)
+			}
+		}
+	}
+}
+
+// invalidate drops every cache; version is the store's change counter it
+// corresponds to (0: unknown, read on the next poll).
+func (s *Service) invalidate(version int64) {
+	s.mu.Lock()
+	s.cache = newCache()
+	s.version = version
+	s.mu.Unlock()
+}
+
+func (s *Service) caches() *cache {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cache
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error { return s.st.Ping(ctx) }
