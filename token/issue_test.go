@@ -185,3 +185,25 @@ func TestIssueNilClaims(t *testing.T) {
 		t.Errorf("%v", m)
 	}
 }
+
+// TestIssueConcurrent: one key signs from many goroutines (run with -race).
+func TestIssueConcurrent(t *testing.T) {
+	k, _ := testKeys(t)
+	claims := sgxClaims()
+	keys := []PublicKey{k.PublicKey()}
+	errc := make(chan error, 8)
+	for range 8 {
+		go func() {
+			tok, err := Issue(claims, k, testIssuer, t0, time.Hour, "")
+			if err == nil {
+				_, _, err = Verify(tok, keys, VerifyOptions{Now: t0})
+			}
+			errc <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+}
