@@ -128,8 +128,18 @@ func (k *SigningKey) Active(now time.Time) bool {
 }
 
 // PublicKey returns the verification key of k (kid, public key, certificate).
+// A key loaded without its private half (for publishing only) takes the
+// public key from its certificate.
 func (k *SigningKey) PublicKey() PublicKey {
-	return PublicKey{KID: k.KID, Key: &k.Private.PublicKey, Certificates: []*x509.Certificate{k.Certificate}}
+	pk := PublicKey{KID: k.KID}
+	if k.Certificate != nil {
+		pk.Key = k.Certificate.PublicKey
+		pk.Certificates = []*x509.Certificate{k.Certificate}
+	}
+	if k.Private != nil {
+		pk.Key = &k.Private.PublicKey
+	}
+	return pk
 }
 
 // PublicKeys returns the verification keys of keys, in order.

@@ -114,6 +114,15 @@ func TestActiveAndPublished(t *testing.T) {
 	if got := PublicKeys(keys); len(got) != 3 || got[2].KID != cur.KID || got[2].Key.(*rsa.PublicKey) != &cur.Private.PublicKey {
 		t.Errorf("PublicKeys = %v", got)
 	}
+	// A key without its private half (as loaded for /certs) still has a
+	// public key and publishes the same JWKS.
+	certOnly := &SigningKey{KID: cur.KID, Certificate: cur.Certificate, CreatedAt: cur.CreatedAt}
+	if pk := certOnly.PublicKey(); !pk.Key.(*rsa.PublicKey).Equal(&cur.Private.PublicKey) {
+		t.Error("certificate-only key has no public key")
+	}
+	if string(JWKS([]*SigningKey{certOnly})) != string(JWKS([]*SigningKey{&cur})) {
+		t.Error("certificate-only JWKS differs")
+	}
 }
 
 func kids(keys []*SigningKey) []string {
