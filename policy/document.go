@@ -112,34 +112,9 @@ type jwsHeader struct {
 // It does not judge whether the signer is trusted, nor parse the policy
 // text (call Parse on Document.Text).
 func ParseDocument(jws string) (*Document, error) {
-	parts := strings.Split(jws, ".")
-	if len(parts) != 3 {
-		return nil, ErrDocumentMalformed.Wrapf("a compact JWS has 3 parts separated by \".\", this has %d", len(parts))
-	}
-	hb, err := decodeB64(parts[0])
+	d, parts, err := parseJWS(jws)
 	if err != nil {
-		return nil, ErrDocumentMalformed.Wrapf("header is not base64url: %v", err)
-	}
-	var h jwsHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, ErrDocumentMalformed.Wrapf("header is not a JSON object: %v", err)
-	}
-	d := &Document{Raw: jws, Algorithm: h.Alg}
-	alg := strings.ToUpper(h.Alg)
-	switch alg {
-	case "NONE":
-		if parts[2] != "" {
-			return nil, ErrDocumentMalformed.Wrapf("an unsigned document (alg none) must have an empty signature")
-		}
-	case "RS256", "RSA256", "PS256", "ES256", "ECDH256":
-		if err := d.verify(alg, h, parts); err != nil {
-			return nil, err
-		}
-		d.Signed = true
-	case "":
-		return nil, ErrDocumentAlg.Wrapf("the header has no alg")
-	default:
-		return nil, ErrDocumentAlg.Wrapf("alg %q is not supported; use none, RS256, PS256 or ES256", h.Alg)
+		return nil, err
 	}
 	pb, err := decodeB64(parts[1])
 	if err != nil {
@@ -178,6 +153,40 @@ func ParseDocument(jws string) (*Document, error) {
 		return nil, ErrDocumentPayload.Wrapf("AttestationPolicy is not base64url: %v", err)
 	}
 	return d, nil
+}
+
+// parseJWS decodes a compact JWS header and verifies its signature (alg
+// none: an empty signature) without looking at the payload.
+func parseJWS(jws string) (*Document, []string, error) {
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		return nil, nil, ErrDocumentMalformed.Wrapf("a compact JWS has 3 parts separated by \".\", this has %d", len(parts))
+	}
+	hb, err := decodeB64(parts[0])
+	if err != nil {
+		return nil, nil, ErrDocumentMalformed.Wrapf("header is not base64url: %v", err)
+	}
+	var h jwsHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, nil, ErrDocumentMalformed.Wrapf("header is not a JSON object: %v", err)
+	}
+	d := &Document{Raw: jws, Algorithm: h.Alg}
+	switch alg := strings.ToUpper(h.Alg); alg {
+	case "NONE":
+		if parts[2] != "" {
+			return nil, nil, ErrDocumentMalformed.Wrapf("an unsigned document (alg none) must have an empty signature")
+		}
+	case "RS256", "RSA256", "PS256", "ES256", "ECDH256":
+		if err := d.verify(alg, h, parts); err != nil {
+			return nil, nil, err
+		}
+		d.Signed = true
+	case "":
+		return nil, nil, ErrDocumentAlg.Wrapf("the header has no alg")
+	default:
+		return nil, nil, ErrDocumentAlg.Wrapf("alg %q is not supported; use none, RS256, PS256 or ES256", h.Alg)
+	}
+	return d, parts, nil
 }
 
 func (d *Document) verify(alg string, h jwsHeader, parts []string) error {

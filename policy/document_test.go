@@ -361,3 +361,30 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 	}
 	return k
 }
+
+// TestPolicyParseSignedJWS verifies the docs' certificates:add request,
+// whose payload is a policy certificate, not a policy.
+func TestPolicyParseSignedJWS(t *testing.T) {
+	dir := vectors.Dir(t, "maa")
+	b, err := os.ReadFile(filepath.Join(dir, "transcribed/azure-docs/add_policy_signer_request.jws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseSignedJWS(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Signed || d.Algorithm != "RS256" || d.Certificates[0].Subject.CommonName != "MaaTestCert1" || d.Text != "" {
+		t.Errorf("%+v", d)
+	}
+	if _, err := ParseDocument(strings.TrimSpace(string(b))); !errors.Is(err, ErrDocumentPayload) {
+		t.Errorf("ParseDocument: %v", err)
+	}
+	if _, err := ParseSignedJWS(strings.Replace(string(b), "eyJtYWEt", "eyJtYWFt", 1)); !errors.Is(err, ErrSignatureInvalid) {
+		t.Errorf("tampered: %v", err)
+	}
+	d, err = ParseSignedJWS("eyJhbGciOiJub25lIn0..")
+	if err != nil || d.Signed {
+		t.Errorf("unsigned: %+v %v", d, err)
+	}
+}

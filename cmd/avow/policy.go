@@ -20,6 +20,12 @@ import (
 
 func init() { commands = append(commands, newPolicyCmd) }
 
+// policySubcommands holds the constructors of further `avow policy`
+// subcommands defined in other files (for example the get, set and reset
+// commands that talk to a provider); each file appends its own in an init
+// function, as the command groups do with commands.
+var policySubcommands []func() *cobra.Command
+
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
@@ -31,6 +37,9 @@ endpoints, signed or unsigned); "-" reads standard input. Positions in
 messages refer to the policy text (for a document, the decoded text).`,
 	}
 	cmd.AddCommand(newPolicyCheckCmd(), newPolicyEvalCmd(), newPolicySignCmd(), newPolicyHashCmd())
+	for _, add := range policySubcommands {
+		cmd.AddCommand(add())
+	}
 	return cmd
 }
 
