@@ -1,0 +1,112 @@
+// Package api is avow's HTTP layer: MAA's data plane per provider, avow's
+// management plane, health endpoints, and the middleware around them
+// (request ids, body limits, panics, logs). It maps HTTP onto package
+// service and knows nothing of quotes or SQL.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/service"
+)
+
+// Body limits.
+const (
+	MaxAttestBody = 1 << 20   // quotes are a few KiB; runtime data is small
+	MaxPolicyBody = 256 << 10 // policy documents
+	MaxMgmtBody   = 1 << 20   // management requests incl. collateral bundles
+)
+
+// Server serves avow's HTTP API.
+type Server struct {
+	svc *service.Service
+	log *slog.Logger
+}
+
+// New returns the HTTP handler of svc.
+func New(svc *service.Service, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{svc: svc, log: log}
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+// ServeHTTP routes a request after giving it a request id (returned in
+// x-ms-request-id) and recovering from panics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	w.Header().Set("x-ms-request-id", id)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
+			s.writeError(rec, r, errInternal)
+		}
+		s.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+	}()
+	s.route(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case path == "/healthz":
+		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+	case path == "/readyz":
+		if err := s.svc.Ready(r.Context()); err != nil {
+			writeRaw(w, http.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte("store unavailable\n"))
+			return
+		}
+		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ready\n"))
+	case strings.HasPrefix(path, "/providers/"):
+		s.dataPlane(w, r, strings.TrimPrefix(path, "/providers/"))
+	case path == "/management" || strings.HasPrefix(path, "/management/"):
+		s.management(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/management"), "/"))
+	default:
+		s.writeError(w, r, ErrNotFound.Wrapf("%s", path))
+	}
+}
+
+// bearer returns the bearer token of a request, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// principal authenticates the request's bearer token.
+func (s *Server) principal(r *http.Request) (*service.Principal, error) {
+	return s.svc.Authenticate(r.Context(), bearer(r))
+}

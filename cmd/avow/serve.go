@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avowhq/avow/server"
+)
+
+func init() { commands = append(commands, newServeCmd) }
+
+func newServeCmd() *cobra.Command {
+	var cfg server.Config
+	var logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the attestation service",
+		Long: `Run the attestation service: MAA's data plane per provider under /providers/{name},
+the management API under /management, /healthz and /readyz.
+
+HTTPS by default: a self-signed certificate is generated into the data folder on first
+start (its path is printed; give it to clients). On first start an owner admin token is
+printed once on a line "admin token: <token>"; only its hash is stored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+			if logFormat == "json" {
+				handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			}
+			cfg.Logger = slog.New(handler)
+			if cfg.SimDir == "" {
+				cfg.SimDir = defaultSimDir()
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			node, err := server.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "avow listening on %s\n", node.URL)
+			if node.CertFile != "" {
+				fmt.Fprintf(out, "TLS certificate: %s\n", node.CertFile)
+			}
+			if node.AdminToken != nil {
+				fmt.Fprintf(out, "admin token: %s\n", node.AdminToken.Secret)
+			}
+			select {
+			case <-ctx.Done():
+			case err := <-waitErr(node):
+				return err
+			}
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			return node.Shutdown(shutdownCtx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "address to listen on")
+	f.StringVar(&cfg.DataDir, "data", "avow-data", "data folder: store, key-encryption key, TLS certificate")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use (default: from --listen)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate PEM (default: self-signed in the data folder)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key PEM")
+	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only)")
+	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the initial owner admin token (for automation)")
+	f.StringVar(&cfg.KEKFile, "kek-file", "", "key-encryption key file (default: <data>/kek, created with mode 0600)")
+	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
+	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func waitErr(n *server.Node) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- n.Wait() }()
+	return ch
+}
+
+func defaultSimDir() string {
+	if d := os.Getenv("AVOW_SIM_DIR"); d != "" {
+		return d
+	}
+	return "avow-sim"
+}

@@ -1,0 +1,302 @@
+// Package server assembles a running avow node: the data folder, the
+// store, the key-encryption key, the TLS certificate, the service and its
+// HTTP API on a listener, development mode with the simulated platform,
+// and graceful shutdown. `avow serve` and `avow quickstart` both use it.
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/api"
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/store/sqlite"
+	"github.com/avowhq/avow/token"
+)
+
+// Config configures a node.
+type Config struct {
+	Listen         string // host:port; "127.0.0.1:0" picks a free port
+	DataDir        string // store, key-encryption key, TLS certificate
+	PublicURL      string // default: derived from the listener
+	TLSCert        string // PEM files; default: a self-signed certificate in DataDir
+	TLSKey         string
+	InsecureHTTP   bool   // plain HTTP, only for loopback experiments
+	AdminTokenFile string // initial owner token, instead of a random one
+	KEKFile        string // default: DataDir/kek (created with mode 0600)
+	Dev            bool   // trust the simulated platform and load its collateral
+	SimDir         string // simulated platform folder for Dev
+	Clock          service.Clock
+	Logger         *slog.Logger
+}
+
+// Node is a running avow node.
+type Node struct {
+	URL        string                 // the public URL
+	AdminToken *service.NewAdminToken // set when this start created the first token
+	CertFile   string                 // the TLS certificate clients should trust ("" for plain HTTP)
+	KEKCreated bool
+	Service    *service.Service
+
+	srv    *http.Server
+	store  *sqlite.Store
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// ErrConfig reports a configuration that cannot start.
+var ErrConfig = errs.New("invalid_config", "the server configuration is invalid")
+
+// Start opens the data folder and starts serving.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "avow-data"
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, ErrConfig.Wrapf("data folder: %v", err)
+	}
+	if cfg.InsecureHTTP && !loopback(cfg.Listen) {
+		return nil, ErrConfig.Wrapf("--insecure-http is only allowed on a loopback address, not %q", cfg.Listen)
+	}
+	kekFile := cfg.KEKFile
+	if kekFile == "" {
+		kekFile = filepath.Join(cfg.DataDir, "kek")
+	}
+	kek, kekCreated, err := token.LoadOrCreateKEK(kekFile)
+	if err != nil {
+		return nil, err
+	}
+	if kekCreated {
+		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "avow.db"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, ErrConfig.Wrapf("listen on %s: %v", cfg.Listen, err)
+	}
+	n := &Node{store: st, KEKCreated: kekCreated, done: make(chan error, 1)}
+	fail := func(err error) (*Node, error) {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	scheme := "https"
+	var tlsConfig *tls.Config
+	if cfg.InsecureHTTP {
+		scheme = "http"
+	} else {
+		certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+		if certFile == "" {
+			certFile, keyFile = filepath.Join(cfg.DataDir, "tls-cert.pem"), filepath.Join(cfg.DataDir, "tls-key.pem")
+			if err := ensureSelfSigned(certFile, keyFile); err != nil {
+				return fail(err)
+			}
+		}
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fail(ErrConfig.Wrapf("TLS certificate: %v", err))
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		n.CertFile = certFile
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = fmt.Sprintf("%s://%s", scheme, advertised(ln.Addr().(*net.TCPAddr)))
+	}
+	n.URL = strings.TrimRight(publicURL, "/")
+
+	svcCfg := service.Config{Store: st, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger}
+	var sim *sgxsim.Platform
+	if cfg.Dev {
+		if sim, err = sgxsim.Open(cfg.SimDir); err != nil {
+			return fail(err)
+		}
+		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
+		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
+	}
+	svc, err := service.New(svcCfg)
+	if err != nil {
+		return fail(err)
+	}
+	n.Service = svc
+	secret := ""
+	if cfg.AdminTokenFile != "" {
+		b, err := os.ReadFile(cfg.AdminTokenFile)
+		if err != nil {
+			return fail(ErrConfig.Wrapf("admin token file: %v", err))
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if n.AdminToken, err = svc.Bootstrap(ctx, secret); err != nil {
+		return fail(err)
+	}
+	if sim != nil {
+		if err := loadSimCollateral(ctx, svc, sim); err != nil {
+			return fail(err)
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go svc.Run(runCtx)
+	n.srv = &http.Server{
+		Handler:           api.New(svc, cfg.Logger),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		var err error
+		if tlsConfig != nil {
+			err = n.srv.ServeTLS(ln, "", "")
+		} else {
+			err = n.srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		n.done <- err
+	}()
+	return n, nil
+}
+
+// loadSimCollateral imports fresh collateral of the simulated platform for
+// SGX and TDX, issued now.
+func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Platform) error {
+	system := &service.Principal{ID: "dev-mode", Role: "owner"}
+	for _, tee := range []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX} {
+		col, err := sim.Collateral(sgxsim.CollateralOptions{TEE: tee, Now: svc.Now().Add(-time.Minute)})
+		if err != nil {
+			return err
+		}
+		if _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Wait blocks until the server stops and returns its error.
+func (n *Node) Wait() error { return <-n.done }
+
+// Shutdown stops accepting requests, lets running ones finish (within
+// ctx), and closes the store.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.srv.Shutdown(ctx)
+	n.cancel()
+	if cerr := n.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// HTTPClient returns a client that trusts this node's TLS certificate.
+func (n *Node) HTTPClient() (*http.Client, error) {
+	if n.CertFile == "" {
+		return &http.Client{Timeout: 30 * time.Second}, nil
+	}
+	pemBytes, err := os.ReadFile(n.CertFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%s holds no certificate", n.CertFile)
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// advertised is the host:port clients use for a listener: localhost for
+// wildcard and loopback addresses (the self-signed certificate names it).
+func advertised(a *net.TCPAddr) string {
+	if a.IP.IsUnspecified() || a.IP.IsLoopback() {
+		return fmt.Sprintf("localhost:%d", a.Port)
+	}
+	return a.String()
+}
+
+// ensureSelfSigned creates a self-signed ECDSA certificate for localhost,
+// 127.0.0.1 and ::1 and the machine's hostname if none exists.
+func ensureSelfSigned(certFile, keyFile string) error {
+	if _, err := os.Stat(certFile); err == nil {
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return err
+	}
+	names := []string{"localhost"}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		names = append(names, h)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "avow (self-signed)", Organization: []string{"avow"}},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(2, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:              names,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		BasicConstraintsValid: true,
+		IsCA:                  true, // lets clients trust it directly as a root
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
