@@ -1,0 +1,27 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestQuickstart runs the README's main command end to end.
+func TestQuickstart(t *testing.T) {
+	code, out := runCLI(t, "quickstart")
+	if code != 0 {
+		t.Fatalf("quickstart exited %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"provider always-encrypted",
+		"/providers/always-encrypted\n",
+		`"x-ms-sgx-product-id": 4639`,
+		`"x-ms-sgx-svn": 2`,
+		`"x-ms-sgx-is-debuggable": false`,
+		"x-ms-sgx-is-debuggable is true, the rule requires == false",
+		"x-ms-sgx-svn is 1, the rule requires >= 2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quickstart output lacks %q\n%s", want, out)
+		}
+	}
+}
