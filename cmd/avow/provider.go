@@ -1,0 +1,313 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avowhq/avow/client"
+)
+
+func init() { commands = append(commands, newProviderCmd) }
+
+func newProviderCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "provider",
+		Short: "Create, list, show, update and delete attestation providers on an avow server",
+		Long: `Manage attestation providers on an avow server (management API, admin token
+needed). The server comes from --server or $AVOW_SERVER, the admin token from
+--token or $AVOW_TOKEN. Exit status: 0 done, 1 the server refused, 2 usage or
+connection error.`,
+	}
+	cmd.AddCommand(newProviderCreateCmd(), newProviderListCmd(), newProviderShowCmd(),
+		newProviderUpdateCmd(), newProviderDeleteCmd(), newProviderRotateKeyCmd())
+	return cmd
+}
+
+// providerSettingsFlags adds --accept-tcb and --grace.
+func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
+	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
+	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
+}
+
+func providerSettings(tcb []string, grace string) (*client.Settings, error) {
+	s := &client.Settings{}
+	for _, t := range tcb {
+		if t = strings.TrimSpace(t); t != "" {
+			s.AcceptedTCBStatuses = append(s.AcceptedTCBStatuses, t)
+		}
+	}
+	if grace != "" {
+		d, err := time.ParseDuration(grace)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("--grace %q is not a duration such as 0s, 24h or 72h", grace)
+		}
+		s.CollateralGracePeriod = d.String()
+	}
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" {
+		return nil, nil
+	}
+	return s, nil
+}
+
+func newProviderCreateCmd() *cobra.Command {
+	var trustModel, grace string
+	var signerCerts, tcb []string
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a provider; prints its attest URI",
+		Long: `Create an attestation provider. NAME is 3-24 lowercase letters, digits and
+'-', starting with a letter. Its attest URI, {server}/providers/NAME, is what
+applications send evidence to and the issuer (iss) of its tokens.
+
+--trust-model Isolated requires policies and signer changes to be signed by
+one of the provider's policy signer certificates; give the first with
+--signer-cert (a PEM file; repeat for more).`,
+		Example: `  avow provider create contoso
+  avow provider create fabrikam --trust-model Isolated --signer-cert signer.pem \
+      --accept-tcb UpToDate --accept-tcb SWHardeningNeeded --grace 72h`,
+		Args: cobra.ExactArgs(1),
+	}
+	r := remoteFlags(cmd, true)
+	cmd.Flags().StringVar(&trustModel, "trust-model", "", "AAD (default: any authorised admin sets policies) or Isolated (policies must be signed by a signer certificate)")
+	cmd.Flags().StringArrayVar(&signerCerts, "signer-cert", nil, "PEM file of a policy signer certificate (repeatable)")
+	providerSettingsFlags(cmd, &tcb, &grace)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		req := client.CreateProviderRequest{Name: args[0]}
+		switch strings.ToLower(trustModel) {
+		case "":
+		case "aad":
+			req.TrustModel = client.TrustModelAAD
+		case "isolated":
+			req.TrustModel = client.TrustModelIsolated
+		default:
+			return fmt.Errorf("--trust-model must be AAD or Isolated, not %q", trustModel)
+		}
+		for _, f := range signerCerts {
+			certs, err := readCertificates(f)
+			if err != nil {
+				return fmt.Errorf("--signer-cert: %w", err)
+			}
+			req.PolicySigningCertificates = append(req.PolicySigningCertificates, certs...)
+		}
+		if req.TrustModel == client.TrustModelIsolated && len(req.PolicySigningCertificates) == 0 {
+			return fmt.Errorf("an Isolated provider needs at least one --signer-cert")
+		}
+		s, err := providerSettings(tcb, grace)
+		if err != nil {
+			return err
+		}
+		req.Settings = s
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		p, err := c.CreateProvider(ctx, req)
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		return r.emit(cmd, p, func(w io.Writer) {
+			fmt.Fprintf(w, "created provider %s\n", p.Name)
+			providerFields(w, p)
+		})
+	}
+	return cmd
+}
+
+func providerFields(w io.Writer, p *client.Provider) {
+	grace := p.Settings.CollateralGracePeriod
+	outFields(w,
+		"name", p.Name,
+		"trust model", outDash(p.TrustModel),
+		"attest URI", outDash(p.AttestURI),
+		"accepted TCB statuses", outDash(strings.Join(p.Settings.AcceptedTCBStatuses, ", ")),
+		"collateral grace period", outDash(grace),
+		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
+		"created", outTime(p.CreatedAt),
+		"updated", outTime(p.UpdatedAt),
+		"version", strconv.FormatInt(p.Version, 10),
+	)
+}
+
+func newProviderListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the providers",
+		Args:  cobra.NoArgs,
+	}
+	r := remoteFlags(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		ps, err := c.ListProviders(ctx)
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		if ps == nil {
+			ps = []client.Provider{}
+		}
+		return r.emit(cmd, struct {
+			Providers []client.Provider `json:"providers"`
+		}{ps}, func(w io.Writer) {
+			if len(ps) == 0 {
+				fmt.Fprintln(w, "no providers")
+				return
+			}
+			rows := make([][]string, len(ps))
+			for i, p := range ps {
+				rows[i] = []string{p.Name, p.TrustModel, strconv.Itoa(p.PolicySigningCertificates), p.AttestURI}
+			}
+			outTable(w, []string{"NAME", "TRUST MODEL", "SIGNERS", "ATTEST URI"}, rows)
+		})
+	}
+	return cmd
+}
+
+func newProviderShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a provider, its settings and its signing keys",
+		Args:  cobra.ExactArgs(1),
+	}
+	r := remoteFlags(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		p, err := c.GetProvider(ctx, args[0])
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		keys, err := c.ListKeys(ctx, args[0])
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		if keys == nil {
+			keys = []client.Key{}
+		}
+		return r.emit(cmd, struct {
+			*client.Provider
+			Keys []client.Key `json:"keys"`
+		}{p, keys}, func(w io.Writer) {
+			providerFields(w, p)
+			fmt.Fprintln(w)
+			keysTable(w, keys)
+		})
+	}
+	return cmd
+}
+
+func keysTable(w io.Writer, keys []client.Key) {
+	rows := make([][]string, len(keys))
+	for i, k := range keys {
+		state, retired := "active", "-"
+		if !k.Active {
+			state = "retired"
+		}
+		if k.RetiredAt != nil {
+			retired = outTime(*k.RetiredAt)
+		}
+		rows[i] = []string{k.KID, state, outTime(k.CreatedAt), retired}
+	}
+	outTable(w, []string{"SIGNING KEY (KID)", "STATE", "CREATED", "RETIRED"}, rows)
+}
+
+func newProviderUpdateCmd() *cobra.Command {
+	var grace string
+	var tcb []string
+	cmd := &cobra.Command{
+		Use:     "update NAME [--accept-tcb STATUS]... [--grace DURATION]",
+		Short:   "Change a provider's settings (accepted TCB statuses, collateral grace period)",
+		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h`,
+		Args:    cobra.ExactArgs(1),
+	}
+	r := remoteFlags(cmd, true)
+	providerSettingsFlags(cmd, &tcb, &grace)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		s, err := providerSettings(tcb, grace)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return fmt.Errorf("nothing to change: give --accept-tcb and/or --grace")
+		}
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		p, err := c.UpdateProviderSettings(ctx, args[0], *s)
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		return r.emit(cmd, p, func(w io.Writer) {
+			fmt.Fprintf(w, "updated provider %s\n", p.Name)
+			providerFields(w, p)
+		})
+	}
+	return cmd
+}
+
+func newProviderDeleteCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a provider with its policies, signers and keys",
+		Args:  cobra.ExactArgs(1),
+	}
+	r := remoteFlags(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		if err := c.DeleteProvider(ctx, args[0]); err != nil {
+			return r.fail(cmd, err)
+		}
+		return r.emit(cmd, map[string]any{"name": args[0], "deleted": true}, func(w io.Writer) {
+			fmt.Fprintf(w, "deleted provider %s\n", args[0])
+		})
+	}
+	return cmd
+}
+
+func newProviderRotateKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate-key NAME",
+		Short: "Make a new active token signing key; the old key stays in /certs until its last token expires",
+		Args:  cobra.ExactArgs(1),
+	}
+	r := remoteFlags(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := r.client(true)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		k, err := c.RotateKey(ctx, args[0])
+		if err != nil {
+			return r.fail(cmd, err)
+		}
+		return r.emit(cmd, k, func(w io.Writer) {
+			fmt.Fprintf(w, "provider %s: new active signing key\n", args[0])
+			outFields(w, "kid", k.KID, "created", outTime(k.CreatedAt))
+		})
+	}
+	return cmd
+}
