@@ -113,7 +113,7 @@ token does not verify), 2 usage or connection error.`,
 			}
 			opts.DraftPolicy = string(b)
 		}
-		c, err := r.client(needsServer(uri))
+		c, err := r.client(needsServer(uri), client.WithClock(remoteNow))
 		if err != nil {
 			return err
 		}

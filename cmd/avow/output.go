@@ -26,6 +26,10 @@ const (
 	envCACert = "AVOW_CA_CERT"
 )
 
+// remoteNow is the clock of token verification in attest --verify and
+// token verify (without --at); tests replace it.
+var remoteNow = time.Now
+
 // remote holds the connection and output flags shared by the commands that
 // talk to an avow server (provider, policy get/set/reset, signer, attest,
 // token verify, admin, collateral).

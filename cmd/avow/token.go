@@ -65,7 +65,7 @@ Exit status: 0 valid, 1 invalid (the claims are printed, marked unverified),
 		if slack < 0 {
 			return errors.New("--clock-skew must not be negative")
 		}
-		now := time.Now()
+		now := remoteNow()
 		if at != "now" && at != "" {
 			t, err := time.Parse(time.RFC3339, at)
 			if err != nil {

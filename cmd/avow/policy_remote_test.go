@@ -1,0 +1,89 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/avowhq/avow/policy"
+)
+
+func TestPolicyRemoteCLI(t *testing.T) {
+	f, conn := remoteFake(t)
+	f.addProvider("contoso", "")
+	dir := t.TempDir()
+	const text = "version= 1.0;\nauthorizationrules { => permit(); };\nissuancerules { => issue(type=\"custom\", value=true); };\n"
+	file := filepath.Join(dir, "policy.txt")
+	os.WriteFile(file, []byte(text), 0o644)
+
+	out, _ := mustRemote(t, 0, remoteArgs(conn, "policy", "get", "contoso", "--type", "sgxenclave")...)
+	if out != fakeDefaultText {
+		t.Errorf("default policy %q", out)
+	}
+	if req := f.lastRequest(); req.Path != "/providers/contoso/policies/SgxEnclave" {
+		t.Errorf("type not canonical: %s", req.Path)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", file)...)
+	doc := policy.UnsignedDocument(text)
+	if !strings.Contains(out, "Updated") || !strings.Contains(out, policy.PolicyTokenHash(doc)) || !strings.Contains(out, "none (unsigned)") {
+		t.Errorf("set:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "get", "contoso", "--jws")...)
+	if strings.TrimSpace(out) != doc {
+		t.Errorf("get --jws %q", out)
+	}
+	// By attest URI, without --server; JSON output.
+	out, _ = mustRemote(t, 0, "policy", "get", f.attestURI("contoso"), "--token", fakeOwnerToken, "--ca-cert", conn[5], "-o", "json")
+	var got policyGetOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Text != text || got.JWS != doc || got.Signed || got.Type != "SgxEnclave" {
+		t.Errorf("get json %+v %v\n%s", got, err, out)
+	}
+
+	// Signed with --key/--cert.
+	key, cert := fakeSigner(t, "policy author")
+	keyFile, certFile := writeSigner(t, key, cert)
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", file, "--key", keyFile, "--cert", certFile, "-o", "json")...)
+	var set policyChangeOutput
+	if err := json.Unmarshal([]byte(out), &set); err != nil || set.Result != "Updated" || set.Signer != "CN=policy author" || set.Claims["x-ms-policy-signer"] == nil {
+		t.Errorf("signed set %+v\n%s", set, out)
+	}
+	// A ready document is sent verbatim.
+	signed, _ := policy.SignDocument(text, key, []*x509.Certificate{cert})
+	jwsFile := filepath.Join(dir, "policy.jws")
+	os.WriteFile(jwsFile, []byte(signed+"\n"), 0o644)
+	mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", jwsFile)...)
+	if req := f.lastRequest(); string(req.Body) != signed {
+		t.Errorf("document not sent verbatim: %s", req.Body)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "reset", "contoso")...)
+	if !strings.Contains(out, "Removed") {
+		t.Errorf("reset:\n%s", out)
+	}
+
+	// Isolated: unsigned refused (exit 1), signed by a signer accepted.
+	f.addProvider("fabrikam", "Isolated", cert)
+	_, errOut := mustRemote(t, 1, remoteArgs(conn, "policy", "set", "fabrikam", file)...)
+	if !strings.Contains(errOut, "policy_signer_untrusted") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	mustRemote(t, 1, remoteArgs(conn, "policy", "reset", "fabrikam")...)
+	mustRemote(t, 0, remoteArgs(conn, "policy", "set", "fabrikam", file, "--key", keyFile, "--cert", certFile)...)
+	mustRemote(t, 0, remoteArgs(conn, "policy", "reset", "fabrikam", "--key", keyFile, "--cert", certFile)...)
+
+	// Usage.
+	for _, args := range [][]string{
+		remoteArgs(conn, "policy", "set", "contoso", file, "--key", keyFile),
+		remoteArgs(conn, "policy", "set", "contoso", jwsFile, "--key", keyFile, "--cert", certFile),
+		remoteArgs(conn, "policy", "set", "contoso", filepath.Join(dir, "missing.txt")),
+		remoteArgs(conn, "policy", "set", "contoso", file, "--key", certFile, "--cert", certFile),
+		remoteArgs(conn, "policy", "get"),
+		{"policy", "get", "contoso"}, // a name needs --server
+	} {
+		if code, out, errOut := remoteRun(t, args...); code != 2 {
+			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}

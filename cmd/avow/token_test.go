@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/client"
+)
+
+// fakeAttestToken gets a token for provider name from the fake.
+func fakeAttestToken(t *testing.T, f *fakeMAA, name string) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(f.Certificate())
+	c, err := client.New(f.URL, client.WithRootCAs(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.AttestSGX(context.Background(), f.attestURI(name), []byte("quote"), client.AttestOptions{Nonce: "n-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestTokenCLI(t *testing.T) {
+	f, conn := remoteFake(t)
+	ca := conn[5]
+	f.addProvider("contoso", "")
+	f.addProvider("other", "")
+	tok := fakeAttestToken(t, f, "contoso")
+	uri := f.attestURI("contoso")
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "token.jwt")
+	os.WriteFile(tokFile, []byte(tok+"\n"), 0o644)
+	jsonFile := filepath.Join(dir, "answer.json")
+	os.WriteFile(jsonFile, []byte(`{"token": "`+tok+`"}`), 0o644)
+	setRemoteNow(t, fakeNow.Add(time.Minute))
+
+	out, _ := mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca)
+	for _, s := range []string{"valid: signature, times and issuer " + uri, "kid:", f.Key.KID, "nonce:", "n-7"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("verify output lacks %q:\n%s", s, out)
+		}
+	}
+	// The token itself as argument; the {"token"} answer; JSON output.
+	mustRemote(t, 0, "token", "verify", tok, "--issuer", uri, "--ca-cert", ca)
+	out, _ = mustRemote(t, 0, "token", "verify", jsonFile, "--issuer", uri+"/", "--ca-cert", ca, "-o", "json")
+	var got tokenOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Valid == nil || !*got.Valid || !got.Verified || got.Claims["nonce"] != "n-7" || got.Header.Alg != "RS256" {
+		t.Errorf("json %+v %v\n%s", got, err, out)
+	}
+
+	// Invalid: exit 1, the claims shown as unverified.
+	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakeNow.Add(9*time.Hour).Format(time.RFC3339))
+	if !strings.Contains(out, "INVALID: token_expired") || !strings.Contains(out, "NOT verified") || !strings.Contains(out, "n-7") {
+		t.Errorf("expired:\n%s", out)
+	}
+	mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakeNow.Add(8*time.Hour+time.Second).Format(time.RFC3339), "--clock-skew", "1m")
+	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", f.attestURI("other"), "--ca-cert", ca, "-o", "json")
+	got = tokenOutput{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || *got.Valid || got.Error == nil || got.Error.Code != "token_issuer_mismatch" {
+		t.Errorf("other issuer %+v\n%s", got, out)
+	}
+	mustRemote(t, 1, "token", "verify", strings.TrimSuffix(tok, "A")+"B", "--issuer", uri, "--ca-cert", ca)
+	mustRemote(t, 1, "token", "verify", "a.b.c", "--issuer", uri, "--ca-cert", ca)
+
+	// Usage and discovery errors: exit 2.
+	for _, args := range [][]string{
+		{"token", "verify", tokFile},
+		{"token", "verify", tokFile, "--issuer", f.attestURI("nobody"), "--ca-cert", ca},
+		{"token", "verify", tokFile, "--issuer", uri}, // self-signed server, untrusted
+		{"token", "verify", tokFile, "--issuer", uri, "--at", "yesterday"},
+		{"token", "verify", filepath.Join(dir, "missing"), "--issuer", uri},
+		{"token", "verify", tokFile, "--issuer", uri, "--clock-skew", "-1s"},
+		{"token", "show"},
+		{"token", "show", "not-a-token"},
+	} {
+		if code, out, errOut := remoteRun(t, args...); code != 2 {
+			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+
+	// token show decodes without verifying.
+	out, _ = mustRemote(t, 0, "token", "show", tokFile)
+	if !strings.Contains(out, "(not verified)") || !strings.Contains(out, "x-ms-attestation-type:") {
+		t.Errorf("show:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, "token", "show", tok, "-o", "json")
+	got = tokenOutput{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Verified || got.Claims["iss"] != uri {
+		t.Errorf("show json %+v\n%s", got, out)
+	}
+}
