@@ -87,6 +87,9 @@ token does not verify), 2 usage or connection error.`,
 		if err != nil {
 			return fmt.Errorf("%s: %w", quoteFile, err)
 		}
+		if len(q) == 0 {
+			return fmt.Errorf("%s: no evidence in the file", quoteFile)
+		}
 		t, err := attestType(typ, q, oe)
 		if err != nil {
 			return err

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -151,7 +153,7 @@ type remoteErrorBody struct {
 func (r *remote) fail(cmd *cobra.Command, err error) error {
 	var ce *client.Error
 	if !errors.As(err, &ce) {
-		return err
+		return connectionError(err)
 	}
 	code := ce.Code
 	if code == "" {
@@ -166,6 +168,26 @@ func (r *remote) fail(cmd *cobra.Command, err error) error {
 		_ = outputJSON(cmd.OutOrStdout(), remoteErrorJSON{remoteErrorBody{ce.Status, code, ce.Message, ce.RequestID}})
 	}
 	return exitError{1}
+}
+
+// connectionError explains transport failures: the URL without its query,
+// and what to do about an untrusted server certificate.
+func connectionError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u := ue.URL
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	msg := fmt.Sprintf("cannot reach %s: %v", u, ue.Err)
+	var ua x509.UnknownAuthorityError
+	var hv x509.HostnameError
+	if errors.As(err, &ua) || errors.As(err, &hv) {
+		msg += " (pass --ca-cert with the server's certificate, e.g. the tls certificate in its data folder, or --insecure-skip-verify for development)"
+	}
+	return errors.New(msg)
 }
 
 // emit writes v as JSON with --output json, else calls table.

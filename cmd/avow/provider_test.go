@@ -219,6 +219,10 @@ func TestProviderCLIUsageAndConnection(t *testing.T) {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}
+	_, errOut := mustRemote(t, 2, "provider", "list", "--server", f.URL, "--token", fakeOwnerToken)
+	if !strings.Contains(errOut, "cannot reach "+f.URL+"/management/providers") || !strings.Contains(errOut, "--ca-cert") {
+		t.Errorf("untrusted certificate: %s", errOut)
+	}
 	// --insecure-skip-verify instead of --ca-cert; the environment instead
 	// of the flags.
 	mustRemote(t, 0, "provider", "list", "--server", f.URL, "--token", fakeOwnerToken, "--insecure-skip-verify")
@@ -231,8 +235,8 @@ func TestProviderCLIUsageAndConnection(t *testing.T) {
 	}
 	// Connection refused.
 	f.Close()
-	_, errOut := mustRemote(t, 2, "provider", "list")
-	if !strings.Contains(errOut, "avow:") {
+	_, errOut = mustRemote(t, 2, "provider", "list")
+	if !strings.Contains(errOut, "cannot reach") {
 		t.Errorf("stderr: %s", errOut)
 	}
 }
