@@ -17,8 +17,9 @@ import (
 )
 
 // The policy get, set and reset commands talk to a provider's policy
-// endpoints. Their constructors are wired into the policy group by
-// newPolicyCmd (policy.go).
+// endpoints. Their constructors (newPolicyGetCmd, newPolicySetCmd,
+// newPolicyResetCmd) are added to the policy group of policy.go, beside the
+// offline check, eval, sign and hash.
 
 // attestationTypes are the canonical spellings of the {type} route segment.
 var attestationTypes = []string{client.TypeSgxEnclave, client.TypeOpenEnclave, client.TypeTdxVm, "SevSnpVm", "Tpm"}
