@@ -56,7 +56,7 @@ func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
 		if err != nil {
 			return nil, ErrBadJSON.Wrapf("collateralGracePeriod %q is not a duration like 72h", in.CollateralGracePeriod)
 		}
-		out.CollateralGracePeriod = d
+		out.CollateralGracePeriod = &d
 	}
 	return out, nil
 }

@@ -65,10 +65,11 @@ type ProviderRequest struct {
 	Metadata                  store.Metadata
 }
 
-// ProviderSettings are a provider's verification settings.
+// ProviderSettings are a provider's verification settings. A nil member
+// means the default on creation and "unchanged" on update.
 type ProviderSettings struct {
 	AcceptedTCBStatuses   []string
-	CollateralGracePeriod time.Duration
+	CollateralGracePeriod *time.Duration
 }
 
 // ProviderView is a provider as the API shows it.
@@ -78,8 +79,10 @@ type ProviderView struct {
 	Signers   int
 }
 
-func (s *Service) settings(in *ProviderSettings) (store.Settings, error) {
-	out := store.Settings{AcceptedTCBStatuses: DefaultAcceptedTCBStatuses}
+// settings applies in to base (a new provider's defaults or its current
+// settings) and validates the result.
+func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Settings, error) {
+	out := base
 	if in == nil {
 		return out, nil
 	}
@@ -91,10 +94,12 @@ func (s *Service) settings(in *ProviderSettings) (store.Settings, error) {
 		}
 		out.AcceptedTCBStatuses = in.AcceptedTCBStatuses
 	}
-	if in.CollateralGracePeriod < 0 {
-		return out, ErrInvalidRequest.Wrapf("the collateral grace period is negative")
+	if g := in.CollateralGracePeriod; g != nil {
+		if *g < 0 {
+			return out, ErrInvalidRequest.Wrapf("the collateral grace period is negative")
+		}
+		out.CollateralGracePeriod = *g
 	}
-	out.CollateralGracePeriod = in.CollateralGracePeriod
 	return out, nil
 }
 
@@ -116,7 +121,7 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 	if req.TrustModel == store.TrustModelIsolated && len(req.PolicySigningCertificates) == 0 {
 		return nil, ErrInvalidRequest.Wrapf("an Isolated provider needs at least one policy signing certificate")
 	}
-	settings, err := s.settings(req.Settings)
+	settings, err := s.settings(store.Settings{AcceptedTCBStatuses: DefaultAcceptedTCBStatuses}, req.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -251,24 +256,24 @@ func (s *Service) view(ctx context.Context, p store.Provider) (*ProviderView, er
 	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers)}, nil
 }
 
-// UpdateProviderSettings replaces a provider's settings.
+// UpdateProviderSettings changes the settings given in in; nil members
+// keep their current values.
 func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, name string, in ProviderSettings) (*ProviderView, error) {
 	if err := require(who, store.RoleOwner); err != nil {
 		return nil, err
 	}
-	settings, err := s.settings(&in)
-	if err != nil {
-		return nil, err
-	}
 	now := s.clock.Now()
 	var updated store.Provider
-	err = s.st.WithTx(ctx, func(tx store.Tx) error {
+	err := s.st.WithTx(ctx, func(tx store.Tx) error {
 		p, err := tx.GetProvider(ctx, name)
 		if err != nil {
 			return err
 		}
-		p.Settings.AcceptedTCBStatuses = settings.AcceptedTCBStatuses
-		p.Settings.CollateralGracePeriod = settings.CollateralGracePeriod
+		settings, err := s.settings(p.Settings, &in)
+		if err != nil {
+			return err
+		}
+		p.Settings = settings
 		p.UpdatedAt = now
 		if updated, err = tx.UpdateProvider(ctx, p); err != nil {
 			return err

@@ -226,3 +226,26 @@ func TestSimulatedQuoteRefusedWithoutDevRoot(t *testing.T) {
 		t.Fatalf("err = %v, want pck_chain_untrusted", err)
 	}
 }
+
+func TestUpdateSettingsKeepsOmitted(t *testing.T) {
+	s := newTestService(t, &fixedClock{testNow})
+	ctx := context.Background()
+	grace := 72 * time.Hour
+	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "patchy", Settings: &ProviderSettings{CollateralGracePeriod: &grace}}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.UpdateProviderSettings(ctx, owner, "patchy", ProviderSettings{AcceptedTCBStatuses: []string{"UpToDate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Settings.CollateralGracePeriod != grace || len(v.Settings.AcceptedTCBStatuses) != 1 {
+		t.Errorf("settings after patch: %+v", v.Settings)
+	}
+	if _, err := s.UpdateProviderSettings(ctx, owner, "patchy", ProviderSettings{AcceptedTCBStatuses: []string{"Revoked"}}); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("accepting Revoked: %v", err)
+	}
+	reader := &Principal{ID: "r", Role: store.RoleReader}
+	if _, err := s.UpdateProviderSettings(ctx, reader, "patchy", ProviderSettings{}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("reader patch: %v", err)
+	}
+}

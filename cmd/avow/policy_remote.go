@@ -26,6 +26,11 @@ var attestationTypes = []string{client.TypeSgxEnclave, client.TypeOpenEnclave, c
 
 // canonicalType returns the canonical spelling of an attestation type;
 // unknown types are returned unchanged (the server decides).
+// The server-side policy commands join the offline ones in `avow policy`.
+func init() {
+	policySubcommands = append(policySubcommands, newPolicyGetCmd, newPolicySetCmd, newPolicyResetCmd)
+}
+
 func canonicalType(t string) string {
 	for _, c := range attestationTypes {
 		if strings.EqualFold(t, c) {
