@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"io"
 	"net/http"
 	"os"
@@ -21,11 +22,11 @@ import (
 	"github.com/avowhq/avow/token"
 )
 
-func newTestClient(t *testing.T, f *fakeMAA, tok string, opts ...Option) *Client {
+func newTestClient(t *testing.T, f *fakemaa.Server, tok string, opts ...Option) *Client {
 	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AddCert(f.Certificate())
-	c, err := New(f.URL, append([]Option{WithToken(tok), WithRootCAs(pool), WithClock(func() time.Time { return fakeNow.Add(time.Minute) })}, opts...)...)
+	c, err := New(f.URL, append([]Option{WithToken(tok), WithRootCAs(pool), WithClock(func() time.Time { return fakemaa.Now.Add(time.Minute) })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,17 +42,17 @@ func wantServerError(t *testing.T, err error, status int, code string) *Error {
 	if e.Status != status || e.Code != code {
 		t.Fatalf("error %d %q %q, want %d %q", e.Status, e.Code, e.Message, status, code)
 	}
-	if e.RequestID != fakeRequestID {
-		t.Errorf("request id %q, want %q", e.RequestID, fakeRequestID)
+	if e.RequestID != fakemaa.RequestID {
+		t.Errorf("request id %q, want %q", e.RequestID, fakemaa.RequestID)
 	}
 	return e
 }
 
 func TestClientProviders(t *testing.T) {
-	f := newFakeMAA(t)
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
-	_, signer := fakeSigner(t, "signer one")
+	_, signer := fakemaa.Signer(t, "signer one")
 
 	p, err := c.CreateProvider(ctx, CreateProviderRequest{
 		Name: "contoso", TrustModel: TrustModelIsolated,
@@ -61,12 +62,12 @@ func TestClientProviders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name != "contoso" || p.TrustModel != "Isolated" || p.AttestURI != f.attestURI("contoso") || p.PolicySigningCertificates != 1 ||
-		p.Settings.CollateralGracePeriod != "72h0m0s" || !p.CreatedAt.Equal(fakeNow) || p.Version != 1 {
+	if p.Name != "contoso" || p.TrustModel != "Isolated" || p.AttestURI != f.AttestURI("contoso") || p.PolicySigningCertificates != 1 ||
+		p.Settings.CollateralGracePeriod != "72h0m0s" || !p.CreatedAt.Equal(fakemaa.Now) || p.Version != 1 {
 		t.Errorf("created %+v", p)
 	}
-	req := f.lastRequest()
-	if req.Method != "POST" || req.Path != "/management/providers" || req.Auth != "Bearer "+fakeOwnerToken || !strings.HasPrefix(req.ContentType, "application/json") {
+	req := f.LastRequest()
+	if req.Method != "POST" || req.Path != "/management/providers" || req.Auth != "Bearer "+fakemaa.OwnerToken || !strings.HasPrefix(req.ContentType, "application/json") {
 		t.Errorf("request %+v", req)
 	}
 	var body map[string]any
@@ -98,14 +99,14 @@ func TestClientProviders(t *testing.T) {
 	if err != nil || up.Settings.CollateralGracePeriod != "1h0m0s" {
 		t.Fatalf("update %+v %v", up, err)
 	}
-	if req := f.lastRequest(); req.Method != "PATCH" || string(req.Body) != `{"settings":{"collateralGracePeriod":"1h0m0s"}}` {
+	if req := f.LastRequest(); req.Method != "PATCH" || string(req.Body) != `{"settings":{"collateralGracePeriod":"1h0m0s"}}` {
 		t.Errorf("update request %s %s", req.Method, req.Body)
 	}
 	k, err := c.RotateKey(ctx, "contoso")
 	if err != nil || k.KID != "kid-2" || !k.Active {
 		t.Fatalf("rotate %+v %v", k, err)
 	}
-	if req := f.lastRequest(); req.Path != "/management/providers/contoso/keys:rotate" {
+	if req := f.LastRequest(); req.Path != "/management/providers/contoso/keys:rotate" {
 		t.Errorf("rotate path %s", req.Path)
 	}
 	keys, err := c.ListKeys(ctx, "contoso")
@@ -120,7 +121,7 @@ func TestClientProviders(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	f := newFakeMAA(t)
+	f := fakemaa.New(t)
 	ctx := context.Background()
 
 	// No token, then a bad one: 401 with MAA's error body.
@@ -135,12 +136,12 @@ func TestClientErrors(t *testing.T) {
 		}
 	}
 	// Reader cannot write.
-	_, err := newTestClient(t, f, fakeReaderToken).CreateProvider(ctx, CreateProviderRequest{Name: "x"})
+	_, err := newTestClient(t, f, fakemaa.ReaderToken).CreateProvider(ctx, CreateProviderRequest{Name: "x"})
 	wantServerError(t, err, 403, "forbidden")
 
-	c := newTestClient(t, f, fakeOwnerToken)
-	f.addProvider("huge", "")
-	f.addProvider("proxy", "")
+	c := newTestClient(t, f, fakemaa.OwnerToken)
+	f.AddProvider("huge", "")
+	f.AddProvider("proxy", "")
 	// A body over the limit is refused, not read whole.
 	_, err = c.GetProvider(ctx, "huge")
 	if !errors.Is(err, ErrResponseTooLarge) {
@@ -175,12 +176,12 @@ func TestClientDecodeErrorLimits(t *testing.T) {
 }
 
 func TestClientTLSOptions(t *testing.T) {
-	f := newFakeMAA(t)
-	f.addProvider("contoso", "")
+	f := fakemaa.New(t)
+	f.AddProvider("contoso", "")
 	ctx := context.Background()
 
 	// The self-signed certificate is not trusted by default.
-	c, err := New(f.URL, WithToken(fakeOwnerToken))
+	c, err := New(f.URL, WithToken(fakemaa.OwnerToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestClientTLSOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ = New(f.URL+"/", WithToken(fakeOwnerToken), WithRootCAs(pool))
+	c, _ = New(f.URL+"/", WithToken(fakemaa.OwnerToken), WithRootCAs(pool))
 	if _, err := c.ListProviders(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestClientTLSOptions(t *testing.T) {
 	}
 	// Explicitly insecure works too; a given HTTP client is not modified.
 	hc := &http.Client{Timeout: 5 * time.Second}
-	c, _ = New(f.URL, WithToken(fakeOwnerToken), WithHTTPClient(hc), WithInsecureSkipVerify())
+	c, _ = New(f.URL, WithToken(fakemaa.OwnerToken), WithHTTPClient(hc), WithInsecureSkipVerify())
 	if _, err := c.ListProviders(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -235,18 +236,18 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestClientAttest(t *testing.T) {
-	f := newFakeMAA(t)
-	f.addProvider("contoso", "")
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	f.AddProvider("contoso", "")
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
-	uri := f.attestURI("contoso")
+	uri := f.AttestURI("contoso")
 	q := []byte{3, 0, 2, 0, 0xfb, 0xff} // not a real quote: the fake does not parse it
 
 	tok, err := c.AttestSGX(ctx, uri, q, AttestOptions{RuntimeData: []byte{1, 2, 3, 4, 5, 0xfe}, Nonce: "n-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := f.lastRequest()
+	req := f.LastRequest()
 	if req.Path != "/providers/contoso/attest/SgxEnclave" || req.Query != "api-version=2022-08-01" || req.Auth != "" {
 		t.Errorf("request %s?%s auth %q", req.Path, req.Query, req.Auth)
 	}
@@ -268,7 +269,7 @@ func TestClientAttest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body map[string]any
-	json.Unmarshal(f.lastRequest().Body, &body)
+	json.Unmarshal(f.LastRequest().Body, &body)
 	rep, _ := base64.RawURLEncoding.DecodeString(body["report"].(string))
 	if len(rep) != 16+len(q) || rep[0] != 1 || rep[4] != 2 || rep[8] != byte(len(q)) || body["quote"] != nil {
 		t.Errorf("OpenEnclave body %v", body)
@@ -283,7 +284,7 @@ func TestClientAttest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req := f.lastRequest(); req.Path != "/providers/contoso/attest/TdxVm" || !strings.Contains(string(req.Body), `"initTimeData":{"data":"eA","dataType":"Binary"}`) {
+	if req := f.LastRequest(); req.Path != "/providers/contoso/attest/TdxVm" || !strings.Contains(string(req.Body), `"initTimeData":{"data":"eA","dataType":"Binary"}`) {
 		t.Errorf("TDX request %s %s", req.Path, req.Body)
 	}
 
@@ -298,7 +299,7 @@ func TestClientAttest(t *testing.T) {
 	// Refusals.
 	_, err = c.AttestSGX(ctx, uri, []byte("bad quote"), AttestOptions{})
 	wantServerError(t, err, 400, "quote_invalid")
-	_, err = c.AttestSGX(ctx, f.attestURI("nobody"), q, AttestOptions{})
+	_, err = c.AttestSGX(ctx, f.AttestURI("nobody"), q, AttestOptions{})
 	wantServerError(t, err, 404, "not_found")
 	if _, err := c.Attest(ctx, uri, "Tpm", q, AttestOptions{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Tpm: %v", err)
@@ -309,17 +310,17 @@ func TestClientAttest(t *testing.T) {
 }
 
 func TestClientPolicy(t *testing.T) {
-	f := newFakeMAA(t)
-	f.addProvider("contoso", "")
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	f.AddProvider("contoso", "")
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
-	uri := f.attestURI("contoso")
+	uri := f.AttestURI("contoso")
 
 	text, jws, err := c.GetPolicy(ctx, uri, TypeSgxEnclave)
-	if err != nil || text != fakeDefaultText || jws != policy.UnsignedDocument(fakeDefaultText) {
+	if err != nil || text != fakemaa.DefaultText || jws != policy.UnsignedDocument(fakemaa.DefaultText) {
 		t.Fatalf("default policy %q %q %v", text, jws, err)
 	}
-	if req := f.lastRequest(); req.Path != "/providers/contoso/policies/SgxEnclave" || req.Auth == "" {
+	if req := f.LastRequest(); req.Path != "/providers/contoso/policies/SgxEnclave" || req.Auth == "" {
 		t.Errorf("get request %+v", req)
 	}
 
@@ -332,7 +333,7 @@ func TestClientPolicy(t *testing.T) {
 	if res.Result != "Updated" || res.TokenHash != policy.PolicyTokenHash(doc) || res.Signer != nil || res.SignerCertificate() != nil {
 		t.Errorf("set result %+v", res)
 	}
-	req := f.lastRequest()
+	req := f.LastRequest()
 	if req.Method != "PUT" || string(req.Body) != doc || !strings.HasPrefix(req.ContentType, "text/plain") {
 		t.Errorf("set request %s %s %q", req.Method, req.ContentType, req.Body)
 	}
@@ -342,7 +343,7 @@ func TestClientPolicy(t *testing.T) {
 	}
 
 	// Signed.
-	key, cert := fakeSigner(t, "policy author")
+	key, cert := fakemaa.Signer(t, "policy author")
 	signed, err := policy.SignDocument(mine, key, []*x509.Certificate{cert})
 	if err != nil {
 		t.Fatal(err)
@@ -360,10 +361,10 @@ func TestClientPolicy(t *testing.T) {
 	if err != nil || res.Result != "Removed" {
 		t.Fatalf("reset %+v %v", res, err)
 	}
-	if req := f.lastRequest(); req.Method != "POST" || req.Path != "/providers/contoso/policies/SgxEnclave:reset" || string(req.Body) != "eyJhbGciOiJub25lIn0.." {
+	if req := f.LastRequest(); req.Method != "POST" || req.Path != "/providers/contoso/policies/SgxEnclave:reset" || string(req.Body) != "eyJhbGciOiJub25lIn0.." {
 		t.Errorf("reset request %+v", req)
 	}
-	if text, _, _ := c.GetPolicy(ctx, uri, TypeSgxEnclave); text != fakeDefaultText {
+	if text, _, _ := c.GetPolicy(ctx, uri, TypeSgxEnclave); text != fakemaa.DefaultText {
 		t.Errorf("after reset %q", text)
 	}
 
@@ -381,22 +382,22 @@ func TestClientPolicy(t *testing.T) {
 }
 
 func TestClientIsolatedPolicyAndSigners(t *testing.T) {
-	f := newFakeMAA(t)
-	keyA, certA := fakeSigner(t, "signer A")
-	keyB, certB := fakeSigner(t, "signer B")
-	keyC, certC := fakeSigner(t, "signer C")
-	f.addProvider("fabrikam", "Isolated", certA)
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	keyA, certA := fakemaa.Signer(t, "signer A")
+	keyB, certB := fakemaa.Signer(t, "signer B")
+	keyC, certC := fakemaa.Signer(t, "signer C")
+	f.AddProvider("fabrikam", "Isolated", certA)
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
-	uri := f.attestURI("fabrikam")
+	uri := f.AttestURI("fabrikam")
 
 	// Unsigned and unknown-signer documents are refused; A's is accepted.
-	_, err := c.SetPolicy(ctx, uri, TypeSgxEnclave, policy.UnsignedDocument(fakeDefaultText))
+	_, err := c.SetPolicy(ctx, uri, TypeSgxEnclave, policy.UnsignedDocument(fakemaa.DefaultText))
 	wantServerError(t, err, 400, "policy_signer_untrusted")
-	byC, _ := policy.SignDocument(fakeDefaultText, keyC, []*x509.Certificate{certC})
+	byC, _ := policy.SignDocument(fakemaa.DefaultText, keyC, []*x509.Certificate{certC})
 	_, err = c.SetPolicy(ctx, uri, TypeSgxEnclave, byC)
 	wantServerError(t, err, 400, "policy_signer_untrusted")
-	byA, _ := policy.SignDocument(fakeDefaultText, keyA, []*x509.Certificate{certA})
+	byA, _ := policy.SignDocument(fakemaa.DefaultText, keyA, []*x509.Certificate{certA})
 	if _, err := c.SetPolicy(ctx, uri, TypeSgxEnclave, byA); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +427,7 @@ func TestClientIsolatedPolicyAndSigners(t *testing.T) {
 	if err != nil || res.Result != "IsPresent" || len(res.Thumbprint) != 40 {
 		t.Fatalf("add %+v %v", res, err)
 	}
-	req := f.lastRequest()
+	req := f.LastRequest()
 	var sent string
 	if req.Path != "/providers/fabrikam/certificates:add" || json.Unmarshal(req.Body, &sent) != nil || sent != add {
 		t.Errorf("add request %s %s", req.Path, req.Body)
@@ -469,8 +470,8 @@ func TestClientSignerDocumentShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeMAA(t) // for its RSA key and certificate
-	_, cert := fakeSigner(t, "new signer")
+	f := fakemaa.New(t) // for its RSA key and certificate
+	_, cert := fakemaa.Signer(t, "new signer")
 	mine, err := SignerChangeDocument(cert, f.Key.Private, f.Key.Certificate)
 	if err != nil {
 		t.Fatal(err)
@@ -506,12 +507,12 @@ func TestClientSignerDocumentShape(t *testing.T) {
 }
 
 func TestClientVerifyToken(t *testing.T) {
-	f := newFakeMAA(t)
-	f.addProvider("contoso", "")
-	f.addProvider("other", "")
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	f.AddProvider("contoso", "")
+	f.AddProvider("other", "")
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
-	uri := f.attestURI("contoso")
+	uri := f.AttestURI("contoso")
 	tok, err := c.AttestSGX(ctx, uri, []byte("quote"), AttestOptions{Nonce: "abc"})
 	if err != nil {
 		t.Fatal(err)
@@ -529,16 +530,16 @@ func TestClientVerifyToken(t *testing.T) {
 		}
 	}
 	// Expired (the clock is an input).
-	late := newTestClient(t, f, "", WithClock(func() time.Time { return fakeNow.Add(9 * time.Hour) }))
+	late := newTestClient(t, f, "", WithClock(func() time.Time { return fakemaa.Now.Add(9 * time.Hour) }))
 	if _, err := late.VerifyToken(ctx, tok, uri); !errors.Is(err, token.ErrExpired) {
 		t.Errorf("expired: %v", err)
 	}
-	skew := newTestClient(t, f, "", WithClock(func() time.Time { return fakeNow.Add(-time.Minute) }), WithClockSkew(2*time.Minute))
+	skew := newTestClient(t, f, "", WithClock(func() time.Time { return fakemaa.Now.Add(-time.Minute) }), WithClockSkew(2*time.Minute))
 	if _, err := skew.VerifyToken(ctx, tok, uri); err != nil {
 		t.Errorf("within skew: %v", err)
 	}
 	// Another issuer.
-	if _, err := c.VerifyToken(ctx, tok, f.attestURI("other")); !errors.Is(err, token.ErrIssuerMismatch) {
+	if _, err := c.VerifyToken(ctx, tok, f.AttestURI("other")); !errors.Is(err, token.ErrIssuerMismatch) {
 		t.Errorf("other issuer: %v", err)
 	}
 	// Tampered payload.
@@ -550,7 +551,7 @@ func TestClientVerifyToken(t *testing.T) {
 		t.Errorf("tampered: %v %+v", err, vt)
 	}
 	// Discovery failure and malformed input.
-	if _, err := c.VerifyToken(ctx, tok, f.attestURI("nobody")); !errors.Is(err, token.ErrDiscoveryFailed) {
+	if _, err := c.VerifyToken(ctx, tok, f.AttestURI("nobody")); !errors.Is(err, token.ErrDiscoveryFailed) {
 		t.Errorf("unknown issuer: %v", err)
 	}
 	if _, err := c.VerifyToken(ctx, "abc", uri); !errors.Is(err, token.ErrMalformed) {
@@ -567,8 +568,8 @@ func TestClientVerifyToken(t *testing.T) {
 }
 
 func TestClientAdminTokensAndCollateral(t *testing.T) {
-	f := newFakeMAA(t)
-	c := newTestClient(t, f, fakeOwnerToken)
+	f := fakemaa.New(t)
+	c := newTestClient(t, f, fakemaa.OwnerToken)
 	ctx := context.Background()
 
 	at, err := c.CreateAdminToken(ctx, RolePolicyAdmin, "ci")
@@ -586,7 +587,7 @@ func TestClientAdminTokensAndCollateral(t *testing.T) {
 	}
 	wantServerError(t, c.RevokeAdminToken(ctx, "tok-9"), 404, "not_found")
 
-	col, err := sgxsim.Default().Collateral(sgxsim.CollateralOptions{Now: fakeNow})
+	col, err := sgxsim.Default().Collateral(sgxsim.CollateralOptions{Now: fakemaa.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,10 +596,10 @@ func TestClientAdminTokensAndCollateral(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, err := c.ImportCollateral(ctx, bundle)
-	if err != nil || info.FMSPC == "" || len(info.SHA256) != 64 || !info.IssueDate.Equal(fakeNow) {
+	if err != nil || info.FMSPC == "" || len(info.SHA256) != 64 || !info.IssueDate.Equal(fakemaa.Now) {
 		t.Fatalf("import %+v %v", info, err)
 	}
-	if req := f.lastRequest(); !bytes.Equal(req.Body, bundle) {
+	if req := f.LastRequest(); !bytes.Equal(req.Body, bundle) {
 		t.Error("bundle not sent verbatim")
 	}
 	_, err = c.ImportCollateral(ctx, []byte(`{"x":1}`))
@@ -606,25 +607,5 @@ func TestClientAdminTokensAndCollateral(t *testing.T) {
 	cs, err := c.ListCollateral(ctx)
 	if err != nil || len(cs) != 1 || cs[0].Source != "import" || cs[0].FetchedAt.IsZero() {
 		t.Fatalf("list collateral %+v %v", cs, err)
-	}
-}
-
-// TestClientFakeInSync checks that the CLI tests' copy of the fake server is
-// this one.
-func TestClientFakeInSync(t *testing.T) {
-	a, err := os.ReadFile("fake_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile("../cmd/avow/output_test.go")
-	if err != nil {
-		t.Skipf("the CLI copy of the fake is absent: %v", err)
-	}
-	strip := func(s []byte) string {
-		_, rest, _ := strings.Cut(string(s), "\n")
-		return rest
-	}
-	if strip(a) != strip(b) {
-		t.Fatal("cmd/avow/output_test.go differs from client/fake_test.go: copy it (keeping its package clause)")
 	}
 }

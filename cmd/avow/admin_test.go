@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ func TestAdminTokenCLI(t *testing.T) {
 	if !strings.Contains(out, "admin token: avow_secret_1") || !strings.Contains(out, "tok-1") || !strings.Contains(out, "shown only now") {
 		t.Errorf("create:\n%s", out)
 	}
-	if req := f.lastRequest(); string(req.Body) != `{"role":"policy-admin","description":"CI pipeline"}` {
+	if req := f.LastRequest(); string(req.Body) != `{"role":"policy-admin","description":"CI pipeline"}` {
 		t.Errorf("create body %s", req.Body)
 	}
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "admin", "token", "create", "--role", "Reader", "-o", "json")...)
@@ -38,7 +39,7 @@ func TestAdminTokenCLI(t *testing.T) {
 		t.Errorf("stderr %s", errOut)
 	}
 	// A reader token cannot create: 403, exit 1.
-	mustRemote(t, 1, "admin", "token", "create", "--role", "owner", "--server", f.URL, "--token", fakeReaderToken, "--ca-cert", conn[5])
+	mustRemote(t, 1, "admin", "token", "create", "--role", "owner", "--server", f.URL, "--token", fakemaa.ReaderToken, "--ca-cert", conn[5])
 	for _, args := range [][]string{
 		remoteArgs(conn, "admin", "token", "create"),
 		remoteArgs(conn, "admin", "token", "create", "--role", "root"),

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 func TestAttestCLI(t *testing.T) {
 	f, conn := remoteFake(t)
-	f.addProvider("contoso", "")
+	f.AddProvider("contoso", "")
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -29,8 +30,8 @@ func TestAttestCLI(t *testing.T) {
 	tdxBin := write("tdx.bin", tdx)
 	oeBin := write("oe.bin", client.OpenEnclaveReport(sgx))
 	rd := write("rd.json", []byte(`{"jwk":{"kty":"EC"}}`))
-	uri := f.attestURI("contoso")
-	setRemoteNow(t, fakeNow.Add(time.Minute))
+	uri := f.AttestURI("contoso")
+	setRemoteNow(t, fakemaa.Now.Add(time.Minute))
 
 	out, _ := mustRemote(t, 0, "attest", "--url", uri, "--quote", sgxHex, "--runtime-data", rd, "--json", "--nonce", "n-42", "--ca-cert", conn[5])
 	for _, s := range []string{"attestation type: SgxEnclave", "token:\neyJ", "header:", "alg:", "RS256", "claims:", "nonce:", "n-42", "x-ms-runtime:", `{"jwk":{"kty":"EC"}}`} {
@@ -38,7 +39,7 @@ func TestAttestCLI(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
 	}
-	req := f.lastRequest()
+	req := f.LastRequest()
 	if req.Path != "/providers/contoso/attest/SgxEnclave" || req.Auth != "" {
 		t.Errorf("request %s auth %q", req.Path, req.Auth)
 	}
@@ -55,11 +56,11 @@ func TestAttestCLI(t *testing.T) {
 		t.Errorf("tdx %+v %v\n%s", got, err, out)
 	}
 	mustRemote(t, 0, remoteArgs(conn, "attest", "--url", uri, "--quote", oeBin)...)
-	if req := f.lastRequest(); req.Path != "/providers/contoso/attest/OpenEnclave" || !strings.Contains(string(req.Body), `"report":"AQAAAAIAAAAMAAAAAAAAAAMAAgAAAAAACQkJCQ"`) {
+	if req := f.LastRequest(); req.Path != "/providers/contoso/attest/OpenEnclave" || !strings.Contains(string(req.Body), `"report":"AQAAAAIAAAAMAAAAAAAAAAMAAgAAAAAACQkJCQ"`) {
 		t.Errorf("OpenEnclave request %s %s", req.Path, req.Body)
 	}
 	mustRemote(t, 0, remoteArgs(conn, "attest", "--url", uri, "--quote", oeBin, "--type", "sgxenclave")...)
-	if req := f.lastRequest(); !strings.Contains(string(req.Body), `"quote":"AwACAAAAAAAJCQkJ"`) {
+	if req := f.LastRequest(); !strings.Contains(string(req.Body), `"quote":"AwACAAAAAAAJCQkJ"`) {
 		t.Errorf("OE report sent as SgxEnclave: %s", req.Body)
 	}
 	// A draft policy gives an unsigned token.
@@ -69,7 +70,7 @@ func TestAttestCLI(t *testing.T) {
 		t.Errorf("draft:\n%s", out)
 	}
 	// --verify failing: 9 hours later the token has expired.
-	setRemoteNow(t, fakeNow.Add(9*time.Hour))
+	setRemoteNow(t, fakemaa.Now.Add(9*time.Hour))
 	out, errOut := mustRemote(t, 1, remoteArgs(conn, "attest", "--url", uri, "--quote", sgxHex, "--verify")...)
 	if !strings.Contains(out, "verified:         NO: token_expired") || !strings.Contains(errOut, "does not verify") {
 		t.Errorf("verify failure:\n%s\n%s", out, errOut)

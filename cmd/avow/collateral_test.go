@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 func TestCollateralCLI(t *testing.T) {
 	f, conn := remoteFake(t)
-	col, err := sgxsim.Default().Collateral(sgxsim.CollateralOptions{Now: fakeNow})
+	col, err := sgxsim.Default().Collateral(sgxsim.CollateralOptions{Now: fakemaa.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +31,8 @@ func TestCollateralCLI(t *testing.T) {
 	if !strings.Contains(out, "imported collateral from "+file) || !strings.Contains(out, "fmspc:") || !strings.Contains(out, "00906ED50000") {
 		t.Errorf("import:\n%s", out)
 	}
-	req := f.lastRequest()
-	if req.Path != "/management/collateral" || req.Auth != "Bearer "+fakeOwnerToken {
+	req := f.LastRequest()
+	if req.Path != "/management/collateral" || req.Auth != "Bearer "+fakemaa.OwnerToken {
 		t.Errorf("request %+v", req)
 	}
 	if got, err := pcs.ParseBundle(req.Body); err != nil || !bytes.Equal(got.TCBInfo, col.TCBInfo) {
@@ -47,7 +48,7 @@ func TestCollateralCLI(t *testing.T) {
 		t.Errorf("list json:\n%s", out)
 	}
 	// A reader cannot import: exit 1.
-	mustRemote(t, 1, "collateral", "import", file, "--server", f.URL, "--token", fakeReaderToken, "--ca-cert", conn[5])
+	mustRemote(t, 1, "collateral", "import", file, "--server", f.URL, "--token", fakemaa.ReaderToken, "--ca-cert", conn[5])
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"tcbInfo": 1}`), 0o644)
 	for _, args := range [][]string{

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +14,17 @@ import (
 
 func TestPolicyRemoteCLI(t *testing.T) {
 	f, conn := remoteFake(t)
-	f.addProvider("contoso", "")
+	f.AddProvider("contoso", "")
 	dir := t.TempDir()
 	const text = "version= 1.0;\nauthorizationrules { => permit(); };\nissuancerules { => issue(type=\"custom\", value=true); };\n"
 	file := filepath.Join(dir, "policy.txt")
 	os.WriteFile(file, []byte(text), 0o644)
 
 	out, _ := mustRemote(t, 0, remoteArgs(conn, "policy", "get", "contoso", "--type", "sgxenclave")...)
-	if out != fakeDefaultText {
+	if out != fakemaa.DefaultText {
 		t.Errorf("default policy %q", out)
 	}
-	if req := f.lastRequest(); req.Path != "/providers/contoso/policies/SgxEnclave" {
+	if req := f.LastRequest(); req.Path != "/providers/contoso/policies/SgxEnclave" {
 		t.Errorf("type not canonical: %s", req.Path)
 	}
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", file)...)
@@ -36,14 +37,14 @@ func TestPolicyRemoteCLI(t *testing.T) {
 		t.Errorf("get --jws %q", out)
 	}
 	// By attest URI, without --server; JSON output.
-	out, _ = mustRemote(t, 0, "policy", "get", f.attestURI("contoso"), "--token", fakeOwnerToken, "--ca-cert", conn[5], "-o", "json")
+	out, _ = mustRemote(t, 0, "policy", "get", f.AttestURI("contoso"), "--token", fakemaa.OwnerToken, "--ca-cert", conn[5], "-o", "json")
 	var got policyGetOutput
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Text != text || got.JWS != doc || got.Signed || got.Type != "SgxEnclave" {
 		t.Errorf("get json %+v %v\n%s", got, err, out)
 	}
 
 	// Signed with --key/--cert.
-	key, cert := fakeSigner(t, "policy author")
+	key, cert := fakemaa.Signer(t, "policy author")
 	keyFile, certFile := writeSigner(t, key, cert)
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", file, "--key", keyFile, "--cert", certFile, "-o", "json")...)
 	var set policyChangeOutput
@@ -55,7 +56,7 @@ func TestPolicyRemoteCLI(t *testing.T) {
 	jwsFile := filepath.Join(dir, "policy.jws")
 	os.WriteFile(jwsFile, []byte(signed+"\n"), 0o644)
 	mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", jwsFile)...)
-	if req := f.lastRequest(); string(req.Body) != signed {
+	if req := f.LastRequest(); string(req.Body) != signed {
 		t.Errorf("document not sent verbatim: %s", req.Body)
 	}
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "reset", "contoso")...)
@@ -64,7 +65,7 @@ func TestPolicyRemoteCLI(t *testing.T) {
 	}
 
 	// Isolated: unsigned refused (exit 1), signed by a signer accepted.
-	f.addProvider("fabrikam", "Isolated", cert)
+	f.AddProvider("fabrikam", "Isolated", cert)
 	_, errOut := mustRemote(t, 1, remoteArgs(conn, "policy", "set", "fabrikam", file)...)
 	if !strings.Contains(errOut, "policy_signer_untrusted") {
 		t.Errorf("stderr: %s", errOut)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,15 +89,15 @@ func mustRemote(t *testing.T, want int, args ...string) (string, string) {
 
 // remoteFake starts the fake server and returns it with the connection
 // flags for it (--server, --token owner, --ca-cert).
-func remoteFake(t *testing.T) (*fakeMAA, []string) {
+func remoteFake(t *testing.T) (*fakemaa.Server, []string) {
 	t.Helper()
 	remoteEnv(t)
-	f := newFakeMAA(t)
+	f := fakemaa.New(t)
 	ca := filepath.Join(t.TempDir(), "server.pem")
 	if err := os.WriteFile(ca, f.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return f, []string{"--server", f.URL, "--token", fakeOwnerToken, "--ca-cert", ca}
+	return f, []string{"--server", f.URL, "--token", fakemaa.OwnerToken, "--ca-cert", ca}
 }
 
 func remoteArgs(args []string, more ...string) []string {
@@ -119,11 +120,11 @@ func writeSigner(t *testing.T, key crypto.Signer, cert *x509.Certificate) (keyFi
 
 func TestProviderCLI(t *testing.T) {
 	f, conn := remoteFake(t)
-	key, cert := fakeSigner(t, "first signer")
+	key, cert := fakemaa.Signer(t, "first signer")
 	_, certFile := writeSigner(t, key, cert)
 
 	out, _ := mustRemote(t, 0, remoteArgs(conn, "provider", "create", "contoso")...)
-	for _, s := range []string{"created provider contoso", "attest URI:", f.attestURI("contoso"), "trust model:", "AAD", "UpToDate, SWHardeningNeeded"} {
+	for _, s := range []string{"created provider contoso", "attest URI:", f.AttestURI("contoso"), "trust model:", "AAD", "UpToDate, SWHardeningNeeded"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("create output lacks %q:\n%s", s, out)
 		}
@@ -182,7 +183,7 @@ func TestProviderCLI(t *testing.T) {
 	// The server refuses: exit 1, code and message on stderr (and JSON on
 	// stdout with -o json).
 	_, errOut := mustRemote(t, 1, remoteArgs(conn, "provider", "show", "contoso")...)
-	if !strings.Contains(errOut, "404 not_found") || !strings.Contains(errOut, "provider contoso does not exist") || !strings.Contains(errOut, fakeRequestID) {
+	if !strings.Contains(errOut, "404 not_found") || !strings.Contains(errOut, "provider contoso does not exist") || !strings.Contains(errOut, fakemaa.RequestID) {
 		t.Errorf("stderr: %s", errOut)
 	}
 	out, _ = mustRemote(t, 1, remoteArgs(conn, "provider", "show", "contoso", "-o", "json")...)
@@ -213,21 +214,21 @@ func TestProviderCLIUsageAndConnection(t *testing.T) {
 		remoteArgs(conn, "provider", "show", "a", "b"),
 		{"provider", "list", "--server", "localhost:8443"},
 		{"provider", "list", "--server", f.URL, "--ca-cert", "/nonexistent.pem"},
-		{"provider", "list", "--server", f.URL, "--token", fakeOwnerToken}, // self-signed, untrusted
+		{"provider", "list", "--server", f.URL, "--token", fakemaa.OwnerToken}, // self-signed, untrusted
 	} {
 		if code, out, errOut := remoteRun(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}
-	_, errOut := mustRemote(t, 2, "provider", "list", "--server", f.URL, "--token", fakeOwnerToken)
+	_, errOut := mustRemote(t, 2, "provider", "list", "--server", f.URL, "--token", fakemaa.OwnerToken)
 	if !strings.Contains(errOut, "cannot reach "+f.URL+"/management/providers") || !strings.Contains(errOut, "--ca-cert") {
 		t.Errorf("untrusted certificate: %s", errOut)
 	}
 	// --insecure-skip-verify instead of --ca-cert; the environment instead
 	// of the flags.
-	mustRemote(t, 0, "provider", "list", "--server", f.URL, "--token", fakeOwnerToken, "--insecure-skip-verify")
+	mustRemote(t, 0, "provider", "list", "--server", f.URL, "--token", fakemaa.OwnerToken, "--insecure-skip-verify")
 	t.Setenv(envServer, f.URL)
-	t.Setenv(envToken, fakeOwnerToken)
+	t.Setenv(envToken, fakemaa.OwnerToken)
 	t.Setenv(envCACert, conn[5])
 	out, _ := mustRemote(t, 0, "provider", "list")
 	if !strings.Contains(out, "no providers") {

@@ -2,15 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"strings"
 	"testing"
 )
 
 func TestSignerCLI(t *testing.T) {
 	f, conn := remoteFake(t)
-	keyA, certA := fakeSigner(t, "signer A")
-	keyB, certB := fakeSigner(t, "signer B")
-	f.addProvider("fabrikam", "Isolated", certA)
+	keyA, certA := fakemaa.Signer(t, "signer A")
+	keyB, certB := fakemaa.Signer(t, "signer B")
+	f.AddProvider("fabrikam", "Isolated", certA)
 	keyAFile, certAFile := writeSigner(t, keyA, certA)
 	keyBFile, certBFile := writeSigner(t, keyB, certB)
 
@@ -28,12 +29,12 @@ func TestSignerCLI(t *testing.T) {
 		Signers   []certSummary
 	}
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Signers) != 2 || list.Signers[1].Subject != "CN=signer B" ||
-		len(list.Signers[1].SHA1) != 40 || !strings.HasPrefix(list.Signers[1].PEM, "-----BEGIN CERTIFICATE-----") || list.AttestURI != f.attestURI("fabrikam") {
+		len(list.Signers[1].SHA1) != 40 || !strings.HasPrefix(list.Signers[1].PEM, "-----BEGIN CERTIFICATE-----") || list.AttestURI != f.AttestURI("fabrikam") {
 		t.Errorf("list json %+v %v\n%s", list, err, out)
 	}
 	// By attest URI, JSON.
-	out, _ = mustRemote(t, 0, "signer", "remove", f.attestURI("fabrikam"), certBFile, "--key", keyBFile, "--cert", certBFile,
-		"--token", fakeOwnerToken, "--ca-cert", conn[5], "-o", "json")
+	out, _ = mustRemote(t, 0, "signer", "remove", f.AttestURI("fabrikam"), certBFile, "--key", keyBFile, "--cert", certBFile,
+		"--token", fakemaa.OwnerToken, "--ca-cert", conn[5], "-o", "json")
 	var rm struct{ Result, Thumbprint string }
 	if json.Unmarshal([]byte(out), &rm) != nil || rm.Result != "IsAbsent" || rm.Thumbprint == "" {
 		t.Errorf("remove json:\n%s", out)

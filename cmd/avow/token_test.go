@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 )
 
 // fakeAttestToken gets a token for provider name from the fake.
-func fakeAttestToken(t *testing.T, f *fakeMAA, name string) string {
+func fakeAttestToken(t *testing.T, f *fakemaa.Server, name string) string {
 	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AddCert(f.Certificate())
@@ -22,7 +23,7 @@ func fakeAttestToken(t *testing.T, f *fakeMAA, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := c.AttestSGX(context.Background(), f.attestURI(name), []byte("quote"), client.AttestOptions{Nonce: "n-7"})
+	tok, err := c.AttestSGX(context.Background(), f.AttestURI(name), []byte("quote"), client.AttestOptions{Nonce: "n-7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,16 +33,16 @@ func fakeAttestToken(t *testing.T, f *fakeMAA, name string) string {
 func TestTokenCLI(t *testing.T) {
 	f, conn := remoteFake(t)
 	ca := conn[5]
-	f.addProvider("contoso", "")
-	f.addProvider("other", "")
+	f.AddProvider("contoso", "")
+	f.AddProvider("other", "")
 	tok := fakeAttestToken(t, f, "contoso")
-	uri := f.attestURI("contoso")
+	uri := f.AttestURI("contoso")
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "token.jwt")
 	os.WriteFile(tokFile, []byte(tok+"\n"), 0o644)
 	jsonFile := filepath.Join(dir, "answer.json")
 	os.WriteFile(jsonFile, []byte(`{"token": "`+tok+`"}`), 0o644)
-	setRemoteNow(t, fakeNow.Add(time.Minute))
+	setRemoteNow(t, fakemaa.Now.Add(time.Minute))
 
 	out, _ := mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca)
 	for _, s := range []string{"valid: signature, times and issuer " + uri, "kid:", f.Key.KID, "nonce:", "n-7"} {
@@ -58,12 +59,12 @@ func TestTokenCLI(t *testing.T) {
 	}
 
 	// Invalid: exit 1, the claims shown as unverified.
-	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakeNow.Add(9*time.Hour).Format(time.RFC3339))
+	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakemaa.Now.Add(9*time.Hour).Format(time.RFC3339))
 	if !strings.Contains(out, "INVALID: token_expired") || !strings.Contains(out, "NOT verified") || !strings.Contains(out, "n-7") {
 		t.Errorf("expired:\n%s", out)
 	}
-	mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakeNow.Add(8*time.Hour+time.Second).Format(time.RFC3339), "--clock-skew", "1m")
-	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", f.attestURI("other"), "--ca-cert", ca, "-o", "json")
+	mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", ca, "--at", fakemaa.Now.Add(8*time.Hour+time.Second).Format(time.RFC3339), "--clock-skew", "1m")
+	out, _ = mustRemote(t, 1, "token", "verify", tokFile, "--issuer", f.AttestURI("other"), "--ca-cert", ca, "-o", "json")
 	got = tokenOutput{}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || *got.Valid || got.Error == nil || got.Error.Code != "token_issuer_mismatch" {
 		t.Errorf("other issuer %+v\n%s", got, out)
@@ -74,7 +75,7 @@ func TestTokenCLI(t *testing.T) {
 	// Usage and discovery errors: exit 2.
 	for _, args := range [][]string{
 		{"token", "verify", tokFile},
-		{"token", "verify", tokFile, "--issuer", f.attestURI("nobody"), "--ca-cert", ca},
+		{"token", "verify", tokFile, "--issuer", f.AttestURI("nobody"), "--ca-cert", ca},
 		{"token", "verify", tokFile, "--issuer", uri}, // self-signed server, untrusted
 		{"token", "verify", tokFile, "--issuer", uri, "--at", "yesterday"},
 		{"token", "verify", filepath.Join(dir, "missing"), "--issuer", uri},

@@ -1,4 +1,8 @@
-package main
+// Package fakemaa is an in-memory fake of avow's HTTP API (docs/api.md) with
+// MAA-shaped answers, for the tests of the Go client and the CLI: they
+// check request shapes and output formatting without a real server. It
+// uses only exported APIs of the project.
+package fakemaa
 
 // This file is the fake avow server of the client and CLI tests. The same
 // text (but the package clause) is cmd/avow/output_test.go;
@@ -32,14 +36,14 @@ import (
 	"github.com/avowhq/avow/token"
 )
 
-// fakeNow is when the fake server issues its tokens.
-var fakeNow = time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC)
+// Now is when the fake server issues its tokens.
+var Now = time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC)
 
 const (
-	fakeOwnerToken  = "owner-secret"  // every role
-	fakeReaderToken = "reader-secret" // GET only; writes are 403
-	fakeRequestID   = "00-fakerequest-00"
-	fakeDefaultText = "version= 1.0;\nauthorizationrules { => permit(); };\nissuancerules { };\n"
+	OwnerToken  = "owner-secret"  // every role
+	ReaderToken = "reader-secret" // GET only; writes are 403
+	RequestID   = "00-fakerequest-00"
+	DefaultText = "version= 1.0;\nauthorizationrules { => permit(); };\nissuancerules { };\n"
 )
 
 var (
@@ -48,22 +52,22 @@ var (
 	fakeKeyErr  error
 )
 
-// fakeRequest is a request the fake received.
-type fakeRequest struct {
+// Request is a request the fake received.
+type Request struct {
 	Method, Path, Query, ContentType, Auth string
 	Body                                   []byte
 }
 
-// fakeMAA implements the routes of docs/api.md in memory with MAA-shaped
+// Server implements the routes of docs/api.md in memory with MAA-shaped
 // answers. Special provider names: "huge" answers GET with a 9 MiB body,
 // "proxy" answers with a non-JSON 502.
-type fakeMAA struct {
+type Server struct {
 	*httptest.Server
 	Key     *token.SigningKey
 	CertPEM []byte // the server's TLS certificate (for --ca-cert)
 
 	mu        sync.Mutex
-	Requests  []fakeRequest
+	Requests  []Request
 	providers map[string]map[string]any
 	policies  map[string]string              // "provider/type" → stored JWS
 	signers   map[string][]*x509.Certificate // provider → policy signers
@@ -71,37 +75,37 @@ type fakeMAA struct {
 	collat    []map[string]any
 }
 
-func newFakeMAA(t testing.TB) *fakeMAA {
+func New(t testing.TB) *Server {
 	t.Helper()
-	fakeKeyOnce.Do(func() { fakeKey, fakeKeyErr = token.GenerateSigningKey(nil, "fake avow", fakeNow.Add(-time.Hour)) })
+	fakeKeyOnce.Do(func() { fakeKey, fakeKeyErr = token.GenerateSigningKey(nil, "fake avow", Now.Add(-time.Hour)) })
 	if fakeKeyErr != nil {
 		t.Fatal(fakeKeyErr)
 	}
-	f := &fakeMAA{Key: fakeKey, providers: map[string]map[string]any{}, policies: map[string]string{}, signers: map[string][]*x509.Certificate{}}
+	f := &Server{Key: fakeKey, providers: map[string]map[string]any{}, policies: map[string]string{}, signers: map[string][]*x509.Certificate{}}
 	f.Server = httptest.NewTLSServer(f)
 	f.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw})
 	t.Cleanup(f.Close)
 	return f
 }
 
-// attestURI is the attest URI of a provider on the fake.
-func (f *fakeMAA) attestURI(name string) string { return f.URL + "/providers/" + name }
+// AttestURI is the attest URI of a provider on the fake.
+func (f *Server) AttestURI(name string) string { return f.URL + "/providers/" + name }
 
-// addProvider creates a provider directly.
-func (f *fakeMAA) addProvider(name, trustModel string, signers ...*x509.Certificate) {
+// AddProvider creates a provider directly.
+func (f *Server) AddProvider(name, trustModel string, signers ...*x509.Certificate) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.providers[name] = f.providerJSON(name, trustModel, nil)
 	f.signers[name] = signers
 }
 
-func (f *fakeMAA) lastRequest() fakeRequest {
+func (f *Server) LastRequest() Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.Requests[len(f.Requests)-1]
 }
 
-func (f *fakeMAA) providerJSON(name, trustModel string, settings map[string]any) map[string]any {
+func (f *Server) providerJSON(name, trustModel string, settings map[string]any) map[string]any {
 	if trustModel == "" {
 		trustModel = "AAD"
 	}
@@ -110,9 +114,9 @@ func (f *fakeMAA) providerJSON(name, trustModel string, settings map[string]any)
 		s[k] = v
 	}
 	return map[string]any{
-		"name": name, "trustModel": trustModel, "attestUri": f.attestURI(name), "settings": s,
+		"name": name, "trustModel": trustModel, "attestUri": f.AttestURI(name), "settings": s,
 		"policySigningCertificates": len(f.signers[name]),
-		"createdAt":                 fakeNow, "updatedAt": fakeNow, "version": 1,
+		"createdAt":                 Now, "updatedAt": Now, "version": 1,
 	}
 }
 
@@ -131,8 +135,8 @@ func fakeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // fakeToken answers {"token": <JWT>} signed by the fake's key.
-func (f *fakeMAA) fakeToken(w http.ResponseWriter, issuer string, claims map[string]any, lifetime time.Duration) {
-	tok, err := token.Issue(claims, f.Key, issuer, fakeNow, lifetime, "")
+func (f *Server) fakeToken(w http.ResponseWriter, issuer string, claims map[string]any, lifetime time.Duration) {
+	tok, err := token.Issue(claims, f.Key, issuer, Now, lifetime, "")
 	if err != nil {
 		fakeError(w, 500, "internal", err.Error())
 		return
@@ -140,12 +144,12 @@ func (f *fakeMAA) fakeToken(w http.ResponseWriter, issuer string, claims map[str
 	fakeJSON(w, 200, map[string]string{"token": tok})
 }
 
-func (f *fakeMAA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 2<<20))
 	f.mu.Lock()
-	f.Requests = append(f.Requests, fakeRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), body})
+	f.Requests = append(f.Requests, Request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), body})
 	f.mu.Unlock()
-	w.Header().Set("x-ms-request-id", fakeRequestID)
+	w.Header().Set("x-ms-request-id", RequestID)
 	seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	switch {
 	case seg[0] == "management":
@@ -158,11 +162,11 @@ func (f *fakeMAA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // auth checks the bearer token: owner may do anything, reader only GET.
-func (f *fakeMAA) auth(w http.ResponseWriter, r *http.Request) bool {
+func (f *Server) auth(w http.ResponseWriter, r *http.Request) bool {
 	switch r.Header.Get("Authorization") {
-	case "Bearer " + fakeOwnerToken:
+	case "Bearer " + OwnerToken:
 		return true
-	case "Bearer " + fakeReaderToken:
+	case "Bearer " + ReaderToken:
 		if r.Method == http.MethodGet {
 			return true
 		}
@@ -173,7 +177,7 @@ func (f *fakeMAA) auth(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (f *fakeMAA) management(w http.ResponseWriter, r *http.Request, seg []string, body []byte) {
+func (f *Server) management(w http.ResponseWriter, r *http.Request, seg []string, body []byte) {
 	if !f.auth(w, r) {
 		return
 	}
@@ -263,11 +267,11 @@ func (f *fakeMAA) management(w http.ResponseWriter, r *http.Request, seg []strin
 		delete(f.providers, name)
 		w.WriteHeader(204)
 	case "POST providers/{name}/keys:rotate":
-		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "createdAt": fakeNow})
+		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "createdAt": Now})
 	case "GET providers/{name}/keys":
 		fakeJSON(w, 200, map[string]any{"keys": []any{
-			map[string]any{"kid": "kid-1", "active": false, "createdAt": fakeNow.Add(-time.Hour), "retiredAt": fakeNow},
-			map[string]any{"kid": "kid-2", "active": true, "createdAt": fakeNow},
+			map[string]any{"kid": "kid-1", "active": false, "createdAt": Now.Add(-time.Hour), "retiredAt": Now},
+			map[string]any{"kid": "kid-2", "active": true, "createdAt": Now},
 		}})
 	case "POST admin-tokens":
 		var req struct{ Role, Description string }
@@ -275,7 +279,7 @@ func (f *fakeMAA) management(w http.ResponseWriter, r *http.Request, seg []strin
 			fakeError(w, 400, "invalid_request", "role must be reader, policy-admin or owner")
 			return
 		}
-		t := map[string]any{"id": "tok-1", "role": req.Role, "description": req.Description, "createdAt": fakeNow, "revoked": false}
+		t := map[string]any{"id": "tok-1", "role": req.Role, "description": req.Description, "createdAt": Now, "revoked": false}
 		f.tokens = append(f.tokens, t)
 		fakeJSON(w, 201, map[string]any{"id": "tok-1", "role": req.Role, "token": "avow_secret_1"})
 	case "GET admin-tokens":
@@ -288,13 +292,13 @@ func (f *fakeMAA) management(w http.ResponseWriter, r *http.Request, seg []strin
 			return
 		}
 		sum := sha256.Sum256(body)
-		c := map[string]any{"tee": "sgx", "fmspc": "00906ED50000", "pceId": "0000", "issueDate": fakeNow, "nextUpdate": fakeNow.Add(30 * 24 * time.Hour), "sha256": hex.EncodeToString(sum[:])}
+		c := map[string]any{"tee": "sgx", "fmspc": "00906ED50000", "pceId": "0000", "issueDate": Now, "nextUpdate": Now.Add(30 * 24 * time.Hour), "sha256": hex.EncodeToString(sum[:])}
 		f.collat = append(f.collat, c)
 		fakeJSON(w, 201, c)
 	case "GET collateral":
 		list := []any{}
 		for _, c := range f.collat {
-			m := map[string]any{"fetchedAt": fakeNow, "source": "import"}
+			m := map[string]any{"fetchedAt": Now, "source": "import"}
 			for k, v := range c {
 				m[k] = v
 			}
@@ -310,7 +314,7 @@ func (f *fakeMAA) management(w http.ResponseWriter, r *http.Request, seg []strin
 	}
 }
 
-func (f *fakeMAA) dataPlane(w http.ResponseWriter, r *http.Request, name, rest string, body []byte) {
+func (f *Server) dataPlane(w http.ResponseWriter, r *http.Request, name, rest string, body []byte) {
 	f.mu.Lock()
 	_, ok := f.providers[name]
 	f.mu.Unlock()
@@ -318,7 +322,7 @@ func (f *fakeMAA) dataPlane(w http.ResponseWriter, r *http.Request, name, rest s
 		fakeError(w, 404, "not_found", "provider "+name+" does not exist")
 		return
 	}
-	issuer := f.attestURI(name)
+	issuer := f.AttestURI(name)
 	switch rest {
 	case "certs":
 		w.Write(token.JWKS([]*token.SigningKey{f.Key}))
@@ -366,7 +370,7 @@ func fakeJWK(c *x509.Certificate) map[string]any {
 	return map[string]any{"kty": kty, "x5c": []string{base64.StdEncoding.EncodeToString(c.Raw)}}
 }
 
-func (f *fakeMAA) attest(w http.ResponseWriter, issuer, typ string, body []byte) {
+func (f *Server) attest(w http.ResponseWriter, issuer, typ string, body []byte) {
 	var req struct {
 		Quote, Report, DraftPolicyForAttestation, Nonce string
 		RuntimeData                                     *struct{ Data, DataType string }
@@ -416,7 +420,7 @@ func (f *fakeMAA) attest(w http.ResponseWriter, issuer, typ string, body []byte)
 		}
 	}
 	if req.DraftPolicyForAttestation != "" {
-		tok, _ := token.IssueUnsigned(claims, issuer, fakeNow, token.AttestationLifetime, "")
+		tok, _ := token.IssueUnsigned(claims, issuer, Now, token.AttestationLifetime, "")
 		fakeJSON(w, 200, map[string]string{"token": tok})
 		return
 	}
@@ -424,7 +428,7 @@ func (f *fakeMAA) attest(w http.ResponseWriter, issuer, typ string, body []byte)
 }
 
 // trusted reports whether c is one of the provider's signers.
-func (f *fakeMAA) trusted(name string, c *x509.Certificate) bool {
+func (f *Server) trusted(name string, c *x509.Certificate) bool {
 	for _, s := range f.signers[name] {
 		if s.Equal(c) {
 			return true
@@ -433,7 +437,7 @@ func (f *fakeMAA) trusted(name string, c *x509.Certificate) bool {
 	return false
 }
 
-func (f *fakeMAA) policy(w http.ResponseWriter, r *http.Request, name, issuer, typ string, body []byte) {
+func (f *Server) policy(w http.ResponseWriter, r *http.Request, name, issuer, typ string, body []byte) {
 	reset := strings.HasSuffix(typ, ":reset")
 	typ = strings.ToLower(strings.TrimSuffix(typ, ":reset"))
 	key := name + "/" + typ
@@ -442,7 +446,7 @@ func (f *fakeMAA) policy(w http.ResponseWriter, r *http.Request, name, issuer, t
 	if r.Method == http.MethodGet && !reset {
 		jws, ok := f.policies[key]
 		if !ok {
-			jws = policy.UnsignedDocument(fakeDefaultText)
+			jws = policy.UnsignedDocument(DefaultText)
 		}
 		f.fakeToken(w, issuer, map[string]any{"x-ms-policy": jws}, token.ManagementLifetime)
 		return
@@ -522,7 +526,7 @@ func fakeVerifyJWS(jws string) (*x509.Certificate, []byte, bool) {
 	return cert, pb, true
 }
 
-func (f *fakeMAA) certificates(w http.ResponseWriter, name, issuer string, add bool, body []byte) {
+func (f *Server) certificates(w http.ResponseWriter, name, issuer string, add bool, body []byte) {
 	var jws string
 	if err := json.Unmarshal(body, &jws); err != nil {
 		fakeError(w, 400, "invalid_request", "the body must be a JSON string holding a JWS")
@@ -574,9 +578,9 @@ func (f *fakeMAA) certificates(w http.ResponseWriter, name, issuer string, add b
 	f.fakeToken(w, issuer, map[string]any{"x-ms-certificate-thumbprint": strings.ToUpper(hex.EncodeToString(thumb[:])), "x-ms-policycertificates-result": result}, token.ManagementLifetime)
 }
 
-// fakeSigner makes an ECDSA P-256 policy signer with a self-signed
+// Signer makes an ECDSA P-256 policy signer with a self-signed
 // certificate.
-func fakeSigner(t testing.TB, cn string) (crypto.Signer, *x509.Certificate) {
+func Signer(t testing.TB, cn string) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -585,8 +589,8 @@ func fakeSigner(t testing.TB, cn string) (crypto.Signer, *x509.Certificate) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    fakeNow.Add(-24 * time.Hour),
-		NotAfter:     fakeNow.Add(365 * 24 * time.Hour),
+		NotBefore:    Now.Add(-24 * time.Hour),
+		NotAfter:     Now.Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
