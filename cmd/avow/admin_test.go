@@ -46,7 +46,7 @@ func TestAdminTokenCLI(t *testing.T) {
 		remoteArgs(conn, "admin", "token", "revoke"),
 		remoteArgs(conn, "admin", "token", "list", "extra"),
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}

@@ -90,7 +90,7 @@ func TestAttestCLI(t *testing.T) {
 		remoteArgs(conn, "attest", "--url", uri, "--quote", sgxHex, "--draft-policy", pol, "--verify"),
 		{"attest", "--url", "contoso", "--quote", sgxHex},
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}

@@ -56,7 +56,7 @@ func TestCollateralCLI(t *testing.T) {
 		remoteArgs(conn, "collateral", "import", filepath.Join(dir, "missing.json")),
 		remoteArgs(conn, "collateral", "import", bad),
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}

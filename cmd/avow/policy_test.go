@@ -6,7 +6,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -19,36 +18,10 @@ import (
 	"github.com/avowhq/avow/policy"
 )
 
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func policyUpdateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// runPolicyCLI runs `avow policy ...` in-process and returns the exit code,
-// standard output and standard error.
+// runPolicyCLI runs `avow policy ...` in-process.
 func runPolicyCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run(append([]string{"policy"}, args...), stdout, stderr)
-	stdout.Close()
-	stderr.Close()
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	return code, string(out), string(errOut)
+	return runAvow(t, append([]string{"policy"}, args...)...)
 }
 
 func TestPolicyCLIGolden(t *testing.T) {
@@ -89,7 +62,7 @@ func TestPolicyCLIGolden(t *testing.T) {
 
 func comparePolicyGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if policyUpdateGolden() {
+	if updateGolden() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 )
 
 // remoteEnv clears the environment variables of the remote commands.
@@ -29,58 +28,10 @@ func setRemoteNow(t *testing.T, now time.Time) {
 	t.Cleanup(func() { remoteNow = old })
 }
 
-// remoteRun runs avow in-process and returns the exit code, standard output
-// and standard error. With a policy first argument it runs a policy group
-// holding the remote policy commands (policy.go wires them into avow's).
-func remoteRun(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var code int
-	if len(args) > 0 && args[0] == "policy" {
-		code = runRemotePolicy(args, stdout, stderr)
-	} else {
-		code = run(args, stdout, stderr)
-	}
-	stdout.Close()
-	stderr.Close()
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	return code, string(out), string(errOut)
-}
-
-// runRemotePolicy is run with a root holding only a policy group of get,
-// set and reset.
-func runRemotePolicy(args []string, stdout, stderr *os.File) int {
-	root := &cobra.Command{Use: "avow", SilenceUsage: true, SilenceErrors: true}
-	pol := &cobra.Command{Use: "policy"}
-	pol.AddCommand(newPolicyGetCmd(), newPolicySetCmd(), newPolicyResetCmd())
-	root.AddCommand(pol)
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.Execute()
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(exitError); ok {
-		return ee.code
-	}
-	stderr.WriteString("avow: " + err.Error() + "\n")
-	return 2
-}
-
 // mustRemote runs avow and fails unless it exits with want.
 func mustRemote(t *testing.T, want int, args ...string) (string, string) {
 	t.Helper()
-	code, out, errOut := remoteRun(t, args...)
+	code, out, errOut := runAvow(t, args...)
 	if code != want {
 		t.Fatalf("avow %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out, errOut)
 	}
@@ -216,7 +167,7 @@ func TestProviderCLIUsageAndConnection(t *testing.T) {
 		{"provider", "list", "--server", f.URL, "--ca-cert", "/nonexistent.pem"},
 		{"provider", "list", "--server", f.URL, "--token", fakemaa.OwnerToken}, // self-signed, untrusted
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,38 +13,10 @@ import (
 	"github.com/avowhq/avow/internal/vectors"
 )
 
-// -update rewrites the golden files under testdata/quote. The flag is
-// registered here only if no other test file of the package did.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// runQuoteShow runs `avow quote show` in-process and returns its exit code,
-// standard output and standard error.
+// runQuoteShow runs `avow quote show` in-process.
 func runQuoteShow(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run(append([]string{"quote", "show"}, args...), stdout, stderr)
-	stdout.Close()
-	stderr.Close()
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	return code, string(out), string(errOut)
+	return runAvow(t, append([]string{"quote", "show"}, args...)...)
 }
 
 func writeTemp(t *testing.T, name string, data []byte) string {

@@ -13,24 +13,11 @@ import (
 // runCLI runs avow in-process and returns its exit code and standard output.
 func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run(args, stdout, stderr)
-	stdout.Close()
-	stderr.Close()
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	if len(errOut) > 0 {
+	code, out, errOut := runAvow(t, args...)
+	if errOut != "" {
 		t.Logf("stderr: %s", errOut)
 	}
-	return code, string(out)
+	return code, out
 }
 
 // TestQuoteVerifyVectors runs `avow quote verify` on every DCAP vector set

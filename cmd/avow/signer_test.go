@@ -51,7 +51,7 @@ func TestSignerCLI(t *testing.T) {
 		remoteArgs(conn, "signer", "add", "fabrikam", "/nonexistent.pem", "--key", keyAFile, "--cert", certAFile),
 		remoteArgs(conn, "signer", "list"),
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,43 +15,9 @@ import (
 	"github.com/avowhq/avow/sgxsim"
 )
 
-// -update rewrites the golden files under testdata/sim (the flag may also
-// be registered by other test files of this package).
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func simUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// runSim runs avow in-process with args and returns the exit code, standard
-// output and standard error.
-func runSim(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run(args, stdout, stderr)
-	stdout.Close()
-	stderr.Close()
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	return code, string(out), string(errOut)
-}
-
 func mustRunSim(t *testing.T, args ...string) string {
 	t.Helper()
-	code, out, errOut := runSim(t, args...)
+	code, out, errOut := runAvow(t, args...)
 	if code != 0 {
 		t.Fatalf("avow %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
 	}
@@ -93,7 +58,7 @@ func TestSimDemoFlow(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			q := path(c.name + ".bin")
 			mustRunSim(t, append([]string{"sim", "--sim-dir", simDir, "quote", "--out", q}, c.args...)...)
-			code, out, _ := runSim(t, "quote", "verify", q, "--collateral", path(c.tee+".json"), "--root", path("root.pem"), "--at", at)
+			code, out, _ := runAvow(t, "quote", "verify", q, "--collateral", path(c.tee+".json"), "--root", path("root.pem"), "--at", at)
 			var res struct {
 				Result    string `json:"result"`
 				TCBStatus string `json:"tcb_status"`
@@ -109,7 +74,7 @@ func TestSimDemoFlow(t *testing.T) {
 	// A collateral-side defect, made by a later command, applies to the
 	// quotes made earlier.
 	mustRunSim(t, "sim", "--sim-dir", simDir, "collateral", "--at", at, "--defect", "revoked-pck", "--out", path("revoked.json"))
-	code, out, _ := runSim(t, "quote", "verify", path("sgx.bin"), "--collateral", path("revoked.json"), "--root", path("root.pem"), "--at", at)
+	code, out, _ := runAvow(t, "quote", "verify", path("sgx.bin"), "--collateral", path("revoked.json"), "--root", path("root.pem"), "--at", at)
 	if code != 1 || !strings.Contains(out, `"pck_revoked"`) {
 		t.Errorf("revoked PCK: exit %d\n%s", code, out)
 	}
@@ -118,7 +83,7 @@ func TestSimDemoFlow(t *testing.T) {
 func TestSimQuoteFields(t *testing.T) {
 	simDir, work := t.TempDir(), t.TempDir()
 	q := filepath.Join(work, "q.bin")
-	_, _, errOut := runSim(t, "sim", "--sim-dir", simDir, "quote", "--out", q,
+	_, _, errOut := runAvow(t, "sim", "--sim-dir", simDir, "quote", "--out", q,
 		"--mrenclave", strings.Repeat("11", 32), "--mrsigner", "0x"+strings.Repeat("22", 32), "--product-id", "3", "--svn", "4",
 		"--debug", "--report-data", "cafe")
 	if !strings.Contains(errOut, "wrote sgx quote v3") {
@@ -233,7 +198,7 @@ func TestSimUsageErrors(t *testing.T) {
 		"bad collateral flag": {"collateral", "--out", out, "--defect", "nope"},
 		"root without out":    {"root"},
 	} {
-		code, _, errOut := runSim(t, append([]string{"sim", "--sim-dir", simDir}, args...)...)
+		code, _, errOut := runAvow(t, append([]string{"sim", "--sim-dir", simDir}, args...)...)
 		if code != 2 || errOut == "" {
 			t.Errorf("%s: exit %d, stderr %q", name, code, errOut)
 		}
@@ -241,7 +206,7 @@ func TestSimUsageErrors(t *testing.T) {
 	// A directory that is not a platform is refused.
 	foreign := t.TempDir()
 	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644)
-	if code, _, errOut := runSim(t, "sim", "--sim-dir", foreign, "root", "--out", "-"); code != 2 || !strings.Contains(errOut, "not a simulated platform") {
+	if code, _, errOut := runAvow(t, "sim", "--sim-dir", foreign, "root", "--out", "-"); code != 2 || !strings.Contains(errOut, "not a simulated platform") {
 		t.Errorf("foreign dir: exit %d, %q", code, errOut)
 	}
 }
@@ -251,7 +216,7 @@ func TestSimListsGolden(t *testing.T) {
 	for _, name := range []string{"defects", "presets"} {
 		out := mustRunSim(t, "sim", name)
 		golden := filepath.Join("testdata", "sim", name+".golden")
-		if simUpdate() {
+		if updateGolden() {
 			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 				t.Fatal(err)
 			}

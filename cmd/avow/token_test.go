@@ -83,7 +83,7 @@ func TestTokenCLI(t *testing.T) {
 		{"token", "show"},
 		{"token", "show", "not-a-token"},
 	} {
-		if code, out, errOut := remoteRun(t, args...); code != 2 {
+		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}
