@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // remoteEnv clears the environment variables of the remote commands.
