@@ -65,7 +65,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err.Error())
-		if e != nil && e.Code != "store_unavailable" {
+		if e != nil {
 			body.Error.Message = e.Message // never the internal cause
 		}
 	}
