@@ -44,12 +44,12 @@ type AttestResult struct {
 	Verification *dcap.Result
 }
 
-// Attest verifies evidence for a provider and issues its token: quote
-// verification at the service's now with the stored collateral, the
-// provider's TCB and expiry settings, runtime/init-time data binding, the
-// policy, and the signature of the provider's active key.
-func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest) (*AttestResult, error) {
+// attest is Attest without the audit record and the outcome metrics (see
+// audit.go); it notes what it learns in tr and reports the time of each
+// stage to the observer.
+func (s *Service) attest(ctx context.Context, provider string, req AttestRequest, tr *AttestRecord) (*AttestResult, error) {
 	p, attType, err := s.providerAndType(ctx, provider, req.Type)
+	tr.noteProvider(p, attType)
 	if err != nil {
 		return nil, err
 	}
@@ -57,24 +57,31 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 	if err != nil {
 		return nil, err
 	}
+	tr.TEE = strings.ToLower(teeName(q))
 	now := s.clock.Now()
+	start := time.Now()
 	res, col, err := s.verify(ctx, q, now)
+	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
+	tr.TCBStatus, tr.FMSPC = string(res.TCBStatus), hex.EncodeToString(res.PCK.FMSPC[:])
 	if err := checkSettings(p, res, now); err != nil {
 		return nil, err
 	}
+	start = time.Now()
 	c := claims.FromQuote(q)
 	claims.AddVerification(c, q, col, res)
 	if s.simulated(res.RootKey) {
 		c["x-avow-simulated"] = true
+		tr.Simulated = true
 	}
 	if err := addData(c, q, req); err != nil {
 		return nil, err
 	}
 
 	var ap *activePolicy
+	tr.Draft = req.DraftPolicy != nil
 	if req.DraftPolicy != nil {
 		compiled, err := policy.Parse(*req.DraftPolicy)
 		if err != nil {
@@ -84,7 +91,9 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 	} else if ap, err = s.activePolicy(ctx, p.Name, attType); err != nil {
 		return nil, err
 	}
+	tr.PolicyHash = ap.hash
 	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
+	s.obs.AttestStage(StagePolicy, time.Since(start))
 	if err != nil {
 		return nil, ErrPolicyInvalid.Wrap(err)
 	}
@@ -102,6 +111,7 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 		c["nonce"] = *req.Nonce
 	}
 
+	start = time.Now()
 	jti, err := token.NewJTI()
 	if err != nil {
 		return nil, err
@@ -116,6 +126,7 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 		}
 		tok, err = token.Issue(c, key, s.AttestURI(p.Name), now, token.AttestationLifetime, jti)
 	}
+	s.obs.AttestStage(StageSign, time.Since(start))
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if subtle.ConstantTimeCompare(t.Hash, sum[:]) != 1 || t.Revoked {
 		return nil, ErrUnauthorized.Wrapf("the bearer token is revoked")
 	}
-	return &Principal{ID: t.ID, Role: t.Role}, nil
+	return &Principal{ID: t.ID, Role: t.Role, RequestID: RequestIDFrom(ctx)}, nil
 }
 
 // NewAdminToken is a freshly created admin token; Secret is shown once.

@@ -66,7 +66,7 @@ func (s *Service) ListCollateral(ctx context.Context, who *Principal) ([]store.C
 // collateralFor returns the stored collateral of a platform family.
 func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*storedCollateral, error) {
 	c := s.caches()
-	if sc, ok := getCached(c, c.collateral, key); ok {
+	if sc, ok := lookup(s, c, c.collateral, key, CacheCollateral); ok {
 		return sc, nil
 	}
 	row, err := s.st.GetCollateral(ctx, key)

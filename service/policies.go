@@ -74,7 +74,7 @@ func DefaultPolicy(attType string) string {
 func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*activePolicy, error) {
 	c := s.caches()
 	key := policyKey(provider, attType)
-	if ap, ok := getCached(c, c.policies, key); ok {
+	if ap, ok := lookup(s, c, c.policies, key, CachePolicy); ok {
 		return ap, nil
 	}
 	var ap *activePolicy

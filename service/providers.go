@@ -38,6 +38,9 @@ var providerName = regexp.MustCompile(`^[a-z][a-z0-9-]{2,23}$`)
 type Principal struct {
 	ID   string // admin token id (or OIDC subject)
 	Role store.Role
+	// RequestID is the id of the request the principal authenticated
+	// (Authenticate takes it from the context); audit entries carry it.
+	RequestID string
 }
 
 // Allows reports whether p's role includes need.
@@ -312,7 +315,7 @@ func (s *Service) DeleteProvider(ctx context.Context, who *Principal, name strin
 func (s *Service) provider(ctx context.Context, name string) (store.Provider, error) {
 	c := s.caches()
 	key := strings.ToLower(name)
-	if p, ok := getCached(c, c.providers, key); ok {
+	if p, ok := lookup(s, c, c.providers, key, CacheProvider); ok {
 		return p, nil
 	}
 	p, err := s.st.GetProvider(ctx, name)
@@ -327,7 +330,7 @@ func (s *Service) provider(ctx context.Context, name string) (store.Provider, er
 func (s *Service) activeKey(ctx context.Context, provider string) (*token.SigningKey, error) {
 	c := s.caches()
 	key := strings.ToLower(provider)
-	if k, ok := getCached(c, c.keys, key); ok {
+	if k, ok := lookup(s, c, c.keys, key, CacheKey); ok {
 		return k, nil
 	}
 	sk, err := s.st.ActiveKey(ctx, provider)
@@ -381,12 +384,12 @@ func (s *Service) OpenIDMetadata(ctx context.Context, provider string) ([]byte, 
 }
 
 func audit(who *Principal, provider, op string, now time.Time, details map[string]string) store.AuditEntry {
-	actor := ""
+	actor, requestID := "", ""
 	if who != nil {
-		actor = who.ID
+		actor, requestID = who.ID, who.RequestID
 	}
 	return store.AuditEntry{Time: now, Kind: store.AuditManagement, Actor: actor, Provider: provider,
-		Operation: op, Outcome: "success", Details: details}
+		Operation: op, Outcome: "success", Details: details, RequestID: requestID}
 }
 
 // mapStoreErr turns store errors into service errors that name what was

@@ -64,6 +64,10 @@ type Config struct {
 	// PollInterval is how often Run checks the store's change counter to
 	// drop caches after changes made by other nodes (default 250 ms).
 	PollInterval time.Duration
+	// Observer receives timings and outcomes (nil: none).
+	Observer Observer
+	// Audit configures the asynchronous writer of attestation records.
+	Audit AuditConfig
 }
 
 // Service is the attestation service. It is safe for concurrent use.
@@ -82,6 +86,9 @@ type Service struct {
 	mu      sync.RWMutex
 	version int64
 	cache   *cache
+
+	obs   Observer
+	audit *auditWriter
 }
 
 // New returns a service over cfg.Store.
@@ -116,6 +123,11 @@ func New(cfg Config) (*Service, error) {
 	if s.poll <= 0 {
 		s.poll = 250 * time.Millisecond
 	}
+	s.obs = cfg.Observer
+	if s.obs == nil {
+		s.obs = NopObserver{}
+	}
+	s.audit = newAuditWriter(s.st, cfg.Audit, s.obs, s.log)
 	for _, root := range cfg.ExtraRoots {
 		key := dcap.RootKey(root)
 		if key == nil {

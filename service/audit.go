@@ -1,0 +1,378 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/store"
+)
+
+// AuditConfig configures the asynchronous writer of attestation records.
+// Management changes are audited in their own transaction and never go
+// through it.
+type AuditConfig struct {
+	// Disabled turns attestation records off (management records stay).
+	Disabled bool
+	// Queue is how many records wait for the writer at most (default
+	// 16384). When it is full, records are dropped and counted
+	// (Observer.AuditDropped); an attestation never waits for the audit
+	// log.
+	Queue int
+	// MaxBatch is the most records written in one transaction (default
+	// 512).
+	MaxBatch int
+	// Linger is how long the writer waits for more records after the first
+	// of a batch (default 20 ms): one transaction per batch instead of one
+	// per attestation.
+	Linger time.Duration
+}
+
+// Audit defaults.
+const (
+	DefaultAuditQueue    = 16384
+	DefaultAuditMaxBatch = 512
+	DefaultAuditLinger   = 20 * time.Millisecond
+	// DefaultAuditRetention is how long attestation records are kept by
+	// default (RunAuditRetention).
+	DefaultAuditRetention = 30 * 24 * time.Hour
+)
+
+// maxAuditText bounds strings taken from requests (provider names of
+// unknown providers, messages) in audit records.
+const maxAuditText = 200
+
+// Attest verifies evidence for a provider and issues its token: quote
+// verification at the service's now with the stored collateral, the
+// provider's TCB and expiry settings, runtime/init-time data binding, the
+// policy, and the signature of the provider's active key.
+//
+// Every call is recorded: an attestation record in the audit log (written
+// asynchronously in batches, see AuditConfig) and the outcome reported to
+// the Observer.
+func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest) (*AttestResult, error) {
+	start := time.Now()
+	tr := AttestRecord{Provider: provider, Type: req.Type}
+	res, err := s.attest(ctx, provider, req, &tr)
+	tr.Duration = time.Since(start)
+	tr.Time = s.clock.Now()
+	tr.RequestID = RequestIDFrom(ctx)
+	tr.Outcome = OutcomeSuccess
+	if err != nil {
+		tr.Outcome, tr.FailureCode, tr.Message = OutcomeFailure, errorCode(err), truncate(errs.Detail(err))
+	}
+	if !tr.ProviderKnown {
+		tr.Provider = truncate(tr.Provider)
+		tr.Type = truncate(tr.Type)
+	}
+	s.obs.Attested(tr)
+	if !s.audit.cfg.Disabled {
+		s.audit.record(attestationEntry(&tr))
+	}
+	return res, err
+}
+
+func (tr *AttestRecord) noteProvider(p store.Provider, attType string) {
+	if p.Name != "" {
+		tr.Provider, tr.ProviderKnown = p.Name, true
+	}
+	if attType != "" {
+		tr.Type = attType
+	}
+}
+
+// errorCode is the stable code of err ("internal" for untyped errors).
+func errorCode(err error) string {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "internal"
+}
+
+func truncate(s string) string {
+	if len(s) <= maxAuditText {
+		return s
+	}
+	s = s[:maxAuditText]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+// attestationEntry is the audit record of an attestation: Operation
+// "attest.{type}", Outcome "success" or the failure code, and the details
+// type, tee, fmspc, tcb_status, policy_hash, duration_ms, failure_code,
+// message, draft and simulated (when known and relevant).
+func attestationEntry(tr *AttestRecord) store.AuditEntry {
+	d := map[string]string{"type": tr.Type, "duration_ms": strconv.FormatFloat(float64(tr.Duration.Microseconds())/1000, 'f', 3, 64)}
+	set := func(k, v string) {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	set("tee", tr.TEE)
+	set("fmspc", tr.FMSPC)
+	set("tcb_status", tr.TCBStatus)
+	set("policy_hash", tr.PolicyHash)
+	set("failure_code", tr.FailureCode)
+	set("message", tr.Message)
+	if tr.Draft {
+		d["draft"] = "true"
+	}
+	if tr.Simulated {
+		d["simulated"] = "true"
+	}
+	outcome := tr.Outcome
+	if tr.FailureCode != "" {
+		outcome = tr.FailureCode
+	}
+	return store.AuditEntry{Time: tr.Time, Kind: store.AuditAttestation, Provider: tr.Provider,
+		Operation: "attest." + tr.Type, Outcome: outcome, Details: d, RequestID: tr.RequestID}
+}
+
+// auditWriter writes attestation records in batches on one goroutine.
+type auditWriter struct {
+	st  store.Store
+	cfg AuditConfig
+	obs Observer
+	log *slog.Logger
+
+	start   sync.Once
+	started atomic.Bool // ch is set
+	ch      chan store.AuditEntry
+	flush   chan chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	stopped atomic.Bool
+	closing sync.Once
+}
+
+func newAuditWriter(st store.Store, cfg AuditConfig, obs Observer, log *slog.Logger) *auditWriter {
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultAuditQueue
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultAuditMaxBatch
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = DefaultAuditLinger
+	}
+	return &auditWriter{st: st, cfg: cfg, obs: obs, log: log,
+		flush: make(chan chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// run starts the writer goroutine on first use.
+func (w *auditWriter) run() {
+	w.start.Do(func() {
+		w.ch = make(chan store.AuditEntry, w.cfg.Queue)
+		w.started.Store(true)
+		go w.loop()
+	})
+}
+
+// record queues e, or drops it when the queue is full or the writer is
+// closed. It never blocks.
+func (w *auditWriter) record(e store.AuditEntry) {
+	if w.stopped.Load() {
+		w.obs.AuditDropped(1, "closed")
+		return
+	}
+	w.run()
+	select {
+	case w.ch <- e:
+	default:
+		w.obs.AuditDropped(1, "queue_full")
+	}
+}
+
+// queued returns how many records wait.
+func (w *auditWriter) queued() int {
+	if !w.started.Load() {
+		return 0
+	}
+	return len(w.ch)
+}
+
+func (w *auditWriter) loop() {
+	defer close(w.done)
+	batch := make([]store.AuditEntry, 0, w.cfg.MaxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	for {
+		select {
+		case e := <-w.ch:
+			batch = append(batch[:0], e)
+			linger.Reset(w.cfg.Linger)
+		collect:
+			for len(batch) < w.cfg.MaxBatch {
+				select {
+				case e := <-w.ch:
+					batch = append(batch, e)
+				case <-linger.C:
+					break collect
+				case ack := <-w.flush:
+					// Flush: take what is queued now and answer after writing.
+					batch = w.drain(batch)
+					w.write(batch)
+					batch = batch[:0]
+					close(ack)
+					break collect
+				case <-w.quit:
+					w.write(w.drain(batch))
+					return
+				}
+			}
+			linger.Stop()
+			w.write(batch)
+		case ack := <-w.flush:
+			w.write(w.drain(batch[:0]))
+			close(ack)
+		case <-w.quit:
+			w.write(w.drain(batch[:0]))
+			return
+		}
+	}
+}
+
+// drain appends everything queued to batch.
+func (w *auditWriter) drain(batch []store.AuditEntry) []store.AuditEntry {
+	for {
+		select {
+		case e := <-w.ch:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+}
+
+// write stores batch in transactions of at most MaxBatch records.
+func (w *auditWriter) write(batch []store.AuditEntry) {
+	for len(batch) > 0 {
+		n := min(len(batch), w.cfg.MaxBatch)
+		start := time.Now()
+		// Not the request's context: the records outlive their requests,
+		// and a shutdown flush must still write them.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.st.AppendAudit(ctx, batch[:n]...)
+		cancel()
+		w.obs.AuditWritten(n, time.Since(start), err)
+		if err != nil {
+			w.obs.AuditDropped(n, "store_error")
+			w.log.Warn("writing attestation audit records failed", "records", n, "err", errs.Detail(err))
+		}
+		batch = batch[n:]
+	}
+}
+
+// FlushAudit waits until every attestation record queued before the call
+// is written (or ctx ends).
+func (s *Service) FlushAudit(ctx context.Context) error {
+	w := s.audit
+	if !w.started.Load() || w.stopped.Load() {
+		return nil
+	}
+	ack := make(chan struct{})
+	select {
+	case w.flush <- ack:
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes the queued attestation records and stops the audit writer;
+// records of later attestations are dropped (counted as "closed"). Call it
+// after the HTTP server stopped and before the store is closed.
+func (s *Service) Close(ctx context.Context) error {
+	w := s.audit
+	w.closing.Do(func() {
+		w.stopped.Store(true)
+		close(w.quit)
+	})
+	if !w.started.Load() {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AuditQueueLength is the number of attestation records waiting to be
+// written.
+func (s *Service) AuditQueueLength() int { return s.audit.queued() }
+
+// ListAudit returns audit entries matching f, newest first (reader role).
+func (s *Service) ListAudit(ctx context.Context, who *Principal, f store.AuditFilter) ([]store.AuditEntry, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return nil, ErrInvalidRequest.Wrapf("kind %q is neither management nor attestation", f.Kind)
+	}
+	entries, err := s.st.ListAudit(ctx, f)
+	if err != nil {
+		return nil, mapStoreErr(err, "audit log")
+	}
+	return entries, nil
+}
+
+// PruneAudit deletes attestation records older than retention (management
+// records are kept) and returns how many it deleted.
+func (s *Service) PruneAudit(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	n, err := s.st.PruneAttestations(ctx, s.clock.Now().Add(-retention))
+	if err != nil {
+		return 0, mapStoreErr(err, "audit log")
+	}
+	return n, nil
+}
+
+// RunAuditRetention prunes attestation records older than retention now
+// and then every interval until ctx ends. retention 0 keeps them forever.
+func (s *Service) RunAuditRetention(ctx context.Context, retention, interval time.Duration) {
+	if retention <= 0 {
+		return
+	}
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.PruneAudit(ctx, retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("pruning attestation audit records failed", "err", errs.Detail(err))
+		case n > 0:
+			s.log.Info("pruned attestation audit records", "deleted", n, "retention", retention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
