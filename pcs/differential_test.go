@@ -337,3 +337,134 @@ func FuzzDiffCertificates(f *testing.F) {
 		diffCertificates(t, data)
 	})
 }
+
+// dumpJSON and dumpOldJSON print a parsed tree in one canonical form.
+func dumpJSON(v jval) string {
+	var b strings.Builder
+	var walk func(v jval)
+	walk = func(v jval) {
+		switch v.kind() {
+		case jObject:
+			b.WriteString("{")
+			d := v.d
+			j := v.i + 1
+			for end := d.toks[v.i].end; j < end; j = d.next(j + 1) {
+				b.WriteString(strconv.Quote(string(jval{d, j}.text())) + ":")
+				walk(jval{d, j + 1})
+				b.WriteString(",")
+			}
+			b.WriteString("}" + strconv.Itoa(v.len()))
+		case jArray:
+			b.WriteString("[")
+			for _, e := range v.elems() {
+				walk(e)
+				b.WriteString(",")
+			}
+			b.WriteString("]" + strconv.Itoa(v.len()))
+		case jBool:
+			b.WriteString(strconv.FormatBool(v.boolean()))
+		case jNull:
+			b.WriteString("null")
+		case jNumber:
+			b.WriteString("#" + string(v.text()))
+		case jString:
+			b.WriteString(strconv.Quote(string(v.text())))
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+func dumpOldJSON(v *oldJval) string {
+	var b strings.Builder
+	var walk func(v *oldJval)
+	walk = func(v *oldJval) {
+		switch v.kind {
+		case oldJObject:
+			b.WriteString("{")
+			for i, k := range v.keys {
+				b.WriteString(strconv.Quote(string(k)) + ":")
+				walk(v.vals[i])
+				b.WriteString(",")
+			}
+			b.WriteString("}" + strconv.Itoa(len(v.vals)))
+		case oldJArray:
+			b.WriteString("[")
+			for _, e := range v.vals {
+				walk(e)
+				b.WriteString(",")
+			}
+			b.WriteString("]" + strconv.Itoa(len(v.vals)))
+		case oldJBool:
+			b.WriteString(strconv.FormatBool(v.b))
+		case oldJNull:
+			b.WriteString("null")
+		case oldJNumber:
+			b.WriteString("#" + string(v.s))
+		case oldJString:
+			b.WriteString(strconv.Quote(string(v.s)))
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+// diffJSON compares the JSON readers: parseJSON (validation, error text,
+// tree) and parseSignedJSON (compact form, error text, tree).
+func diffJSON(t *testing.T, data []byte) {
+	t.Helper()
+	got, err := parseJSON(data)
+	want, werr := oldParseJSON(data)
+	if sameError(t, "parseJSON", data, err, werr, nil) && err == nil {
+		if g, w := dumpJSON(got), dumpOldJSON(want); g != w {
+			t.Errorf("parseJSON(%q):\n got %s\nwant %s", trunc(data), g, w)
+		}
+	}
+	root, signed, err := parseSignedJSON(data)
+	wantSigned, werr := oldCompactJSON(data)
+	if sameError(t, "parseSignedJSON", data, err, werr, nil) && err == nil {
+		if !bytes.Equal(signed, wantSigned) {
+			t.Errorf("parseSignedJSON(%q): compact form %q, want %q", trunc(data), trunc(signed), trunc(wantSigned))
+		}
+		if len(data) > 0 && len(signed) > 0 && &signed[0] == &data[0] {
+			t.Errorf("parseSignedJSON(%q): compact form shares the input's memory", trunc(data))
+		}
+		oldRoot, err := oldParseValidJSON(wantSigned)
+		if err != nil {
+			t.Fatalf("oldParseValidJSON(%q): %v", trunc(wantSigned), err)
+		}
+		if g, w := dumpJSON(root), dumpOldJSON(oldRoot); g != w {
+			t.Errorf("parseSignedJSON(%q):\n got %s\nwant %s", trunc(data), g, w)
+		}
+		root.release()
+	}
+}
+
+func TestDifferentialJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	seeds := jsonSeeds(t)
+	for _, s := range []string{``, ` `, `{}`, ` {} `, `[]`, `[ ]`, `{ }`, `1`, `-0`, `"a"`, `"\u00e9\ud800"`, `{"a":1,"a":2}`,
+		`{"\u0061":1}`, `[1,2,[3,{"x":[]}]]`, "\"\xff\"", "\"\x7f\"", "\"\x1f\"", `[1,]`, `{"a":}`, `{,}`, `nul`, `true false`} {
+		seeds = append(seeds, []byte(s))
+	}
+	seeds = append(seeds, bytes.Repeat([]byte("["), maxJSONDepth), bytes.Repeat([]byte("["), maxJSONDepth+1))
+	deep := append(bytes.Repeat([]byte("["), maxJSONDepth), bytes.Repeat([]byte("]"), maxJSONDepth)...)
+	seeds = append(seeds, deep, append(append([]byte("["), deep...), ']'))
+	n := mutationCount(20, 300)
+	for _, s := range seeds {
+		diffJSON(t, s)
+		for _, m := range mutate(s, jsonSnippets, n, rng) {
+			diffJSON(t, m)
+		}
+	}
+}
+
+func FuzzDiffJSON(f *testing.F) {
+	for _, s := range jsonSeeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte(`[1,{"a":"\u00e9"},true,null]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		diffJSON(t, data)
+	})
+}

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,6 +21,12 @@ import (
 //     are doubles, not integers; RapidJSON also counts "-0" as 0);
 //   - "int" means an integer token in [-2^31, 2^31-1];
 //   - text after the root value is an error.
+//
+// One pass over the text checks it with exactly encoding/json's grammar
+// (json.Valid, json.Compact) and records every value on a flat tape; the
+// accessors walk the tape. Nothing is allocated per value. Strings are taken
+// byte for byte unless they contain escapes (RapidJSON does not validate
+// UTF-8 either); escaped strings are decoded by encoding/json.
 
 type jkind uint8
 
@@ -34,256 +43,479 @@ func (k jkind) String() string {
 	return [...]string{"null", "boolean", "number", "string", "array", "object"}[k]
 }
 
-// jval is one parsed JSON value.
-type jval struct {
+// jtok is one entry of the tape: a value, or an object member name (a
+// jString entry directly followed by the member's value).
+type jtok struct {
 	kind jkind
-	s    []byte // string content (unescaped) or the literal text of a number
-	b    bool
-	keys [][]byte // object member names in document order (duplicates kept)
-	vals []*jval  // object member values (parallel to keys) or array elements
+	esc  bool // jString with escapes: its text is doc.strs[start]
+	b    bool // jBool
+	// jString, jNumber: the text is data[start:end] (a string without its
+	// quotes). jObject, jArray: end is the index of the entry after the
+	// value's last descendant, n the number of members or elements.
+	start, end int
+	n          int
 }
+
+// jdoc is a parsed JSON document: the text and its tape. The root value is
+// toks[0].
+type jdoc struct {
+	data []byte
+	toks []jtok
+	strs [][]byte // decoded escaped strings
+}
+
+// jval is a value of a jdoc (an index into its tape). The zero jval stands
+// for an absent member.
+type jval struct {
+	d *jdoc
+	i int
+}
+
+// maxJSONDepth is encoding/json's nesting limit (scanner maxNestingDepth):
+// deeper text is not valid JSON to json.Valid and json.Compact.
+const maxJSONDepth = 10000
 
 // parseJSON validates data (one JSON value, surrounding whitespace allowed)
-// and parses it.
-func parseJSON(data []byte) (*jval, error) {
-	if !json.Valid(data) {
+// and parses it. The error is encoding/json's for the same text.
+func parseJSON(data []byte) (jval, error) {
+	d := &jdoc{data: data}
+	if _, ok := d.parse(); !ok {
 		var v any
 		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
+			return jval{}, err
 		}
-		return nil, errors.New("invalid JSON")
+		return jval{}, errors.New("invalid JSON")
 	}
-	return parseValidJSON(data)
+	return jval{d, 0}, nil
 }
 
-// parseValidJSON parses JSON already known to be valid (json.Valid or the
-// output of json.Compact): the scanner does not re-check the grammar.
-// Strings are taken byte for byte unless they contain escapes (RapidJSON
-// does not validate UTF-8 either). The values share data's memory.
-func parseValidJSON(data []byte) (*jval, error) {
-	p := jparser{data: data}
-	return p.value()
-}
+// docPool recycles the tapes of signed documents, which parseSignedJSON's
+// callers release when done.
+var docPool = sync.Pool{New: func() any { return new(jdoc) }}
 
-type jparser struct {
-	data []byte
-	pos  int
-	slab []jval
-}
-
-func (p *jparser) newVal(k jkind) *jval {
-	if len(p.slab) == 0 {
-		p.slab = make([]jval, 64)
+// parseSignedJSON parses the text of a signed document (a TCB info or QE
+// identity) and returns it with its compact form, json.Compact(raw): the
+// bytes QVL verifies the signature over. The compact form is a copy of raw
+// (never raw itself), as json.Compact's output would be. The error is
+// json.Compact's for the same text. The caller must call root.release when
+// done with root, and must keep nothing that shares its memory.
+func parseSignedJSON(raw []byte) (root jval, signed []byte, err error) {
+	d := docPool.Get().(*jdoc)
+	d.data = raw
+	compact, ok := d.parse()
+	if !ok || !compact {
+		// Invalid text, for json.Compact's error, or text with whitespace:
+		// json.Compact removes it.
+		if signed, err = compactJSON(raw); err != nil {
+			d.release()
+			return jval{}, nil, err
+		}
+		if !ok {
+			d.release()
+			return jval{}, nil, errors.New("invalid JSON")
+		}
+		return jval{d, 0}, signed, nil
 	}
-	v := &p.slab[0]
-	p.slab = p.slab[1:]
-	v.kind = k
-	return v
+	return jval{d, 0}, bytes.Clone(raw), nil
 }
 
-func (p *jparser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\r', '\n':
-			p.pos++
+// release returns the document of a root from parseSignedJSON to docPool.
+func (v jval) release() { v.d.release() }
+
+func (d *jdoc) release() {
+	if cap(d.toks) > 1<<16 {
+		return // do not keep the tape of an unusually large text
+	}
+	*d = jdoc{toks: d.toks[:0]}
+	docPool.Put(d)
+}
+
+func isJSONSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
+}
+
+// parse fills d.toks from d.data. ok reports whether d.data is one valid
+// JSON value with optional whitespace around it, by encoding/json's rules
+// (RFC 8259 grammar, at most maxJSONDepth nested arrays and objects,
+// strings not checked for UTF-8). compact reports that the text has no
+// whitespace outside strings, i.e. json.Compact would return it unchanged.
+func (d *jdoc) parse() (compact, ok bool) {
+	data := d.data
+	n := len(data)
+	if cap(d.toks) < n/5+8 {
+		d.toks = make([]jtok, 0, n/5+8) // Intel's documents: 6 bytes a value
+	}
+	toks := d.toks[:0]
+	defer func() { d.toks = toks }()
+	var stackBuf [16]int
+	stack := stackBuf[:0] // tape indices of the open arrays and objects
+	compact = true
+	pos := 0
+	for pos < n && isJSONSpace(data[pos]) {
+		pos++
+		compact = false
+	}
+
+value:
+	if pos >= n {
+		return false, false
+	}
+	switch c := data[pos]; c {
+	case '"':
+		end, esc := scanJSONString(data, pos+1)
+		if end < 0 {
+			return false, false
+		}
+		t := jtok{kind: jString, start: pos + 1, end: end}
+		if esc && !d.unescape(&t) {
+			return false, false
+		}
+		toks = append(toks, t)
+		pos = end + 1
+	case '{', '[':
+		if len(stack) >= maxJSONDepth {
+			return false, false
+		}
+		kind, closer := jObject, byte('}')
+		if c == '[' {
+			kind, closer = jArray, ']'
+		}
+		stack = append(stack, len(toks))
+		toks = append(toks, jtok{kind: kind})
+		pos++
+		for pos < n && isJSONSpace(data[pos]) {
+			pos++
+			compact = false
+		}
+		if pos < n && data[pos] == closer {
+			pos++
+			toks[stack[len(stack)-1]].end = len(toks)
+			stack = stack[:len(stack)-1]
+			goto after
+		}
+		if kind == jObject {
+			goto member
+		}
+		goto value
+	case 't':
+		if n-pos < 4 || string(data[pos:pos+4]) != "true" {
+			return false, false
+		}
+		toks = append(toks, jtok{kind: jBool, b: true})
+		pos += 4
+	case 'f':
+		if n-pos < 5 || string(data[pos:pos+5]) != "false" {
+			return false, false
+		}
+		toks = append(toks, jtok{kind: jBool})
+		pos += 5
+	case 'n':
+		if n-pos < 4 || string(data[pos:pos+4]) != "null" {
+			return false, false
+		}
+		toks = append(toks, jtok{kind: jNull})
+		pos += 4
+	default:
+		end := scanJSONNumber(data, pos)
+		if end < 0 {
+			return false, false
+		}
+		toks = append(toks, jtok{kind: jNumber, start: pos, end: end})
+		pos = end
+	}
+
+after: // a value ended at pos
+	for pos < n && isJSONSpace(data[pos]) {
+		pos++
+		compact = false
+	}
+	if len(stack) == 0 {
+		return compact, pos == n
+	}
+	{
+		top := &toks[stack[len(stack)-1]]
+		top.n++
+		if pos >= n {
+			return false, false
+		}
+		c := data[pos]
+		pos++
+		if c == ',' {
+			for pos < n && isJSONSpace(data[pos]) {
+				pos++
+				compact = false
+			}
+			if top.kind == jObject {
+				goto member
+			}
+			goto value
+		}
+		if top.kind == jObject && c != '}' || top.kind == jArray && c != ']' {
+			return false, false
+		}
+		top.end = len(toks)
+		stack = stack[:len(stack)-1]
+		goto after
+	}
+
+member: // an object member name is expected at pos
+	if pos >= n || data[pos] != '"' {
+		return false, false
+	}
+	{
+		end, esc := scanJSONString(data, pos+1)
+		if end < 0 {
+			return false, false
+		}
+		t := jtok{kind: jString, start: pos + 1, end: end}
+		if esc && !d.unescape(&t) {
+			return false, false
+		}
+		toks = append(toks, t)
+		pos = end + 1
+	}
+	for pos < n && isJSONSpace(data[pos]) {
+		pos++
+		compact = false
+	}
+	if pos >= n || data[pos] != ':' {
+		return false, false
+	}
+	pos++
+	for pos < n && isJSONSpace(data[pos]) {
+		pos++
+		compact = false
+	}
+	goto value
+}
+
+// scanJSONString scans the string whose text starts at i (after the opening
+// quote) and returns the index of the closing quote, or -1 when the string
+// is not valid JSON. esc reports escapes.
+func scanJSONString(data []byte, i int) (end int, esc bool) {
+	for i < len(data) {
+		c := data[i]
+		switch {
+		case c == '"':
+			return i, esc
+		case c == '\\':
+			esc = true
+			i++
+			if i >= len(data) {
+				return -1, esc
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if len(data)-i < 5 || !isHex(data[i+1:i+5]) {
+					return -1, esc
+				}
+				i += 5
+			default:
+				return -1, esc
+			}
+		case c < 0x20:
+			return -1, esc
 		default:
+			i++
+		}
+	}
+	return -1, esc
+}
+
+// scanJSONNumber scans the number starting at i and returns the index after
+// it, or -1 when there is no valid JSON number at i:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+func scanJSONNumber(data []byte, i int) int {
+	n := len(data)
+	if i < n && data[i] == '-' {
+		i++
+	}
+	if i >= n {
+		return -1
+	}
+	switch c := data[i]; {
+	case c == '0':
+		i++
+	case '1' <= c && c <= '9':
+		i++
+		for i < n && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	default:
+		return -1
+	}
+	if i < n && data[i] == '.' {
+		i++
+		if i >= n || data[i] < '0' || data[i] > '9' {
+			return -1
+		}
+		for i < n && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	}
+	if i < n && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < n && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= n || data[i] < '0' || data[i] > '9' {
+			return -1
+		}
+		for i < n && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	}
+	return i
+}
+
+// unescape decodes the escaped string t (as encoding/json does: invalid
+// UTF-8 and lone surrogates become U+FFFD) into d.strs.
+func (d *jdoc) unescape(t *jtok) bool {
+	var s string
+	if err := json.Unmarshal(d.data[t.start-1:t.end+1], &s); err != nil {
+		return false
+	}
+	t.esc = true
+	t.start = len(d.strs)
+	d.strs = append(d.strs, []byte(s))
+	return true
+}
+
+func (v jval) ok() bool      { return v.d != nil }
+func (v jval) tok() *jtok    { return &v.d.toks[v.i] }
+func (v jval) kind() jkind   { return v.d.toks[v.i].kind }
+func (v jval) boolean() bool { return v.d.toks[v.i].b }
+
+// text is the content of a string (decoded) or the literal text of a number.
+// The bytes share the document's memory.
+func (v jval) text() []byte {
+	t := &v.d.toks[v.i]
+	if t.esc {
+		return v.d.strs[t.start]
+	}
+	return v.d.data[t.start:t.end:t.end]
+}
+
+// next returns the tape index after the value at tape index i.
+func (d *jdoc) next(i int) int {
+	if k := d.toks[i].kind; k == jObject || k == jArray {
+		return d.toks[i].end
+	}
+	return i + 1
+}
+
+// len is the number of elements of an array (members of an object).
+func (v jval) len() int { return v.d.toks[v.i].n }
+
+// elems iterates over the elements of an array.
+func (v jval) elems() iter.Seq2[int, jval] {
+	return func(yield func(int, jval) bool) {
+		t := &v.d.toks[v.i]
+		if t.kind != jArray {
 			return
 		}
+		j := v.i + 1
+		for k := 0; k < t.n; k++ {
+			if !yield(k, jval{v.d, j}) {
+				return
+			}
+			j = v.d.next(j)
+		}
 	}
 }
 
-func (p *jparser) value() (*jval, error) {
-	p.skipSpace()
-	if p.pos >= len(p.data) {
-		return nil, errors.New("unexpected end of JSON")
+// get returns the first member named name, or the zero jval.
+func (v jval) get(name string) jval {
+	d := v.d
+	t := &d.toks[v.i]
+	if t.kind != jObject {
+		return jval{}
 	}
-	switch c := p.data[p.pos]; c {
-	case '{':
-		p.pos++
-		v := p.newVal(jObject)
-		p.skipSpace()
-		if p.data[p.pos] == '}' {
-			p.pos++
-			return v, nil
+	j := v.i + 1
+	for k := 0; k < t.n; k++ {
+		key := &d.toks[j]
+		var ks []byte
+		if key.esc {
+			ks = d.strs[key.start]
+		} else {
+			ks = d.data[key.start:key.end]
 		}
-		for {
-			p.skipSpace()
-			key, err := p.string()
-			if err != nil {
-				return nil, err
-			}
-			p.skipSpace()
-			p.pos++ // ':'
-			e, err := p.value()
-			if err != nil {
-				return nil, err
-			}
-			v.keys = append(v.keys, key)
-			v.vals = append(v.vals, e)
-			p.skipSpace()
-			if p.data[p.pos] == '}' {
-				p.pos++
-				return v, nil
-			}
-			p.pos++ // ','
+		if string(ks) == name {
+			return jval{d, j + 1}
 		}
-	case '[':
-		p.pos++
-		v := p.newVal(jArray)
-		p.skipSpace()
-		if p.data[p.pos] == ']' {
-			p.pos++
-			return v, nil
-		}
-		for {
-			e, err := p.value()
-			if err != nil {
-				return nil, err
-			}
-			v.vals = append(v.vals, e)
-			p.skipSpace()
-			if p.data[p.pos] == ']' {
-				p.pos++
-				return v, nil
-			}
-			p.pos++ // ','
-		}
-	case '"':
-		s, err := p.string()
-		if err != nil {
-			return nil, err
-		}
-		v := p.newVal(jString)
-		v.s = s
-		return v, nil
-	case 't':
-		p.pos += 4
-		v := p.newVal(jBool)
-		v.b = true
-		return v, nil
-	case 'f':
-		p.pos += 5
-		return p.newVal(jBool), nil
-	case 'n':
-		p.pos += 4
-		return p.newVal(jNull), nil
-	default: // number
-		start := p.pos
-	digits:
-		for p.pos < len(p.data) {
-			switch p.data[p.pos] {
-			case '-', '+', '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-				p.pos++
-			default:
-				break digits
-			}
-		}
-		v := p.newVal(jNumber)
-		v.s = p.data[start:p.pos]
-		return v, nil
+		j = d.next(j + 1)
 	}
+	return jval{}
 }
 
-// string reads the string token at p.pos (which is '"').
-func (p *jparser) string() ([]byte, error) {
-	start := p.pos
-	p.pos++
-	escaped := false
-	for {
-		c := p.data[p.pos]
-		if c == '\\' {
-			escaped = true
-			p.pos += 2
-			continue
-		}
-		p.pos++
-		if c == '"' {
-			break
-		}
-	}
-	if !escaped {
-		return p.data[start+1 : p.pos-1], nil
-	}
-	var s string
-	if err := json.Unmarshal(p.data[start:p.pos], &s); err != nil {
-		return nil, err
-	}
-	return []byte(s), nil
-}
-
-// get returns the first member named name, or nil.
-func (v *jval) get(name string) *jval {
-	for i, k := range v.keys {
-		if string(k) == name {
-			return v.vals[i]
-		}
-	}
-	return nil
-}
+// has reports whether object v has a member named name.
+func (v jval) has(name string) bool { return v.get(name).ok() }
 
 // errMissing marks an absent member, so messages say "missing" rather than
 // "malformed".
 var errMissing = errors.New("missing")
 
 // field returns member name of object v, or errMissing.
-func (v *jval) field(name string) (*jval, error) {
+func (v jval) field(name string) (jval, error) {
 	f := v.get(name)
-	if f == nil {
-		return nil, fmt.Errorf("%s is %w", name, errMissing)
+	if !f.ok() {
+		return jval{}, fmt.Errorf("%s is %w", name, errMissing)
 	}
 	return f, nil
 }
 
-func (v *jval) objectField(name string) (*jval, error) {
+func (v jval) objectField(name string) (jval, error) {
 	f, err := v.field(name)
 	if err != nil {
-		return nil, err
+		return jval{}, err
 	}
-	if f.kind != jObject {
-		return nil, fmt.Errorf("%s is a %s, not an object", name, f.kind)
+	if f.kind() != jObject {
+		return jval{}, fmt.Errorf("%s is a %s, not an object", name, f.kind())
 	}
 	return f, nil
 }
 
-func (v *jval) arrayField(name string) (*jval, error) {
+func (v jval) arrayField(name string) (jval, error) {
 	f, err := v.field(name)
 	if err != nil {
-		return nil, err
+		return jval{}, err
 	}
-	if f.kind != jArray {
-		return nil, fmt.Errorf("%s is a %s, not an array", name, f.kind)
+	if f.kind() != jArray {
+		return jval{}, fmt.Errorf("%s is a %s, not an array", name, f.kind())
 	}
 	return f, nil
 }
 
-func (v *jval) stringField(name string) (string, error) {
+func (v jval) stringField(name string) (string, error) {
 	b, err := v.bytesField(name)
 	return string(b), err
 }
 
 // bytesField is stringField without the copy.
-func (v *jval) bytesField(name string) ([]byte, error) {
+func (v jval) bytesField(name string) ([]byte, error) {
 	f, err := v.field(name)
 	if err != nil {
 		return nil, err
 	}
-	if f.kind != jString {
-		return nil, fmt.Errorf("%s is a %s, not a string", name, f.kind)
+	if f.kind() != jString {
+		return nil, fmt.Errorf("%s is a %s, not a string", name, f.kind())
 	}
-	return f.s, nil
+	return f.text(), nil
 }
 
 // checkOptionalString is for category/type: absent is fine, present must
 // be a string.
-func (v *jval) checkOptionalString(name string) error {
-	if f := v.get(name); f != nil && f.kind != jString {
-		return fmt.Errorf("%s is a %s, not a string", name, f.kind)
+func (v jval) checkOptionalString(name string) error {
+	if f := v.get(name); f.ok() && f.kind() != jString {
+		return fmt.Errorf("%s is a %s, not a string", name, f.kind())
 	}
 	return nil
 }
 
 // uintField reads an unsigned 32-bit integer (RapidJSON IsUint).
-func (v *jval) uintField(name string) (uint32, error) {
+func (v jval) uintField(name string) (uint32, error) {
 	f, err := v.field(name)
 	if err != nil {
 		return 0, err
@@ -296,7 +528,7 @@ func (v *jval) uintField(name string) (uint32, error) {
 }
 
 // intField reads a signed 32-bit integer (RapidJSON IsInt).
-func (v *jval) intField(name string) (int32, error) {
+func (v jval) intField(name string) (int32, error) {
 	f, err := v.field(name)
 	if err != nil {
 		return 0, err
@@ -308,35 +540,37 @@ func (v *jval) intField(name string) (int32, error) {
 	return n, nil
 }
 
-func (v *jval) uint32() (uint32, bool) {
-	if v.kind != jNumber {
+func (v jval) uint32() (uint32, bool) {
+	if v.kind() != jNumber {
 		return 0, false
 	}
-	if string(v.s) == "-0" {
+	s := v.text()
+	if string(s) == "-0" {
 		return 0, true
 	}
-	if !allDigits(v.s) || len(v.s) > 10 {
+	if !allDigits(s) || len(s) > 10 {
 		return 0, false
 	}
 	var n uint64
-	for _, c := range v.s {
+	for _, c := range s {
 		n = n*10 + uint64(c-'0')
 	}
 	return uint32(n), n <= 0xFFFFFFFF
 }
 
-func (v *jval) int32() (int32, bool) {
-	if v.kind != jNumber {
+func (v jval) int32() (int32, bool) {
+	if v.kind() != jNumber {
 		return 0, false
 	}
-	s := v.s
+	text := v.text()
+	s := text
 	if len(s) > 0 && s[0] == '-' {
 		s = s[1:]
 	}
 	if !allDigits(s) {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(v.s), 10, 32)
+	n, err := strconv.ParseInt(string(text), 10, 32)
 	return int32(n), err == nil
 }
 
@@ -352,18 +586,18 @@ func allDigits(s []byte) bool {
 	return true
 }
 
-func (v *jval) describe() string {
-	switch v.kind {
+func (v jval) describe() string {
+	switch v.kind() {
 	case jNumber:
-		return string(v.s)
+		return string(v.text())
 	case jString:
-		return strconv.Quote(string(v.s))
+		return strconv.Quote(string(v.text()))
 	}
-	return "a " + v.kind.String()
+	return "a " + v.kind().String()
 }
 
 // hexField reads a string of exactly hexLen hex digits (either case).
-func (v *jval) hexField(name string, hexLen int) ([]byte, error) {
+func (v jval) hexField(name string, hexLen int) ([]byte, error) {
 	s, err := v.bytesField(name)
 	if err != nil {
 		return nil, err
@@ -380,7 +614,7 @@ func (v *jval) hexField(name string, hexLen int) ([]byte, error) {
 
 // dateField reads a date in exactly the form YYYY-MM-DDThh:mm:ssZ (UTC),
 // rejecting impossible calendar dates, as QVL's isValidTimeString does.
-func (v *jval) dateField(name string) (time.Time, error) {
+func (v jval) dateField(name string) (time.Time, error) {
 	s, err := v.bytesField(name)
 	if err != nil {
 		return time.Time{}, err
@@ -427,20 +661,33 @@ func parseDate(s []byte) (time.Time, bool) {
 
 // stringArray reads an optional array of strings (advisoryIDs). present
 // reports whether the member exists.
-func (v *jval) stringArray(name string) (out []string, present bool, err error) {
+func (v jval) stringArray(name string) (out []string, present bool, err error) {
 	f := v.get(name)
-	if f == nil {
+	if !f.ok() {
 		return nil, false, nil
 	}
-	if f.kind != jArray {
-		return nil, true, fmt.Errorf("%s is a %s, not an array", name, f.kind)
+	if f.kind() != jArray {
+		return nil, true, fmt.Errorf("%s is a %s, not an array", name, f.kind())
 	}
-	out = make([]string, 0, len(f.vals))
-	for i, e := range f.vals {
-		if e.kind != jString {
-			return nil, true, fmt.Errorf("%s[%d] is a %s, not a string", name, i, e.kind)
+	total := 0
+	for i, e := range f.elems() {
+		if e.kind() != jString {
+			return nil, true, fmt.Errorf("%s[%d] is a %s, not a string", name, i, e.kind())
 		}
-		out = append(out, string(e.s))
+		total += len(e.text())
+	}
+	// One allocation holds the text of all the strings.
+	var all strings.Builder
+	all.Grow(total)
+	for _, e := range f.elems() {
+		all.Write(e.text())
+	}
+	text := all.String()
+	out = make([]string, 0, f.len())
+	for _, e := range f.elems() {
+		n := len(e.text())
+		out = append(out, text[:n])
+		text = text[n:]
 	}
 	return out, true, nil
 }

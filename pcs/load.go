@@ -266,8 +266,8 @@ func tcbInfoKind(raw []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if obj.kind != jObject {
-		return "", fmt.Errorf("tcbInfo is a %s, not an object", obj.kind)
+	if obj.kind() != jObject {
+		return "", fmt.Errorf("tcbInfo is a %s, not an object", obj.kind())
 	}
 	version, err := obj.uintField("version")
 	if err != nil {

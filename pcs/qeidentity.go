@@ -47,16 +47,13 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 	if len(signature) != 64 {
 		return nil, ErrQEIdentityFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	signed, err := compactJSON(raw)
+	root, signed, err := parseSignedJSON(raw)
 	if err != nil {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)
 	}
-	root, err := parseValidJSON(signed)
-	if err != nil {
-		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)
-	}
-	if root.kind != jObject {
-		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is a %s, not an object", root.kind)
+	defer root.release()
+	if root.kind() != jObject {
+		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is a %s, not an object", root.kind())
 	}
 	id := &QEIdentity{Signed: signed, Signature: bytes.Clone(signature)}
 	if err := parseQEIdentityBody(root, id); err != nil {
@@ -65,7 +62,7 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 	return id, nil
 }
 
-func parseQEIdentityBody(obj *jval, id *QEIdentity) error {
+func parseQEIdentityBody(obj jval, id *QEIdentity) error {
 	version, err := obj.intField("version")
 	if err != nil {
 		return err
@@ -118,11 +115,11 @@ func parseQEIdentityBody(obj *jval, id *QEIdentity) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.vals) == 0 {
+	if levels.len() == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	id.TCBLevels = make([]ISVSVNLevel, len(levels.vals))
-	for i, lv := range levels.vals {
+	id.TCBLevels = make([]ISVSVNLevel, levels.len())
+	for i, lv := range levels.elems() {
 		if err := parseQELevel(lv, &id.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -130,9 +127,9 @@ func parseQEIdentityBody(obj *jval, id *QEIdentity) error {
 	return nil
 }
 
-func parseQELevel(v *jval, l *ISVSVNLevel) error {
-	if v.kind != jObject {
-		return fmt.Errorf("level is a %s, not an object", v.kind)
+func parseQELevel(v jval, l *ISVSVNLevel) error {
+	if v.kind() != jObject {
+		return fmt.Errorf("level is a %s, not an object", v.kind())
 	}
 	var err error
 	if l.TCBDate, err = v.dateField("tcbDate"); err != nil {

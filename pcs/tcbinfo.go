@@ -72,18 +72,15 @@ func ParseTCBInfo(raw, signature []byte) (*TCBInfo, error) {
 	if len(signature) != 64 {
 		return nil, ErrTCBInfoFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	// Compacting validates the JSON too; the compact text is what QVL signs
-	// over and what is parsed.
-	signed, err := compactJSON(raw)
+	// One pass validates the JSON as json.Compact would and parses it;
+	// signed is the compact text QVL signs over.
+	root, signed, err := parseSignedJSON(raw)
 	if err != nil {
 		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is not valid JSON: %v", err)
 	}
-	root, err := parseValidJSON(signed)
-	if err != nil {
-		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is not valid JSON: %v", err)
-	}
-	if root.kind != jObject {
-		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is a %s, not an object", root.kind)
+	defer root.release()
+	if root.kind() != jObject {
+		return nil, ErrTCBInfoFormat.Wrapf("tcbInfo is a %s, not an object", root.kind())
 	}
 	info := &TCBInfo{Signed: signed, Signature: bytes.Clone(signature)}
 	if err := parseTCBInfoBody(root, info); err != nil {
@@ -92,7 +89,7 @@ func ParseTCBInfo(raw, signature []byte) (*TCBInfo, error) {
 	return info, nil
 }
 
-func parseTCBInfoBody(obj *jval, info *TCBInfo) error {
+func parseTCBInfoBody(obj jval, info *TCBInfo) error {
 	version, err := obj.uintField("version")
 	if err != nil {
 		return err
@@ -129,7 +126,7 @@ func parseTCBInfoBody(obj *jval, info *TCBInfo) error {
 		return err
 	}
 	copy(info.PCEID[:], pceID)
-	if obj.get("tcbLevels") == nil {
+	if !obj.has("tcbLevels") {
 		return fmt.Errorf("tcbLevels is %w", errMissing)
 	}
 	tcbType, err := obj.intField("tcbType")
@@ -153,11 +150,11 @@ func parseTCBInfoBody(obj *jval, info *TCBInfo) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.vals) == 0 {
+	if levels.len() == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	info.TCBLevels = make([]TCBLevel, len(levels.vals))
-	for i, lv := range levels.vals {
+	info.TCBLevels = make([]TCBLevel, levels.len())
+	for i, lv := range levels.elems() {
 		if err := parseTCBLevel(lv, info.Version, tdx, &info.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -173,9 +170,9 @@ func parseTCBInfoBody(obj *jval, info *TCBInfo) error {
 	return nil
 }
 
-func parseTDXParts(obj *jval, info *TCBInfo) error {
-	hasModule := obj.get("tdxModule") != nil
-	hasIdentities := obj.get("tdxModuleIdentities") != nil
+func parseTDXParts(obj jval, info *TCBInfo) error {
+	hasModule := obj.has("tdxModule")
+	hasIdentities := obj.has("tdxModuleIdentities")
 	if info.ID == "SGX" {
 		if hasModule {
 			return fmt.Errorf("an SGX TCB info must not have tdxModule")
@@ -206,11 +203,11 @@ func parseTDXParts(obj *jval, info *TCBInfo) error {
 	if err != nil {
 		return err
 	}
-	if len(ids.vals) == 0 {
+	if ids.len() == 0 {
 		return fmt.Errorf("tdxModuleIdentities is empty")
 	}
-	info.TDXModuleIdentities = make([]TDXModuleIdentity, len(ids.vals))
-	for i, e := range ids.vals {
+	info.TDXModuleIdentities = make([]TDXModuleIdentity, ids.len())
+	for i, e := range ids.elems() {
 		if err := parseModuleIdentity(e, &info.TDXModuleIdentities[i]); err != nil {
 			return fmt.Errorf("tdxModuleIdentities[%d].%w", i, err)
 		}
@@ -218,7 +215,7 @@ func parseTDXParts(obj *jval, info *TCBInfo) error {
 	return nil
 }
 
-func hexInto(obj *jval, name string, dst []byte) error {
+func hexInto(obj jval, name string, dst []byte) error {
 	b, err := obj.hexField(name, 2*len(dst))
 	if err != nil {
 		return err
@@ -227,9 +224,9 @@ func hexInto(obj *jval, name string, dst []byte) error {
 	return nil
 }
 
-func parseModuleIdentity(v *jval, id *TDXModuleIdentity) error {
-	if v.kind != jObject {
-		return fmt.Errorf("entry is a %s, not an object", v.kind)
+func parseModuleIdentity(v jval, id *TDXModuleIdentity) error {
+	if v.kind() != jObject {
+		return fmt.Errorf("entry is a %s, not an object", v.kind())
 	}
 	var err error
 	if id.ID, err = v.stringField("id"); err != nil {
@@ -248,11 +245,11 @@ func parseModuleIdentity(v *jval, id *TDXModuleIdentity) error {
 	if err != nil {
 		return err
 	}
-	if len(levels.vals) == 0 {
+	if levels.len() == 0 {
 		return fmt.Errorf("tcbLevels is empty")
 	}
-	id.TCBLevels = make([]ISVSVNLevel, len(levels.vals))
-	for i, lv := range levels.vals {
+	id.TCBLevels = make([]ISVSVNLevel, levels.len())
+	for i, lv := range levels.elems() {
 		if err := parseModuleLevel(lv, &id.TCBLevels[i]); err != nil {
 			return fmt.Errorf("tcbLevels[%d]: %w", i, err)
 		}
@@ -274,9 +271,9 @@ func parseModuleIdentity(v *jval, id *TDXModuleIdentity) error {
 // time only that tcbStatus is a string; whether the status is one it can
 // evaluate (UpToDate, OutOfDate, Revoked) is decided by the verifier when
 // the level is selected (dcap.md §2.6).
-func parseModuleLevel(v *jval, l *ISVSVNLevel) error {
-	if v.kind != jObject {
-		return fmt.Errorf("level is a %s, not an object", v.kind)
+func parseModuleLevel(v jval, l *ISVSVNLevel) error {
+	if v.kind() != jObject {
+		return fmt.Errorf("level is a %s, not an object", v.kind())
 	}
 	tcb, err := v.objectField("tcb")
 	if err != nil {
@@ -304,9 +301,9 @@ func parseModuleLevel(v *jval, l *ISVSVNLevel) error {
 	return nil
 }
 
-func parseTCBLevel(v *jval, version int, tdx bool, l *TCBLevel) error {
-	if v.kind != jObject {
-		return fmt.Errorf("level is a %s, not an object", v.kind)
+func parseTCBLevel(v jval, version int, tdx bool, l *TCBLevel) error {
+	if v.kind() != jObject {
+		return fmt.Errorf("level is a %s, not an object", v.kind())
 	}
 	var err error
 	if l.TCBDate, err = v.dateField("tcbDate"); err != nil {
@@ -358,17 +355,17 @@ func parseTCBLevel(v *jval, version int, tdx bool, l *TCBLevel) error {
 	return nil
 }
 
-func parseComponents(tcb *jval, name string, dst *[16]uint8) error {
+func parseComponents(tcb jval, name string, dst *[16]uint8) error {
 	arr, err := tcb.arrayField(name)
 	if err != nil {
 		return err
 	}
-	if len(arr.vals) != 16 {
-		return fmt.Errorf("%s must have exactly 16 entries, has %d", name, len(arr.vals))
+	if arr.len() != 16 {
+		return fmt.Errorf("%s must have exactly 16 entries, has %d", name, arr.len())
 	}
-	for i, c := range arr.vals {
-		if c.kind != jObject {
-			return fmt.Errorf("%s[%d] is a %s, not an object", name, i, c.kind)
+	for i, c := range arr.elems() {
+		if c.kind() != jObject {
+			return fmt.Errorf("%s[%d] is a %s, not an object", name, i, c.kind())
 		}
 		svn, err := c.uintField("svn")
 		if err != nil {
