@@ -92,7 +92,19 @@ func ParsePCKExtensionValue(der []byte) (*PCKExtensions, error) {
 	return ext, nil
 }
 
+// parsePCKExtensionValue returns the extensions and the number of entries
+// of the outer SEQUENCE.
 func parsePCKExtensionValue(der []byte) (*PCKExtensions, int, error) {
+	if ext, n, ok := parsePCKExtensionValueDER(der); ok {
+		return ext, n, nil
+	}
+	return parsePCKExtensionValueASN1(der)
+}
+
+// parsePCKExtensionValueASN1 reads the value with encoding/asn1. It decides
+// every value the fast reader (pckext_der.go) leaves to it, and words the
+// errors.
+func parsePCKExtensionValueASN1(der []byte) (*PCKExtensions, int, error) {
 	entries, err := parseSequence(der, "SGX extension")
 	if err != nil {
 		return nil, 0, err
