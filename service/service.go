@@ -151,14 +151,23 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // Run polls the store's change counter until ctx ends, dropping every cache
 // when another node changed something. Changes made through this service
-// drop the caches at once.
+// drop the caches at once. When the store pushes change notifications
+// (store.Notifier: PostgreSQL's LISTEN/NOTIFY), they drop the caches as
+// soon as they arrive; the poll stays as the fallback.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
+	notes := s.changes(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case v, ok := <-notes:
+			if !ok {
+				notes = nil
+				continue
+			}
+			s.observe(v)
 		case <-t.C:
 			v, err := s.st.ChangeVersion(ctx)
 			if err != nil {
