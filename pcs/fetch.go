@@ -239,8 +239,8 @@ func chainHeader(r *response, what string, names ...string) ([]byte, error) {
 // PEM (a '+' stays a '+'). A value that already is PEM is returned as is.
 func DecodeIssuerChain(v string) ([]byte, error) {
 	v = strings.TrimSpace(v)
-	if strings.HasPrefix(v, "-----BEGIN") {
-		return []byte(v), nil
+	if !strings.Contains(v, "%") && strings.HasPrefix(v, "-----BEGIN") {
+		return []byte(v), nil // PEM never contains '%'
 	}
 	dec, err := url.PathUnescape(v)
 	if err != nil {

@@ -1,0 +1,296 @@
+// Package pcsfake is an HTTP server that behaves like Intel's PCS or a
+// PCCS for tests: the same paths (/sgx|tdx/certification/v4/tcb?fmspc=,
+// qe/identity, /sgx/certification/v4/pckcrl?ca=&encoding=der, PCCS
+// rootcacrl and crl?uri=, PCS's root CRL distribution point), query
+// parameters, URL-encoded issuer-chain headers and status codes (400 for a
+// malformed parameter, 404 for an unknown FMSPC), serving the collateral
+// it is given. It counts requests and can fail, stall or tamper on demand.
+package pcsfake
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/pcs"
+)
+
+type doc struct {
+	body  []byte
+	chain []byte
+}
+
+// Server is a PCS- or PCCS-like server.
+type Server struct {
+	Kind string // pcs.KindPCS or pcs.KindPCCS
+
+	mu      sync.Mutex
+	tcb     map[string]doc // "tee/fmspc" (lowercase)
+	qe      map[string]doc // tee
+	pckCRL  map[string]doc // ca
+	rootCRL []byte
+	hits    map[string]int // path → requests
+	total   int
+
+	status        int           // non-zero: every request is answered with it
+	delay         time.Duration // every request waits this long first
+	tamperTCBInfo bool
+
+	// APIKey, when set, must arrive as Ocp-Apim-Subscription-Key (401
+	// otherwise).
+	APIKey string
+
+	ts *httptest.Server
+}
+
+// New returns an empty server of kind pcs.KindPCS or pcs.KindPCCS.
+func New(kind string) *Server {
+	return &Server{Kind: kind, tcb: map[string]doc{}, qe: map[string]doc{}, pckCRL: map[string]doc{}, hits: map[string]int{}}
+}
+
+// Add serves col: its TCB info for its FMSPC and TEE, and (replacing any
+// earlier ones) its QE identity for the TEE, its PCK CRL for its CA and
+// its root CA CRL.
+func (s *Server) Add(col *pcs.Collateral) error {
+	id, err := pcs.Identify(col)
+	if err != nil {
+		return err
+	}
+	if id.PCKCA == "" {
+		return fmt.Errorf("pcsfake: the PCK CRL issuer chain names no Platform or Processor CA")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tcb[id.TEE+"/"+id.FMSPC] = doc{signedBody("tcbInfo", col.TCBInfo, col.TCBInfoSignature), col.TCBInfoIssuerChain}
+	s.qe[id.TEE] = doc{signedBody("enclaveIdentity", col.QEIdentity, col.QEIdentitySignature), col.QEIdentityIssuerChain}
+	s.pckCRL[id.PCKCA] = doc{col.PCKCRL, col.PCKCRLIssuerChain}
+	s.rootCRL = col.RootCACRL
+	return nil
+}
+
+func signedBody(member string, raw, sig []byte) []byte {
+	return []byte(`{"` + member + `":` + string(raw) + `,"signature":"` + hex.EncodeToString(sig) + `"}`)
+}
+
+// Fail makes every request answer status (0: serve normally again).
+func (s *Server) Fail(status int) {
+	s.mu.Lock()
+	s.status = status
+	s.mu.Unlock()
+}
+
+// Stall makes every request wait d before answering (0: no wait); a
+// client that gives up ends the wait.
+func (s *Server) Stall(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// TamperTCBInfo serves TCB info whose signed text differs in one
+// character from what was signed.
+func (s *Server) TamperTCBInfo(on bool) {
+	s.mu.Lock()
+	s.tamperTCBInfo = on
+	s.mu.Unlock()
+}
+
+// Requests returns how many requests the server has answered.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Hits returns the requests per path.
+func (s *Server) Hits() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.hits))
+	for k, v := range s.hits {
+		out[k] = v
+	}
+	return out
+}
+
+// Start serves on a loopback port until the test ends and returns the
+// base URL (what --collateral-source takes).
+func (s *Server) Start(tb testing.TB) string {
+	tb.Helper()
+	s.ts = httptest.NewServer(s)
+	tb.Cleanup(s.ts.Close)
+	return s.ts.URL
+}
+
+// URL returns the base URL of a started server.
+func (s *Server) URL() string { return s.ts.URL }
+
+// Client returns an HTTP client that sends every request, whatever its
+// host, to this server: a PCS source fetches the root CA CRL from the
+// distribution point in Intel's certificates
+// (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der),
+// which the server answers.
+func (s *Server) Client() *http.Client {
+	target, _ := url.Parse(s.ts.URL)
+	return &http.Client{Transport: redirect{target: target, rt: http.DefaultTransport}}
+}
+
+type redirect struct {
+	target *url.URL
+	rt     http.RoundTripper
+}
+
+func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host, req.Host = r.target.Scheme, r.target.Host, r.target.Host
+	return r.rt.RoundTrip(req)
+}
+
+// ServeHTTP answers like PCS or PCCS.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.total++
+	s.hits[r.URL.Path]++
+	status, delay, tamper := s.status, s.delay, s.tamperTCBInfo
+	s.mu.Unlock()
+	w.Header().Set("Request-ID", fmt.Sprintf("%032x", time.Now().UnixNano()))
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	if r.Method != http.MethodGet {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.APIKey != "" && r.Header.Get(pcs.HeaderAPIKey) != s.APIKey {
+		http.Error(w, "access denied due to missing or invalid subscription key", http.StatusUnauthorized)
+		return
+	}
+	path := r.URL.Path
+	if strings.HasSuffix(path, ".der") || strings.HasSuffix(path, ".crl") { // a CRL distribution point
+		s.serveRootCRL(w, false)
+		return
+	}
+	tee, rest, ok := splitPath(path)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	switch {
+	case rest == "tcb":
+		fmspc := strings.ToLower(q.Get("fmspc"))
+		if len(fmspc) != 12 || !isHex(fmspc) {
+			http.Error(w, "invalid fmspc", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		d, found := s.tcb[tee+"/"+fmspc]
+		s.mu.Unlock()
+		if !found {
+			http.NotFound(w, r)
+			return
+		}
+		body := d.body
+		if tamper {
+			body = bytes.Replace(body, []byte(`"issueDate":"2`), []byte(`"issueDate":"3`), 1)
+		}
+		s.writeSigned(w, pcs.HeaderTCBInfoIssuerChain, d.chain, body)
+	case rest == "qe/identity":
+		s.mu.Lock()
+		d, found := s.qe[tee]
+		s.mu.Unlock()
+		if !found {
+			http.NotFound(w, r)
+			return
+		}
+		s.writeSigned(w, pcs.HeaderQEIdentityIssuerChain, d.chain, d.body)
+	case rest == "pckcrl" && tee == "sgx":
+		ca := q.Get("ca")
+		if ca != "processor" && ca != "platform" {
+			http.Error(w, "invalid ca", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		d, found := s.pckCRL[ca]
+		s.mu.Unlock()
+		if !found {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set(pcs.HeaderPCKCRLIssuerChain, pcs.EncodeIssuerChain(d.chain))
+		if q.Get("encoding") == "der" {
+			w.Header().Set("Content-Type", "application/pkix-crl")
+			w.Write(d.body)
+			return
+		}
+		// Without encoding=der: PCS answers PEM, PCCS hex text.
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		if s.Kind == pcs.KindPCCS {
+			w.Write([]byte(hex.EncodeToString(d.body)))
+			return
+		}
+		w.Write(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: d.body}))
+	case rest == "rootcacrl" && tee == "sgx" && s.Kind == pcs.KindPCCS:
+		s.serveRootCRL(w, true)
+	case rest == "crl" && tee == "sgx" && s.Kind == pcs.KindPCCS:
+		if q.Get("uri") == "" {
+			http.Error(w, "missing uri", http.StatusBadRequest)
+			return
+		}
+		s.serveRootCRL(w, false)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveRootCRL(w http.ResponseWriter, hexText bool) {
+	s.mu.Lock()
+	crl := s.rootCRL
+	s.mu.Unlock()
+	if crl == nil {
+		http.Error(w, "no root CA CRL", http.StatusNotFound)
+		return
+	}
+	if hexText {
+		w.Write([]byte(hex.EncodeToString(crl)))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Write(crl)
+}
+
+func (s *Server) writeSigned(w http.ResponseWriter, header string, chain, body []byte) {
+	w.Header().Set(header, pcs.EncodeIssuerChain(chain))
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// splitPath splits /{sgx|tdx}/certification/v4/{rest}.
+func splitPath(p string) (tee, rest string, ok bool) {
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 4)
+	if len(parts) != 4 || (parts[0] != "sgx" && parts[0] != "tdx") || parts[1] != "certification" || parts[2] != "v4" {
+		return "", "", false
+	}
+	return parts[0], parts[3], true
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}

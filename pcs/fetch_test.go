@@ -1,0 +1,301 @@
+package pcs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/vectors"
+	"github.com/avowhq/avow/pcs"
+)
+
+func vectorCollateral(t *testing.T, set string) *pcs.Collateral {
+	t.Helper()
+	c, err := pcs.Load(filepath.Join(vectors.Dir(t, "dcap"), set, "collateral.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func sameCollateral(t *testing.T, got, want *pcs.Collateral) {
+	t.Helper()
+	for _, m := range []struct {
+		name      string
+		got, want []byte
+	}{
+		{"pck_crl_issuer_chain", got.PCKCRLIssuerChain, want.PCKCRLIssuerChain},
+		{"root_ca_crl", got.RootCACRL, want.RootCACRL},
+		{"pck_crl", got.PCKCRL, want.PCKCRL},
+		{"tcb_info_issuer_chain", got.TCBInfoIssuerChain, want.TCBInfoIssuerChain},
+		{"tcb_info", got.TCBInfo, want.TCBInfo},
+		{"tcb_info_signature", got.TCBInfoSignature, want.TCBInfoSignature},
+		{"qe_identity_issuer_chain", got.QEIdentityIssuerChain, want.QEIdentityIssuerChain},
+		{"qe_identity", got.QEIdentity, want.QEIdentity},
+		{"qe_identity_signature", got.QEIdentitySignature, want.QEIdentitySignature},
+	} {
+		if !bytes.Equal(m.got, m.want) {
+			t.Errorf("%s differs (%d bytes, want %d)", m.name, len(m.got), len(m.want))
+		}
+	}
+}
+
+// TestFetchPCSAndPCCS fetches the real collateral of an SGX and a TDX set
+// from a PCS-like and a PCCS-like server and gets it back byte for byte.
+func TestFetchPCSAndPCCS(t *testing.T) {
+	sgx, tdx := vectorCollateral(t, "S01-sgx-v3-phala"), vectorCollateral(t, "S02-tdx-v4-phala")
+	for _, kind := range []string{pcs.KindPCS, pcs.KindPCCS} {
+		t.Run(kind, func(t *testing.T) {
+			srv := pcsfake.New(kind)
+			for _, c := range []*pcs.Collateral{sgx, tdx} {
+				if err := srv.Add(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			base := srv.Start(t)
+			if kind == pcs.KindPCS {
+				srv.APIKey = "secret-key"
+			}
+			src, err := pcs.ParseSource(kind+":"+base+"/sgx/certification/v4/", pcs.SourceOptions{APIKey: "secret-key", Client: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(src.Name(), "secret") || !strings.HasPrefix(src.Name(), kind+" ") {
+				t.Errorf("name %q", src.Name())
+			}
+			ctx := context.Background()
+			for _, want := range []*pcs.Collateral{sgx, tdx} {
+				id, err := pcs.Identify(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := src.Fetch(ctx, pcs.FetchRequest{TEE: id.TEE, FMSPC: strings.ToUpper(id.FMSPC), PCKCA: id.PCKCA})
+				if err != nil {
+					t.Fatalf("%s: %v", id.Key(), err)
+				}
+				sameCollateral(t, got, want)
+			}
+			if hits := srv.Hits(); kind == pcs.KindPCS && hits["/IntelSGXRootCA.der"] == 0 {
+				t.Errorf("PCS: the root CA CRL was not fetched from its distribution point: %v", hits)
+			} else if kind == pcs.KindPCCS && hits["/sgx/certification/v4/rootcacrl"] == 0 {
+				t.Errorf("PCCS: rootcacrl was not used: %v", hits)
+			}
+
+			_, err = src.Fetch(ctx, pcs.FetchRequest{TEE: "sgx", FMSPC: "00112233aabb"})
+			if !errors.Is(err, pcs.ErrNotAtSource) {
+				t.Errorf("unknown FMSPC: %v", err)
+			}
+			srv.Fail(503)
+			_, err = src.Fetch(ctx, pcs.FetchRequest{TEE: "sgx", FMSPC: "00906ed50000"})
+			if !errors.Is(err, pcs.ErrFetch) || !strings.Contains(err.Error(), "503") {
+				t.Errorf("503: %v", err)
+			}
+			srv.Fail(0)
+			srv.Stall(time.Minute)
+			tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			start := time.Now()
+			_, err = src.Fetch(tctx, pcs.FetchRequest{TEE: "sgx", FMSPC: "00906ed50000"})
+			cancel()
+			if !errors.Is(err, pcs.ErrFetch) || time.Since(start) > 10*time.Second {
+				t.Errorf("stalled: %v after %s", err, time.Since(start))
+			}
+			srv.Stall(0)
+		})
+	}
+}
+
+func TestFetchWrongAPIKey(t *testing.T) {
+	srv := pcsfake.New(pcs.KindPCS)
+	if err := srv.Add(vectorCollateral(t, "S01-sgx-v3-phala")); err != nil {
+		t.Fatal(err)
+	}
+	base := srv.Start(t)
+	srv.APIKey = "right"
+	src, err := pcs.ParseSource("pcs:"+base, pcs.SourceOptions{APIKey: "wrong", Client: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Fetch(context.Background(), pcs.FetchRequest{TEE: "sgx", FMSPC: "00906ed50000"})
+	if !errors.Is(err, pcs.ErrFetch) || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		spec, kind, base, version string
+	}{
+		{"pcs", pcs.KindPCS, pcs.DefaultPCSURL, "v4"},
+		{"https://api.trustedservices.intel.com/sgx/certification/v3/", pcs.KindPCS, pcs.DefaultPCSURL, "v3"},
+		{"https://pccs.example:8081/sgx/certification/v4/", pcs.KindPCCS, "https://pccs.example:8081", "v4"},
+		{"https://pccs.example:8081", pcs.KindPCCS, "https://pccs.example:8081", "v4"},
+		{"pcs:https://pcs-mirror.example/prefix/", pcs.KindPCS, "https://pcs-mirror.example/prefix", "v4"},
+		{"pccs:http://10.0.0.1:8081/tdx/certification/v4", pcs.KindPCCS, "http://10.0.0.1:8081", "v4"},
+	} {
+		src, err := pcs.ParseSource(c.spec, pcs.SourceOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", c.spec, err)
+			continue
+		}
+		f, ok := src.(*pcs.Fetcher)
+		if !ok || f.Kind != c.kind || f.BaseURL != c.base || f.Version != c.version {
+			t.Errorf("%s: %+v", c.spec, src)
+		}
+	}
+	for _, spec := range []string{dir, "dir:" + dir, "file:" + dir} {
+		if src, err := pcs.ParseSource(spec, pcs.SourceOptions{}); err != nil {
+			t.Errorf("%s: %v", spec, err)
+		} else if d, ok := src.(*pcs.DirSource); !ok || d.Path != dir {
+			t.Errorf("%s: %+v", spec, src)
+		}
+	}
+	for _, bad := range []string{"", filepath.Join(dir, "missing"), "pcs:ftp://x", "https://pccs.example/sgx/certification/v2/", "https://x/?a=b"} {
+		if _, err := pcs.ParseSource(bad, pcs.SourceOptions{}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestIssuerChainEncoding(t *testing.T) {
+	c := vectorCollateral(t, "S02-tdx-v4-phala")
+	enc := pcs.EncodeIssuerChain(c.TCBInfoIssuerChain)
+	if strings.ContainsAny(enc, " \n+") {
+		t.Errorf("encoded chain has raw characters: %.80s", enc)
+	}
+	dec, err := pcs.DecodeIssuerChain(enc)
+	if err != nil || !bytes.Equal(dec, c.TCBInfoIssuerChain) {
+		t.Errorf("round trip: %v", err)
+	}
+	if _, err := pcs.DecodeIssuerChain("not a chain"); err == nil {
+		t.Error("garbage decoded")
+	}
+}
+
+// platformCollaterals builds a platform collateral file as Intel's PCS
+// client tool writes it: TCB infos as re-serialised JSON objects (with
+// spaces), identities as response strings, URL-encoded chains, hex CRLs.
+func platformCollaterals(t *testing.T, sgx, tdx *pcs.Collateral) []byte {
+	t.Helper()
+	spaced := func(member string, raw, sig []byte) json.RawMessage {
+		body := `{"` + member + `":` + string(raw) + `,"signature":"` + hex.EncodeToString(sig) + `"}`
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, []byte(body), "", " "); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	sgxID, _ := pcs.Identify(sgx)
+	tdxID, _ := pcs.Identify(tdx)
+	file := map[string]any{
+		"platforms": []any{},
+		"collaterals": map[string]any{
+			"version":   4,
+			"pck_certs": []any{},
+			"tcbinfos": []any{
+				map[string]any{"fmspc": strings.ToUpper(sgxID.FMSPC), "sgx_tcbinfo": spaced("tcbInfo", sgx.TCBInfo, sgx.TCBInfoSignature)},
+				map[string]any{"fmspc": strings.ToUpper(tdxID.FMSPC), "tdx_tcbinfo": spaced("tcbInfo", tdx.TCBInfo, tdx.TCBInfoSignature)},
+			},
+			"pckcacrl": map[string]string{
+				sgxID.PCKCA + "Crl": hex.EncodeToString(sgx.PCKCRL),
+				tdxID.PCKCA + "Crl": hex.EncodeToString(tdx.PCKCRL),
+			},
+			"qeidentity":   `{"enclaveIdentity":` + string(sgx.QEIdentity) + `,"signature":"` + hex.EncodeToString(sgx.QEIdentitySignature) + `"}`,
+			"tdqeidentity": spaced("enclaveIdentity", tdx.QEIdentity, tdx.QEIdentitySignature),
+			"qveidentity":  "",
+			"certificates": map[string]any{
+				"SGX-PCK-Certificate-Issuer-Chain": map[string]string{
+					sgxID.PCKCA: pcs.EncodeIssuerChain(sgx.PCKCRLIssuerChain),
+					tdxID.PCKCA: pcs.EncodeIssuerChain(tdx.PCKCRLIssuerChain),
+				},
+				"TCB-Info-Issuer-Chain":             pcs.EncodeIssuerChain(tdx.TCBInfoIssuerChain),
+				"SGX-Enclave-Identity-Issuer-Chain": pcs.EncodeIssuerChain(tdx.QEIdentityIssuerChain),
+			},
+			"rootcacrl": hex.EncodeToString(tdx.RootCACRL),
+		},
+	}
+	data, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParsePlatformCollaterals(t *testing.T) {
+	sgx, tdx := vectorCollateral(t, "S01-sgx-v3-phala"), vectorCollateral(t, "S02-tdx-v4-phala")
+	cols, err := pcs.ParsePlatformCollaterals(platformCollaterals(t, sgx, tdx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cols) != 2 {
+		t.Fatalf("%d sets, want 2", len(cols))
+	}
+	for i, want := range []*pcs.Collateral{sgx, tdx} {
+		got := cols[i]
+		// The chains and root CRL come from the file's shared members: those
+		// of the TDX set (the same Intel certificates and CRL issuer).
+		if !bytes.Equal(got.TCBInfo, want.TCBInfo) || !bytes.Equal(got.TCBInfoSignature, want.TCBInfoSignature) ||
+			!bytes.Equal(got.QEIdentity, want.QEIdentity) || !bytes.Equal(got.PCKCRL, want.PCKCRL) ||
+			!bytes.Equal(got.PCKCRLIssuerChain, want.PCKCRLIssuerChain) {
+			t.Errorf("set %d differs from the original", i)
+		}
+	}
+	if _, err := pcs.ParsePlatformCollaterals([]byte(`{"collaterals":{}}`)); !errors.Is(err, pcs.ErrCollateralFormat) {
+		t.Errorf("empty: %v", err)
+	}
+}
+
+// TestLoadAllAndDirSource: a folder of bundles and a platform collateral
+// file, loaded together and served by a DirSource.
+func TestLoadAllAndDirSource(t *testing.T) {
+	sgx, tdx := vectorCollateral(t, "S01-sgx-v3-phala"), vectorCollateral(t, "S02-tdx-v4-phala")
+	dir := t.TempDir()
+	b, err := sgx.MarshalBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sgx-00a067110000-0000.json", b)
+	write("manifest.json", []byte(`{"format":"avow collateral bundles"}`))
+	write("README.txt", []byte("notes"))
+	cols, err := pcs.LoadAll(dir)
+	if err != nil || len(cols) != 1 {
+		t.Fatalf("LoadAll: %d sets, %v", len(cols), err)
+	}
+	write("platform_collaterals.json", platformCollaterals(t, sgx, tdx))
+	if cols, err = pcs.LoadAll(dir); err != nil || len(cols) != 3 {
+		t.Fatalf("LoadAll: %d sets, %v", len(cols), err)
+	}
+	src, err := pcs.NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tdxID, _ := pcs.Identify(tdx)
+	got, err := src.Fetch(context.Background(), pcs.FetchRequest{TEE: "tdx", FMSPC: tdxID.FMSPC, PCKCA: tdxID.PCKCA})
+	if err != nil || !bytes.Equal(got.TCBInfo, tdx.TCBInfo) {
+		t.Errorf("fetch TDX: %v", err)
+	}
+	if _, err := src.Fetch(context.Background(), pcs.FetchRequest{TEE: "tdx", FMSPC: "00112233aabb"}); !errors.Is(err, pcs.ErrNotAtSource) {
+		t.Errorf("unknown FMSPC: %v", err)
+	}
+	// A single bundle file is a source too.
+	one, err := pcs.ParseSource(filepath.Join(dir, "sgx-00a067110000-0000.json"), pcs.SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Fetch(context.Background(), pcs.FetchRequest{TEE: "sgx", FMSPC: "00A067110000"}); err != nil {
+		t.Errorf("bundle file source: %v", err)
+	}
+}
