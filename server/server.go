@@ -28,7 +28,7 @@ import (
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
-	"github.com/avowhq/avow/store/sqlite"
+	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
 
@@ -44,6 +44,8 @@ type Config struct {
 	KEKFile        string // default: DataDir/kek (created with mode 0600)
 	Dev            bool   // trust the simulated platform and load its collateral
 	SimDir         string // simulated platform folder for Dev
+	StoreURL       string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
+	DBMaxConns     int    // PostgreSQL connection pool bound (0: the default)
 	Clock          service.Clock
 	Logger         *slog.Logger
 }
@@ -57,7 +59,7 @@ type Node struct {
 	Service    *service.Service
 
 	srv    *http.Server
-	store  *sqlite.Store
+	store  store.Store
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -90,10 +92,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if kekCreated {
 		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "avow.db"))
+	st, err := OpenStore(ctx, cfg.StoreURL, cfg.DataDir, cfg.DBMaxConns, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Logger.Info("store opened", "store", RedactStoreURL(cfg.StoreURL))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
@@ -152,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	if n.AdminToken, err = svc.Bootstrap(ctx, secret); err != nil {
+	if n.AdminToken, err = bootstrap(ctx, svc, secret); err != nil {
 		return fail(err)
 	}
 	if sim != nil {

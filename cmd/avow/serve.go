@@ -38,6 +38,9 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 			if cfg.SimDir == "" {
 				cfg.SimDir = defaultSimDir()
 			}
+			if cfg.StoreURL == "" {
+				cfg.StoreURL = os.Getenv(server.StoreEnv)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			node, err := server.Start(ctx, cfg)
@@ -74,6 +77,8 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
+	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
 	return cmd
 }
 
