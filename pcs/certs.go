@@ -3,6 +3,7 @@ package pcs
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 
@@ -74,7 +75,7 @@ type pemCert struct {
 // trailing NUL bytes are ignored.
 func splitPEMCertificates(data []byte) ([]pemCert, error) {
 	rest := bytes.TrimRight(data, "\x00")
-	var out []pemCert
+	out := make([]pemCert, 0, 3) // a PCK chain; issuer chains have 2
 	for {
 		rest = bytes.TrimLeft(rest, " \t\r\n")
 		if len(rest) == 0 {
@@ -82,6 +83,11 @@ func splitPEMCertificates(data []byte) ([]pemCert, error) {
 		}
 		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
 			return nil, fmt.Errorf("unexpected text after PEM block %d", len(out))
+		}
+		if text, der, after, ok := decodePEMCertificate(rest); ok {
+			out = append(out, pemCert{text: text, der: der})
+			rest = after
+			continue
 		}
 		block, after := pem.Decode(rest)
 		if block == nil {
@@ -104,4 +110,61 @@ func splitPEMCertificates(data []byte) ([]pemCert, error) {
 		return nil, fmt.Errorf("no PEM certificate")
 	}
 	return out, nil
+}
+
+const (
+	pemCertBeginLine = "-----BEGIN CERTIFICATE-----\n"
+	pemCertEndLine   = "\n-----END CERTIFICATE-----"
+)
+
+// decodePEMCertificate decodes the CERTIFICATE block at the start of b when
+// it has the plain form PEM writers produce: the BEGIN line ending in "\n",
+// base64 lines, and the END line ending in "\n" or at the end of b. It
+// returns what pem.Decode(b) would (the block's text, its DER and the rest
+// after the END line) without pem.Decode's generic search for the lines. For
+// any other form, ok is false and the caller uses pem.Decode.
+//
+// Equivalence with pem.Decode: the END line is the first "\n-----END " in b,
+// as for pem.Decode; base64 decoding ignores line breaks, as pem.Decode's
+// does, so the body is decoded without them; and a body that decodes has no
+// '-', ':', space or tab, so pem.Decode sees no other BEGIN line, no header
+// and nothing to remove either.
+func decodePEMCertificate(b []byte) (text, der, rest []byte, ok bool) {
+	if !bytes.HasPrefix(b, []byte(pemCertBeginLine)) {
+		return nil, nil, nil, false
+	}
+	end := bytes.Index(b, []byte("\n-----END "))
+	if end < len(pemCertBeginLine) || !bytes.HasPrefix(b[end:], []byte(pemCertEndLine)) {
+		return nil, nil, nil, false
+	}
+	textEnd := end + len(pemCertEndLine)
+	switch {
+	case textEnd == len(b):
+	case b[textEnd] == '\n':
+		textEnd++
+	default:
+		return nil, nil, nil, false
+	}
+	// The base64 text without line breaks, on the stack for a certificate of
+	// the usual size.
+	var buf [2048]byte
+	body := buf[:0]
+	for line := b[len(pemCertBeginLine):end]; len(line) > 0; {
+		i := bytes.IndexByte(line, '\n')
+		if i < 0 {
+			body = append(body, line...)
+			break
+		}
+		body = append(body, line[:i]...)
+		line = line[i+1:]
+	}
+	if len(body) == 0 || bytes.IndexByte(body, '\r') >= 0 {
+		return nil, nil, nil, false
+	}
+	der = make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	n, err := base64.StdEncoding.Decode(der, body)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	return b[:textEnd], der[:n], b[textEnd:], true
 }
