@@ -81,6 +81,9 @@ func (s *Server) method(w http.ResponseWriter, r *http.Request, allowed ...strin
 
 // readBody reads at most limit bytes of the request body.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if err := checkEncoding(r); err != nil {
+		return nil, err
+	}
 	if r.ContentLength > limit {
 		return nil, ErrTooLarge.Wrapf("%d bytes, the limit is %d", r.ContentLength, limit)
 	}
@@ -142,6 +145,10 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request, provider, attTyp
 	if !s.method(w, r, http.MethodPost) {
 		return
 	}
+	if !s.acquireAttest(w, r) {
+		return
+	}
+	defer s.releaseAttest()
 	req, err := parseAttest(r, attType)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -239,11 +246,11 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		return
 	}
 	attType, action, _ := strings.Cut(rest, ":")
-	who, err := s.principal(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	who, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
+	var err error
 	ctx := r.Context()
 	var tok string
 	switch {
@@ -276,11 +283,11 @@ func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, 
 		s.writeError(w, r, err)
 		return
 	}
-	who, err := s.principal(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	who, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
+	var err error
 	ctx := r.Context()
 	var tok string
 	switch {

@@ -29,6 +29,7 @@ var statusOf = map[string]int{
 	"provider_not_found":       http.StatusNotFound,
 	"unknown_attestation_type": http.StatusNotFound,
 	"method_not_allowed":       http.StatusMethodNotAllowed,
+	"too_many_requests":        http.StatusTooManyRequests,
 	"conflict":                 http.StatusConflict,
 	"request_too_large":        http.StatusRequestEntityTooLarge,
 	"unsupported_media_type":   http.StatusUnsupportedMediaType,
@@ -44,6 +45,9 @@ type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// RequestID repeats x-ms-request-id (an avow addition to MAA's
+		// body), so that a logged or pasted error names its request.
+		RequestID string `json:"requestId,omitempty"`
 	} `json:"error"`
 }
 
@@ -72,6 +76,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="avow"`)
 	}
+	body.Error.RequestID = requestID(r)
 	writeJSON(w, status, body)
 }
 

@@ -105,9 +105,8 @@ func parseCertificates(pems []string) ([]*x509.Certificate, error) {
 
 // management serves /management/...
 func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string) {
-	who, err := s.principal(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	who, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -160,6 +159,8 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 		s.adminTokens(w, r, who, parts[1:])
 	case rest == "collateral":
 		s.collateral(w, r, who)
+	case rest == "audit":
+		s.audit(w, r, who)
 	default:
 		s.writeError(w, r, ErrNotFound.Wrapf("%s", r.URL.Path))
 	}

@@ -27,14 +27,19 @@ const (
 type Server struct {
 	svc *service.Service
 	log *slog.Logger
+
+	// see options.go
+	metrics       *Metrics
+	metricsAccess string
+	limits        Limits
+	mgmtLimiter   *rateLimiter
+	attestSlots   semaphore
 }
 
-// New returns the HTTP handler of svc.
+// New returns the HTTP handler of svc with the default limits and no
+// metrics.
 func New(svc *service.Service, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Server{svc: svc, log: log}
+	return NewServer(svc, log, Options{})
 }
 
 type ctxKey int
@@ -53,16 +58,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	r = r.WithContext(service.WithRequestID(context.WithValue(r.Context(), requestIDKey, id), id))
 	w.Header().Set("x-ms-request-id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.metricsStart()
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
 			s.writeError(rec, r, errInternal)
 		}
+		d := time.Since(start)
 		s.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000)
+		s.metricsDone(r, rec.status, d)
 	}()
 	s.route(rec, r)
 }
@@ -82,6 +90,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/healthz":
 		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ok\n"))
+	case path == "/metrics":
+		s.serveMetrics(w, r)
 	case path == "/readyz":
 		if err := s.svc.Ready(r.Context()); err != nil {
 			writeRaw(w, http.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte("store unavailable\n"))

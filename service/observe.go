@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"time"
+
+	"github.com/avowhq/avow/store"
 )
 
 // Stage is a timed step of the attestation pipeline.
@@ -104,4 +106,11 @@ func lookup[K comparable, V any](s *Service, c *cache, m map[K]V, k K, name stri
 	v, ok := getCached(c, m, k)
 	s.obs.CacheLookup(name, ok)
 	return v, ok
+}
+
+// CollateralStatus returns the latest collateral of every platform family
+// (without the bundle bytes) for monitoring; the caller is the node
+// itself, so no principal is needed.
+func (s *Service) CollateralStatus(ctx context.Context) ([]store.Collateral, error) {
+	return s.st.ListCollateral(ctx)
 }

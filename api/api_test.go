@@ -1,0 +1,509 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/store/sqlite"
+)
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type testEnv struct {
+	srv     *httptest.Server
+	svc     *service.Service
+	metrics *Metrics
+	logs    *syncBuffer
+	owner   string // owner admin token
+	reader  string
+	quote   []byte
+}
+
+// newEnv runs the API over a service with the simulated platform, a
+// provider "contoso" and owner and reader tokens.
+func newEnv(t *testing.T, o Options) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "avow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := sgxsim.Default()
+	m := o.Metrics
+	var obs service.Observer
+	var s store.Store = st
+	if m != nil {
+		obs = m
+		s = store.Instrument(st, m.ObserveStore)
+	}
+	svc, err := service.New(service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
+		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m != nil {
+		m.Watch(svc)
+	}
+	owner := &service.Principal{ID: "test", Role: store.RoleOwner}
+	col, _ := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
+	if _, err := svc.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateProvider(ctx, owner, service.ProviderRequest{Name: "contoso"}); err != nil {
+		t.Fatal(err)
+	}
+	ot, err := svc.CreateAdminToken(ctx, owner, store.RoleOwner, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := svc.CreateAdminToken(ctx, owner, store.RoleReader, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	h := NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), o)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	q, err := p.Quote(sgxsim.QuoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{srv: srv, svc: svc, metrics: m, logs: logs, owner: ot.Secret, reader: rt.Secret, quote: q}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (e *testEnv) do(t *testing.T, method, path, token string, body io.Reader, hdr ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (e *testEnv) attestBody(q []byte) string {
+	return `{"quote":"` + base64.RawURLEncoding.EncodeToString(q) + `"}`
+}
+
+const attestPath = "/providers/contoso/attest/SgxEnclave?api-version=2022-08-01"
+
+type errBody struct {
+	Error struct {
+		Code, Message, RequestID string
+	} `json:"error"`
+}
+
+func TestErrorBodyCarriesRequestID(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, tc := range []struct{ method, path, token, body string }{
+		{"GET", "/nothing", "", ""},
+		{"GET", "/management/providers", "", ""},
+		{"POST", attestPath, "", `{"quote":`},
+		{"GET", "/management/admin-tokens", e.reader, ""},
+	} {
+		r := e.do(t, tc.method, tc.path, tc.token, strings.NewReader(tc.body))
+		var b errBody
+		if err := json.Unmarshal(r.body, &b); err != nil || r.status < 400 {
+			t.Fatalf("%s %s: %d %s", tc.method, tc.path, r.status, r.body)
+		}
+		id := r.header.Get("x-ms-request-id")
+		if len(id) != 32 || b.Error.RequestID != id || b.Error.Code == "" || b.Error.Message == "" {
+			t.Errorf("%s %s: header %q, body %s", tc.method, tc.path, id, r.body)
+		}
+	}
+}
+
+// TestRequestLogs: one JSON log line per request with the request id of
+// x-ms-request-id, and the same id in the attestation's audit record.
+func TestRequestLogs(t *testing.T) {
+	e := newEnv(t, Options{})
+	r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)), "Content-Type", "application/json")
+	if r.status != 200 {
+		t.Fatalf("attest: %d %s", r.status, r.body)
+	}
+	id := r.header.Get("x-ms-request-id")
+	var found bool
+	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line is not JSON: %s", sc.Text())
+		}
+		if line["msg"] == "request" && line["request_id"] == id {
+			found = true
+			if line["status"] != float64(200) || line["method"] != "POST" || line["duration_ms"] == nil ||
+				!strings.HasPrefix(line["path"].(string), "/providers/contoso/attest/") {
+				t.Errorf("log line %v", line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no request log line with request_id %s:\n%s", id, e.logs.String())
+	}
+	if err := e.svc.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := e.do(t, "GET", "/management/audit?kind=attestation", e.reader, nil)
+	if a.status != 200 || !strings.Contains(string(a.body), `"requestId":"`+id+`"`) {
+		t.Errorf("audit: %d %s", a.status, a.body)
+	}
+}
+
+func TestAuditEndpoint(t *testing.T) {
+	e := newEnv(t, Options{})
+	for i := 0; i < 3; i++ {
+		e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)))
+	}
+	e.do(t, "POST", "/providers/nobody/attest/SgxEnclave?api-version=2022-08-01", "", strings.NewReader(e.attestBody(e.quote)))
+	r := e.do(t, "POST", "/management/providers", e.owner, strings.NewReader(`{"name":"fabrikam"}`))
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	createID := r.header.Get("x-ms-request-id")
+	e.svc.FlushAudit(context.Background())
+
+	type page struct {
+		Entries []auditEntryJSON `json:"entries"`
+		Next    int64            `json:"next"`
+	}
+	get := func(query, token string, want int) page {
+		t.Helper()
+		r := e.do(t, "GET", "/management/audit"+query, token, nil)
+		if r.status != want {
+			t.Fatalf("audit%s: %d %s", query, r.status, r.body)
+		}
+		var p page
+		if want == 200 {
+			if err := json.Unmarshal(r.body, &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	all := get("", e.reader, 200)
+	if len(all.Entries) < 4+5 { // 4 attestations, collateral, 2 providers, 2 tokens
+		t.Fatalf("%d entries: %+v", len(all.Entries), all.Entries)
+	}
+	for i := 1; i < len(all.Entries); i++ {
+		if all.Entries[i].ID >= all.Entries[i-1].ID {
+			t.Fatal("entries not newest first")
+		}
+	}
+	mgmt := get("?kind=management&provider=fabrikam", e.reader, 200)
+	if len(mgmt.Entries) != 1 || mgmt.Entries[0].Operation != "provider.create" || mgmt.Entries[0].RequestID != createID || mgmt.Entries[0].Actor == "" {
+		t.Errorf("management entries %+v (request %s)", mgmt.Entries, createID)
+	}
+	att := get("?kind=attestation&provider=contoso&since=24h", e.reader, 200)
+	if len(att.Entries) != 3 || att.Entries[0].Details["tcb_status"] != "UpToDate" {
+		t.Errorf("attestation entries %+v", att.Entries)
+	}
+	p1 := get("?kind=attestation&limit=2", e.reader, 200)
+	if len(p1.Entries) != 2 || p1.Next == 0 {
+		t.Fatalf("page 1 %+v", p1)
+	}
+	p2 := get("?kind=attestation&limit=2&before="+itoa(p1.Next), e.reader, 200)
+	if len(p2.Entries) != 2 || p2.Entries[0].ID >= p1.Next {
+		t.Fatalf("page 2 %+v", p2)
+	}
+	if future := get("?since=2030-01-01T00:00:00Z", e.reader, 200); len(future.Entries) != 0 {
+		t.Errorf("since in the future: %+v", future.Entries)
+	}
+	get("?since=yesterday", e.reader, 400)
+	get("?limit=0", e.reader, 400)
+	get("?before=x", e.reader, 400)
+	get("?kind=other", e.reader, 400)
+	get("", "", 401)
+	if r := e.do(t, "POST", "/management/audit", e.owner, nil); r.status != 405 {
+		t.Errorf("POST audit: %d", r.status)
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, Options{Metrics: NewMetrics()})
+	e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)))
+	bad := append([]byte{}, e.quote...)
+	bad[len(bad)/2] ^= 0xff
+	e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(bad)))
+	e.do(t, "POST", "/providers/nobody/attest/SgxEnclave?api-version=2022-08-01", "", strings.NewReader(e.attestBody(e.quote)))
+	e.do(t, "GET", "/management/providers", e.reader, nil)
+	r := e.do(t, "GET", "/metrics", "", nil)
+	if r.status != 200 {
+		t.Fatalf("metrics: %d %s", r.status, r.body)
+	}
+	text := string(r.body)
+	for _, want := range []string{
+		`avow_attestations_total{failure_code="",outcome="success",provider="contoso",tcb_status="UpToDate",type="SgxEnclave"} 1`,
+		`avow_attestations_total{failure_code="provider_not_found",outcome="failure",provider="",tcb_status="",type="SgxEnclave"} 1`,
+		`avow_http_requests_total{code="200",method="POST",route="/providers/{name}/attest/{type}"} 1`,
+		`avow_http_requests_total{code="404",method="POST",route="/providers/{name}/attest/{type}"} 1`,
+		`avow_http_requests_total{code="200",method="GET",route="/management/providers"} 1`,
+		`avow_attestation_stage_duration_seconds_count{stage="verify"} 2`,
+		`avow_attestation_stage_duration_seconds_count{stage="policy"} 1`,
+		`avow_attestation_stage_duration_seconds_count{stage="sign"} 1`,
+		`avow_cache_lookups_total{cache="provider",result="hit"}`,
+		`avow_store_operation_duration_seconds_count{op="get_admin_token_by_hash"} 1`,
+		`avow_collateral_expiry_seconds{fmspc="00FEED000000",pce_id="0000",tee="sgx"}`,
+		`avow_collateral_age_seconds{fmspc="00FEED000000",pce_id="0000",tee="sgx"} 3600`,
+		`avow_audit_queue_length`,
+		"process_cpu_seconds_total",
+		"process_resident_memory_bytes",
+		"go_goroutines",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s\n%s", want, grep(text, "avow_collateral"))
+		}
+	}
+	if !strings.Contains(text, `failure_code="invalid_quote_signature"`) && !strings.Contains(text, `outcome="failure",provider="contoso"`) {
+		t.Errorf("no failure of the corrupted quote:\n%s", grep(text, "avow_attestations_total"))
+	}
+	e.svc.FlushAudit(context.Background())
+	r = e.do(t, "GET", "/metrics", "", nil)
+	if !strings.Contains(string(r.body), "avow_audit_records_written_total 3") {
+		t.Errorf("audit written: %s", grep(string(r.body), "avow_audit"))
+	}
+}
+
+func grep(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestMetricsAccess(t *testing.T) {
+	e := newEnv(t, Options{Metrics: NewMetrics(), MetricsAccess: MetricsReader})
+	if r := e.do(t, "GET", "/metrics", "", nil); r.status != 401 {
+		t.Errorf("anonymous: %d", r.status)
+	}
+	if r := e.do(t, "GET", "/metrics", e.reader, nil); r.status != 200 || !strings.Contains(string(r.body), "avow_http_requests_total") {
+		t.Errorf("reader: %d", r.status)
+	}
+	off := newEnv(t, Options{Metrics: NewMetrics(), MetricsAccess: MetricsOff})
+	if r := off.do(t, "GET", "/metrics", off.owner, nil); r.status != 404 {
+		t.Errorf("off: %d", r.status)
+	}
+	none := newEnv(t, Options{})
+	if r := none.do(t, "GET", "/metrics", "", nil); r.status != 404 {
+		t.Errorf("no metrics: %d", r.status)
+	}
+}
+
+func TestManagementRateLimit(t *testing.T) {
+	m := NewMetrics()
+	e := newEnv(t, Options{Metrics: m, Limits: Limits{ManagementRate: 1, ManagementBurst: 3}})
+	var codes []int
+	for i := 0; i < 5; i++ {
+		r := e.do(t, "GET", "/management/providers", e.owner, nil)
+		codes = append(codes, r.status)
+		if r.status == 429 {
+			var b errBody
+			json.Unmarshal(r.body, &b)
+			if r.header.Get("Retry-After") == "" || b.Error.Code != "too_many_requests" {
+				t.Errorf("429 without Retry-After or code: %v %s", r.header, r.body)
+			}
+		}
+	}
+	if codes[0] != 200 || codes[2] != 200 || codes[3] != 429 || codes[4] != 429 {
+		t.Errorf("statuses %v, want 3 × 200 then 429", codes)
+	}
+	// Another token has its own bucket; so has the data plane's policy
+	// route, which counts as management.
+	if r := e.do(t, "GET", "/management/providers", e.reader, nil); r.status != 200 {
+		t.Errorf("another token: %d", r.status)
+	}
+	if r := e.do(t, "GET", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", e.owner, nil); r.status != 429 {
+		t.Errorf("policy route with the exhausted token: %d", r.status)
+	}
+	// Unauthenticated requests are limited per address.
+	var anon []int
+	for i := 0; i < 5; i++ {
+		anon = append(anon, e.do(t, "GET", "/management/providers", "", nil).status)
+	}
+	if anon[0] != 401 || anon[4] != 429 {
+		t.Errorf("anonymous statuses %v", anon)
+	}
+	// Attestation is not rate limited.
+	for i := 0; i < 5; i++ {
+		if r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote))); r.status != 200 {
+			t.Fatalf("attestation %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if !strings.Contains(string(e.do(t, "GET", "/metrics", "", nil).body), `avow_rate_limited_total{limit="management"}`) {
+		t.Error("no rate-limited metric")
+	}
+}
+
+func TestRateLimiterRefills(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newRateLimiter(2, 2, func() time.Time { return now })
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.allow("a"); !ok {
+			t.Fatal("burst refused")
+		}
+	}
+	ok, wait := l.allow("a")
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("over the burst: %v %v", ok, wait)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("not refilled after 0.5 s at 2/s")
+	}
+	now = now.Add(time.Hour)
+	l.allow("b") // sweeps the refilled bucket of a
+	if len(l.buckets) != 1 {
+		t.Errorf("%d buckets after the sweep", len(l.buckets))
+	}
+	if newRateLimiter(-1, 1, nil) != nil {
+		t.Error("a negative rate makes a limiter")
+	}
+}
+
+// TestAttestConcurrencyLimit holds one attestation in its body and sends
+// another: 429 with Retry-After, before the second body is read.
+func TestAttestConcurrencyLimit(t *testing.T) {
+	e := newEnv(t, Options{Metrics: NewMetrics(), Limits: Limits{AttestConcurrency: 1}})
+	pr, pw := io.Pipe()
+	first := make(chan response, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", e.srv.URL+attestPath, pr)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			first <- response{status: -1}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		first <- response{resp.StatusCode, resp.Header, b}
+	}()
+	body := e.attestBody(e.quote)
+	pw.Write([]byte(body[:10]))
+	// Wait until the first request holds the slot.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(e.do(t, "GET", "/metrics", "", nil).body), "avow_attestations_in_flight 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the first attestation never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := e.do(t, "POST", attestPath, "", strings.NewReader(body))
+	if r.status != 429 || r.header.Get("Retry-After") != "1" {
+		t.Errorf("second attestation: %d %v %s", r.status, r.header, r.body)
+	}
+	pw.Write([]byte(body[10:]))
+	pw.Close()
+	if f := <-first; f.status != 200 {
+		t.Fatalf("first attestation: %d %s", f.status, f.body)
+	}
+	if r := e.do(t, "POST", attestPath, "", strings.NewReader(body)); r.status != 200 {
+		t.Errorf("after the first finished: %d %s", r.status, r.body)
+	}
+}
+
+func TestCompressedBodiesRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, enc := range []string{"gzip", "deflate", "br", "gzip, identity"} {
+		r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)), "Content-Encoding", enc)
+		var b errBody
+		json.Unmarshal(r.body, &b)
+		if r.status != 415 || b.Error.Code != "unsupported_media_type" {
+			t.Errorf("%s: %d %s", enc, r.status, r.body)
+		}
+	}
+	if r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)), "Content-Encoding", "identity"); r.status != 200 {
+		t.Errorf("identity: %d %s", r.status, r.body)
+	}
+	r := e.do(t, "POST", "/management/providers", e.owner, strings.NewReader(`{"name":"zipped"}`), "Content-Encoding", "gzip")
+	if r.status != 415 {
+		t.Errorf("management gzip: %d", r.status)
+	}
+}
+
+func TestRouteOf(t *testing.T) {
+	for path, want := range map[string]string{
+		"/healthz":                                            "/healthz",
+		"/metrics":                                            "/metrics",
+		"/providers/contoso/attest/SgxEnclave":                "/providers/{name}/attest/{type}",
+		"/providers/x/attest/anything/else":                   "/providers/{name}/attest/{type}",
+		"/providers/contoso/policies/SgxEnclave":              "/providers/{name}/policies/{type}",
+		"/providers/contoso/policies/SgxEnclave:reset":        "/providers/{name}/policies/{type}:reset",
+		"/providers/contoso/certificates:add":                 "/providers/{name}/certificates:add",
+		"/providers/contoso/certs":                            "/providers/{name}/certs",
+		"/providers/contoso/.well-known/openid-configuration": "/providers/{name}/.well-known/openid-configuration",
+		"/providers/contoso/random":                           "other",
+		"/management/providers":                               "/management/providers",
+		"/management/providers/contoso":                       "/management/providers/{id}",
+		"/management/providers/contoso/keys:rotate":           "/management/providers/{id}/keys:rotate",
+		"/management/admin-tokens/tok-1":                      "/management/admin-tokens/{id}",
+		"/management/audit":                                   "/management/audit",
+		"/management/whatever":                                "other",
+		"/management/providers/a/b/c/d/e":                     "other",
+		"/x" + strings.Repeat("y", 1000):                      "other",
+	} {
+		if got := routeOf(path); got != want {
+			t.Errorf("routeOf(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
