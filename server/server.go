@@ -48,6 +48,7 @@ type Config struct {
 	DBMaxConns     int    // PostgreSQL connection pool bound (0: the default)
 	Clock          service.Clock
 	Logger         *slog.Logger
+	Ops            Operations // audit, metrics, limits (see ops.go)
 }
 
 // Node is a running avow node.
@@ -57,6 +58,7 @@ type Node struct {
 	CertFile   string                 // the TLS certificate clients should trust ("" for plain HTTP)
 	KEKCreated bool
 	Service    *service.Service
+	Metrics    *api.Metrics
 
 	srv    *http.Server
 	store  store.Store
@@ -133,7 +135,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.URL = strings.TrimRight(publicURL, "/")
 
-	svcCfg := service.Config{Store: st, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger}
+	n.Metrics = api.NewMetrics()
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	var sim *sgxsim.Platform
 	if cfg.Dev {
 		if sim, err = sgxsim.Open(cfg.SimDir); err != nil {
@@ -147,6 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(err)
 	}
 	n.Service = svc
+	n.Metrics.Watch(svc)
 	secret := ""
 	if cfg.AdminTokenFile != "" {
 		b, err := os.ReadFile(cfg.AdminTokenFile)
@@ -167,11 +172,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go svc.Run(runCtx)
+	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
-		Handler:           api.New(svc, cfg.Logger),
+		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.Metrics,
+			Limits: cfg.Ops.Limits}),
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: orDefault(cfg.Ops.ReadHeaderTimeout, 10*time.Second),
+		ReadTimeout:       orDefault(cfg.Ops.ReadTimeout, 30*time.Second),
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -212,9 +219,12 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 func (n *Node) Wait() error { return <-n.done }
 
 // Shutdown stops accepting requests, lets running ones finish (within
-// ctx), and closes the store.
+// ctx), writes the queued audit records, and closes the store.
 func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.srv.Shutdown(ctx)
+	if cerr := n.Service.Close(ctx); err == nil {
+		err = cerr
+	}
 	n.cancel()
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
