@@ -67,7 +67,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	}
 	tr.TCBStatus, tr.FMSPC = string(res.TCBStatus), hex.EncodeToString(res.PCK.FMSPC[:])
 	if err := checkSettings(p, res, now); err != nil {
-		return nil, err
+		return nil, s.explainExpired(err, res)
 	}
 	start = time.Now()
 	c := claims.FromQuote(q)
@@ -75,6 +75,9 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if s.simulated(res.RootKey) {
 		c["x-avow-simulated"] = true
 		tr.Simulated = true
+	}
+	if s.privateRoot(res.RootKey) {
+		c["x-avow-private-root"] = true
 	}
 	if err := addData(c, q, req); err != nil {
 		return nil, err
@@ -168,15 +171,7 @@ func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time) (*d
 		return nil, nil, err
 	}
 	key := store.CollateralKey{TEE: strings.ToLower(teeName(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
-	sc, err := s.collateralFor(ctx, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := dcap.Verify(q, sc.col, dcap.Options{Now: now, TrustedRootKeys: s.rootKeys, Cache: s.verifier})
-	if err != nil {
-		return nil, nil, err
-	}
-	return res, sc.col, nil
+	return s.verifyWithCollateral(ctx, q, key, now)
 }
 
 // checkSettings applies the provider's acceptance of TCB statuses and of

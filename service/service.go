@@ -59,6 +59,12 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// PrivateRoots are trusted beside Intel's pinned root key too (avow
+	// serve --trust-root); tokens for evidence that chains to one carry
+	// "x-avow-private-root": true.
+	PrivateRoots []*x509.Certificate
+	// Collateral configures collateral sources and refresh (sources.go).
+	Collateral CollateralConfig
 	Clock      Clock
 	Logger     *slog.Logger
 	// PollInterval is how often Run checks the store's change counter to
@@ -81,6 +87,8 @@ type Service struct {
 
 	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
 	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
+	privateKeys   [][]byte // keys of roots whose tokens carry x-avow-private-root
+	colsrc        *collateralState
 	verifier      *dcap.Cache
 
 	mu      sync.RWMutex
@@ -137,6 +145,9 @@ func New(cfg Config) (*Service, error) {
 		if cfg.Simulated {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
+	}
+	if err := s.configureCollateral(cfg); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
