@@ -115,6 +115,14 @@ CREATE TABLE change_version (
 );
 INSERT INTO change_version (id, version) VALUES (1, 0);
 `,
+	2: `
+-- Named, time-limited leases (store.Leaser): one node runs a periodic job.
+CREATE TABLE leases (
+	name       text        PRIMARY KEY,
+	holder     text        NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -324,3 +324,72 @@ func TestPoolBounded(t *testing.T) {
 		t.Errorf("pool has %d connections, bounded at 3", st.TotalConns())
 	}
 }
+
+// Two nodes share a lease: the holder renews it, nobody else gets it until
+// it is given up (ttl 0) or expires; of many racing for a free lease, one
+// wins.
+func TestLease(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t)
+	a, b := open(t, u), open(t, u)
+	v0, _ := a.ChangeVersion(ctx)
+	step := func(s *postgres.Store, holder string, ttl time.Duration, want bool) {
+		t.Helper()
+		got, err := s.TryLease(ctx, "collateral-refresh", holder, ttl)
+		if err != nil || got != want {
+			t.Fatalf("TryLease(%s, %s) = %v, %v; want %v", holder, ttl, got, err, want)
+		}
+	}
+	step(a, "node-a", time.Hour, true)
+	step(b, "node-b", time.Hour, false)
+	step(a, "node-a", time.Hour, true) // renewal
+	step(b, "node-b", time.Hour, false)
+	step(a, "node-a", 0, true) // given up
+	step(b, "node-b", 50*time.Millisecond, true)
+	step(a, "node-a", time.Hour, false)
+	time.Sleep(100 * time.Millisecond) // b's lease expires
+	step(a, "node-a", time.Hour, true)
+	if v, _ := a.ChangeVersion(ctx); v != v0 {
+		t.Errorf("leases moved the change version: %d → %d", v0, v)
+	}
+	if _, err := a.TryLease(ctx, "", "x", time.Hour); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty name: %v", err)
+	}
+	if _, err := a.TryLease(ctx, "x", "x", -time.Second); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("negative ttl: %v", err)
+	}
+	wrapped := store.Instrument(a, func(string, time.Duration, error) {})
+	if l, ok := store.LeaserOf(wrapped); !ok || l != store.Leaser(a) {
+		t.Errorf("LeaserOf(Instrument(a)) = %v, %v", l, ok)
+	}
+	if _, ok := wrapped.(store.Notifier); !ok {
+		t.Error("Instrument(a) lost the change notifications")
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := 0
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			ok, err := s.TryLease(ctx, "race", fmt.Sprint("node-", i), time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Errorf("%d nodes hold the lease", winners)
+	}
+}

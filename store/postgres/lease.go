@@ -1,0 +1,38 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/avowhq/avow/store"
+)
+
+var _ store.Leaser = (*Store)(nil)
+
+// TryLease implements store.Leaser in one statement on the database's
+// clock, so nodes with skewed clocks agree. Leases are not cached state:
+// taking one does not move ChangeVersion.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if strings.TrimSpace(name) == "" || strings.TrimSpace(holder) == "" {
+		return false, store.ErrInvalid.Wrapf("lease name and holder are required")
+	}
+	if ttl < 0 {
+		return false, store.ErrInvalid.Wrapf("negative lease duration")
+	}
+	var got string
+	err := s.pool.QueryRow(ctx, `INSERT INTO leases (name, holder, expires_at)
+		VALUES ($1, $2, now() + $3 * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE leases.holder = excluded.holder OR leases.expires_at <= now()
+		RETURNING holder`, name, holder, ttl.Microseconds()).Scan(&got)
+	if err == pgx.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, mapErr(ctx, err, "take lease %s", name)
+	}
+	return true, nil
+}
