@@ -86,6 +86,20 @@ type chain struct {
 	pck     pckChainFacts
 	tcbOnce sync.Once
 	tcb     signingChainFacts
+	crlOnce sync.Once
+	crl     crlChainFacts
+}
+
+// crlChainFacts is what a PCK CRL issuer chain establishes by itself.
+type crlChainFacts struct {
+	root, ca *x509.Certificate
+	err      error
+}
+
+// crlFacts memoises crlIssuerChain per chain.
+func (c *Cache) crlFacts(ch *chain) *crlChainFacts {
+	ch.crlOnce.Do(func() { ch.crl.root, ch.crl.ca, ch.crl.err = c.crlIssuerChain(ch) })
+	return &ch.crl
 }
 
 func (c *Cache) chain(data []byte) (*chain, error) {

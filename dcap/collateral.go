@@ -66,10 +66,11 @@ func VerifyCollateral(col *pcs.Collateral, opts Options) (*CollateralResult, err
 	if v.crlChain, err = c.chain(col.PCKCRLIssuerChain); err != nil {
 		return nil, ErrCRLInvalid.Wrapf("the PCK CRL issuer chain cannot be parsed: %v", err)
 	}
-	root, ca, err := c.crlIssuerChain(v.crlChain)
-	if err != nil {
-		return nil, ErrUnknownCRLIssuer.Wrapf("the PCK CRL issuer chain: %v", err)
+	cf := c.crlFacts(v.crlChain)
+	if cf.err != nil {
+		return nil, ErrUnknownCRLIssuer.Wrapf("the PCK CRL issuer chain: %v", cf.err)
 	}
+	root, ca := cf.root, cf.ca
 	rootKey, caKey := rootKeyBytes(root), rootKeyBytes(ca)
 	if !v.trusted(rootKey) {
 		return nil, ErrPCKChainUntrusted.Wrapf("the collateral's root key is not a trusted root key")

@@ -316,6 +316,15 @@ func TestCollateralMutations(t *testing.T) {
 			check("PCK CRL signature flipped", func(c *pcs.Collateral) {
 				c.PCKCRL = flipLast(c.PCKCRL)
 			}, ErrCRLInvalid)
+			check("PCK CRL issuer chain replaced by the TCB signing chain", func(c *pcs.Collateral) {
+				c.PCKCRLIssuerChain = c.TCBInfoIssuerChain
+			}, ErrUnknownCRLIssuer)
+			check("PCK CRL issuer chain: CA signature flipped", func(c *pcs.Collateral) {
+				c.PCKCRLIssuerChain = flipCertSignature(t, c.PCKCRLIssuerChain)
+			}, ErrUnknownCRLIssuer)
+			check("TCB info issuer chain: signer signature flipped", func(c *pcs.Collateral) {
+				c.TCBInfoIssuerChain = flipCertSignature(t, c.TCBInfoIssuerChain)
+			}, ErrTCBSigningChainInvalid)
 			check("CRLs swapped", func(c *pcs.Collateral) {
 				c.RootCACRL, c.PCKCRL = c.PCKCRL, c.RootCACRL
 			}, ErrUnknownCRLIssuer)
@@ -333,6 +342,19 @@ func TestTCBInfoWhitespace(t *testing.T) {
 	if err != nil || string(res.TCBStatus) != *s.exp.TCBStatus {
 		t.Fatalf("whitespace in tcbInfo: status %s, err %v", res.TCBStatus, err)
 	}
+}
+
+// flipCertSignature flips a byte inside the signature of the first
+// certificate of a PEM chain.
+func flipCertSignature(t *testing.T, chain []byte) []byte {
+	t.Helper()
+	block, rest := pem.Decode(chain)
+	if block == nil {
+		t.Fatal("no PEM block")
+	}
+	der := slices.Clone(block.Bytes)
+	der[len(der)-3] ^= 0x01
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), rest...)
 }
 
 func flipLast(b []byte) []byte {

@@ -227,6 +227,18 @@ func (v *verification) crls() error {
 		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL is issued by %q, not by the PCK's CA %q",
 			v.pckCRL.crl.Issuer.CommonName, f.intermediate.Subject.CommonName)
 	}
+	// The collateral's PCK CRL issuer chain must be a genuine [CA, root]
+	// chain naming that CA under the same root: a forged or altered chain
+	// is refused rather than ignored.
+	cf := v.cache.crlFacts(v.crlChain)
+	switch {
+	case cf.err != nil:
+		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL issuer chain: %v", cf.err)
+	case !bytes.Equal(rootKeyBytes(cf.root), f.rootKey):
+		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL issuer chain ends in another root than the PCK chain")
+	case !bytes.Equal(cf.ca.RawSubject, v.pckCRL.crl.RawIssuer):
+		return ErrUnknownCRLIssuer.Wrapf("the PCK CRL issuer chain is for %q, the PCK CRL is issued by %q", cf.ca.Subject.CommonName, v.pckCRL.crl.Issuer.CommonName)
+	}
 	for _, p := range []struct {
 		name string
 		crl  *parsedCRL
