@@ -305,12 +305,16 @@ func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBodySize))
 	var body struct {
 		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code      string `json:"code"`
+			Message   string `json:"message"`
+			RequestID string `json:"requestId"` // avow's copy of x-ms-request-id
 		} `json:"error"`
 	}
 	if json.Unmarshal(data, &body) == nil && body.Error != nil && (body.Error.Code != "" || body.Error.Message != "") {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
+		if e.RequestID == "" {
+			e.RequestID = body.Error.RequestID
+		}
 		return e
 	}
 	text := strings.TrimSpace(string(data))

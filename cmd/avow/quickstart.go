@@ -153,6 +153,19 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		}
 		fmt.Fprintf(out, "refused (HTTP %d, %s): %s\n", ce.Status, ce.Code, ce.Message)
 	}
+	step("Operator: the audit log (avow audit list)")
+	if err := node.Service.FlushAudit(ctx); err != nil {
+		return err
+	}
+	page, err := c.ListAudit(ctx, client.AuditQuery{})
+	if err != nil {
+		return err
+	}
+	auditTable(out, page)
+	if keep {
+		fmt.Fprintf(out, "\nto look again: avow serve --data %s/data --dev --sim-dir %s/sim, then\n"+
+			"  avow audit list --server %s --token %s --ca-cert %s\n", dir, dir, node.URL, node.AdminToken.Secret, node.CertFile)
+	}
 	step("Done. Run your own server with: avow serve --dev")
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +18,7 @@ func init() { commands = append(commands, newServeCmd) }
 func newServeCmd() *cobra.Command {
 	var cfg server.Config
 	var logFormat string
+	var ops *opsFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the attestation service",
@@ -30,11 +30,14 @@ start (its path is printed; give it to clients). On first start an owner admin t
 printed once on a line "admin token: <token>"; only its hash is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var handler slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-			if logFormat == "json" {
-				handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			logger, err := newLogger(logFormat, ops.logLevel, cmd.ErrOrStderr())
+			if err != nil {
+				return err
 			}
-			cfg.Logger = slog.New(handler)
+			if err := ops.apply(&cfg.Ops); err != nil {
+				return err
+			}
+			cfg.Logger = logger
 			if cfg.SimDir == "" {
 				cfg.SimDir = defaultSimDir()
 			}
@@ -77,8 +80,13 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	ops = addOpsFlags(cmd, &cfg.Ops)
 	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
+	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "also accept JWT bearer tokens of this OpenID issuer (https URL, the tokens' exact iss)")
+	f.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "audience the issuer's tokens must carry (required with --oidc-issuer)")
+	f.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "roles", "claim holding the caller's roles: string or array (a dotted name walks nested objects)")
+	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")
 	return cmd
 }
 

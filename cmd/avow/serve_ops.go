@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avowhq/avow/api"
+	"github.com/avowhq/avow/server"
+)
+
+// newLogger returns the request and event logger of avow serve: slog text
+// (the default) or JSON lines on w.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// opsFlags holds the operational flags of avow serve (audit retention,
+// metrics, limits, timeouts); apply checks them into cfg.
+type opsFlags struct {
+	retention string
+	logLevel  string
+}
+
+func addOpsFlags(cmd *cobra.Command, o *server.Operations) *opsFlags {
+	of := &opsFlags{}
+	f := cmd.Flags()
+	f.StringVar(&of.retention, "audit-retention", "30d", "how long attestation audit records are kept (e.g. 30d, 720h; 0: forever); management records are kept forever")
+	f.IntVar(&o.AuditQueue, "audit-queue", 0, "attestation audit records waiting to be written at most; more are dropped and counted (default 16384)")
+	f.StringVar(&o.Metrics, "metrics", api.MetricsPublic, "who may read /metrics: public (anonymous), reader (a bearer token with the reader role) or off")
+	f.Float64Var(&o.Limits.ManagementRate, "mgmt-rate", api.DefaultManagementRate, "management requests per second per client (token id, or address when unauthenticated); negative: unlimited")
+	f.IntVar(&o.Limits.ManagementBurst, "mgmt-burst", 0, "management requests a client may send at once (default 2 × --mgmt-rate)")
+	f.IntVar(&o.Limits.AttestConcurrency, "attest-concurrency", api.DefaultAttestConcurrency, "attestations served at once; more are answered 429 with Retry-After; negative: unlimited")
+	f.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "drop clients that have not sent their request headers in this time")
+	f.DurationVar(&o.ReadTimeout, "read-timeout", 30*time.Second, "drop clients that have not sent their whole request in this time")
+	f.StringVar(&of.logLevel, "log-level", "info", "log level: debug, info (one line per request), warn or error")
+	return of
+}
+
+func (of *opsFlags) apply(o *server.Operations) error {
+	d, err := api.ParseDays(of.retention)
+	if err != nil || d < 0 {
+		return fmt.Errorf("--audit-retention %q is not a duration such as 30d or 720h", of.retention)
+	}
+	o.AuditRetention = d
+	if d == 0 {
+		o.AuditRetention = -1 // forever
+	}
+	switch o.Metrics {
+	case api.MetricsPublic, api.MetricsReader, api.MetricsOff:
+	default:
+		return fmt.Errorf("--metrics must be public, reader or off, not %q", o.Metrics)
+	}
+	return nil
+}
