@@ -49,6 +49,8 @@ type Config struct {
 	Clock          service.Clock
 	Logger         *slog.Logger
 	Ops            Operations // audit, metrics, limits (see ops.go)
+	// Collateral: sources, refresh and private trust roots (see sources.go).
+	Collateral CollateralOptions
 }
 
 // Node is a running avow node.
@@ -146,6 +148,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
 	}
+	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
+		return fail(err)
+	}
 	svc, err := service.New(svcCfg)
 	if err != nil {
 		return fail(err)
@@ -172,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go svc.Run(runCtx)
+	go svc.RunCollateralRefresh(runCtx)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.Metrics,
