@@ -98,6 +98,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ready\n"))
+	case isARMPath(path):
+		s.arm(w, r)
 	case strings.HasPrefix(path, "/providers/"):
 		s.dataPlane(w, r, strings.TrimPrefix(path, "/providers/"))
 	case path == "/management" || strings.HasPrefix(path, "/management/"):

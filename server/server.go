@@ -51,6 +51,10 @@ type Config struct {
 	Ops            Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
+
+	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
+	// beside admin tokens (optional; see oidc.go).
+	OIDC OIDCConfig
 }
 
 // Node is a running avow node.
@@ -140,6 +144,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.Metrics = api.NewMetrics()
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
+	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
+		return fail(err)
+	}
 	var sim *sgxsim.Platform
 	if cfg.Dev {
 		if sim, err = sgxsim.Open(cfg.SimDir); err != nil {

@@ -17,12 +17,20 @@ import (
 // in configuration files and secret scanners.
 const adminTokenPrefix = "avow_"
 
-// Authenticate resolves a bearer token to its principal. The store keeps
-// only SHA-256 hashes; the lookup is by hash and the final comparison is in
-// constant time.
+// Authenticate resolves a bearer token to its principal. A JWT goes to the
+// configured OpenID issuer's verifier (Config.OIDC), anything else is an
+// admin token: the store keeps only SHA-256 hashes; the lookup is by hash
+// and the final comparison is in constant time.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
 	if bearer == "" {
 		return nil, ErrUnauthorized.Wrapf("no bearer token")
+	}
+	if s.oidc != nil && LooksLikeJWT(bearer) {
+		p, err := s.oidc.Verify(ctx, bearer)
+		if p != nil {
+			p.RequestID = RequestIDFrom(ctx)
+		}
+		return p, err
 	}
 	sum := sha256.Sum256([]byte(bearer))
 	t, err := s.st.GetAdminTokenByHash(ctx, sum[:])

@@ -74,6 +74,9 @@ type Config struct {
 	Observer Observer
 	// Audit configures the asynchronous writer of attestation records.
 	Audit AuditConfig
+	// OIDC, when set, accepts JWT bearer tokens of an OpenID issuer beside
+	// admin tokens (see OIDCVerifier).
+	OIDC *OIDCVerifier
 }
 
 // Service is the attestation service. It is safe for concurrent use.
@@ -97,6 +100,8 @@ type Service struct {
 
 	obs   Observer
 	audit *auditWriter
+
+	oidc *OIDCVerifier
 }
 
 // New returns a service over cfg.Store.
@@ -121,6 +126,7 @@ func New(cfg Config) (*Service, error) {
 		rootKeys:  [][]byte{dcap.IntelRootKey()},
 		verifier:  dcap.NewCache(),
 		cache:     newCache(),
+		oidc:      cfg.OIDC,
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}
