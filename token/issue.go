@@ -62,7 +62,7 @@ type signedHeader struct {
 // private key precomputed, as GenerateSigningKey, NewSigningKey and
 // OpenPrivateKey leave it.
 func Issue(claims map[string]any, key *SigningKey, issuer string, now time.Time, lifetime time.Duration, jti string) (string, error) {
-	if key == nil || key.Private == nil || key.KID == "" {
+	if key == nil || (key.Private == nil && key.EC == nil) || key.KID == "" {
 		return "", ErrIssueFailed.Wrap(errNilKey)
 	}
 	if !key.Active(now) {
@@ -72,18 +72,27 @@ func Issue(claims map[string]any, key *SigningKey, issuer string, now time.Time,
 	if err != nil {
 		return "", err
 	}
-	hdr, err := compactJSON(signedHeader{Alg: "RS256", JKU: issuer + "/certs", KID: key.KID, Typ: "JWT"})
+	alg := key.Alg()
+	hdr, err := compactJSON(signedHeader{Alg: alg, JKU: issuer + "/certs", KID: key.KID, Typ: "JWT"})
 	if err != nil {
 		return "", ErrIssueFailed.Wrap(err)
 	}
 	enc := base64.RawURLEncoding
-	sigLen := enc.EncodedLen(key.Private.Size())
+	sigLen := enc.EncodedLen(64)
+	if key.Private != nil {
+		sigLen = enc.EncodedLen(key.Private.Size())
+	}
 	buf := make([]byte, 0, enc.EncodedLen(len(hdr))+1+enc.EncodedLen(len(payload))+1+sigLen)
 	buf = enc.AppendEncode(buf, hdr)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
-	digest := sha256.Sum256(buf)
-	sig, err := rsa.SignPKCS1v15(nil, key.Private, crypto.SHA256, digest[:])
+	var sig []byte
+	if alg == AlgES256 {
+		sig, err = signES256(key.EC, buf)
+	} else {
+		digest := sha256.Sum256(buf)
+		sig, err = rsa.SignPKCS1v15(nil, key.Private, crypto.SHA256, digest[:])
+	}
 	if err != nil {
 		return "", ErrIssueFailed.Wrapf("signing: %v", err)
 	}

@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -32,6 +33,10 @@ type JWK struct {
 	X5c []string `json:"x5c"`
 	N   string   `json:"n,omitempty"`
 	E   string   `json:"e,omitempty"`
+	// Crv, X and Y are an EC key's members (ES256 providers).
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
 }
 
 // KeySet is a JWKS document.
@@ -48,9 +53,12 @@ func NewKeySet(keys []*SigningKey) KeySet {
 			continue
 		}
 		j := JWK{Kty: "RSA", Kid: k.KID, X5c: []string{base64.StdEncoding.EncodeToString(k.Certificate.Raw)}}
-		if pub, ok := k.Certificate.PublicKey.(*rsa.PublicKey); ok {
+		switch pub := k.Certificate.PublicKey.(type) {
+		case *rsa.PublicKey:
 			j.N = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
 			j.E = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
+		case *ecdsa.PublicKey:
+			ecJWK(&j, pub)
 		}
 		ks.Keys = append(ks.Keys, j)
 	}

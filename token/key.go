@@ -1,6 +1,7 @@
 package token
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -29,8 +30,11 @@ var CertificateNotAfter = time.Date(2050, 12, 31, 23, 59, 59, 0, time.UTC)
 type SigningKey struct {
 	// KID is base64url without padding of SHA-256(Certificate.Raw): stable,
 	// derived from public data only, and unique per certificate.
-	KID         string
-	Private     *rsa.PrivateKey
+	KID     string
+	Private *rsa.PrivateKey // RS256 keys
+	// EC is the private key of an ES256 key (ECDSA P-256); Private is then
+	// nil. See Alg.
+	EC          *ecdsa.PrivateKey
 	Certificate *x509.Certificate
 	CreatedAt   time.Time
 	// RetiredAt is when the key stopped (or stops) signing; zero means
@@ -138,6 +142,9 @@ func (k *SigningKey) PublicKey() PublicKey {
 	}
 	if k.Private != nil {
 		pk.Key = &k.Private.PublicKey
+	}
+	if k.EC != nil {
+		pk.Key = &k.EC.PublicKey
 	}
 	return pk
 }

@@ -70,6 +70,11 @@ func SealPrivateKey(kek []byte, key *rsa.PrivateKey, aad []byte) ([]byte, error)
 	if key == nil {
 		return nil, ErrKeySealing.Wrap(errNilKey)
 	}
+	return sealPKCS8(kek, key, aad)
+}
+
+// sealPKCS8 seals the PKCS#8 encoding of key.
+func sealPKCS8(kek []byte, key any, aad []byte) ([]byte, error) {
 	aead, err := newGCM(kek)
 	if err != nil {
 		return nil, err
@@ -93,6 +98,26 @@ func SealPrivateKey(kek []byte, key *rsa.PrivateKey, aad []byte) ([]byte, error)
 // and aad. Any mismatch (KEK, aad, a changed byte) fails with
 // ErrKeyUnsealing; the returned key is validated and precomputed.
 func OpenPrivateKey(kek, sealed, aad []byte) (*rsa.PrivateKey, error) {
+	plain, err := openPKCS8(kek, sealed, aad)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	k, err := x509.ParsePKCS8PrivateKey(plain)
+	if err != nil {
+		return nil, ErrKeyUnsealing.Wrapf("the decrypted data is not a PKCS#8 key")
+	}
+	priv, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, ErrKeyUnsealing.Wrapf("the decrypted key is %T, not RSA", k)
+	}
+	priv.Precompute()
+	return priv, nil
+}
+
+// openPKCS8 returns the PKCS#8 bytes of a sealed key; the caller clears
+// them.
+func openPKCS8(kek, sealed, aad []byte) ([]byte, error) {
 	aead, err := newGCM(kek)
 	if err != nil {
 		return nil, err
@@ -109,17 +134,7 @@ func OpenPrivateKey(kek, sealed, aad []byte) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, ErrKeyUnsealing.Wrapf("authentication failed")
 	}
-	defer clear(plain)
-	k, err := x509.ParsePKCS8PrivateKey(plain)
-	if err != nil {
-		return nil, ErrKeyUnsealing.Wrapf("the decrypted data is not a PKCS#8 key")
-	}
-	priv, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, ErrKeyUnsealing.Wrapf("the decrypted key is %T, not RSA", k)
-	}
-	priv.Precompute()
-	return priv, nil
+	return plain, nil
 }
 
 // KEKFromEnv parses a key-encryption key given as text, typically an

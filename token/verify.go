@@ -72,6 +72,10 @@ func Verify(token string, keys []PublicKey, opts VerifyOptions) (map[string]any,
 		if err := verifyRS256(p, keys); err != nil {
 			return nil, h, err
 		}
+	case "ES256":
+		if err := verifyES256(p, keys); err != nil {
+			return nil, h, err
+		}
 	default:
 		return nil, h, ErrAlgorithmUnsupported.Wrapf("alg %q", h.Alg)
 	}
