@@ -353,6 +353,7 @@ await test("data: attestSgxEnclave with a draft policy (unsigned token, nothing 
     draftPolicyForAttestation: policyText("draft"),
   });
   assert.equal(res.token.algorithm, "none");
+  assert.equal(res.token.issuer, aadUri);
   assert.equal(res.body.policyClaims["issued-by"], "draft");
   // A draft that does not permit: the service refuses.
   const deny = `version= 1.0;
