@@ -28,13 +28,15 @@ type providerJSON struct {
 type settingsJSON struct {
 	AcceptedTCBStatuses   []string `json:"acceptedTcbStatuses"`
 	CollateralGracePeriod string   `json:"collateralGracePeriod"`
+	// TokenAlgorithm is RS256 (default, MAA's) or ES256.
+	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
 }
 
 func providerOut(v *service.ProviderView) providerJSON {
 	return providerJSON{
 		Name: v.Name, TrustModel: string(v.TrustModel), AttestURI: v.AttestURI,
 		Settings: settingsJSON{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
-			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String()},
+			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings)},
 		PolicySigningCertificates: v.Signers, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
 }
@@ -51,6 +53,10 @@ func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
 		return nil, nil
 	}
 	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses}
+	if in.TokenAlgorithm != "" {
+		alg := in.TokenAlgorithm
+		out.TokenAlgorithm = &alg
+	}
 	if in.CollateralGracePeriod != "" {
 		d, err := time.ParseDuration(in.CollateralGracePeriod)
 		if err != nil {
@@ -157,8 +163,8 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 		s.keys(w, r, who, parts[1], parts[2] == "keys:rotate")
 	case parts[0] == "admin-tokens" && len(parts) <= 2:
 		s.adminTokens(w, r, who, parts[1:])
-	case rest == "collateral":
-		s.collateral(w, r, who)
+	case parts[0] == "collateral" || strings.HasPrefix(parts[0], "collateral:"):
+		s.collateralRoutes(w, r, who, parts)
 	case rest == "audit":
 		s.audit(w, r, who)
 	default:

@@ -32,6 +32,9 @@ type Settings struct {
 	// CollateralGracePeriod is how long expired collateral is still
 	// accepted, as a Go duration ("0s", "72h").
 	CollateralGracePeriod string `json:"collateralGracePeriod,omitempty"`
+	// TokenAlgorithm is the algorithm of the provider's tokens: RS256
+	// (MAA's, the default) or ES256. Changing it rotates the signing key.
+	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
 }
 
 // GracePeriod parses CollateralGracePeriod (zero when empty).

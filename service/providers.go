@@ -73,6 +73,9 @@ type ProviderRequest struct {
 type ProviderSettings struct {
 	AcceptedTCBStatuses   []string
 	CollateralGracePeriod *time.Duration
+	// TokenAlgorithm is RS256 (MAA's, the default) or ES256. Changing it
+	// rotates the provider's signing key to a key of the new algorithm.
+	TokenAlgorithm *string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -103,6 +106,16 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		}
 		out.CollateralGracePeriod = *g
 	}
+	if a := in.TokenAlgorithm; a != nil {
+		if !token.ValidAlg(*a) {
+			return out, ErrInvalidRequest.Wrapf("token algorithm %q is neither RS256 nor ES256", *a)
+		}
+		extra, err := withTokenAlgorithm(out.Extra, *a)
+		if err != nil {
+			return out, ErrInvalidRequest.Wrap(err)
+		}
+		out.Extra = extra
+	}
 	return out, nil
 }
 
@@ -129,7 +142,7 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 		return nil, err
 	}
 	now := s.clock.Now()
-	key, sealed, err := s.newKey(req.Name, now)
+	key, sealed, err := s.newKey(req.Name, TokenAlgorithm(settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +163,12 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 		if _, err := tx.RotateKey(ctx, req.Name, storedKey(req.Name, key, sealed), time.Time{}); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit(who, req.Name, "provider.create", now, map[string]string{
-			"trust_model": string(req.TrustModel), "signers": strconv.Itoa(len(req.PolicySigningCertificates)), "kid": key.KID}))
+		details := map[string]string{"trust_model": string(req.TrustModel), "signers": strconv.Itoa(len(req.PolicySigningCertificates)),
+			"kid": key.KID, "token_algorithm": key.Alg()}
+		for i, cert := range req.PolicySigningCertificates {
+			details["signer."+strconv.Itoa(i)] = store.Thumbprint(cert.Raw)
+		}
+		return tx.AppendAudit(ctx, audit(who, req.Name, "provider.create", now, details))
 	})
 	if err != nil {
 		return nil, mapStoreErr(err, "provider "+req.Name)
@@ -160,12 +177,12 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 	return &ProviderView{Provider: created, AttestURI: s.AttestURI(created.Name), Signers: len(req.PolicySigningCertificates)}, nil
 }
 
-func (s *Service) newKey(provider string, now time.Time) (*token.SigningKey, []byte, error) {
-	key, err := token.GenerateSigningKey(rand.Reader, "avow attestation signing key: "+provider, now)
+func (s *Service) newKey(provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+	key, err := token.GenerateSigningKeyAlg(rand.Reader, alg, "avow attestation signing key: "+provider, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	sealed, err := token.SealPrivateKey(s.kek, key.Private, token.KeyAAD(provider, key.KID))
+	sealed, err := token.SealKey(s.kek, key.PrivateKey(), token.KeyAAD(provider, key.KID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +204,7 @@ func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*
 		return nil, err
 	}
 	now := s.clock.Now()
-	key, sealed, err := s.newKey(p.Name, now)
+	key, sealed, err := s.newKey(p.Name, TokenAlgorithm(p.Settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +212,7 @@ func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*
 		if _, err := tx.RotateKey(ctx, p.Name, storedKey(p.Name, key, sealed), now); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit(who, p.Name, "key.rotate", now, map[string]string{"kid": key.KID}))
+		return tx.AppendAudit(ctx, audit(who, p.Name, "key.rotate", now, map[string]string{"kid": key.KID, "token_algorithm": key.Alg()}))
 	})
 	if err != nil {
 		return nil, mapStoreErr(err, "provider "+name)
@@ -266,12 +283,27 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 		return nil, err
 	}
 	now := s.clock.Now()
+	// A new token algorithm needs a new key, made outside the transaction.
+	var key *token.SigningKey
+	var sealed []byte
+	if a := in.TokenAlgorithm; a != nil && token.ValidAlg(*a) {
+		cur, err := s.st.GetProvider(ctx, name)
+		if err != nil {
+			return nil, mapStoreErr(err, "provider "+name)
+		}
+		if TokenAlgorithm(cur.Settings) != *a {
+			if key, sealed, err = s.newKey(cur.Name, *a, now); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var updated store.Provider
 	err := s.st.WithTx(ctx, func(tx store.Tx) error {
 		p, err := tx.GetProvider(ctx, name)
 		if err != nil {
 			return err
 		}
+		oldAlg := TokenAlgorithm(p.Settings)
 		settings, err := s.settings(p.Settings, &in)
 		if err != nil {
 			return err
@@ -281,9 +313,20 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 		if updated, err = tx.UpdateProvider(ctx, p); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit(who, p.Name, "provider.update", now, map[string]string{
+		details := map[string]string{
 			"accepted_tcb_statuses":   strings.Join(settings.AcceptedTCBStatuses, ","),
-			"collateral_grace_period": settings.CollateralGracePeriod.String()}))
+			"collateral_grace_period": settings.CollateralGracePeriod.String(),
+			"token_algorithm":         TokenAlgorithm(settings)}
+		if newAlg := TokenAlgorithm(settings); newAlg != oldAlg {
+			if key == nil || key.Alg() != newAlg {
+				return store.ErrConflict.Wrapf("the token algorithm of provider %s changed concurrently; retry", p.Name)
+			}
+			if _, err := tx.RotateKey(ctx, p.Name, storedKey(p.Name, key, sealed), now); err != nil {
+				return err
+			}
+			details["kid"] = key.KID
+		}
+		return tx.AppendAudit(ctx, audit(who, p.Name, "provider.update", now, details))
 	})
 	if err != nil {
 		return nil, mapStoreErr(err, "provider "+name)
@@ -346,11 +389,11 @@ func (s *Service) activeKey(ctx context.Context, provider string) (*token.Signin
 }
 
 func (s *Service) unseal(sk store.SigningKey) (*token.SigningKey, error) {
-	priv, err := token.OpenPrivateKey(s.kek, sk.SealedKey, token.KeyAAD(sk.Provider, sk.KID))
+	priv, err := token.OpenKey(s.kek, sk.SealedKey, token.KeyAAD(sk.Provider, sk.KID))
 	if err != nil {
 		return nil, err
 	}
-	return token.NewSigningKey(sk.Certificate, priv, sk.CreatedAt, sk.RetiredAt)
+	return token.NewSigningKeyFromPrivate(sk.Certificate, priv, sk.CreatedAt, sk.RetiredAt)
 }
 
 // JWKS returns the provider's published signing keys as MAA's /certs body.
