@@ -16,36 +16,47 @@ func init() { commands = append(commands, newCollateralCmd) }
 func newCollateralCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "collateral",
-		Short: "Import and list the Intel collateral stored on an avow server",
+		Short: "Manage the Intel collateral stored on an avow server: import, list, show, refresh, prune, export",
 		Long: `Manage the Intel collateral (TCB info, QE identity, CRLs and their issuer
-chains) a server verifies quotes with, keyed by TEE, FMSPC and PCE-ID.
-Exit status: 0 done, 1 the server refused, 2 usage, unreadable collateral or
-connection error.`,
+chains) a server verifies quotes with, keyed by TEE, FMSPC and PCE-ID
+(written TEE/FMSPC[/PCEID], e.g. sgx/00906ed50000/0000). A server started with
+--collateral-source fetches and refreshes it by itself; export and import carry
+it to an air-gapped server (docs/collateral.md).
+Exit status: 0 done, 1 the server refused (or a refresh failed), 2 usage,
+unreadable collateral or connection error.`,
 	}
-	cmd.AddCommand(newCollateralImportCmd(), newCollateralListCmd())
+	cmd.AddCommand(newCollateralImportCmd(), newCollateralListCmd(), newCollateralShowCmd(), newCollateralRefreshCmd(),
+		newCollateralPruneCmd(), newCollateralExportCmd())
 	return cmd
 }
 
 func newCollateralImportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE_OR_DIR",
-		Short: "Import collateral from a bundle file or a folder of PCS-style files (owner role)",
-		Long: `Read collateral from a bundle (the JSON object of ../shared/vectors/dcap/README.md,
-as written by 'avow sim collateral') or a folder of PCS-style files, check
-that it parses, and store it on the server.`,
+		Short: "Import collateral from a bundle, a bundle folder, a PCS/PCCS tool file or a folder of PCS responses (owner role)",
+		Long: `Read collateral and store it on the server. Accepted: a bundle (the JSON object
+of ../shared/vectors/dcap/README.md, as written by 'avow sim collateral'); a
+folder of bundles (as written by 'avow collateral export'); a platform
+collateral file of Intel's PCS client tool or PCCS admin tool
+(platform_collaterals.json: one set per FMSPC and TEE); or a folder of
+PCS-style response files. Each set is checked to parse before it is sent.`,
 		Example: `  avow collateral import collateral.json
+  avow collateral import ./avow-collateral/          # from avow collateral export
+  avow collateral import platform_collaterals.json   # from pcsclient fetch
   avow collateral import ./pcs-files/`,
 		Args: cobra.ExactArgs(1),
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		col, err := pcs.Load(args[0])
+		cols, err := pcs.LoadAll(args[0])
 		if err != nil {
 			return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
 		}
-		bundle, err := col.MarshalBundle()
-		if err != nil {
-			return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+		bundles := make([][]byte, len(cols))
+		for i, col := range cols {
+			if bundles[i], err = col.MarshalBundle(); err != nil {
+				return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+			}
 		}
 		c, err := r.client(true)
 		if err != nil {
@@ -53,14 +64,27 @@ that it parses, and store it on the server.`,
 		}
 		ctx, cancel := r.context(cmd)
 		defer cancel()
-		info, err := c.ImportCollateral(ctx, bundle)
-		if err != nil {
-			return r.fail(cmd, err)
+		infos := make([]*client.Collateral, 0, len(bundles))
+		for _, b := range bundles {
+			info, err := c.ImportCollateral(ctx, b)
+			if err != nil {
+				return r.fail(cmd, err)
+			}
+			infos = append(infos, info)
 		}
-		return r.emit(cmd, info, func(w io.Writer) {
-			fmt.Fprintf(w, "imported collateral from %s\n", args[0])
-			outFields(w, "tee", outDash(info.TEE), "fmspc", outDash(info.FMSPC), "pce id", outDash(info.PCEID),
-				"issue date", outTime(info.IssueDate), "next update", outTime(info.NextUpdate), "sha256", outDash(info.SHA256))
+		var v any = infos
+		if len(infos) == 1 {
+			v = infos[0]
+		}
+		return r.emit(cmd, v, func(w io.Writer) {
+			for i, info := range infos {
+				if i > 0 {
+					fmt.Fprintln(w)
+				}
+				fmt.Fprintf(w, "imported collateral from %s\n", args[0])
+				outFields(w, "tee", outDash(info.TEE), "fmspc", outDash(info.FMSPC), "pce id", outDash(info.PCEID),
+					"issue date", outTime(info.IssueDate), "next update", outTime(info.NextUpdate), "sha256", outDash(info.SHA256))
+			}
 		})
 	}
 	return cmd

@@ -19,6 +19,7 @@ func newServeCmd() *cobra.Command {
 	var cfg server.Config
 	var logFormat string
 	var ops *opsFlags
+	var colFlags *collateralFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the attestation service",
@@ -35,6 +36,9 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 				return err
 			}
 			if err := ops.apply(&cfg.Ops); err != nil {
+				return err
+			}
+			if err := colFlags.apply(&cfg.Collateral); err != nil {
 				return err
 			}
 			cfg.Logger = logger
@@ -81,6 +85,7 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	ops = addOpsFlags(cmd, &cfg.Ops)
+	colFlags = addCollateralFlags(cmd, &cfg.Collateral)
 	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
 	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "also accept JWT bearer tokens of this OpenID issuer (https URL, the tokens' exact iss)")

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/store"
+)
+
+// collateralRoutes serves /management/collateral and below:
+//
+//	GET, POST /management/collateral                            list, import
+//	GET  /management/collateral/{tee}/{fmspc}/{pceid}           state and history
+//	GET  /management/collateral/{tee}/{fmspc}/{pceid}/bundle    a stored bundle (?id= for a history row)
+//	POST /management/collateral:refresh                         refresh now ({"keys": [...]}, all when absent)
+//	POST /management/collateral:prune                           delete history ({"olderThan": "720h"} or {"before": RFC 3339})
+func (s *Server) collateralRoutes(w http.ResponseWriter, r *http.Request, who *service.Principal, parts []string) {
+	switch {
+	case len(parts) == 1 && parts[0] == "collateral":
+		s.collateral(w, r, who)
+	case len(parts) == 1 && parts[0] == "collateral:refresh":
+		s.collateralRefresh(w, r, who)
+	case len(parts) == 1 && parts[0] == "collateral:prune":
+		s.collateralPrune(w, r, who)
+	case parts[0] == "collateral" && (len(parts) == 4 || len(parts) == 5 && parts[4] == "bundle"):
+		if !s.method(w, r, http.MethodGet) {
+			return
+		}
+		key, err := service.ParseCollateralKey(strings.Join(parts[1:4], "/"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if len(parts) == 5 {
+			s.collateralBundle(w, r, who, key)
+			return
+		}
+		v, err := s.svc.GetCollateral(r.Context(), who, key)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, collateralViewOut(v))
+	default:
+		s.writeError(w, r, ErrNotFound.Wrapf("%s", r.URL.Path))
+	}
+}
+
+func (s *Server) collateralBundle(w http.ResponseWriter, r *http.Request, who *service.Principal, key store.CollateralKey) {
+	var id int64
+	if v := r.URL.Query().Get("id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			s.writeError(w, r, service.ErrInvalidRequest.Wrapf("id %q is not a collateral row id", v))
+			return
+		}
+		id = n
+	}
+	row, err := s.svc.CollateralBundle(r.Context(), who, key, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("x-avow-collateral-id", strconv.FormatInt(row.ID, 10))
+	writeRaw(w, http.StatusOK, "application/json", row.Bundle)
+}
+
+func (s *Server) collateralRefresh(w http.ResponseWriter, r *http.Request, who *service.Principal) {
+	if !s.method(w, r, http.MethodPost) {
+		return
+	}
+	var in struct {
+		Keys []string `json:"keys"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, MaxMgmtBody, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	var keys []store.CollateralKey
+	for _, k := range in.Keys {
+		key, err := service.ParseCollateralKey(k)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		keys = append(keys, key)
+	}
+	results, err := s.svc.RefreshCollateral(r.Context(), who, keys)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(results))
+	for _, res := range results {
+		m := map[string]any{"key": res.Key.String(), "tee": res.Key.TEE, "fmspc": res.Key.FMSPC, "pceId": res.Key.PCEID,
+			"outcome": res.Outcome, "errors": nonNil(res.Errors)}
+		if res.Source != "" {
+			m["source"] = res.Source
+		}
+		if res.SHA256 != "" {
+			m["sha256"] = res.SHA256
+		}
+		if !res.NextUpdate.IsZero() {
+			m["nextUpdate"] = res.NextUpdate
+		}
+		if !res.RetryAt.IsZero() {
+			m["retryAt"] = res.RetryAt
+		}
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+}
+
+func (s *Server) collateralPrune(w http.ResponseWriter, r *http.Request, who *service.Principal) {
+	if !s.method(w, r, http.MethodPost) {
+		return
+	}
+	var in struct {
+		OlderThan string     `json:"olderThan"`
+		Before    *time.Time `json:"before"`
+	}
+	if err := decodeJSON(r, MaxMgmtBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var before time.Time
+	switch {
+	case in.Before != nil && in.OlderThan == "":
+		before = *in.Before
+	case in.Before == nil && in.OlderThan != "":
+		d, err := ParseDays(in.OlderThan)
+		if err != nil || d <= 0 {
+			s.writeError(w, r, ErrBadJSON.Wrapf("olderThan %q is not a positive duration like 720h or 30d", in.OlderThan))
+			return
+		}
+		before = s.svc.Now().Add(-d)
+	default:
+		s.writeError(w, r, ErrBadJSON.Wrapf("give either olderThan or before"))
+		return
+	}
+	n, err := s.svc.PruneCollateral(r.Context(), who, before)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": n, "before": before.UTC()})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// collateralViewJSON is GET /management/collateral/{tee}/{fmspc}/{pceid}.
+type collateralViewJSON struct {
+	TEE        string               `json:"tee"`
+	FMSPC      string               `json:"fmspc"`
+	PCEID      string               `json:"pceId"`
+	ID         int64                `json:"id"`
+	Source     string               `json:"source"`
+	SHA256     string               `json:"sha256"`
+	IssueDate  time.Time            `json:"issueDate"`
+	FetchedAt  time.Time            `json:"fetchedAt"`
+	NextUpdate *time.Time           `json:"nextUpdate,omitempty"`
+	AgeSeconds int64                `json:"ageSeconds"`
+	ExpiresIn  int64                `json:"expiresInSeconds"`
+	Expired    bool                 `json:"expired"`
+	Refresh    *refreshStateJSON    `json:"refresh,omitempty"`
+	History    []collateralHistJSON `json:"history"`
+}
+
+type refreshStateJSON struct {
+	LastAttempt         time.Time  `json:"lastAttempt"`
+	LastOutcome         string     `json:"lastOutcome"`
+	LastErrors          []string   `json:"lastErrors"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+	RetryAt             *time.Time `json:"retryAt,omitempty"`
+}
+
+type collateralHistJSON struct {
+	ID         int64                 `json:"id"`
+	IssueDate  time.Time             `json:"issueDate"`
+	NextUpdate time.Time             `json:"nextUpdate"`
+	FetchedAt  time.Time             `json:"fetchedAt"`
+	Source     string                `json:"source"`
+	SHA256     string                `json:"sha256"`
+	Size       int64                 `json:"size"`
+	Hashes     *pcs.CollateralHashes `json:"hashes,omitempty"`
+}
+
+func collateralViewOut(v *service.CollateralView) collateralViewJSON {
+	out := collateralViewJSON{TEE: v.Key.TEE, FMSPC: v.Key.FMSPC, PCEID: v.Key.PCEID, ID: v.ID, Source: v.Source, SHA256: v.SHA256,
+		IssueDate: v.IssueDate, FetchedAt: v.FetchedAt, AgeSeconds: int64(v.Age / time.Second), ExpiresIn: int64(v.TimeToExpiry / time.Second),
+		Expired: v.Expired, History: []collateralHistJSON{}}
+	if !v.NextUpdate.IsZero() {
+		t := v.NextUpdate
+		out.NextUpdate = &t
+	}
+	if !v.LastAttempt.IsZero() {
+		rs := &refreshStateJSON{LastAttempt: v.LastAttempt, LastOutcome: v.LastOutcome, LastErrors: nonNil(v.LastErrors),
+			ConsecutiveFailures: v.ConsecutiveFailures}
+		if !v.RetryAt.IsZero() {
+			t := v.RetryAt
+			rs.RetryAt = &t
+		}
+		out.Refresh = rs
+	}
+	for _, h := range v.History {
+		hj := collateralHistJSON{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
+			Source: h.Source, SHA256: h.SHA256, Size: h.Size}
+		if h.Hashes.TCBInfoHash != "" {
+			hh := h.Hashes
+			hj.Hashes = &hh
+		}
+		out.History = append(out.History, hj)
+	}
+	return out
+}

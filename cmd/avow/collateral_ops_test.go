@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/server"
+	"github.com/avowhq/avow/sgxsim"
+)
+
+type cliClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *cliClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *cliClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// collateralNode starts a real server with the given collateral options
+// and returns the connection flags for it.
+func collateralNode(t *testing.T, clock *cliClock, o server.CollateralOptions) []string {
+	t.Helper()
+	n, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "data"),
+		Clock: clock, Collateral: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	return []string{"--server", n.URL, "--token", n.AdminToken.Secret, "--ca-cert", n.CertFile}
+}
+
+// TestCollateralLifecycleCLI: import, refresh from a PCCS-like source,
+// show with history and hashes, a history bundle, export to a folder and
+// import it on an air-gapped server, prune, a failing refresh, and an
+// export fetched straight from a source.
+func TestCollateralLifecycleCLI(t *testing.T) {
+	remoteEnv(t)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	sim := sgxsim.Default()
+	rootFile := filepath.Join(t.TempDir(), "sim-root.pem")
+	os.WriteFile(rootFile, sim.RootPEM(), 0o644)
+	pccs := pcsfake.New(pcs.KindPCCS)
+	for _, tee := range []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX} {
+		col, err := sim.Collateral(sgxsim.CollateralOptions{TEE: tee, Now: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pccs.Add(col)
+	}
+	url := pccs.Start(t)
+	clock := &cliClock{t: t0.Add(time.Hour)}
+	conn := collateralNode(t, clock, server.CollateralOptions{Sources: []string{url}, TrustRoots: []string{rootFile}})
+
+	out, _ := mustRemote(t, 0, remoteArgs(conn, "collateral", "refresh")...)
+	if !strings.Contains(out, "no collateral stored") {
+		t.Errorf("refresh with nothing stored:\n%s", out)
+	}
+	old, err := sim.Collateral(sgxsim.CollateralOptions{Now: t0.Add(-48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := pcs.Identify(old)
+	key := "sgx/" + id.FMSPC
+	oldFile := filepath.Join(t.TempDir(), "old.json")
+	b, _ := old.MarshalBundle()
+	os.WriteFile(oldFile, b, 0o644)
+	mustRemote(t, 0, remoteArgs(conn, "collateral", "import", oldFile)...)
+
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "refresh", key)...)
+	if !strings.Contains(out, "updated") || !strings.Contains(out, "2026-03-31T00:00:00Z") {
+		t.Errorf("refresh:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "show", key)...)
+	if !strings.Contains(out, "TCBINFOHASH") || !strings.Contains(out, old.Hashes().TCBInfoHash) || !strings.Contains(out, "pccs "+url) {
+		t.Errorf("show:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "show", key, "-o", "json")...)
+	var view struct {
+		History []struct {
+			ID     int64
+			Hashes struct{ TCBInfoHash string }
+		}
+		Expired bool
+	}
+	if err := json.Unmarshal([]byte(out), &view); err != nil || len(view.History) != 2 || view.Expired {
+		t.Fatalf("show json: %v\n%s", err, out)
+	}
+	oldest := view.History[1]
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "show", key, "--bundle", "--id", strconv.FormatInt(oldest.ID, 10))...)
+	if got, err := pcs.ParseBundle([]byte(out)); err != nil || !bytes.Equal(got.TCBInfo, old.TCBInfo) {
+		t.Errorf("history bundle: %v", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "export")
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "export", dir)...)
+	if !strings.Contains(out, "exported 1 collateral sets") {
+		t.Errorf("export:\n%s", out)
+	}
+	if cols, err := pcs.LoadAll(dir); err != nil || len(cols) != 1 {
+		t.Fatalf("exported folder: %d sets, %v", len(cols), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sgx-"+id.FMSPC+"-0000.json")); err != nil {
+		t.Error(err)
+	}
+	airgapped := collateralNode(t, clock, server.CollateralOptions{TrustRoots: []string{rootFile}})
+	mustRemote(t, 0, remoteArgs(airgapped, "collateral", "import", dir)...)
+	out, _ = mustRemote(t, 0, remoteArgs(airgapped, "collateral", "list")...)
+	if !strings.Contains(out, id.FMSPC) {
+		t.Errorf("air-gapped list:\n%s", out)
+	}
+	// Refresh needs sources.
+	mustRemote(t, 1, remoteArgs(airgapped, "collateral", "refresh")...)
+
+	clock.add(2 * time.Hour)
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "prune", "--older-than", "1h")...)
+	if !strings.Contains(out, "deleted 1 collateral history rows") {
+		t.Errorf("prune:\n%s", out)
+	}
+	pccs.Fail(503)
+	out, _ = mustRemote(t, 1, remoteArgs(conn, "collateral", "refresh")...)
+	if !strings.Contains(out, "failed") || !strings.Contains(out, "503") {
+		t.Errorf("failing refresh:\n%s", out)
+	}
+	pccs.Fail(0)
+
+	direct := filepath.Join(t.TempDir(), "direct")
+	out, _ = mustRemote(t, 0, "collateral", "export", direct, "--source", url, "--platform", "tdx/"+id.FMSPC, "--trust-root", rootFile)
+	if cols, err := pcs.LoadAll(direct); err != nil || len(cols) != 1 {
+		t.Fatalf("direct export: %v\n%s", err, out)
+	}
+	// Without --trust-root the simulated collateral does not verify.
+	mustRemote(t, 2, "collateral", "export", filepath.Join(t.TempDir(), "x"), "--source", url, "--platform", "tdx/"+id.FMSPC)
+}
