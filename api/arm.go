@@ -513,12 +513,15 @@ func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Pri
 		s.writeARMError(w, r, err)
 		return
 	}
-	if !service.ValidProviderName(req.name) {
-		s.writeARMError(w, r, errARMBadName.Wrapf("%q: avow provider names are 3-24 lowercase letters, digits or '-', starting with a letter (the name is a DNS label in MAA)", req.name))
+	// Names are DNS labels (the attest URI's host on MAA), case-insensitive:
+	// avow keeps them lowercase.
+	name := strings.ToLower(req.name)
+	if !service.ValidProviderName(name) {
+		s.writeARMError(w, r, errARMBadName.Wrapf("%q: avow provider names are 3-24 letters, digits or '-', starting with a letter (the name is a DNS label in MAA)", req.name))
 		return
 	}
 	v, err := s.svc.CreateProvider(ctx, who, service.ProviderRequest{
-		Name: req.name, TrustModel: model, PolicySigningCertificates: certs,
+		Name: name, TrustModel: model, PolicySigningCertificates: certs,
 		Metadata: store.Metadata{SubscriptionID: req.scope.SubscriptionID, ResourceGroup: req.scope.ResourceGroup,
 			Location: strings.TrimSpace(*in.Location), Tags: tags},
 	})

@@ -296,6 +296,7 @@ func TestARMErrors(t *testing.T) {
 		{"no location", "PUT", p + "?api-version=2020-10-01", e.owner, map[string]any{"properties": map[string]any{}}, 400, "LocationRequired"},
 		{"bad JSON", "PUT", p + "?api-version=2020-10-01", e.owner, "not an object", 400, "InvalidRequestContent"},
 		{"bad name", "PUT", armBase + "/Contoso_1?api-version=2020-10-01", e.owner, map[string]any{"location": "x"}, 400, "InvalidResourceName"},
+		{"name starting with a digit", "PUT", armBase + "/1contoso?api-version=2020-10-01", e.owner, map[string]any{"location": "x"}, 400, "InvalidResourceName"},
 		{"network access disabled", "PUT", p + "?api-version=2021-06-01", e.owner,
 			map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Disabled"}}, 400, "FeatureNotSupported"},
 		{"bad tag", "PUT", p + "?api-version=2021-06-01", e.owner, map[string]any{"location": "x", "tags": map[string]string{"": "v"}}, 400, "BadRequest"},
@@ -354,6 +355,13 @@ func TestARMOtherResources(t *testing.T) {
 	}
 	if st, _ = e.do(http.MethodGet, armBase+"/missing/privateEndpointConnections"+q, e.reader, nil); st != http.StatusNotFound {
 		t.Errorf("connections of a missing provider: %d", st)
+	}
+	// Capitals in a new name: the provider is created lowercase.
+	if st, body = e.do(http.MethodPut, armBase+"/MixedCase"+q, e.owner, map[string]any{"location": "x"}); st != http.StatusCreated || body["name"] != "mixedcase" {
+		t.Errorf("mixed case: %d %v", st, body)
+	}
+	if st, body = e.do(http.MethodGet, armBase+"/MIXEDCASE"+q, e.owner, nil); st != http.StatusOK || body["name"] != "mixedcase" {
+		t.Errorf("mixed case get: %d %v", st, body)
 	}
 	// The data plane still answers under /providers/.
 	if st, _ = e.do(http.MethodGet, "/providers/contoso/.well-known/openid-configuration", "", nil); st != http.StatusOK {
