@@ -146,7 +146,6 @@ func (d *jdoc) parse() (compact, ok bool) {
 		d.toks = make([]jtok, 0, n/5+8) // Intel's documents: 6 bytes a value
 	}
 	toks := d.toks[:0]
-	defer func() { d.toks = toks }()
 	var stackBuf [16]int
 	stack := stackBuf[:0] // tape indices of the open arrays and objects
 	compact = true
@@ -158,23 +157,23 @@ func (d *jdoc) parse() (compact, ok bool) {
 
 value:
 	if pos >= n {
-		return false, false
+		goto fail
 	}
 	switch c := data[pos]; c {
 	case '"':
 		end, esc := scanJSONString(data, pos+1)
 		if end < 0 {
-			return false, false
+			goto fail
 		}
 		t := jtok{kind: jString, start: pos + 1, end: end}
 		if esc && !d.unescape(&t) {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, t)
 		pos = end + 1
 	case '{', '[':
 		if len(stack) >= maxJSONDepth {
-			return false, false
+			goto fail
 		}
 		kind, closer := jObject, byte('}')
 		if c == '[' {
@@ -199,26 +198,26 @@ value:
 		goto value
 	case 't':
 		if n-pos < 4 || string(data[pos:pos+4]) != "true" {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, jtok{kind: jBool, b: true})
 		pos += 4
 	case 'f':
 		if n-pos < 5 || string(data[pos:pos+5]) != "false" {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, jtok{kind: jBool})
 		pos += 5
 	case 'n':
 		if n-pos < 4 || string(data[pos:pos+4]) != "null" {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, jtok{kind: jNull})
 		pos += 4
 	default:
 		end := scanJSONNumber(data, pos)
 		if end < 0 {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, jtok{kind: jNumber, start: pos, end: end})
 		pos = end
@@ -230,13 +229,14 @@ after: // a value ended at pos
 		compact = false
 	}
 	if len(stack) == 0 {
+		d.toks = toks
 		return compact, pos == n
 	}
 	{
 		top := &toks[stack[len(stack)-1]]
 		top.n++
 		if pos >= n {
-			return false, false
+			goto fail
 		}
 		c := data[pos]
 		pos++
@@ -251,7 +251,7 @@ after: // a value ended at pos
 			goto value
 		}
 		if top.kind == jObject && c != '}' || top.kind == jArray && c != ']' {
-			return false, false
+			goto fail
 		}
 		top.end = len(toks)
 		stack = stack[:len(stack)-1]
@@ -260,16 +260,16 @@ after: // a value ended at pos
 
 member: // an object member name is expected at pos
 	if pos >= n || data[pos] != '"' {
-		return false, false
+		goto fail
 	}
 	{
 		end, esc := scanJSONString(data, pos+1)
 		if end < 0 {
-			return false, false
+			goto fail
 		}
 		t := jtok{kind: jString, start: pos + 1, end: end}
 		if esc && !d.unescape(&t) {
-			return false, false
+			goto fail
 		}
 		toks = append(toks, t)
 		pos = end + 1
@@ -279,7 +279,7 @@ member: // an object member name is expected at pos
 		compact = false
 	}
 	if pos >= n || data[pos] != ':' {
-		return false, false
+		goto fail
 	}
 	pos++
 	for pos < n && isJSONSpace(data[pos]) {
@@ -287,18 +287,27 @@ member: // an object member name is expected at pos
 		compact = false
 	}
 	goto value
+
+fail:
+	d.toks = toks
+	return false, false
 }
 
 // scanJSONString scans the string whose text starts at i (after the opening
 // quote) and returns the index of the closing quote, or -1 when the string
 // is not valid JSON. esc reports escapes.
 func scanJSONString(data []byte, i int) (end int, esc bool) {
-	for i < len(data) {
-		c := data[i]
-		switch {
-		case c == '"':
+	for {
+		for i < len(data) && jsonPlain[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			return -1, esc
+		}
+		switch data[i] {
+		case '"':
 			return i, esc
-		case c == '\\':
+		case '\\':
 			esc = true
 			i++
 			if i >= len(data) {
@@ -315,14 +324,20 @@ func scanJSONString(data []byte, i int) (end int, esc bool) {
 			default:
 				return -1, esc
 			}
-		case c < 0x20:
+		default: // a control character
 			return -1, esc
-		default:
-			i++
 		}
 	}
-	return -1, esc
 }
+
+// jsonPlain marks the bytes that stand for themselves in a JSON string: all
+// but the quote, the backslash and the control characters below 0x20.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // scanJSONNumber scans the number starting at i and returns the index after
 // it, or -1 when there is no valid JSON number at i:
