@@ -75,6 +75,30 @@ func isARMPath(path string) bool {
 	return hasPrefixFold(path, "/subscriptions/") || strings.EqualFold(path, "/providers/"+armNamespace+"/operations")
 }
 
+// armRoute is the route template of an ARM path for the request metrics.
+func armRoute(path string) string {
+	req, err := parseARMPath(path)
+	if err != nil {
+		return "other"
+	}
+	const providers = "/subscriptions/{sub}/resourceGroups/{rg}/providers/" + armType
+	switch req.kind {
+	case "operations":
+		return "/providers/" + armNamespace + "/operations"
+	case "subscription":
+		return "/subscriptions/{sub}/providers/" + armType
+	case "defaults":
+		return "/subscriptions/{sub}/providers/" + armNamespace + "/defaultProviders"
+	case "defaultByLocation":
+		return "/subscriptions/{sub}/providers/" + armNamespace + "/locations/{location}/defaultProvider"
+	case "resourceGroup":
+		return providers
+	case "provider":
+		return providers + "/{name}"
+	}
+	return providers + "/{name}/..."
+}
+
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -368,3 +368,19 @@ func TestARMOtherResources(t *testing.T) {
 		t.Errorf("data plane: %d", st)
 	}
 }
+
+func TestARMRouteLabels(t *testing.T) {
+	for path, want := range map[string]string{
+		armBase + "/contoso":     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Attestation/attestationProviders/{name}",
+		strings.ToLower(armBase): "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Attestation/attestationProviders",
+		"/subscriptions/s/providers/Microsoft.Attestation/attestationProviders":             "/subscriptions/{sub}/providers/Microsoft.Attestation/attestationProviders",
+		"/providers/Microsoft.Attestation/operations":                                       "/providers/Microsoft.Attestation/operations",
+		armBase + "/contoso/privateEndpointConnections/x":                                   "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Attestation/attestationProviders/{name}/...",
+		"/subscriptions/s/providers/Microsoft.Attestation/locations/eastus/defaultProvider": "/subscriptions/{sub}/providers/Microsoft.Attestation/locations/{location}/defaultProvider",
+		"/subscriptions/s/whatever":                                                         "other",
+	} {
+		if got := routeOf(path); got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+}

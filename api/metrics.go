@@ -232,6 +232,9 @@ func routeOf(path string) string {
 	case "/healthz", "/readyz", "/metrics":
 		return path
 	}
+	if isARMPath(path) {
+		return armRoute(path)
+	}
 	if rest, ok := strings.CutPrefix(path, "/providers/"); ok {
 		_, sub, _ := strings.Cut(rest, "/")
 		switch {
