@@ -189,6 +189,7 @@ await test("arm: create an AAD provider (api-version 2020-10-01)", async () => {
     tags: { env: "ci", team: "attestation" },
     properties: {},
   });
+  aadUri = p.attestUri;
   assert.equal(p.name, AAD);
   assert.equal(p.type, "Microsoft.Attestation/attestationProviders");
   assert.equal(p.id, `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Attestation/attestationProviders/${AAD}`);
@@ -197,7 +198,6 @@ await test("arm: create an AAD provider (api-version 2020-10-01)", async () => {
   assert.equal(p.trustModel, "AAD");
   assert.equal(p.status, "Ready");
   assert.equal(p.attestUri, `${AVOW_URL}/providers/${AAD}`);
-  aadUri = p.attestUri;
 });
 
 await test("arm: create an Isolated provider with policySigningCertificates (api-version 2021-06-01)", async () => {
@@ -205,11 +205,11 @@ await test("arm: create an Isolated provider with policySigningCertificates (api
     location: "West Europe",
     properties: { policySigningCertificates: { keys: [{ kty: "RSA", x5C: [certB64(signer1.certificate)] }] } },
   });
+  isolatedUri = p.attestUri;
   assert.equal(p.trustModel, "Isolated");
   assert.equal(p.status, "Ready");
   assert.deepEqual(p.tags, {});
   assert.equal(p.attestUri, `${AVOW_URL}/providers/${ISOLATED}`);
-  isolatedUri = p.attestUri;
 });
 
 await test("arm: the bearer token came from the TokenCredential", async () => {
