@@ -417,9 +417,10 @@ func (s *Service) fetchBest(ctx context.Context, req pcs.FetchRequest, key store
 	for _, src := range c.cfg.Sources {
 		fctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		col, err := src.Fetch(fctx, req)
+		timedOut := errors.Is(fctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || fctx.Err() != nil && ctx.Err() == nil {
+			if timedOut {
 				fail(src, false, "no answer within %s: %s", c.cfg.Timeout, errs.Detail(err))
 			} else {
 				fail(src, false, "%s", errs.Detail(err))

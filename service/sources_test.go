@@ -212,6 +212,9 @@ func TestSourceDownFallsThrough(t *testing.T) {
 	if len(rows) != 1 || rows[0].Source != "pccs "+good.URL() {
 		t.Errorf("rows %+v", rows)
 	}
+	if rep, _ := s.CollateralReport(context.Background()); len(rep.Items) != 1 {
+		t.Errorf("report %+v", rep)
+	}
 	c := s.collateralCounters()
 	if c.SourceErrors["pccs "+down.URL()] == 0 || c.SourceErrors["pccs "+stalled.URL()] == 0 || c.Fetched != 1 {
 		t.Errorf("counters %+v", c)
@@ -458,7 +461,8 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	clock.Set(t0.Add(31 * 24 * time.Hour))
 	_, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote})
 	if !errors.Is(err, ErrCollateralExpired) || !strings.Contains(err.Error(), "2026-03-31T00:00:00Z") ||
-		!strings.Contains(err.Error(), "500") || !strings.Contains(strings.ToLower(err.Error()), "fmspc") {
+		!strings.Contains(err.Error(), "500 Internal Server Error") || strings.Contains(err.Error(), "no answer within") ||
+		!strings.Contains(strings.ToLower(err.Error()), "fmspc") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := s.Attest(ctx, "lenient", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
