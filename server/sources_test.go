@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +153,60 @@ func TestCollateralOptionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "invalid_config") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestCollateralEndpointsErrors: the collateral management routes refuse
+// malformed input with stable codes.
+func TestCollateralEndpointsErrors(t *testing.T) {
+	n, _ := startNode(t, t.TempDir(), nil) // dev mode: the simulated collateral is stored
+	hc := mustHTTP(t, n)
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, n.URL+path, rd)
+		req.Header.Set("Authorization", "Bearer "+n.AdminToken.Secret)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct{ Error struct{ Code string } }
+		data, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(data, &e)
+		return resp.StatusCode, e.Error.Code
+	}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"GET", "/management/collateral/sgx/zz/0000", "", 400, "invalid_request"},
+		{"GET", "/management/collateral/sgx/00906ed50000/0000", "", 400, "collateral_not_found"},
+		{"GET", "/management/collateral/sgx/00feed000000/0000/bundle?id=x", "", 400, "invalid_request"},
+		{"GET", "/management/collateral/sgx/00feed000000/0000/bundle?id=999999", "", 400, "collateral_not_found"},
+		{"GET", "/management/collateral/sgx/00feed000000", "", 404, "not_found"},
+		{"POST", "/management/collateral/sgx/00feed000000/0000", "{}", 405, "method_not_allowed"},
+		{"POST", "/management/collateral:prune", "{}", 400, "invalid_json"},
+		{"POST", "/management/collateral:prune", `{"olderThan":"soon"}`, 400, "invalid_json"},
+		{"POST", "/management/collateral:refresh", "", 400, "collateral_sources_not_configured"},
+		{"POST", "/management/collateral:refresh", `{"keys":["arm/1"]}`, 400, "invalid_request"},
+		{"GET", "/management/collateral:refresh", "", 405, "method_not_allowed"},
+	} {
+		if status, code := call(c.method, c.path, c.body); status != c.status || code != c.code {
+			t.Errorf("%s %s %s: %d %s, want %d %s", c.method, c.path, c.body, status, code, c.status, c.code)
+		}
+	}
+	if status, _ := call("GET", "/management/collateral/sgx/00feed000000/0000", ""); status != 200 {
+		t.Errorf("show: %d", status)
+	}
+	if status, _ := call("POST", "/management/collateral:prune", `{"olderThan":"30d"}`); status != 200 {
+		t.Errorf("prune: %d", status)
 	}
 }
