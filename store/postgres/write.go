@@ -460,6 +460,8 @@ func (t *tx) PruneCollateral(ctx context.Context, olderThan time.Time) (n int64,
 	return n, err
 }
 
+var auditCols = []string{"logged_at", "kind", "actor", "provider", "operation", "outcome", "details", "request_id"}
+
 const insertAudit = `INSERT INTO audit (logged_at, kind, actor, provider, operation, outcome, details, request_id)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
@@ -488,12 +490,10 @@ func (t *tx) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error
 			_, err := t.exec(ctx, "append audit", insertAudit, args[0]...)
 			return err
 		}
-		// One round trip; identities are assigned in the batch's order.
-		b := &pgx.Batch{}
-		for _, a := range args {
-			b.Queue(insertAudit, a...)
-		}
-		return mapErr(ctx, t.pgTx.SendBatch(ctx, b).Close(), "append audit")
+		// COPY: one statement for the batch, rows (and their identities)
+		// in the batch's order.
+		_, err := t.pgTx.CopyFrom(ctx, pgx.Identifier{"audit"}, auditCols, pgx.CopyFromRows(args))
+		return mapErr(ctx, err, "append audit")
 	})
 }
 
