@@ -214,7 +214,12 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 		return res, col, verr
 	}
 	res, err := dcap.Verify(q, sc.col, opts)
-	if err == nil && res.CollateralExpired && s.colsrc.enabled() {
+	// Expired, or broken (an import is only parsed): ask the sources. A PCK
+	// CRL of the other CA (unknown_crl_issuer) is not replaced: platforms of
+	// both CAs in one family would make each other's collateral flip.
+	stale := res != nil && res.CollateralExpired
+	broken := collateralFault(err) && !errors.Is(err, dcap.ErrUnknownCRLIssuer) && !errors.Is(err, dcap.ErrPCKChainUntrusted)
+	if (stale || broken) && s.colsrc.enabled() {
 		if fres, fcol, verr, ferr := s.fetchForQuote(ctx, q, key, now, sc); ferr == nil {
 			if verr != nil {
 				return nil, nil, verr
@@ -278,6 +283,9 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		close(done)
 	}()
 
+	// The fetch is shared with other requests and bounded by the sources'
+	// timeouts: one client going away does not cancel it.
+	ctx = context.WithoutCancel(ctx)
 	req := pcs.FetchRequest{TEE: key.TEE, FMSPC: key.FMSPC, PCEID: key.PCEID, PCKCA: info.PCKCA}
 	var prev *storedInfo
 	if stored != nil {

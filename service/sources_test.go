@@ -551,3 +551,50 @@ func TestCollateralAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenImportReplaced: imported collateral that does not verify (an
+// import is only parsed) is replaced from the sources on the next
+// attestation; a source serving revoking CRLs is not shopped around.
+func TestBrokenImportReplaced(t *testing.T) {
+	p := sgxsim.Default()
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	srv := simSources(t, p, t0)
+	clock := &movableClock{t: t0.Add(time.Hour)}
+	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
+		cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
+	createProvider(t, s, "sim")
+	ctx := context.Background()
+	bad, err := p.Collateral(sgxsim.CollateralOptions{Now: t0, Defect: sgxsim.BadTCBInfoSignature})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportCollateral(ctx, owner, bad, "broken import"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
+		t.Fatalf("attest with a broken import and a good source: %v", err)
+	}
+	rows, _ := s.st.ListCollateral(ctx)
+	if len(rows) != 1 || rows[0].Source != "pccs "+srv.URL() {
+		t.Errorf("rows %+v", rows)
+	}
+
+	// A quote the source's valid CRL revokes stays refused: the second
+	// source, with a CRL that does not list it, is not asked.
+	revoking, lenient := pcsfake.New(pcs.KindPCCS), pcsfake.New(pcs.KindPCCS)
+	rc, err := p.Collateral(sgxsim.CollateralOptions{Now: t0, Defect: sgxsim.RevokedPCK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoking.Add(rc)
+	revoking.Start(t)
+	addSim(t, lenient, p, t0)
+	lenient.Start(t)
+	s2 := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
+		cfg: CollateralConfig{Sources: []pcs.Source{source(t, revoking.URL(), revoking), source(t, lenient.URL(), lenient)}}})
+	createProvider(t, s2, "sim")
+	_, err = s2.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
+	if !errors.Is(err, dcap.ErrPCKRevoked) || lenient.Requests() != 0 {
+		t.Errorf("revoked: %v, %d requests to the second source", err, lenient.Requests())
+	}
+}
