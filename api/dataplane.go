@@ -154,7 +154,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request, provider, attTyp
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Attest(r.Context(), provider, *req)
+	res, err := s.runAttest(r.Context(), provider, *req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

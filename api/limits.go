@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,12 @@ type Limits struct {
 	// more are answered 429 at once, before their body is read (default
 	// DefaultAttestConcurrency; negative: unlimited).
 	AttestConcurrency int
+	// AttestWorkers is how many attestations compute at once (default
+	// GOMAXPROCS; negative: no bound). The others wait in arrival order:
+	// the pipeline is CPU-bound, so running more at once only adds
+	// context switches and lets late requests overtake early ones, which
+	// stretches the latency tail.
+	AttestWorkers int
 }
 
 // Limit defaults.
@@ -47,6 +55,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.AttestConcurrency == 0 {
 		l.AttestConcurrency = DefaultAttestConcurrency
+	}
+	if l.AttestWorkers == 0 {
+		l.AttestWorkers = runtime.GOMAXPROCS(0)
 	}
 	return l
 }
@@ -146,6 +157,20 @@ func (s semaphore) tryAcquire() bool {
 	}
 }
 
+// acquire waits for a slot in arrival order (Go wakes blocked channel
+// senders first in, first out) or until ctx ends.
+func (s semaphore) acquire(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s semaphore) release() {
 	if s != nil {
 		<-s
@@ -188,6 +213,15 @@ func (s *Server) acquireAttest(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.tooMany(w, r, "attestation", time.Second, "%d attestations are running, the limit", s.limits.AttestConcurrency)
 	return false
+}
+
+// runAttest runs the attestation pipeline in one of the worker slots.
+func (s *Server) runAttest(ctx context.Context, provider string, req service.AttestRequest) (*service.AttestResult, error) {
+	if err := s.workers.acquire(ctx); err != nil {
+		return nil, errs.New("client_gone", "the request was cancelled").Wrap(err)
+	}
+	defer s.workers.release()
+	return s.svc.Attest(ctx, provider, req)
 }
 
 func (s *Server) releaseAttest() {

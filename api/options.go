@@ -37,7 +37,8 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 		o.MetricsAccess = MetricsPublic
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
-		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency)}
+		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),
+		workers: newSemaphore(l.AttestWorkers)}
 }
 
 func (s *Server) metricsStart() {

@@ -34,6 +34,7 @@ type Server struct {
 	limits        Limits
 	mgmtLimiter   *rateLimiter
 	attestSlots   semaphore
+	workers       semaphore
 }
 
 // New returns the HTTP handler of svc with the default limits and no

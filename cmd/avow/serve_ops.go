@@ -46,6 +46,7 @@ func addOpsFlags(cmd *cobra.Command, o *server.Operations) *opsFlags {
 	f.Float64Var(&o.Limits.ManagementRate, "mgmt-rate", api.DefaultManagementRate, "management requests per second per client (token id, or address when unauthenticated); negative: unlimited")
 	f.IntVar(&o.Limits.ManagementBurst, "mgmt-burst", 0, "management requests a client may send at once (default 2 × --mgmt-rate)")
 	f.IntVar(&o.Limits.AttestConcurrency, "attest-concurrency", api.DefaultAttestConcurrency, "attestations served at once; more are answered 429 with Retry-After; negative: unlimited")
+	f.IntVar(&o.Limits.AttestWorkers, "attest-workers", 0, "attestations computed at once, the others wait in arrival order (default: the number of CPUs; negative: no bound)")
 	f.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "drop clients that have not sent their request headers in this time")
 	f.DurationVar(&o.ReadTimeout, "read-timeout", 30*time.Second, "drop clients that have not sent their whole request in this time")
 	f.StringVar(&of.logLevel, "log-level", "info", "log level: debug, info (one line per request), warn or error")

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# HTTPS attestation throughput of avow on this machine, measured the way
+# BENCHMARKS.md reports it: one `avow serve --dev` process, two providers
+# (RS256 and ES256 tokens), `avow bench` with 32 connections and the
+# crypto floor measured in the same run, then an independent load tool
+# (wrk, with a Lua script posting the same body) on the same server and
+# provider. Client and server share the machine's cores.
+#
+#   scripts/bench-http.sh                     # 20 s per run
+#   DURATION=60s CONCURRENCY=32 scripts/bench-http.sh
+#   NO_WRK=1 scripts/bench-http.sh            # avow bench only
+#   SERVE_FLAGS="--attest-workers -1" scripts/bench-http.sh
+#
+# wrk is installed with apt-get when missing (Debian's package "wrk").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-20s}
+CONCURRENCY=${CONCURRENCY:-32}
+work=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/avow" ./cmd/avow
+avow="$work/avow"
+printf 'avow_bench-%s-0123456789abcdef' "$RANDOM" >"$work/token"
+"$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
+	--admin-token-file "$work/token" ${SERVE_FLAGS:-} >"$work/serve.out" 2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 100); do
+	grep -q '^avow listening on ' "$work/serve.out" 2>/dev/null && break
+	sleep 0.1
+done
+url=$(sed -n 's/^avow listening on //p' "$work/serve.out")
+[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+export AVOW_SERVER="$url" AVOW_TOKEN="$(cat "$work/token")" AVOW_CA_CERT="$work/data/tls-cert.pem"
+"$avow" provider create rsa --token-algorithm RS256 >/dev/null
+"$avow" provider create ecdsa --token-algorithm ES256 >/dev/null
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(go version | cut -d' ' -f3), duration $DURATION, $CONCURRENCY connections"
+for p in rsa ecdsa; do
+	"$avow" bench --url "$url/providers/$p" --sim-dir "$work/sim" --concurrency "$CONCURRENCY" \
+		--duration "$DURATION" --floor --quiet --timeout 0 -o json >"$work/bench-$p.json"
+done
+for p in rsa ecdsa; do
+	echo "## avow bench, provider $p"
+	python3 - "$work/bench-$p.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r.get("floor") or {}
+l = r["latencyMs"]
+print(f'alg={r["tokenAlg"]} throughput={r["requestsPerSecond"]:.0f}/s errors={r["errors"]} '
+      f'p50={l["p50"]}ms p90={l["p90"]}ms p99={l["p99"]}ms max={l["max"]}ms '
+      f'client_cores={r["clientCores"]:.2f} server_cores={r.get("serverCores", 0):.2f} '
+      f'server_rss_mb={r.get("serverRssStartMB", 0):.0f}->{r.get("serverRssEndMB", 0):.0f} '
+      f'floor={f.get("perSecond", 0):.0f}/s ({f.get("microsPerAttestation", 0)} us) share_of_floor={f.get("throughputShareOfFloor", 0)*100:.0f}%')
+PY
+done
+
+if [ -z "${NO_WRK:-}" ]; then
+	if ! command -v wrk >/dev/null; then
+		apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+	fi
+	"$avow" bench --url "$url/providers/rsa" --sim-dir "$work/sim" --write-body "$work/body.json"
+	cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$work/body.json", "r")
+wrk.body = f:read("*a")
+f:close()
+LUA
+	for p in rsa ecdsa; do
+		echo "## wrk, provider $p"
+		wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -s "$work/post.lua" \
+			"$url/providers/$p/attest/SgxEnclave?api-version=2022-08-01" | grep -E 'Requests/sec|Non-2xx|50%|90%|99%|requests in'
+	done
+fi
