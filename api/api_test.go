@@ -498,6 +498,8 @@ func TestRouteOf(t *testing.T) {
 		"/management/providers/contoso/keys:rotate":           "/management/providers/{id}/keys:rotate",
 		"/management/admin-tokens/tok-1":                      "/management/admin-tokens/{id}",
 		"/management/audit":                                   "/management/audit",
+		"/management/collateral:refresh":                      "/management/collateral:refresh",
+		"/management/collateral/sgx/00906ed50000/0000/bundle": "/management/collateral/{id}/{id}/{id}/bundle",
 		"/management/whatever":                                "other",
 		"/management/providers/a/b/c/d/e":                     "other",
 		"/x" + strings.Repeat("y", 1000):                      "other",

@@ -254,14 +254,14 @@ func routeOf(path string) string {
 	if rest, ok := strings.CutPrefix(path, "/management/"); ok {
 		parts := strings.Split(rest, "/")
 		switch parts[0] {
-		case "providers", "admin-tokens", "collateral", "audit":
+		case "providers", "admin-tokens", "collateral", "audit", "collateral:refresh", "collateral:prune":
 		default:
 			return "other"
 		}
 		out := "/management/" + parts[0]
 		for _, p := range parts[1:] {
 			switch p {
-			case "keys", "keys:rotate", "refresh", "sources", "history":
+			case "keys", "keys:rotate", "refresh", "sources", "history", "bundle":
 				out += "/" + p
 			default:
 				out += "/{id}"
