@@ -267,7 +267,7 @@ func routeOf(path string) string {
 				out += "/{id}"
 			}
 		}
-		if len(parts) > 4 {
+		if len(parts) > 5 {
 			return "other"
 		}
 		return out
