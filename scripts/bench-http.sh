@@ -24,8 +24,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/avow" ./cmd/avow
-avow="$work/avow"
+avow=${AVOW_BIN:-}   # a prebuilt avow, or build one
+if [ -z "$avow" ]; then
+	go build -o "$work/avow" ./cmd/avow
+	avow="$work/avow"
+fi
 printf 'avow_bench-%s-0123456789abcdef' "$RANDOM" >"$work/token"
 "$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
 	--admin-token-file "$work/token" ${SERVE_FLAGS:-} >"$work/serve.out" 2>"$work/serve.log" &
