@@ -114,7 +114,7 @@ func requireJSON(r *http.Request) error {
 // padding and the standard alphabet.
 func b64(field, s string) ([]byte, error) {
 	s = strings.TrimRight(strings.TrimSpace(s), "=")
-	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	s = urlSafe(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, ErrBadBase64.Wrapf("%s: %v", field, err)
@@ -159,7 +159,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request, provider, attTyp
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"token": res.Token})
+	writeToken(w, res.Token)
 }
 
 func parseAttest(r *http.Request, attType string) (*service.AttestRequest, error) {
@@ -178,7 +178,7 @@ func parseAttest(r *http.Request, attType string) (*service.AttestRequest, error
 		return nil, err
 	}
 	var body attestBody
-	if err := json.Unmarshal(raw, &body); err != nil {
+	if err := decodeAttestBody(raw, &body); err != nil {
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
 	req := &service.AttestRequest{Type: t, DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
