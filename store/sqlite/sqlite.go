@@ -89,7 +89,48 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous("+syncMode+")")
 	wq.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	// Switching a new file to WAL takes an exclusive lock that SQLite does
+	// not wait for through busy_timeout, so nodes or processes opening the
+	// same new file at once can see SQLITE_BUSY here: retry until the busy
+	// timeout has passed.
+	deadline := time.Now().Add(o.BusyTimeout)
+	var w *sql.DB
+	for {
+		w, err = openWriter(ctx, path, wq)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.ReadConns)
+	r.SetMaxIdleConns(o.ReadConns)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+
+	rc := &stmtCache{db: r}
+	return &Store{reader: reader{q: rc}, path: path, w: w, r: r, rc: rc}, nil
+}
+
+// openWriter opens the single writer connection, checks WAL mode and
+// applies the migrations.
+func openWriter(ctx context.Context, path string, q url.Values) (*sql.DB, error) {
+	w, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
 		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
@@ -111,22 +152,13 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	return w, nil
+}
 
-	rq := url.Values{}
-	rq.Add("_pragma", "busy_timeout("+busy+")")
-	rq.Add("_pragma", "query_only(1)")
-	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
-	if err != nil {
-		w.Close()
-		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(o.ReadConns)
-	r.SetMaxIdleConns(o.ReadConns)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
-
-	rc := &stmtCache{db: r}
-	return &Store{reader: reader{q: rc}, path: path, w: w, r: r, rc: rc}, nil
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var le *sqlite.Error
+	return errors.As(err, &le) && le.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Path returns the database file's path.
