@@ -43,26 +43,21 @@ export AVOW_SERVER="$url" AVOW_TOKEN="$(cat "$work/token")" AVOW_CA_CERT="$work/
 "$avow" provider create rsa --token-algorithm RS256 >/dev/null
 "$avow" provider create ecdsa --token-algorithm ES256 >/dev/null
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(go version | cut -d' ' -f3), duration $DURATION, $CONCURRENCY connections"
-for p in rsa ecdsa; do
-	"$avow" bench --url "$url/providers/$p" --sim-dir "$work/sim" --concurrency "$CONCURRENCY" \
-		--duration "$DURATION" --floor --quiet --timeout 0 -o json >"$work/bench-$p.json"
-done
-for p in rsa ecdsa; do
-	echo "## avow bench, provider $p"
-	python3 - "$work/bench-$p.json" <<'PY'
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(go version | cut -d' ' -f3), duration $DURATION, $CONCURRENCY connections, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+report() {
+	python3 - "$1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 f = r.get("floor") or {}
 l = r["latencyMs"]
-print(f'alg={r["tokenAlg"]} throughput={r["requestsPerSecond"]:.0f}/s errors={r["errors"]} '
+print(f'avow bench: alg={r["tokenAlg"]} throughput={r["requestsPerSecond"]:.0f}/s errors={r["errors"]} '
       f'p50={l["p50"]}ms p90={l["p90"]}ms p99={l["p99"]}ms max={l["max"]}ms '
       f'client_cores={r["clientCores"]:.2f} server_cores={r.get("serverCores", 0):.2f} '
       f'server_rss_mb={r.get("serverRssStartMB", 0):.0f}->{r.get("serverRssEndMB", 0):.0f} '
-      f'floor={f.get("perSecond", 0):.0f}/s ({f.get("microsPerAttestation", 0)} us) share_of_floor={f.get("throughputShareOfFloor", 0)*100:.0f}%')
+      f'floor={f.get("perSecond", 0):.0f}/s ({f.get("microsPerAttestation", 0)} us) '
+      f'share_of_floor={f.get("throughputShareOfFloor", 0)*100:.0f}% cpu_share_of_floor={f.get("cpuShareOfFloor", 0)*100:.0f}%')
 PY
-done
-
+}
 if [ -z "${NO_WRK:-}" ]; then
 	if ! command -v wrk >/dev/null; then
 		apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
@@ -75,9 +70,20 @@ local f = io.open("$work/body.json", "r")
 wrk.body = f:read("*a")
 f:close()
 LUA
-	for p in rsa ecdsa; do
-		echo "## wrk, provider $p"
-		wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -s "$work/post.lua" \
-			"$url/providers/$p/attest/SgxEnclave?api-version=2022-08-01" | grep -E 'Requests/sec|Non-2xx|50%|90%|99%|requests in'
-	done
 fi
+# avow bench and wrk alternate, twice each per provider, so that both see
+# the same machine.
+for p in rsa ecdsa; do
+	echo "## provider $p"
+	for round in 1 2; do
+		"$avow" bench --url "$url/providers/$p" --sim-dir "$work/sim" --concurrency "$CONCURRENCY" \
+			--duration "$DURATION" --floor --quiet --timeout 0 -o json >"$work/bench.json"
+		report "$work/bench.json"
+		if [ -z "${NO_WRK:-}" ]; then
+			wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -s "$work/post.lua" \
+				"$url/providers/$p/attest/SgxEnclave?api-version=2022-08-01" >"$work/wrk.txt"
+			echo "wrk:        $(grep -E 'Requests/sec' "$work/wrk.txt" | tr -s ' ') p50=$(awk '$1=="50%"{print $2}' "$work/wrk.txt") p90=$(awk '$1=="90%"{print $2}' "$work/wrk.txt") p99=$(awk '$1=="99%"{print $2}' "$work/wrk.txt") $(grep -E 'Non-2xx' "$work/wrk.txt" | tr -s ' ')"
+		fi
+	done
+done
+echo "# load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
