@@ -30,13 +30,18 @@ type settingsJSON struct {
 	CollateralGracePeriod string   `json:"collateralGracePeriod"`
 	// TokenAlgorithm is RS256 (default, MAA's) or ES256.
 	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
+	// CollateralSources replace the deployment's collateral sources for
+	// this provider (absent: the deployment's; on PATCH absent keeps the
+	// current list and [] goes back to the deployment's).
+	CollateralSources []string `json:"collateralSources,omitempty"`
 }
 
 func providerOut(v *service.ProviderView) providerJSON {
 	return providerJSON{
 		Name: v.Name, TrustModel: string(v.TrustModel), AttestURI: v.AttestURI,
 		Settings: settingsJSON{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
-			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings)},
+			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
+			CollateralSources: service.CollateralSources(v.Settings)},
 		PolicySigningCertificates: v.Signers, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
 }
@@ -52,7 +57,7 @@ func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
 	if in == nil {
 		return nil, nil
 	}
-	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses}
+	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources}
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm
 		out.TokenAlgorithm = &alg

@@ -35,6 +35,14 @@ type Settings struct {
 	// TokenAlgorithm is the algorithm of the provider's tokens: RS256
 	// (MAA's, the default) or ES256. Changing it rotates the signing key.
 	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
+	// CollateralSources, when not empty, replace the deployment's
+	// collateral sources (avow serve --collateral-source) for attestations
+	// against the provider: PCCS URLs, "pcs" or "pcs:URL", bundle files or
+	// folders on the server, tried in order.
+	CollateralSources []string `json:"collateralSources,omitempty"`
+	// UseDeploymentSources, on update, removes CollateralSources: the
+	// provider goes back to the deployment's sources.
+	UseDeploymentSources bool `json:"-"`
 }
 
 // GracePeriod parses CollateralGracePeriod (zero when empty).
@@ -146,6 +154,18 @@ func (c *Client) UpdateProviderSettings(ctx context.Context, name string, s Sett
 	body, _ := json.Marshal(struct {
 		Settings Settings `json:"settings"`
 	}{s})
+	if s.UseDeploymentSources {
+		type plain Settings
+		body, _ = json.Marshal(struct {
+			Settings struct {
+				plain
+				CollateralSources []string `json:"collateralSources"`
+			} `json:"settings"`
+		}{Settings: struct {
+			plain
+			CollateralSources []string `json:"collateralSources"`
+		}{plain(s), []string{}}})
+	}
 	var p Provider
 	if err := c.do(ctx, request{method: http.MethodPatch, url: u, body: body, auth: true, out: &p}); err != nil {
 		return nil, err

@@ -70,14 +70,16 @@ func (o CollateralOptions) apply(cfg *service.Config, log *slog.Logger) error {
 			log.Warn("trusting a private root besides Intel's; its tokens carry x-avow-private-root", "subject", c.Subject.String(), "file", path)
 		}
 	}
+	// Providers' collateralSources are built with the same client and key.
 	hc := o.HTTPClient
-	if hc == nil && len(o.Sources) > 0 {
+	if hc == nil {
 		var err error
 		if hc, err = sourceClient(o.CACertFile); err != nil {
 			return err
 		}
 	}
 	apiKey := o.PCSAPIKey
+	cfg.Collateral.SourceOptions = pcs.SourceOptions{APIKey: apiKey, Client: hc}
 	for _, spec := range o.Sources {
 		src, err := pcs.ParseSource(spec, pcs.SourceOptions{APIKey: apiKey, Client: hc})
 		if err != nil {

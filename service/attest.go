@@ -60,14 +60,15 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	tr.TEE = strings.ToLower(teeName(q))
 	now := s.clock.Now()
 	start := time.Now()
-	res, col, err := s.verify(ctx, q, now)
+	srcs := s.sourcesFor(p)
+	res, col, err := s.verify(ctx, q, now, srcs)
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
 	tr.TCBStatus, tr.FMSPC = string(res.TCBStatus), hex.EncodeToString(res.PCK.FMSPC[:])
 	if err := checkSettings(p, res, now); err != nil {
-		return nil, s.explainExpired(err, res)
+		return nil, s.explainExpired(err, res, srcs)
 	}
 	start = time.Now()
 	c := claims.FromQuote(q)
@@ -164,14 +165,15 @@ func teeName(q *quote.Quote) string {
 	return "SGX"
 }
 
-// verify finds the quote's collateral and verifies the quote with it.
-func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time) (*dcap.Result, *pcs.Collateral, error) {
+// verify finds the quote's collateral (fetching from srcs when it is
+// missing or expired) and verifies the quote with it.
+func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time, srcs sourceSet) (*dcap.Result, *pcs.Collateral, error) {
 	ext, err := s.verifier.Platform(q)
 	if err != nil {
 		return nil, nil, err
 	}
 	key := store.CollateralKey{TEE: strings.ToLower(teeName(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
-	return s.verifyWithCollateral(ctx, q, key, now)
+	return s.verifyWithCollateral(ctx, q, key, now, srcs)
 }
 
 // checkSettings applies the provider's acceptance of TCB statuses and of

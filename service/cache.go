@@ -20,6 +20,7 @@ type cache struct {
 	policies   map[string]*activePolicy
 	keys       map[string]*token.SigningKey
 	collateral map[store.CollateralKey]*storedCollateral
+	sources    map[string]sourceSet // a provider's collateralSources, built
 }
 
 func newCache() *cache {
@@ -28,6 +29,7 @@ func newCache() *cache {
 		policies:   map[string]*activePolicy{},
 		keys:       map[string]*token.SigningKey{},
 		collateral: map[store.CollateralKey]*storedCollateral{},
+		sources:    map[string]sourceSet{},
 	}
 }
 

@@ -76,6 +76,11 @@ type ProviderSettings struct {
 	// TokenAlgorithm is RS256 (MAA's, the default) or ES256. Changing it
 	// rotates the provider's signing key to a key of the new algorithm.
 	TokenAlgorithm *string
+	// CollateralSources, when not empty, replace the deployment's
+	// collateral sources for attestations against the provider (the
+	// strings of avow serve --collateral-source, in order); an empty,
+	// non-nil list goes back to the deployment's.
+	CollateralSources []string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -111,6 +116,17 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 			return out, ErrInvalidRequest.Wrapf("token algorithm %q is neither RS256 nor ES256", *a)
 		}
 		extra, err := withTokenAlgorithm(out.Extra, *a)
+		if err != nil {
+			return out, ErrInvalidRequest.Wrap(err)
+		}
+		out.Extra = extra
+	}
+	if in.CollateralSources != nil {
+		specs, err := s.checkCollateralSources(in.CollateralSources)
+		if err != nil {
+			return out, err
+		}
+		extra, err := withCollateralSources(out.Extra, specs)
 		if err != nil {
 			return out, ErrInvalidRequest.Wrap(err)
 		}
@@ -316,7 +332,8 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 		details := map[string]string{
 			"accepted_tcb_statuses":   strings.Join(settings.AcceptedTCBStatuses, ","),
 			"collateral_grace_period": settings.CollateralGracePeriod.String(),
-			"token_algorithm":         TokenAlgorithm(settings)}
+			"token_algorithm":         TokenAlgorithm(settings),
+			"collateral_sources":      strings.Join(CollateralSources(settings), ",")}
 		if newAlg := TokenAlgorithm(settings); newAlg != oldAlg {
 			if key == nil || key.Alg() != newAlg {
 				return store.ErrConflict.Wrapf("the token algorithm of provider %s changed concurrently; retry", p.Name)

@@ -50,6 +50,10 @@ type CollateralConfig struct {
 	// NodeID names this node as the holder of the refresh lease (default:
 	// host name and a random suffix).
 	NodeID string
+	// SourceOptions build the sources of a provider's collateralSources
+	// setting (pcs.ParseSource): the PCS API key and the HTTP client of
+	// the deployment's sources.
+	SourceOptions pcs.SourceOptions
 }
 
 // Refresh outcomes, as in the audit log and RefreshResult.Outcome.
@@ -72,9 +76,24 @@ type collateralState struct {
 	holder string
 
 	mu       sync.Mutex
-	inflight map[store.CollateralKey]chan struct{}
-	keys     map[store.CollateralKey]*keyState
+	inflight map[fetchKey]chan struct{}
+	keys     map[store.CollateralKey]*keyState // with the deployment's sources
+	override map[fetchKey]*keyState            // with a provider's collateralSources
 	counters CollateralCounters
+}
+
+// fetchKey names fetching one platform family from one list of sources:
+// set is "" for the deployment's list, else the provider setting's
+// strings (sourceSet.id).
+type fetchKey struct {
+	set string
+	key store.CollateralKey
+}
+
+// sourceSet is the list of sources an attestation fetches from.
+type sourceSet struct {
+	id   string // "" for the deployment's sources
+	list []pcs.Source
 }
 
 // keyState is what this node knows about fetching one platform family.
@@ -132,8 +151,8 @@ func (s *Service) configureCollateral(cfg Config) error {
 		_, _ = rand.Read(b[:])
 		c.NodeID = host + "-" + hex.EncodeToString(b[:])
 	}
-	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, inflight: map[store.CollateralKey]chan struct{}{},
-		keys: map[store.CollateralKey]*keyState{}, counters: CollateralCounters{SourceErrors: map[string]uint64{}}}
+	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, inflight: map[fetchKey]chan struct{}{},
+		keys: map[store.CollateralKey]*keyState{}, override: map[fetchKey]*keyState{}, counters: CollateralCounters{SourceErrors: map[string]uint64{}}}
 	return nil
 }
 
@@ -149,7 +168,18 @@ func (s *Service) privateRoot(rootKey []byte) bool {
 
 func (c *collateralState) enabled() bool { return c != nil && len(c.cfg.Sources) > 0 }
 
-func (c *collateralState) state(key store.CollateralKey) *keyState {
+func (c *collateralState) state(key store.CollateralKey) *keyState { return c.stateFor("", key) }
+
+// stateFor is the fetch state of key with the sources set (held mu).
+func (c *collateralState) stateFor(set string, key store.CollateralKey) *keyState {
+	if set != "" {
+		st := c.override[fetchKey{set, key}]
+		if st == nil {
+			st = &keyState{}
+			c.override[fetchKey{set, key}] = st
+		}
+		return st
+	}
 	st := c.keys[key]
 	if st == nil {
 		st = &keyState{}
@@ -160,14 +190,22 @@ func (c *collateralState) state(key store.CollateralKey) *keyState {
 
 // succeeded records usable collateral for key (held mu).
 func (c *collateralState) succeeded(key store.CollateralKey, now time.Time, outcome string) {
-	st := c.state(key)
+	c.stateFor("", key).succeed(now, outcome)
+}
+
+func (st *keyState) succeed(now time.Time, outcome string) {
 	st.checkedAt, st.lastAttempt, st.lastOutcome, st.lastErrors, st.failures, st.retryAt = now, now, outcome, nil, 0, time.Time{}
 }
 
 // failed records a failed attempt for key and schedules the next one with
 // jittered exponential back-off (held mu).
 func (c *collateralState) failed(key store.CollateralKey, now time.Time, attempts []string) time.Time {
-	st := c.state(key)
+	return c.backOff(c.stateFor("", key), now, attempts)
+}
+
+// backOff records a failed attempt in st and schedules the next one (held
+// mu).
+func (c *collateralState) backOff(st *keyState, now time.Time, attempts []string) time.Time {
 	st.failures++
 	delay := c.cfg.RetryMin
 	for i := 1; i < st.failures && delay < c.cfg.RetryMax; i++ {
@@ -199,15 +237,16 @@ func collateralFault(err error) bool {
 // sources configured, collateral that is missing, or expired at now, is
 // fetched first (see fetchForQuote); when a fetch fails, expired stored
 // collateral is still used and the provider's grace period decides
-// (explainExpired adds why no fresh collateral could be had).
-func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time) (*dcap.Result, *pcs.Collateral, error) {
+// (explainExpired adds why no fresh collateral could be had). srcs are the
+// sources of the provider attested against (sourcesFor).
+func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, srcs sourceSet) (*dcap.Result, *pcs.Collateral, error) {
 	opts := s.verifyOptions(now)
 	sc, err := s.collateralFor(ctx, key)
 	if err != nil {
-		if !errors.Is(err, ErrCollateralNotFound) || !s.colsrc.enabled() {
+		if !errors.Is(err, ErrCollateralNotFound) || len(srcs.list) == 0 {
 			return nil, nil, err
 		}
-		res, col, verr, ferr := s.fetchForQuote(ctx, q, key, now, nil)
+		res, col, verr, ferr := s.fetchForQuote(ctx, q, key, now, nil, srcs)
 		if ferr != nil {
 			return nil, nil, ferr
 		}
@@ -219,8 +258,8 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 	// both CAs in one family would make each other's collateral flip.
 	stale := res != nil && res.CollateralExpired
 	broken := collateralFault(err) && !errors.Is(err, dcap.ErrUnknownCRLIssuer) && !errors.Is(err, dcap.ErrPCKChainUntrusted)
-	if (stale || broken) && s.colsrc.enabled() {
-		if fres, fcol, verr, ferr := s.fetchForQuote(ctx, q, key, now, sc); ferr == nil {
+	if (stale || broken) && len(srcs.list) > 0 {
+		if fres, fcol, verr, ferr := s.fetchForQuote(ctx, q, key, now, sc, srcs); ferr == nil {
 			if verr != nil {
 				return nil, nil, verr
 			}
@@ -240,17 +279,18 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 // FMSPC and every source's error). Only quotes whose PCK chain ends in a
 // trusted root make the service fetch. Concurrent calls for one platform
 // share one fetch; after a failed fetch the sources are not asked again
-// for that platform before the back-off ends.
-func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral) (res *dcap.Result, col *pcs.Collateral, verr, ferr error) {
+// for that platform (and list of sources) before the back-off ends.
+func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral, srcs sourceSet) (res *dcap.Result, col *pcs.Collateral, verr, ferr error) {
 	opts := s.verifyOptions(now)
 	info, err := s.verifier.TrustedPlatform(q, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	c := s.colsrc
+	fk := fetchKey{srcs.id, key}
 	for {
 		c.mu.Lock()
-		wait, busy := c.inflight[key]
+		wait, busy := c.inflight[fk]
 		if !busy {
 			break // holding mu
 		}
@@ -266,7 +306,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 			return res, sc.col, err, nil
 		}
 	}
-	st := c.state(key)
+	st := c.stateFor(srcs.id, key)
 	if now.Before(st.retryAt) {
 		errsText := strings.Join(st.lastErrors, "; ")
 		retry := st.retryAt
@@ -274,11 +314,11 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		return nil, nil, nil, s.noCollateral(key, stored, errsText, retry)
 	}
 	done := make(chan struct{})
-	c.inflight[key] = done
+	c.inflight[fk] = done
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.inflight, key)
+		delete(c.inflight, fk)
 		c.mu.Unlock()
 		close(done)
 	}()
@@ -297,11 +337,11 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		}
 		return nil
 	}
-	got := s.fetchBest(ctx, req, key, now, prev, check)
+	got := s.fetchFrom(ctx, srcs.list, req, key, now, prev, check)
 	if got.col == nil || (got.stale && prev != nil && !got.cres.EarliestExpirationDate.After(prev.expiry)) {
 		c.mu.Lock()
 		c.counters.FetchFailed++
-		retry := c.failed(key, now, got.attempts)
+		retry := c.backOff(c.stateFor(srcs.id, key), now, got.attempts)
 		c.mu.Unlock()
 		s.auditCollateral(ctx, nil, "collateral.fetch", "failure", now, key, map[string]string{"errors": strings.Join(got.attempts, "; ")})
 		return nil, nil, nil, s.noCollateral(key, stored, strings.Join(got.attempts, "; "), retry)
@@ -312,7 +352,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 	}
 	c.mu.Lock()
 	c.counters.Fetched++
-	c.succeeded(key, now, OutcomeUpdated)
+	c.stateFor(srcs.id, key).succeed(now, OutcomeUpdated)
 	c.mu.Unlock()
 	res, verr = dcap.Verify(q, sc.col, opts)
 	return res, sc.col, verr, nil
@@ -337,15 +377,18 @@ func (s *Service) noCollateral(key store.CollateralKey, stored *storedCollateral
 }
 
 // explainExpired adds to a provider's collateral_expired refusal why no
-// fresh collateral could be had, when sources are configured.
-func (s *Service) explainExpired(err error, res *dcap.Result) error {
-	if !errors.Is(err, ErrCollateralExpired) || !s.colsrc.enabled() || res == nil || res.PCK == nil {
+// fresh collateral could be had from srcs, the provider's sources.
+func (s *Service) explainExpired(err error, res *dcap.Result, srcs sourceSet) error {
+	if !errors.Is(err, ErrCollateralExpired) || len(srcs.list) == 0 || res == nil || res.PCK == nil {
 		return err
 	}
 	key := store.CollateralKey{TEE: res.TEE, FMSPC: hex.EncodeToString(res.PCK.FMSPC[:]), PCEID: hex.EncodeToString(res.PCK.PCEID[:])}
 	c := s.colsrc
 	c.mu.Lock()
 	st := c.keys[key]
+	if srcs.id != "" {
+		st = c.override[fetchKey{srcs.id, key}]
+	}
 	var text string
 	var retry time.Time
 	if st != nil && st.lastOutcome == OutcomeFailed {
@@ -408,6 +451,11 @@ type fetched struct {
 // Collateral that fails verification counts as rejected: it is never
 // stored.
 func (s *Service) fetchBest(ctx context.Context, req pcs.FetchRequest, key store.CollateralKey, now time.Time, prev *storedInfo, check func(*pcs.Collateral) error) fetched {
+	return s.fetchFrom(ctx, s.colsrc.cfg.Sources, req, key, now, prev, check)
+}
+
+// fetchFrom is fetchBest with the sources srcs.
+func (s *Service) fetchFrom(ctx context.Context, srcs []pcs.Source, req pcs.FetchRequest, key store.CollateralKey, now time.Time, prev *storedInfo, check func(*pcs.Collateral) error) fetched {
 	c := s.colsrc
 	var out fetched
 	var fallback *fetched
@@ -422,7 +470,7 @@ func (s *Service) fetchBest(ctx context.Context, req pcs.FetchRequest, key store
 		c.mu.Unlock()
 		s.log.Warn("collateral source failed", "source", src.Name(), "key", key.String(), "err", msg)
 	}
-	for _, src := range c.cfg.Sources {
+	for _, src := range srcs {
 		fctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		col, err := src.Fetch(fctx, req)
 		timedOut := errors.Is(fctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil

@@ -33,11 +33,19 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(&tokenAlgorithmFlag, "token-algorithm", "", "algorithm of the provider's tokens: RS256 (MAA's, the default) or ES256 (faster; changing it rotates the signing key)")
 	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
+	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL, pcs or pcs:URL, or a bundle file or folder on the server")
 }
 
 // tokenAlgorithmFlag is --token-algorithm of provider create and update
 // (one command runs per process).
 var tokenAlgorithmFlag string
+
+// collateralSourcesFlag is --collateral-source of provider create and
+// update; deploymentSourcesFlag is --deployment-sources of update.
+var (
+	collateralSourcesFlag []string
+	deploymentSourcesFlag bool
+)
 
 func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 	s := &client.Settings{}
@@ -60,7 +68,19 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 	default:
 		return nil, fmt.Errorf("--token-algorithm must be RS256 or ES256, not %q", tokenAlgorithmFlag)
 	}
-	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" {
+	for _, src := range collateralSourcesFlag {
+		if src = strings.TrimSpace(src); src == "" {
+			return nil, fmt.Errorf("--collateral-source is empty")
+		}
+		s.CollateralSources = append(s.CollateralSources, strings.TrimSpace(src))
+	}
+	if deploymentSourcesFlag {
+		if len(s.CollateralSources) > 0 {
+			return nil, fmt.Errorf("--deployment-sources and --collateral-source exclude each other")
+		}
+		s.UseDeploymentSources = true
+	}
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources {
 		return nil, nil
 	}
 	return s, nil
@@ -141,6 +161,7 @@ func providerFields(w io.Writer, p *client.Provider) {
 		"accepted TCB statuses", outDash(strings.Join(p.Settings.AcceptedTCBStatuses, ", ")),
 		"collateral grace period", outDash(grace),
 		"token algorithm", outDash(p.Settings.TokenAlgorithm),
+		"collateral sources", outDash(strings.Join(p.Settings.CollateralSources, ", ")),
 		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
 		"created", outTime(p.CreatedAt),
 		"updated", outTime(p.UpdatedAt),
@@ -242,20 +263,23 @@ func newProviderUpdateCmd() *cobra.Command {
 	var grace string
 	var tcb []string
 	cmd := &cobra.Command{
-		Use:     "update NAME [--accept-tcb STATUS]... [--grace DURATION]",
-		Short:   "Change a provider's settings (accepted TCB statuses, collateral grace period)",
-		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "update NAME [--accept-tcb STATUS]... [--grace DURATION] [--collateral-source S]...",
+		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, collateral sources)",
+		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h
+  avow provider update contoso --collateral-source https://pccs.contoso:8081 --collateral-source pcs
+  avow provider update contoso --deployment-sources`,
+		Args: cobra.ExactArgs(1),
 	}
 	r := remoteFlags(cmd, true)
 	providerSettingsFlags(cmd, &tcb, &grace)
+	cmd.Flags().BoolVar(&deploymentSourcesFlag, "deployment-sources", false, "drop the provider's --collateral-source list: fetch from the server's sources again")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		s, err := providerSettings(tcb, grace)
 		if err != nil {
 			return err
 		}
 		if s == nil {
-			return fmt.Errorf("nothing to change: give --accept-tcb and/or --grace")
+			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --token-algorithm, --collateral-source or --deployment-sources")
 		}
 		c, err := r.client(true)
 		if err != nil {

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/sgxsim"
+)
+
+// TestProviderCollateralSourcesAPI: on a node without --collateral-source
+// and nothing imported, a provider created with settings.collateralSources
+// (a PCCS-like server with the simulated collateral) attests; a provider
+// without gets collateral_not_found; a bad source is a 400
+// invalid_request; a PATCH without the member keeps it and
+// "collateralSources": [] drops it.
+func TestProviderCollateralSourcesAPI(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(dir, "sim-root.pem")
+	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pccs := pcsfake.New(pcs.KindPCCS)
+	col, err := sim.Collateral(sgxsim.CollateralOptions{TEE: sgxsim.SGX, Now: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pccs.Add(col); err != nil {
+		t.Fatal(err)
+	}
+	url := pccs.Start(t)
+	ctx := context.Background()
+	n, c := startNode(t, dir, func(cfg *Config) {
+		cfg.Dev = false
+		cfg.Clock = fixedClock{now}
+		cfg.Collateral = CollateralOptions{TrustRoots: []string{rootFile}}
+	})
+	q, err := sim.Quote(sgxsim.QuoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(err error) string {
+		var e *client.Error
+		if errors.As(err, &e) {
+			return e.Code
+		}
+		return "not an API error: " + errString(err)
+	}
+
+	if _, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "bad", Settings: &client.Settings{
+		CollateralSources: []string{"pccs:/relative"}}}); code(err) != "invalid_request" {
+		t.Errorf("bad source: %v, want invalid_request", err)
+	}
+	specs := []string{url + "/sgx/certification/v4/"}
+	own, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "own", Settings: &client.Settings{CollateralSources: specs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(own.Settings.CollateralSources, specs) {
+		t.Fatalf("settings.collateralSources %q", own.Settings.CollateralSources)
+	}
+	plain, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.Settings.CollateralSources) != 0 {
+		t.Fatalf("plain provider's sources %q", plain.Settings.CollateralSources)
+	}
+	if _, err := c.AttestSGX(ctx, plain.AttestURI, q, client.AttestOptions{}); code(err) != "collateral_not_found" {
+		t.Fatalf("provider without sources: %v, want collateral_not_found", err)
+	}
+	if pccs.Requests() != 0 {
+		t.Fatalf("%d requests for a provider without sources", pccs.Requests())
+	}
+	if _, err := c.AttestSGX(ctx, own.AttestURI, q, client.AttestOptions{}); err != nil {
+		t.Fatalf("provider with sources: %v", err)
+	}
+
+	// PATCH without the member keeps it; [] drops it.
+	hc := mustHTTP(t, n)
+	req, _ := http.NewRequest(http.MethodPatch, n.URL+"/management/providers/own", strings.NewReader(`{"settings":{"collateralGracePeriod":"1h"}}`))
+	req.Header.Set("Authorization", "Bearer "+n.AdminToken.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PATCH: %d", resp.StatusCode)
+	}
+	got, err := c.GetProvider(ctx, "own")
+	if err != nil || !slices.Equal(got.Settings.CollateralSources, specs) || got.Settings.CollateralGracePeriod != "1h0m0s" {
+		t.Fatalf("after a PATCH without the member: %+v, %v", got, err)
+	}
+	if _, err := c.UpdateProviderSettings(ctx, "own", client.Settings{CollateralSources: []string{"pcs:"}}); code(err) != "invalid_request" {
+		t.Errorf("PATCH with a bad source: %v, want invalid_request", err)
+	}
+	got, err = c.UpdateProviderSettings(ctx, "own", client.Settings{UseDeploymentSources: true})
+	if err != nil || len(got.Settings.CollateralSources) != 0 || got.Settings.CollateralGracePeriod != "1h0m0s" {
+		t.Fatalf("after UseDeploymentSources: %+v, %v", got, err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "nil"
+	}
+	return err.Error()
+}
