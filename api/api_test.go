@@ -509,3 +509,36 @@ func TestRouteOf(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedManagementAudited: a refused change by an authenticated
+// principal is in the audit log with its code; unauthenticated attempts
+// and reads are not.
+func TestRefusedManagementAudited(t *testing.T) {
+	e := newEnv(t, Options{})
+	r := e.do(t, "POST", "/management/providers", e.reader, strings.NewReader(`{"name":"sneaky"}`))
+	if r.status != 403 {
+		t.Fatalf("reader create: %d", r.status)
+	}
+	forbiddenID := r.header.Get("x-ms-request-id")
+	e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", e.owner, strings.NewReader("not a jws"), "Content-Type", "text/plain")
+	e.do(t, "POST", "/management/providers", "", strings.NewReader(`{"name":"anon"}`))
+	e.do(t, "GET", "/management/admin-tokens", e.reader, nil)
+	e.svc.FlushAudit(context.Background())
+	var page struct{ Entries []auditEntryJSON }
+	json.Unmarshal(e.do(t, "GET", "/management/audit?kind=management&limit=5", e.owner, nil).body, &page)
+	byOp := map[string]auditEntryJSON{}
+	for _, x := range page.Entries {
+		if x.Outcome != "success" {
+			byOp[x.Operation] = x
+		}
+	}
+	if f := byOp["provider.create"]; f.Outcome != "forbidden" || f.RequestID != forbiddenID || f.Actor == "" || f.Provider != "" || f.Details["message"] == "" {
+		t.Errorf("forbidden create: %+v", f)
+	}
+	if p := byOp["policy.set"]; p.Outcome != "invalid_request" || p.Provider != "contoso" {
+		t.Errorf("bad policy: %+v", p)
+	}
+	if len(byOp) != 2 {
+		t.Errorf("refusals recorded: %+v", byOp)
+	}
+}

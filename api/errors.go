@@ -77,6 +77,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="avow"`)
 	}
 	body.Error.RequestID = requestID(r)
+	if status < 500 {
+		s.auditRefused(r, err)
+	}
 	writeJSON(w, status, body)
 }
 

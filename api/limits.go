@@ -266,5 +266,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*service.
 		s.writeError(w, r, err)
 		return nil, false
 	}
+	if st := stateOf(r); st != nil {
+		st.who = who
+	}
 	return who, true
 }

@@ -59,7 +59,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	r = r.WithContext(service.WithRequestID(context.WithValue(r.Context(), requestIDKey, id), id))
+	r = r.WithContext(withReqState(service.WithRequestID(context.WithValue(r.Context(), requestIDKey, id), id)))
 	w.Header().Set("x-ms-request-id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.metricsStart()

@@ -376,3 +376,22 @@ func (s *Service) RunAuditRetention(ctx context.Context, retention, interval tim
 		}
 	}
 }
+
+// AuditRefused records a management request of an authenticated principal
+// that was refused (forbidden, a signer not trusted, a conflict, invalid
+// input): Kind management, Outcome the error's code, written through the
+// asynchronous writer (there is no change to commit it with). Refusals of
+// unauthenticated requests are not recorded (they are in the request log
+// and the metrics): anyone could fill the log with them.
+func (s *Service) AuditRefused(ctx context.Context, who *Principal, provider, op string, err error) {
+	if who == nil || err == nil || s.audit.cfg.Disabled {
+		return
+	}
+	d := map[string]string{"failure_code": errorCode(err), "message": truncate(errs.Detail(err))}
+	e := audit(who, truncate(provider), op, s.clock.Now(), d)
+	e.Outcome = errorCode(err)
+	if e.RequestID == "" {
+		e.RequestID = RequestIDFrom(ctx)
+	}
+	s.audit.record(e)
+}
