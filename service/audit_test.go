@@ -94,14 +94,14 @@ func (r *recorder) AuditDropped(n int, reason string) {
 
 // auditSetup is simSetup with a counting store, an observer and an audit
 // configuration.
-func auditSetup(t testing.TB, cfg AuditConfig, hold chan struct{}) (*Service, *sgxsim.Platform, *countingStore, *recorder, *fixedClock) {
+func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *countingStore, *recorder, *fixedClock) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "avow.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cs := &countingStore{Store: st, hold: hold}
+	cs := &countingStore{Store: st}
 	rec := newRecorder()
 	p := sgxsim.Default()
 	clock := &fixedClock{testNow}
@@ -128,7 +128,7 @@ func auditSetup(t testing.TB, cfg AuditConfig, hold chan struct{}) (*Service, *s
 }
 
 func TestAttestationAudit(t *testing.T) {
-	s, p, _, rec, _ := auditSetup(t, AuditConfig{}, nil)
+	s, p, _, rec, _ := auditSetup(t, AuditConfig{})
 	mrsigner := mustHex(t, "e31c9e505f37a58de09335075fc8591254313eb20bb1a27e5443cc450b6e33e5")
 	good := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2})
 	svn1 := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 1})
@@ -197,7 +197,7 @@ func TestAttestationAudit(t *testing.T) {
 }
 
 func TestManagementAuditCarriesRequestID(t *testing.T) {
-	s, _, _, _, _ := auditSetup(t, AuditConfig{}, nil)
+	s, _, _, _, _ := auditSetup(t, AuditConfig{})
 	ctx := WithRequestID(context.Background(), "req-mgmt-1")
 	tok, err := s.CreateAdminToken(ctx, owner, store.RoleOwner, "for the test")
 	if err != nil {
@@ -230,7 +230,7 @@ func TestManagementAuditCarriesRequestID(t *testing.T) {
 
 // TestAuditBatches: many attestations are written in few transactions.
 func TestAuditBatches(t *testing.T) {
-	s, p, cs, _, _ := auditSetup(t, AuditConfig{Linger: 50 * time.Millisecond}, nil)
+	s, p, cs, _, _ := auditSetup(t, AuditConfig{Linger: 50 * time.Millisecond})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
 	callsBefore, _ := cs.counts()
 	const n = 60
@@ -264,7 +264,7 @@ func TestAuditBatches(t *testing.T) {
 // and the records beyond the queue are counted as dropped.
 func TestAuditQueueFullNeverBlocks(t *testing.T) {
 	hold := make(chan struct{})
-	s, p, cs, rec, _ := auditSetup(t, AuditConfig{Queue: 4, MaxBatch: 2, Linger: time.Millisecond}, nil)
+	s, p, cs, rec, _ := auditSetup(t, AuditConfig{Queue: 4, MaxBatch: 2, Linger: time.Millisecond})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
 	cs.hold = hold
 	done := make(chan struct{})
@@ -296,7 +296,7 @@ func TestAuditQueueFullNeverBlocks(t *testing.T) {
 }
 
 func TestPruneAudit(t *testing.T) {
-	s, p, _, _, clock := auditSetup(t, AuditConfig{}, nil)
+	s, p, _, _, clock := auditSetup(t, AuditConfig{})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
 	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
 	s.FlushAudit(context.Background())
@@ -325,7 +325,7 @@ func TestPruneAudit(t *testing.T) {
 }
 
 func TestAuditDisabled(t *testing.T) {
-	s, p, cs, _, _ := auditSetup(t, AuditConfig{Disabled: true}, nil)
+	s, p, cs, _, _ := auditSetup(t, AuditConfig{Disabled: true})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
 	_, before := cs.counts()
 	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
