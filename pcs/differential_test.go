@@ -229,11 +229,26 @@ func jsonSeeds(t testing.TB) [][]byte {
 	for _, c := range seedBundles() {
 		seeds = append(seeds, c.TCBInfo, c.QEIdentity)
 	}
+	return append(seeds, jsonCorpus(t)...)
+}
+
+func jsonCorpus(t testing.TB) [][]byte {
+	var seeds [][]byte
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParseTCBInfo")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParseQEIdentity")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffTCBInfo")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffJSON")...)
 	return seeds
+}
+
+// perSeed spreads a budget of mutations over the seeds: the first nFull
+// (the vectors) get full each, the rest (fuzz corpora, which grow as the
+// fuzzers run) share rest.
+func perSeed(i, nFull, nSeeds, full, rest int) int {
+	if i < nFull || nSeeds <= nFull {
+		return full
+	}
+	return min(full, max(1, rest/(nSeeds-nFull)))
 }
 
 func mutationCount(short, long int) int {
@@ -245,21 +260,22 @@ func mutationCount(short, long int) int {
 
 func TestDifferentialTCBInfoQEIdentity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	seeds := jsonSeeds(t)
-	// Shape mutations through the generic JSON round trip (pretty-printed
-	// and re-ordered documents) as well.
+	// The vectors' documents, also pretty-printed and re-ordered (through
+	// the generic JSON round trip), then the fuzz corpora.
+	var seeds [][]byte
 	for _, c := range seedBundles() {
-		seeds = append(seeds, mutateJSON(t, c.TCBInfo, func(map[string]any) {}))
+		seeds = append(seeds, c.TCBInfo, c.QEIdentity, mutateJSON(t, c.TCBInfo, func(map[string]any) {}))
 		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, c.TCBInfo, "", "  "); err == nil {
-			seeds = append(seeds, pretty.Bytes())
-		}
+		_ = json.Indent(&pretty, c.TCBInfo, "", "  ")
+		seeds = append(seeds, pretty.Bytes())
 	}
+	seeds = append(seeds, jsonCorpus(t)...)
 	n := mutationCount(20, 300)
-	for _, s := range seeds {
+	nFull := 4 * len(seedBundles())
+	for i, s := range seeds {
 		diffTCBInfo(t, s)
 		diffQEIdentity(t, s)
-		for _, m := range mutate(s, jsonSnippets, n, rng) {
+		for _, m := range mutate(s, jsonSnippets, perSeed(i, nFull, len(seeds), n, 20*n), rng) {
 			diffTCBInfo(t, m)
 			diffQEIdentity(t, m)
 		}
@@ -274,9 +290,10 @@ func TestDifferentialPCKExtensions(t *testing.T) {
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParsePCKExtensionValue")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffPCKExtensionValue")...)
 	n := mutationCount(50, 2000)
-	for _, s := range seeds {
+	nFull := len(seeds) - len(fuzzCorpus(t, "FuzzParsePCKExtensionValue")) - len(fuzzCorpus(t, "FuzzDiffPCKExtensionValue"))
+	for i, s := range seeds {
 		diffPCKExtensionValue(t, s)
-		for _, m := range mutate(s, derSnippets, n, rng) {
+		for _, m := range mutate(s, derSnippets, perSeed(i, nFull, len(seeds), n, 10*n), rng) {
 			diffPCKExtensionValue(t, m)
 		}
 	}
@@ -298,9 +315,10 @@ func TestDifferentialCertificates(t *testing.T) {
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParseCertificates")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffCertificates")...)
 	n := mutationCount(30, 600)
-	for _, s := range seeds {
+	nFull := 4 * len(seedBundles())
+	for i, s := range seeds {
 		diffCertificates(t, s)
-		for _, m := range mutate(s, pemSnippets, n, rng) {
+		for _, m := range mutate(s, pemSnippets, perSeed(i, nFull, len(seeds), n, 10*n), rng) {
 			diffCertificates(t, m)
 		}
 	}
@@ -309,6 +327,14 @@ func TestDifferentialCertificates(t *testing.T) {
 func FuzzDiffTCBInfo(f *testing.F) {
 	for _, s := range jsonSeeds(f) {
 		f.Add(s)
+	}
+	for _, c := range seedBundles() {
+		for _, r := range rewrites(c.TCBInfo) {
+			f.Add(r)
+		}
+		for _, r := range rewrites(c.QEIdentity) {
+			f.Add(r)
+		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		diffTCBInfo(t, raw)
@@ -450,10 +476,15 @@ func TestDifferentialJSON(t *testing.T) {
 	seeds = append(seeds, bytes.Repeat([]byte("["), maxJSONDepth), bytes.Repeat([]byte("["), maxJSONDepth+1))
 	deep := append(bytes.Repeat([]byte("["), maxJSONDepth), bytes.Repeat([]byte("]"), maxJSONDepth)...)
 	seeds = append(seeds, deep, append(append([]byte("["), deep...), ']'))
-	n := mutationCount(20, 300)
-	for _, s := range seeds {
+	n := mutationCount(20, 200)
+	nFull := 2 * len(seedBundles())
+	for i, s := range seeds {
+		if len(s) > 8000 {
+			diffJSON(t, s) // the deep arrays: no mutations, they are slow
+			continue
+		}
 		diffJSON(t, s)
-		for _, m := range mutate(s, jsonSnippets, n, rng) {
+		for _, m := range mutate(s, jsonSnippets, perSeed(i, nFull, len(seeds), n, 20*n), rng) {
 			diffJSON(t, m)
 		}
 	}
@@ -467,4 +498,74 @@ func FuzzDiffJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		diffJSON(t, data)
 	})
+}
+
+// jsonRewrites are text substitutions that keep a compact document valid
+// JSON but bend a rule or the form Intel uses: duplicated, unknown, escaped
+// and reordered members, other number spellings, other types, other
+// versions and ids.
+var jsonRewrites = [][2]string{
+	{`"svn":`, `"svn":300,"svn":`}, {`"svn":`, `"x":[{}],"svn":`}, {`"svn":`, `"\u0073vn":`},
+	{`{"svn":`, `{"category":"a","svn":`}, {`{"svn":`, `{"svn":1,"category":2,"svn":`}, {`{"svn":`, `{"svn":-0,"s":`},
+	{`"category":"`, `"category":"\u00e9`}, {`"type":"`, `"type":1,"type":"`}, {`"category":`, `"category":null,"category":`},
+	{`"tcbDate":`, `"tcbDate":"2020-01-01T00:00:00Z","tcbDate":`}, {`"tcbDate":"`, `"tcbDate":"\u0032`},
+	{`"tcbStatus":`, `"tcbStatus":"Revoked","tcbStatus":`}, {`"tcbStatus":"`, `"tcbStatus":"\u0055`},
+	{`"advisoryIDs":[`, `"advisoryIDs":["\u0041",`}, {`"advisoryIDs":[`, `"advisoryIDs":[1,`}, {`"advisoryIDs":[`, `"advisoryIDs":{},"a":[`},
+	{`"advisoryIDs":["`, `"advisoryIDs":[],"advisoryIDs":["`}, {`"tcbStatus":`, `"advisoryIDs":["X"],"tcbStatus":`},
+	{`"tcb":{`, `"tcb":{"pcesvn":70000,"q":0},"tcb":{`}, {`"tcb":{`, `"tcb":{"isvsvn":-0,`}, {`"tcb":{`, `"x":"\n","tcb":{`},
+	{`"pcesvn":`, `"pcesvn":-0,"pcesvn":`}, {`"pcesvn":`, `"pcesvn":1.0,"p":`}, {`"isvsvn":`, `"isvsvn":65536,"isvsvn":`},
+	{`"isvsvn":`, `"isvsvn":1e0,"i":`}, {`"isvsvn":`, `"isvsvn":-1,"i":`},
+	{`{"id":`, `{"tcbLevels":[],"id":`}, {`{"id":`, `{"version":2,"id":`}, {`{"id":`, `{"unknown":{"a":[true,false,null,"\"",-1.5e+3]},"id":`},
+	{`"version":3`, `"version":2`}, {`"version":2`, `"version":3`}, {`"version":`, `"version":-0,"v":`}, {`"version":3`, `"version":3.0`},
+	{`"id":"SGX"`, `"id":"TDX"`}, {`"id":"TDX"`, `"id":"SGX"`}, {`"id":"QE"`, `"id":"QVE"`}, {`"id":"QE"`, `"id":"TD_QE"`}, {`"id":"`, `"id":"\u0051`},
+	{`"tcbType":0`, `"tcbType":-0`}, {`"tcbType":0`, `"tcbType":0.0`}, {`"tcbEvaluationDataNumber":`, `"tcbEvaluationDataNumber":4294967296,"t":`},
+	{`"tcbEvaluationDataNumber":`, `"tcbEvaluationDataNumber":-0,"t":`}, {`"isvprodid":`, `"isvprodid":65536,"i":`},
+	{`"fmspc":"`, `"fmspc":"0`}, {`"fmspc":"`, `"fmspc":"zz`}, {`"pceId":`, `"pceId":0,"p":`}, {`"mrsigner":"`, `"mrsigner":"G`},
+	{`"tdxModule":{`, `"tdxModule":{"mrsigner":"00","x":1},"tdxModule":{`}, {`"tdxModule":`, `"tdxModule":null,"t":`},
+	{`"tdxModuleIdentities":[`, `"tdxModuleIdentities":[],"x":[`}, {`"tdxModuleIdentities":`, `"tdxModuleIdentities":null,"x":`},
+	{`"tcbLevels":[`, `"tcbLevels":[{"tcb":{}},`}, {`"tcbLevels":[{`, `"tcbLevels":[{"tcbDate":1,`}, {`"tcbLevels":`, `"tcbLevels":[],"tcbLevels":`},
+	{`"sgxtcbcomponents":[`, `"sgxtcbcomp01svn":1,"sgxtcbcomponents":[`}, {`"sgxtcbcomp01svn":`, `"sgxtcbcomponents":[],"sgxtcbcomp01svn":`},
+	{`"sgxtcbcomp16svn":`, `"sgxtcbcomp17svn":1,"sgxtcbcomp00svn":1,"sgxtcbcomp16svn":`}, {`"sgxtcbcomp02svn":`, `"sgxtcbcomp2svn":`},
+	{`"tdxtcbcomponents":`, `"tdxtcbcomponentz":`}, {`"sgxtcbcomponents":[{`, `"sgxtcbcomponents":[{"svn":1},{`},
+	{`"attributes":"`, `"attributes":"\u0030`}, {`"miscselect":"`, `"miscselect":"0`},
+	{`,`, `, `}, {`:`, ` :`}, {`}`, "}\n"}, {`]`, "\t]"},
+}
+
+// rewrites returns seed with each rewrite applied at its first, its last
+// and at all occurrences.
+func rewrites(seed []byte) [][]byte {
+	var out [][]byte
+	for _, r := range jsonRewrites {
+		from, to := []byte(r[0]), []byte(r[1])
+		i := bytes.Index(seed, from)
+		if i < 0 {
+			continue
+		}
+		out = append(out, bytes.Join([][]byte{seed[:i], to, seed[i+len(from):]}, nil))
+		j := bytes.LastIndex(seed, from)
+		out = append(out, bytes.Join([][]byte{seed[:j], to, seed[j+len(from):]}, nil))
+		out = append(out, bytes.ReplaceAll(seed, from, to))
+	}
+	return out
+}
+
+func TestDifferentialRewrites(t *testing.T) {
+	var seeds [][]byte
+	for _, c := range seedBundles() {
+		seeds = append(seeds, c.TCBInfo, c.QEIdentity)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range seeds {
+		for _, m := range rewrites(s) {
+			diffTCBInfo(t, m)
+			diffQEIdentity(t, m)
+			// and a second rewrite on top of the first
+			more := rewrites(m)
+			for k := 0; k < 3 && len(more) > 0; k++ {
+				m2 := more[rng.IntN(len(more))]
+				diffTCBInfo(t, m2)
+				diffQEIdentity(t, m2)
+			}
+		}
+	}
 }

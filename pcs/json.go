@@ -642,36 +642,48 @@ func (v jval) dateField(name string) (time.Time, error) {
 }
 
 func parseDate(s []byte) (time.Time, bool) {
-	const shape = "dddd-dd-ddTdd:dd:ddZ"
-	if len(s) != len(shape) {
+	if len(s) != len("YYYY-MM-DDThh:mm:ssZ") || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+		s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
 		return time.Time{}, false
 	}
-	for i := 0; i < len(shape); i++ {
-		if shape[i] == 'd' {
-			if s[i] < '0' || s[i] > '9' {
-				return time.Time{}, false
-			}
-		} else if s[i] != shape[i] {
-			return time.Time{}, false
-		}
-	}
-	num := func(i, n int) int {
+	num := func(i, n int) (int, bool) {
 		v := 0
 		for _, c := range s[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
 			v = v*10 + int(c-'0')
 		}
-		return v
+		return v, true
 	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
-	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
-	if t.Day() != day { // 30 February and the like normalise into the next month
-		return time.Time{}, false
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false // no 30 February, hour 24 or second 60
 	}
-	return t, true
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), true
+}
+
+// daysIn is the number of days of month in year (proleptic Gregorian
+// calendar, as package time).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // stringArray reads an optional array of strings (advisoryIDs). present

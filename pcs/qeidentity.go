@@ -47,6 +47,10 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 	if len(signature) != 64 {
 		return nil, ErrQEIdentityFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
+	if id, ok := parseQEIdentityFast(raw); ok {
+		id.Signature = bytes.Clone(signature)
+		return id, nil
+	}
 	root, signed, err := parseSignedJSON(raw)
 	if err != nil {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)

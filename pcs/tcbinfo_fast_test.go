@@ -1,0 +1,50 @@
+package pcs
+
+import (
+	"fmt"
+	"testing"
+)
+
+// The direct readers handle every TCB info and QE identity of the vectors
+// themselves (no fallback to the general path).
+func TestFastJSONPathVectors(t *testing.T) {
+	bundles := seedBundles()
+	if len(bundles) == 0 {
+		t.Skip("no vectors")
+	}
+	for i, c := range bundles {
+		if _, ok := parseTCBInfoFast(c.TCBInfo); !ok {
+			t.Errorf("bundle %d: TCB info fell back to the general path", i)
+		}
+		if _, ok := parseQEIdentityFast(c.QEIdentity); !ok {
+			t.Errorf("bundle %d: QE identity fell back to the general path", i)
+		}
+	}
+}
+
+// parseDate agrees with the original (time.Date normalisation) on every
+// month/day/time combination around the calendar's edges.
+func TestParseDateDifferential(t *testing.T) {
+	for _, year := range []int{0, 1, 4, 100, 400, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999} {
+		for month := 0; month <= 13; month++ {
+			for day := 0; day <= 32; day++ {
+				for _, hms := range [][3]int{{0, 0, 0}, {23, 59, 59}, {24, 0, 0}, {0, 60, 0}, {0, 0, 60}, {12, 30, 5}} {
+					s := []byte(fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hms[0], hms[1], hms[2]))
+					got, ok := parseDate(s)
+					want, wok := oldParseDate(s)
+					if ok != wok || got != want {
+						t.Fatalf("parseDate(%s) = %v, %v; want %v, %v", s, got, ok, want, wok)
+					}
+				}
+			}
+		}
+	}
+	for _, s := range []string{"2024-01-01T00:00:00", "2024-01-01T00:00:00z", "2024-01-01 00:00:00Z", "2024-1-01T00:00:00Z",
+		"+024-01-01T00:00:00Z", "2024-01-01T00:00:0aZ", "２024-01-01T00:00:00Z", "2024-01-01T00:00:00Z ", "2024/01/01T00:00:00Z"} {
+		got, ok := parseDate([]byte(s))
+		want, wok := oldParseDate([]byte(s))
+		if ok != wok || got != want {
+			t.Errorf("parseDate(%q) = %v, %v; want %v, %v", s, got, ok, want, wok)
+		}
+	}
+}
