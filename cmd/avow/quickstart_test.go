@@ -19,6 +19,11 @@ func TestQuickstart(t *testing.T) {
 		`"x-ms-sgx-is-debuggable": false`,
 		"x-ms-sgx-is-debuggable is true, the rule requires == false",
 		"x-ms-sgx-svn is 1, the rule requires >= 2",
+		"Operator: the audit log",
+		"policy.set",
+		"attest.SgxEnclave",
+		"failure_code=policy_denied",
+		"tcb_status=UpToDate",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q\n%s", want, out)
