@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -87,7 +88,13 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, ErrTooLarge.Wrapf("%d bytes, the limit is %d", r.ContentLength, limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	size := int64(512)
+	if r.ContentLength > 0 {
+		size = r.ContentLength + 1 // one read, no regrowth
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, ErrBadJSON.Wrapf("reading the body: %v", err)
 	}
