@@ -90,7 +90,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	size := int64(512)
 	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // one read, no regrowth
+		size = r.ContentLength + bytes.MinRead // ReadFrom keeps MinRead free: no regrowth
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
