@@ -213,6 +213,9 @@ func (d *fdec) date() (time.Time, bool) {
 
 // anyString checks and skips a string, escapes allowed.
 func (d *fdec) anyString() bool {
+	if _, ok := d.str(); ok {
+		return true
+	}
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return false
 	}
@@ -232,9 +235,6 @@ func (d *fdec) skip(depth int) bool {
 	}
 	switch data[d.pos] {
 	case '"':
-		if _, ok := d.str(); ok {
-			return true
-		}
 		return d.anyString()
 	case '{':
 		empty, _ := d.open('{', '}')
