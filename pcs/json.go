@@ -142,8 +142,10 @@ func isJSONSpace(c byte) bool {
 func (d *jdoc) parse() (compact, ok bool) {
 	data := d.data
 	n := len(data)
-	if cap(d.toks) < n/5+8 {
-		d.toks = make([]jtok, 0, n/5+8) // Intel's documents: 6 bytes a value
+	if want := min(n/5+8, 1<<12); cap(d.toks) < want {
+		// Intel's documents have a value every 6 bytes; a large text grows
+		// the tape as it needs.
+		d.toks = make([]jtok, 0, want)
 	}
 	toks := d.toks[:0]
 	var stackBuf [16]int
