@@ -10,6 +10,7 @@
 #   DURATION=60s CONCURRENCY=32 scripts/bench-http.sh
 #   NO_WRK=1 scripts/bench-http.sh            # avow bench only
 #   SERVE_FLAGS="--attest-workers -1" scripts/bench-http.sh
+#   PROVIDERS=ecdsa scripts/bench-http.sh     # rsa (RS256), ecdsa (ES256) or both
 #
 # wrk is installed with apt-get when missing (Debian's package "wrk").
 set -euo pipefail
@@ -73,7 +74,7 @@ LUA
 fi
 # avow bench and wrk alternate, twice each per provider, so that both see
 # the same machine.
-for p in rsa ecdsa; do
+for p in ${PROVIDERS:-rsa ecdsa}; do
 	echo "## provider $p"
 	for round in 1 2; do
 		"$avow" bench --url "$url/providers/$p" --sim-dir "$work/sim" --concurrency "$CONCURRENCY" \
