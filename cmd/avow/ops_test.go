@@ -176,3 +176,26 @@ func TestServeFlags(t *testing.T) {
 		t.Errorf("serve --log-format xml: %d %s", code, errOut)
 	}
 }
+
+// TestSoakShort is scripts/soak.sh in miniature: a steady rate with 10 %
+// invalid quotes, zero unexpected answers, and the server's memory under
+// the 200 MB target (the 10-minute run is in docs/reliability.md).
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak: skipped with -short")
+	}
+	n, conn, simDir := liveServer(t)
+	mustRemote(t, 0, append([]string{"provider", "create", "soak"}, conn...)...)
+	out, _ := mustRemote(t, 0, "bench", "--url", n.URL+"/providers/soak", "--ca-cert", n.CertFile, "--sim-dir", simDir,
+		"--rate", "40", "--duration", "3s", "--concurrency", "4", "--invalid-share", "0.1", "--quiet", "-o", "json")
+	var rep BenchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 0 || rep.Requests < 80 || rep.Rejected == 0 || rep.Throughput > 60 {
+		t.Errorf("soak: %d requests, %d errors, %d rejected, %.1f/s (target 40/s)", rep.Requests, rep.Errors, rep.Rejected, rep.Throughput)
+	}
+	if rep.ServerRSSEndMB == nil || *rep.ServerRSSEndMB > 200 {
+		t.Errorf("server RSS %v MB", rep.ServerRSSEndMB)
+	}
+}
