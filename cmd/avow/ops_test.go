@@ -98,6 +98,13 @@ func TestBenchCLI(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	// TDX evidence (attest/TdxVm).
+	out, _ = mustRemote(t, 0, "bench", "--url", n.URL+"/providers/bench", "--ca-cert", n.CertFile, "--sim-dir", simDir,
+		"--tee", "tdx", "--requests", "8", "--concurrency", "2", "--quiet", "-o", "json")
+	rep = BenchReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.TEE != "tdx" || rep.OK != 8 || rep.Errors != 0 {
+		t.Errorf("tdx: %+v %v", rep, err)
+	}
 	// A server that does not trust the simulated platform's evidence, or
 	// a wrong provider: exit 2 with an explanation.
 	_, errOut = mustRemote(t, 2, "bench", "--url", n.URL+"/providers/nobody", "--ca-cert", n.CertFile, "--sim-dir", simDir, "--requests", "1")
