@@ -639,7 +639,7 @@ func parseQEIdentityFast(raw []byte) (*QEIdentity, bool) {
 		if m >= 0 && at[m] == 0 {
 			at[m] = d.pos
 			if m == qiTCBLevels {
-				ok = d.qeLevels(&levels, levelBuf[:0])
+				levels, ok = d.qeLevels(levelBuf[:0])
 				goto next
 			}
 		}
@@ -705,24 +705,22 @@ func parseQEIdentityFast(raw []byte) (*QEIdentity, bool) {
 	return id, true
 }
 
-// qeLevels reads a non-empty array of QE identity levels into *levels,
-// appending to buf.
-func (d *fdec) qeLevels(levels *[]ISVSVNLevel, buf []ISVSVNLevel) bool {
+// qeLevels reads a non-empty array of QE identity levels, appending to buf.
+func (d *fdec) qeLevels(buf []ISVSVNLevel) ([]ISVSVNLevel, bool) {
 	empty, ok := d.open('[', ']')
 	if !ok || empty {
-		return false
+		return nil, false
 	}
 	for more := true; more; {
 		buf = append(buf, ISVSVNLevel{})
 		if !d.qeLevel(&buf[len(buf)-1]) {
-			return false
+			return nil, false
 		}
 		if more, ok = d.more(']'); !ok {
-			return false
+			return nil, false
 		}
 	}
-	*levels = buf
-	return true
+	return buf, true
 }
 
 // qeLevel is parseQELevel's success path.
