@@ -131,7 +131,7 @@ The evidence comes from the simulated platform in --sim-dir: the server must tru
 (avow serve --dev with the same folder). --invalid-share sends that share of quotes with
 a broken signature, which the server must refuse (counted as rejected, not as errors).
 --rate holds a steady request rate (a soak test) instead of sending as fast as possible.
---floor first measures, on this machine, warm verification of the same quote plus one
+--floor measures, on this machine before and after the load, warm verification of the same quote plus one
 token signature of the server's algorithm, and reports the throughput as a share of
 cores / that cost.
 
@@ -155,7 +155,7 @@ Exit status: 0 no errors, 1 some requests failed, 2 usage or set-up error.`,
 	f.StringVar(&o.simDir, "sim-dir", "", "simulated platform folder, the server's --sim-dir (default $AVOW_SIM_DIR, else ./avow-sim)")
 	f.StringVar(&o.metricsURL, "metrics-url", "", "the server's /metrics (default: the attest URI's origin + /metrics; \"off\" to skip)")
 	f.IntVar(&o.warmup, "warmup", -1, "requests sent before measuring (default 2 × concurrency)")
-	f.BoolVar(&o.floor, "floor", false, "measure the essential cryptography on this machine first and report throughput as a share of it")
+	f.BoolVar(&o.floor, "floor", false, "measure the essential cryptography on this machine (before and after the load) and report throughput as a share of it")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	f.StringVar(&o.bodyOut, "write-body", "", "write the JSON body of a valid request to this file and exit (for other load tools)")
 	_ = f.MarkHidden("write-body")
