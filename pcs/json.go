@@ -401,7 +401,6 @@ func (d *jdoc) unescape(t *jtok) bool {
 }
 
 func (v jval) ok() bool      { return v.d != nil }
-func (v jval) tok() *jtok    { return &v.d.toks[v.i] }
 func (v jval) kind() jkind   { return v.d.toks[v.i].kind }
 func (v jval) boolean() bool { return v.d.toks[v.i].b }
 
