@@ -2,16 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/pcsfake"
@@ -37,47 +32,11 @@ func (c *sharedClock) set(t time.Time) {
 	c.mu.Unlock()
 }
 
-// collateralPGSchema creates a schema in AVOW_TEST_POSTGRES for one test
-// and returns a store URL selecting it.
-func collateralPGSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("AVOW_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("AVOW_TEST_POSTGRES is not set: skipping the two-node collateral refresh on PostgreSQL (start a throw-away cluster with `eval \"$(.ci/postgres start)\"`)")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "avow_col_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("AVOW_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestTwoNodesRefreshOnPostgres: two nodes on one PostgreSQL database run
 // their refresh jobs every 20 ms against a slow source; one refresh of the
 // due collateral happens, by the lease holder.
 func TestTwoNodesRefreshOnPostgres(t *testing.T) {
-	storeURL := collateralPGSchema(t)
+	storeURL, _ := pgSchema(t)
 	dir := t.TempDir()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
