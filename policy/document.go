@@ -283,6 +283,14 @@ func SignDocument(text string, key crypto.Signer, certs []*x509.Certificate) (st
 // SignDocumentAlg is SignDocument with an explicit algorithm: "" (from the
 // key), "RS256", "PS256" or "ES256".
 func SignDocumentAlg(text string, key crypto.Signer, certs []*x509.Certificate, alg string) (string, error) {
+	return SignJWS(payloadJSON(text), key, certs, alg)
+}
+
+// SignJWS signs any payload the way policy documents are signed: header
+// {"alg","x5c"} with the chain, alg "" (from the key), "RS256", "PS256" or
+// "ES256" (JOSE r||s). The key must match certs[0]. MAA's other signed
+// bodies (certificates:add/remove, signed resets) use it too.
+func SignJWS(payload []byte, key crypto.Signer, certs []*x509.Certificate, alg string) (string, error) {
 	if key == nil {
 		return "", ErrSignKey.Wrapf("no signing key")
 	}
@@ -321,7 +329,7 @@ func SignDocumentAlg(text string, key crypto.Signer, certs []*x509.Certificate, 
 		Alg string   `json:"alg"`
 		X5c []string `json:"x5c"`
 	}{alg, x5c})
-	signing := b64.EncodeToString(hb) + "." + b64.EncodeToString(payloadJSON(text))
+	signing := b64.EncodeToString(hb) + "." + b64.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(signing))
 	var opts crypto.SignerOpts = crypto.SHA256
 	if alg == "PS256" {
