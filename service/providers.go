@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strconv"
@@ -439,6 +440,13 @@ func (s *Service) OpenIDMetadata(ctx context.Context, provider string) ([]byte, 
 	p, err := s.provider(ctx, provider)
 	if err != nil {
 		return nil, err
+	}
+	if alg := TokenAlgorithm(p.Settings); alg != "" && alg != "RS256" {
+		// A provider that signs ES256 says so; RS256 providers keep MAA's
+		// document byte for byte.
+		cfg := token.NewOpenIDConfiguration(s.AttestURI(p.Name))
+		cfg.IDTokenSigningAlgValuesSupported = []string{alg}
+		return json.Marshal(cfg)
 	}
 	return token.OpenIDMetadata(s.AttestURI(p.Name)), nil
 }

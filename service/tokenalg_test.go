@@ -20,6 +20,14 @@ func TestES256Provider(t *testing.T) {
 	if TokenAlgorithm(v.Settings) != "ES256" {
 		t.Fatalf("settings %+v", v.Settings)
 	}
+	meta, err := s.OpenIDMetadata(ctx, "fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := token.ParseOpenIDConfiguration(meta)
+	if err != nil || len(cfg.IDTokenSigningAlgValuesSupported) != 1 || cfg.IDTokenSigningAlgValuesSupported[0] != "ES256" || cfg.Issuer != s.AttestURI("fast") {
+		t.Errorf("OpenID metadata of an ES256 provider: %s (%v)", meta, err)
+	}
 	mrsigner := mustHex(t, "e31c9e505f37a58de09335075fc8591254313eb20bb1a27e5443cc450b6e33e5")
 	q := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2})
 	verify := func(provider, wantAlg string) {
