@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -15,11 +16,12 @@ import (
 	"testing"
 )
 
-// Differential tests: the parsers against the frozen copies in
-// legacy_test.go, over the vectors, the fuzz corpora (testdata and, when
-// present, the local fuzz cache) and deterministic mutations of both. The
-// results must be deeply equal and the errors must have the same text and
-// wrap the same sentinel.
+// Differential tests of the direct readers against their oracles — the
+// general path they fall back to (TCB info, QE identity, PCK extension),
+// pem.Decode (PEM blocks) and encoding/json (validity and compact form) —
+// over the vectors, the fuzz corpora (testdata and, when present, the local
+// fuzz cache) and deterministic mutations of both. Results must be deeply
+// equal and errors must have the same text.
 
 // sameError checks that got and want are both nil or both errors with the
 // same text, both wrapping sentinel.
@@ -49,7 +51,7 @@ func trunc(b []byte) []byte {
 func diffTCBInfo(t *testing.T, raw []byte) {
 	t.Helper()
 	got, err := ParseTCBInfo(raw, sig64)
-	want, werr := oldParseTCBInfo(raw, sig64)
+	want, werr := parseTCBInfoGeneral(raw, sig64)
 	if sameError(t, "ParseTCBInfo", raw, err, werr, ErrTCBInfoFormat) && !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseTCBInfo(%q):\n got %+v\nwant %+v", trunc(raw), got, want)
 	}
@@ -58,57 +60,53 @@ func diffTCBInfo(t *testing.T, raw []byte) {
 func diffQEIdentity(t *testing.T, raw []byte) {
 	t.Helper()
 	got, err := ParseQEIdentity(raw, sig64)
-	want, werr := oldParseQEIdentity(raw, sig64)
+	want, werr := parseQEIdentityGeneral(raw, sig64)
 	if sameError(t, "ParseQEIdentity", raw, err, werr, ErrQEIdentityFormat) && !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseQEIdentity(%q):\n got %+v\nwant %+v", trunc(raw), got, want)
 	}
 }
 
+// diffPCKExtensionValue compares the direct DER reader with encoding/asn1.
 func diffPCKExtensionValue(t *testing.T, der []byte) {
 	t.Helper()
-	got, err := ParsePCKExtensionValue(der)
-	want, werr := oldParsePCKExtensionValue(der)
-	if sameError(t, "ParsePCKExtensionValue", der, err, werr, ErrPCKExtensions) && !reflect.DeepEqual(got, want) {
-		t.Errorf("ParsePCKExtensionValue(%x):\n got %+v\nwant %+v", der, got, want)
+	got, n, err := parsePCKExtensionValue(der)
+	want, wn, werr := parsePCKExtensionValueASN1(der)
+	if sameError(t, "parsePCKExtensionValue", der, err, werr, nil) && (n != wn || !reflect.DeepEqual(got, want)) {
+		t.Errorf("parsePCKExtensionValue(%x):\n got %d %+v\nwant %d %+v", der, n, got, wn, want)
 	}
 }
 
+// diffPCKExtensions compares the readers on a certificate's SGX extension.
 func diffPCKExtensions(t *testing.T, cert *x509.Certificate) {
 	t.Helper()
-	got, err := ParsePCKExtensions(cert)
-	want, werr := oldParsePCKExtensions(cert)
-	if sameError(t, "ParsePCKExtensions", nil, err, werr, ErrPCKExtensions) && !reflect.DeepEqual(got, want) {
-		t.Errorf("ParsePCKExtensions:\n got %+v\nwant %+v", got, want)
+	if cert == nil {
+		return
+	}
+	for _, ext := range cert.Extensions {
+		if ext.Id.Equal(OIDSGXExtensions) {
+			diffPCKExtensionValue(t, ext.Value)
+		}
 	}
 }
 
+// diffCertificates checks the direct PEM decoder against pem.Decode at the
+// start of every block of data.
 func diffCertificates(t *testing.T, data []byte) {
 	t.Helper()
-	got, err := ParseCertificates(data)
-	want, werr := oldParseCertificates(data)
-	if sameError(t, "ParseCertificates", data, err, werr, ErrCertificateFormat) {
-		if len(got) != len(want) {
-			t.Errorf("ParseCertificates(%q): %d certificates, want %d", trunc(data), len(got), len(want))
+	rest := bytes.TrimRight(data, "\x00")
+	for {
+		rest = bytes.TrimLeft(rest, " \t\r\n")
+		text, der, after, ok := decodePEMCertificate(rest)
+		if !ok {
 			return
 		}
-		for i := range got {
-			if !bytes.Equal(got[i].Raw, want[i].Raw) {
-				t.Errorf("ParseCertificates(%q): certificate %d differs", trunc(data), i)
-			}
-		}
-	}
-	blocks, err := splitPEMCertificates(data)
-	oldBlocks, werr := oldSplitPEMCertificates(data)
-	if sameError(t, "splitPEMCertificates", data, err, werr, nil) {
-		if len(blocks) != len(oldBlocks) {
-			t.Errorf("splitPEMCertificates(%q): %d blocks, want %d", trunc(data), len(blocks), len(oldBlocks))
+		block, stdAfter := pem.Decode(rest)
+		if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) != 0 ||
+			!bytes.Equal(der, block.Bytes) || !bytes.Equal(after, stdAfter) || !bytes.Equal(text, rest[:len(rest)-len(stdAfter)]) {
+			t.Errorf("decodePEMCertificate(%q) differs from pem.Decode", trunc(rest))
 			return
 		}
-		for i := range blocks {
-			if !bytes.Equal(blocks[i].text, oldBlocks[i].text) || !bytes.Equal(blocks[i].der, oldBlocks[i].der) {
-				t.Errorf("splitPEMCertificates(%q): block %d differs", trunc(data), i)
-			}
-		}
+		rest = after
 	}
 }
 
@@ -364,105 +362,29 @@ func FuzzDiffCertificates(f *testing.F) {
 	})
 }
 
-// dumpJSON and dumpOldJSON print a parsed tree in one canonical form.
-func dumpJSON(v jval) string {
-	var b strings.Builder
-	var walk func(v jval)
-	walk = func(v jval) {
-		switch v.kind() {
-		case jObject:
-			b.WriteString("{")
-			d := v.d
-			j := v.i + 1
-			for end := d.toks[v.i].end; j < end; j = d.next(j + 1) {
-				b.WriteString(strconv.Quote(string(jval{d, j}.text())) + ":")
-				walk(jval{d, j + 1})
-				b.WriteString(",")
-			}
-			b.WriteString("}" + strconv.Itoa(v.len()))
-		case jArray:
-			b.WriteString("[")
-			for _, e := range v.elems() {
-				walk(e)
-				b.WriteString(",")
-			}
-			b.WriteString("]" + strconv.Itoa(v.len()))
-		case jBool:
-			b.WriteString(strconv.FormatBool(v.boolean()))
-		case jNull:
-			b.WriteString("null")
-		case jNumber:
-			b.WriteString("#" + string(v.text()))
-		case jString:
-			b.WriteString(strconv.Quote(string(v.text())))
-		}
-	}
-	walk(v)
-	return b.String()
-}
-
-func dumpOldJSON(v *oldJval) string {
-	var b strings.Builder
-	var walk func(v *oldJval)
-	walk = func(v *oldJval) {
-		switch v.kind {
-		case oldJObject:
-			b.WriteString("{")
-			for i, k := range v.keys {
-				b.WriteString(strconv.Quote(string(k)) + ":")
-				walk(v.vals[i])
-				b.WriteString(",")
-			}
-			b.WriteString("}" + strconv.Itoa(len(v.vals)))
-		case oldJArray:
-			b.WriteString("[")
-			for _, e := range v.vals {
-				walk(e)
-				b.WriteString(",")
-			}
-			b.WriteString("]" + strconv.Itoa(len(v.vals)))
-		case oldJBool:
-			b.WriteString(strconv.FormatBool(v.b))
-		case oldJNull:
-			b.WriteString("null")
-		case oldJNumber:
-			b.WriteString("#" + string(v.s))
-		case oldJString:
-			b.WriteString(strconv.Quote(string(v.s)))
-		}
-	}
-	walk(v)
-	return b.String()
-}
-
-// diffJSON compares the JSON readers: parseJSON (validation, error text,
-// tree) and parseSignedJSON (compact form, error text, tree).
+// diffJSON checks the JSON readers against encoding/json: the same inputs
+// are valid, and the compact form is json.Compact's (the bytes QVL signs).
 func diffJSON(t *testing.T, data []byte) {
 	t.Helper()
-	got, err := parseJSON(data)
-	want, werr := oldParseJSON(data)
-	if sameError(t, "parseJSON", data, err, werr, nil) && err == nil {
-		if g, w := dumpJSON(got), dumpOldJSON(want); g != w {
-			t.Errorf("parseJSON(%q):\n got %s\nwant %s", trunc(data), g, w)
-		}
+	valid := json.Valid(data)
+	if _, err := parseJSON(data); (err == nil) != valid {
+		t.Errorf("parseJSON(%q): error %v, encoding/json says valid=%v", trunc(data), err, valid)
 	}
 	root, signed, err := parseSignedJSON(data)
-	wantSigned, werr := oldCompactJSON(data)
-	if sameError(t, "parseSignedJSON", data, err, werr, nil) && err == nil {
-		if !bytes.Equal(signed, wantSigned) {
-			t.Errorf("parseSignedJSON(%q): compact form %q, want %q", trunc(data), trunc(signed), trunc(wantSigned))
-		}
-		if len(data) > 0 && len(signed) > 0 && &signed[0] == &data[0] {
-			t.Errorf("parseSignedJSON(%q): compact form shares the input's memory", trunc(data))
-		}
-		oldRoot, err := oldParseValidJSON(wantSigned)
-		if err != nil {
-			t.Fatalf("oldParseValidJSON(%q): %v", trunc(wantSigned), err)
-		}
-		if g, w := dumpJSON(root), dumpOldJSON(oldRoot); g != w {
-			t.Errorf("parseSignedJSON(%q):\n got %s\nwant %s", trunc(data), g, w)
-		}
-		root.release()
+	if (err == nil) != valid {
+		t.Errorf("parseSignedJSON(%q): error %v, encoding/json says valid=%v", trunc(data), err, valid)
+		return
+	}
+	if err != nil {
+		return
+	}
+	defer root.release()
+	var want bytes.Buffer
+	if err := json.Compact(&want, data); err != nil || !bytes.Equal(signed, want.Bytes()) {
+		t.Errorf("parseSignedJSON(%q): compact form %q, json.Compact %q (%v)", trunc(data), trunc(signed), trunc(want.Bytes()), err)
+	}
+	if len(data) > 0 && len(signed) > 0 && &signed[0] == &data[0] {
+		t.Errorf("parseSignedJSON(%q): compact form shares the input's memory", trunc(data))
 	}
 }
 

@@ -8,7 +8,7 @@ package pcs
 // (parsePCKExtensionValueASN1), which decides and produces the error. So the
 // fast reader must only never accept what the asn1 reader rejects, and return
 // what it returns; TestDifferentialPCKExtensions and
-// FuzzDiffPCKExtensionValue check that against the frozen original.
+// FuzzDiffPCKExtensionValue check that against the asn1 reader.
 
 // DER identifier octets (universal class, one-byte tag).
 const (

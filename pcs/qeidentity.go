@@ -51,6 +51,13 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 		id.Signature = bytes.Clone(signature)
 		return id, nil
 	}
+	return parseQEIdentityGeneral(raw, signature)
+}
+
+// parseQEIdentityGeneral is ParseQEIdentity without the direct reader for
+// Intel's form: every input the direct reader leaves, and the oracle of its
+// tests.
+func parseQEIdentityGeneral(raw, signature []byte) (*QEIdentity, error) {
 	root, signed, err := parseSignedJSON(raw)
 	if err != nil {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)

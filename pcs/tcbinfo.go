@@ -76,6 +76,12 @@ func ParseTCBInfo(raw, signature []byte) (*TCBInfo, error) {
 		info.Signature = bytes.Clone(signature)
 		return info, nil
 	}
+	return parseTCBInfoGeneral(raw, signature)
+}
+
+// parseTCBInfoGeneral is ParseTCBInfo without the direct reader for Intel's
+// form: every input the direct reader leaves, and the oracle of its tests.
+func parseTCBInfoGeneral(raw, signature []byte) (*TCBInfo, error) {
 	// One pass validates the JSON as json.Compact would and parses it;
 	// signed is the compact text QVL signs over.
 	root, signed, err := parseSignedJSON(raw)
