@@ -150,16 +150,20 @@ func payloadJSON(claims map[string]any, issuer string, now time.Time, lifetime t
 		}
 	}
 	iat := now.Unix()
-	m := make(map[string]any, len(claims)+len(reservedClaims))
-	for k, v := range claims {
-		m[k] = v
-	}
-	m["iss"] = issuer
-	m["iat"] = iat
-	m["nbf"] = iat
-	m["exp"] = iat + int64(lifetime/time.Second)
-	m["jti"] = jti
-	b, err := compactJSON(m)
+	exp := iat + int64(lifetime/time.Second)
+	b, err := appendJSONObject(make([]byte, 0, 2048), sortedKeys(claims, reservedClaims[:]...), func(k string) any {
+		switch k { // the reserved claims, which claims does not have
+		case "iss":
+			return issuer
+		case "iat", "nbf":
+			return iat
+		case "exp":
+			return exp
+		case "jti":
+			return jti
+		}
+		return claims[k]
+	})
 	if err != nil {
 		return nil, ErrIssueFailed.Wrapf("encoding claims: %v", err)
 	}

@@ -62,14 +62,14 @@ func TestIssueShape(t *testing.T) {
 		t.Error("two random jti are equal")
 	}
 	// Payload keys are in lexicographic order at every level.
-	if !sortedKeys(t, payload) {
+	if !keysInOrder(t, payload) {
 		t.Errorf("keys not sorted: %s", payload)
 	}
 }
 
-// sortedKeys checks that every JSON object in b has its keys in
+// keysInOrder checks that every JSON object in b has its keys in
 // lexicographic order.
-func sortedKeys(t *testing.T, b []byte) bool {
+func keysInOrder(t *testing.T, b []byte) bool {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	type frame struct {
