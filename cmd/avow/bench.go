@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -10,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -227,16 +225,29 @@ func runBench(cmd *cobra.Command, r *remote, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	hc := benchHTTPClient(c.HTTPClient(), o.concurrency)
-	target := u.String() + "/attest/" + attType + "?api-version=" + client.APIVersion
+	hc := c.HTTPClient() // for the server's /metrics
+	target, err := url.Parse(u.String() + "/attest/" + attType + "?api-version=" + client.APIVersion)
+	if err != nil {
+		return err
+	}
 	metricsURL := o.metricsURL
 	if metricsURL == "" {
 		metricsURL = u.Scheme + "://" + u.Host + "/metrics"
 	}
-	b := &bencher{hc: hc, target: target, valid: body(valid), invalid: body(invalid), share: o.invalidShare,
-		token: r.token}
-	if b.token == "" {
-		b.token = os.Getenv(envToken)
+	b := &bencher{valid: newBenchRequest(target, "application/json", body(valid)),
+		invalid: newBenchRequest(target, "application/json", body(invalid)), share: o.invalidShare}
+	dial := benchDialer(target, hc)
+	for range o.concurrency {
+		b.conns = append(b.conns, &benchConn{dial: dial, timeout: time.Minute})
+	}
+	defer func() {
+		for _, c := range b.conns {
+			c.close()
+		}
+	}()
+	metricsToken := r.token
+	if metricsToken == "" {
+		metricsToken = os.Getenv(envToken)
 	}
 	ctx, cancel := r.context(cmd)
 	defer cancel()
@@ -269,11 +280,11 @@ func runBench(cmd *cobra.Command, r *remote, o *benchOptions) error {
 	}
 
 	cpu0 := processCPU()
-	srv0, note := scrapeServer(ctx, hc, metricsURL, b.token)
+	srv0, note := scrapeServer(ctx, hc, metricsURL, metricsToken)
 	rep.MetricsNote = note
 	res := b.run(ctx, o, cmd.ErrOrStderr())
 	cpu1 := processCPU()
-	srv1, _ := scrapeServer(ctx, hc, metricsURL, b.token)
+	srv1, _ := scrapeServer(ctx, hc, metricsURL, metricsToken)
 
 	rep.Requests, rep.OK, rep.Rejected, rep.Errors = res.requests, res.ok, res.rejected, res.errors
 	rep.Seconds = res.elapsed.Seconds()
@@ -318,34 +329,11 @@ func runBench(cmd *cobra.Command, r *remote, o *benchOptions) error {
 	return nil
 }
 
-// benchHTTPClient copies the client's transport with one kept-alive
-// HTTP/1.1 connection per worker (as wrk and hey use).
-func benchHTTPClient(hc *http.Client, conns int) *http.Client {
-	var tr *http.Transport
-	if t, ok := hc.Transport.(*http.Transport); ok && t != nil {
-		tr = t.Clone()
-	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	tr.MaxIdleConns = conns * 2
-	tr.MaxIdleConnsPerHost = conns * 2
-	tr.MaxConnsPerHost = conns
-	tr.ForceAttemptHTTP2 = false
-	if tr.TLSClientConfig == nil {
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	tr.DisableCompression = true
-	return &http.Client{Transport: tr, Timeout: 60 * time.Second}
-}
-
 type bencher struct {
-	hc      *http.Client
-	target  string
-	valid   []byte
-	invalid []byte
+	valid   benchRequest
+	invalid benchRequest
 	share   float64
-	token   string
+	conns   []*benchConn // one per worker, kept alive from the warm-up on
 }
 
 // outcome of one request.
@@ -355,49 +343,36 @@ type outcome struct {
 	token  string // the token of a 200, when asked for
 }
 
-func (b *bencher) send(ctx context.Context, invalid, wantToken bool) outcome {
-	body := b.valid
+func (b *bencher) send(ctx context.Context, c *benchConn, invalid, wantToken bool) outcome {
+	req := b.valid
 	if invalid {
-		body = b.invalid
+		req = b.invalid
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.target, bytes.NewReader(body))
+	a, err := c.do(ctx, req, wantToken)
 	if err != nil {
 		return outcome{status: "transport: " + err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		msg := err.Error()
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			msg = ue.Err.Error()
-		}
-		return outcome{status: "transport: " + msg}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
+	if a.status == http.StatusOK {
+		o := outcome{status: "200", ok: !invalid}
 		if wantToken {
 			var t struct {
 				Token string `json:"token"`
 			}
-			data, _ := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseSize))
-			json.Unmarshal(data, &t)
-			return outcome{status: "200", ok: !invalid, token: t.Token}
+			json.Unmarshal(a.body, &t)
+			o.token = t.Token
 		}
-		io.Copy(io.Discard, resp.Body)
-		return outcome{status: "200", ok: !invalid}
+		return o
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, client.MaxErrorBodySize))
 	var e struct {
 		Error struct {
 			Code string `json:"code"`
 		} `json:"error"`
 	}
-	status := strconv.Itoa(resp.StatusCode)
-	if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
+	status := strconv.Itoa(a.status)
+	if json.Unmarshal(a.body, &e) == nil && e.Error.Code != "" {
 		status += " " + e.Error.Code
 	}
-	return outcome{status: status, ok: invalid && resp.StatusCode >= 400 && resp.StatusCode < 500}
+	return outcome{status: status, ok: invalid && a.status >= 400 && a.status < 500}
 }
 
 // warmup sends n valid requests from conns connections and returns the
@@ -412,7 +387,7 @@ func (b *bencher) warmup(ctx context.Context, n, conns int) (string, error) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) {
-				o := b.send(ctx, false, true)
+				o := b.send(ctx, b.conns[w], false, true)
 				mu.Lock()
 				if first.status == "" || (o.ok && !first.ok) {
 					first = o
@@ -507,7 +482,7 @@ func (b *bencher) run(ctx context.Context, o *benchOptions, progress io.Writer) 
 				}
 				invalid := math.Floor(float64(i+1)*b.share) > math.Floor(float64(i)*b.share)
 				t0 := time.Now()
-				out := b.send(ctx, invalid, false)
+				out := b.send(ctx, b.conns[w], invalid, false)
 				res.lat = append(res.lat, time.Since(t0))
 				res.statuses[out.status]++
 				switch {
