@@ -15,7 +15,7 @@ import (
 // platform's TCB.
 //
 // SGX: x-ms-sgx-collateral (and its legacy copy maa-attestationcollateral),
-// the SHA-256 digests of the collateral used (pcs.Collateral.Hashes) and of
+// the SHA-256 digests of the collateral used (h: pcs.Collateral.Hashes) and of
 // the quote (quotehash); and, as avow additions that MAA does not emit,
 // x-ms-sgx-tcb-status, x-ms-sgx-advisory-ids, x-ms-sgx-tcb-date and
 // x-ms-sgx-collateral-expired, so that policies can judge the TCB and a
@@ -24,7 +24,7 @@ import (
 // TDX: attester_tcb_status (MAA's TDX EAT profile) and, as avow additions
 // named in the same family, attester_advisory_ids, attester_tcb_date and
 // attester_collateral_expired.
-func AddVerification(c map[string]any, q *quote.Quote, col *pcs.Collateral, res *dcap.Result) {
+func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, res *dcap.Result) {
 	advisories := make([]any, len(res.AdvisoryIDs))
 	for i, id := range res.AdvisoryIDs {
 		advisories[i] = id
@@ -37,7 +37,6 @@ func AddVerification(c map[string]any, q *quote.Quote, col *pcs.Collateral, res 
 		c["attester_collateral_expired"] = res.CollateralExpired
 		return
 	}
-	h := col.Hashes()
 	quoteHash := sha256.Sum256(q.Raw)
 	collateral := map[string]any{
 		"qeidcertshash":    h.QEIDCertsHash,

@@ -34,7 +34,7 @@ func verifySet(t *testing.T, name, at string) (map[string]any, []byte) {
 		t.Fatal(err)
 	}
 	c := FromQuote(q)
-	AddVerification(c, q, col, res)
+	AddVerification(c, q, col.Hashes(), res)
 	return roundTrip(t, c), raw
 }
 

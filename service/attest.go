@@ -11,7 +11,6 @@ import (
 	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
-	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/quote"
 	"github.com/avowhq/avow/store"
@@ -72,7 +71,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	}
 	start = time.Now()
 	c := claims.FromQuote(q)
-	claims.AddVerification(c, q, col, res)
+	claims.AddVerification(c, q, col.hashes, res)
 	if s.simulated(res.RootKey) {
 		c["x-avow-simulated"] = true
 		tr.Simulated = true
@@ -167,7 +166,7 @@ func teeName(q *quote.Quote) string {
 
 // verify finds the quote's collateral (fetching from srcs when it is
 // missing or expired) and verifies the quote with it.
-func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time, srcs sourceSet) (*dcap.Result, *pcs.Collateral, error) {
+func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time, srcs sourceSet) (*dcap.Result, *storedCollateral, error) {
 	ext, err := s.verifier.Platform(q)
 	if err != nil {
 		return nil, nil, err

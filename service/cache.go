@@ -44,8 +44,14 @@ type activePolicy struct {
 
 // storedCollateral is a parsed collateral bundle from the store.
 type storedCollateral struct {
-	col *pcs.Collateral
-	row store.Collateral
+	col    *pcs.Collateral
+	row    store.Collateral
+	hashes pcs.CollateralHashes // col's digests, for x-ms-sgx-collateral
+}
+
+// newStoredCollateral computes col's digests once, not per attestation.
+func newStoredCollateral(col *pcs.Collateral, row store.Collateral) *storedCollateral {
+	return &storedCollateral{col: col, row: row, hashes: col.Hashes()}
 }
 
 func policyKey(provider, attType string) string {

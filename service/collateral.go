@@ -81,7 +81,7 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 	if err != nil {
 		return nil, errs.New("internal", "stored collateral cannot be read").Wrap(err)
 	}
-	sc := &storedCollateral{col: col, row: row}
+	sc := newStoredCollateral(col, row)
 	putCached(c, c.collateral, key, sc)
 	return sc, nil
 }

@@ -239,7 +239,7 @@ func collateralFault(err error) bool {
 // collateral is still used and the provider's grace period decides
 // (explainExpired adds why no fresh collateral could be had). srcs are the
 // sources of the provider attested against (sourcesFor).
-func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, srcs sourceSet) (*dcap.Result, *pcs.Collateral, error) {
+func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, srcs sourceSet) (*dcap.Result, *storedCollateral, error) {
 	opts := s.verifyOptions(now)
 	sc, err := s.collateralFor(ctx, key)
 	if err != nil {
@@ -269,7 +269,7 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 	if err != nil {
 		return nil, nil, err
 	}
-	return res, sc.col, nil
+	return res, sc, nil
 }
 
 // fetchForQuote fetches collateral for q's platform from the sources,
@@ -280,7 +280,7 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 // trusted root make the service fetch. Concurrent calls for one platform
 // share one fetch; after a failed fetch the sources are not asked again
 // for that platform (and list of sources) before the back-off ends.
-func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral, srcs sourceSet) (res *dcap.Result, col *pcs.Collateral, verr, ferr error) {
+func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral, srcs sourceSet) (res *dcap.Result, col *storedCollateral, verr, ferr error) {
 	opts := s.verifyOptions(now)
 	info, err := s.verifier.TrustedPlatform(q, opts)
 	if err != nil {
@@ -303,7 +303,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		// Another request fetched: use what it stored, if it is better.
 		if sc, err := s.collateralFor(ctx, key); err == nil && (stored == nil || sc.row.ID != stored.row.ID) {
 			res, err := dcap.Verify(q, sc.col, opts)
-			return res, sc.col, err, nil
+			return res, sc, err, nil
 		}
 	}
 	st := c.stateFor(srcs.id, key)
@@ -355,7 +355,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 	c.stateFor(srcs.id, key).succeed(now, OutcomeUpdated)
 	c.mu.Unlock()
 	res, verr = dcap.Verify(q, sc.col, opts)
-	return res, sc.col, verr, nil
+	return res, sc, verr, nil
 }
 
 // noCollateral is the error of an attestation whose platform has no
@@ -548,7 +548,7 @@ func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, k
 	}
 	s.invalidate(0)
 	stored.Bundle = bundle
-	sc := &storedCollateral{col: got.col, row: stored}
+	sc := newStoredCollateral(got.col, stored)
 	c := s.caches()
 	putCached(c, c.collateral, key, sc)
 	s.log.Info("stored collateral", "key", key.String(), "source", got.source, "op", op, "next_update", formatTime(got.cres.EarliestExpirationDate))

@@ -121,7 +121,7 @@ func verifyQuote(input []byte, col *pcs.Collateral, opts dcap.Options) verifyOut
 	}
 	out.TCBDate = res.TCBDate.UTC().Format(time.RFC3339)
 	out.Claims = claims.FromQuote(q)
-	claims.AddVerification(out.Claims, q, col, res)
+	claims.AddVerification(out.Claims, q, col.Hashes(), res)
 	return out
 }
 
