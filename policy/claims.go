@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/avowhq/avow/internal/jsonenc"
 )
 
 // Issuers of claims, as the policy language names them.
@@ -181,7 +183,7 @@ func rawValue(raw json.RawMessage) (any, error) {
 func normalizeJSON(v any) any {
 	switch v.(type) {
 	case map[string]any, []any:
-		b, err := json.Marshal(v)
+		b, err := jsonenc.Encoder{EscapeHTML: true}.Append(nil, v)
 		if err != nil {
 			return fmt.Sprint(v)
 		}

@@ -1,15 +1,15 @@
 package token
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"time"
+
+	"github.com/avowhq/avow/internal/jsonenc"
 )
 
 // Token lifetimes of MAA (maa.md §0, §2.2).
@@ -151,7 +151,7 @@ func payloadJSON(claims map[string]any, issuer string, now time.Time, lifetime t
 	}
 	iat := now.Unix()
 	exp := iat + int64(lifetime/time.Second)
-	b, err := appendJSONObject(make([]byte, 0, 2048), sortedKeys(claims, reservedClaims[:]...), func(k string) any {
+	b, err := claimsJSON.AppendObject(make([]byte, 0, 2048), jsonenc.SortedKeys(claims, reservedClaims[:]...), func(k string) any {
 		switch k { // the reserved claims, which claims does not have
 		case "iss":
 			return issuer
@@ -170,13 +170,9 @@ func payloadJSON(claims map[string]any, issuer string, now time.Time, lifetime t
 	return b, nil
 }
 
+// claimsJSON writes tokens' JSON: compact, map keys sorted, HTML characters
+// not escaped.
+var claimsJSON = jsonenc.Encoder{}
+
 // compactJSON is json.Marshal without HTML escaping.
-func compactJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
-}
+func compactJSON(v any) ([]byte, error) { return claimsJSON.Marshal(v) }

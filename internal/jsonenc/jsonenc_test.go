@@ -1,4 +1,4 @@
-package token
+package jsonenc
 
 import (
 	"bytes"
@@ -13,21 +13,33 @@ import (
 	"github.com/avowhq/avow/quote"
 )
 
-// checkAppendJSON fails when appendJSON and compactJSON (encoding/json)
-// disagree on v.
+// checkAppendJSON fails when Encoder.Append and encoding/json disagree on
+// v, with and without HTML escaping.
 func checkAppendJSON(t *testing.T, v any) {
 	t.Helper()
-	want, werr := compactJSON(v)
-	got, gerr := appendJSON([]byte("prefix"), v)
-	if (werr != nil) != (gerr != nil) {
-		t.Fatalf("%#v: encoding/json error %v, appendJSON error %v", v, werr, gerr)
-	}
-	if werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {
-		t.Fatalf("%#v:\nappendJSON   %s\nencoding/json prefix%s", v, got, want)
+	for _, html := range []bool{false, true} {
+		var want []byte
+		var werr error
+		if html {
+			want, werr = json.Marshal(v)
+		} else {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			werr = enc.Encode(v)
+			want = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+		}
+		got, gerr := Encoder{EscapeHTML: html}.Append([]byte("prefix"), v)
+		if (werr != nil) != (gerr != nil) {
+			t.Fatalf("%#v (escape HTML %v): encoding/json error %v, Append error %v", v, html, werr, gerr)
+		}
+		if werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("%#v (escape HTML %v):\nAppend        %s\nencoding/json prefix%s", v, html, got, want)
+		}
 	}
 }
 
-func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+func TestAppendMatchesEncodingJSON(t *testing.T) {
 	values := []any{
 		nil, "", "plain", `quote " and \ backslash`, "<&> not escaped", "tab\tnewline\n\x00\x1f\x7f",
 		"é ünïcödé 🔐", "line\u2028para\u2029", "bad utf-8 \xff\xfe", true, false,
@@ -49,7 +61,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 
 // The claims of every real quote among the vectors, as an attestation
 // builds them, encode identically.
-func TestAppendJSONQuoteClaims(t *testing.T) {
+func TestAppendQuoteClaims(t *testing.T) {
 	var files []string
 	for _, set := range vectors.DCAPSets(t) {
 		files = append(files, filepath.Join(set, "quote.bin"))
@@ -74,7 +86,7 @@ func TestAppendJSONQuoteClaims(t *testing.T) {
 	}
 }
 
-func FuzzAppendJSON(f *testing.F) {
+func FuzzAppend(f *testing.F) {
 	f.Add([]byte(`{"x-ms-sgx-mrsigner":"abc","x-ms-sgx-svn":2,"list":[1,"two",{"t":true}],"n":null}`))
 	f.Add([]byte(`"\u2028<\u0000>"`))
 	f.Add([]byte(`[1e300, -0.0, 12345678901234567890]`))
