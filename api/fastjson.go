@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -205,12 +206,16 @@ func writeToken(w http.ResponseWriter, tok string) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, len(tok)+13)
 	buf = append(buf, `{"token":"`...)
 	buf = append(buf, tok...)
 	buf = append(buf, "\"}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	// With its length known the answer is not chunked (net/http chunks
+	// bodies over 2 kB written without one).
+	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf)
 }
 

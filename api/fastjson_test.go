@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -96,13 +97,17 @@ func FuzzDecodeAttestBody(f *testing.F) {
 }
 
 func TestWriteToken(t *testing.T) {
-	for _, tok := range []string{"eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2ln", `odd"token<>`} {
+	for i, tok := range []string{"eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2ln", `odd"token<>`} {
 		rec := httptest.NewRecorder()
 		writeToken(rec, tok)
 		var out map[string]string
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out["token"] != tok || rec.Code != 200 ||
 			rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("%q: %d %q %v", tok, rec.Code, rec.Body.String(), err)
+		}
+		// A compact JWS (the fast path) is sent with its length, not chunked.
+		if cl := rec.Header().Get("Content-Length"); i == 0 && cl != strconv.Itoa(rec.Body.Len()) {
+			t.Errorf("%q: Content-Length %q for %d bytes", tok, cl, rec.Body.Len())
 		}
 	}
 	if urlSafe("ab+/") != "ab-_" || urlSafe("abc") != "abc" {
