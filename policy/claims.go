@@ -183,7 +183,7 @@ func rawValue(raw json.RawMessage) (any, error) {
 func normalizeJSON(v any) any {
 	switch v.(type) {
 	case map[string]any, []any:
-		b, err := jsonenc.Encoder{EscapeHTML: true}.Append(nil, v)
+		b, err := jsonenc.Encoder{EscapeHTML: true}.Append(make([]byte, 0, 512), v)
 		if err != nil {
 			return fmt.Sprint(v)
 		}

@@ -151,7 +151,7 @@ func payloadJSON(claims map[string]any, issuer string, now time.Time, lifetime t
 	}
 	iat := now.Unix()
 	exp := iat + int64(lifetime/time.Second)
-	b, err := claimsJSON.AppendObject(make([]byte, 0, 2048), jsonenc.SortedKeys(claims, reservedClaims[:]...), func(k string) any {
+	b, err := claimsJSON.AppendObject(make([]byte, 0, 4096), jsonenc.SortedKeys(claims, reservedClaims[:]...), func(k string) any {
 		switch k { // the reserved claims, which claims does not have
 		case "iss":
 			return issuer
