@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -72,7 +73,8 @@ func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
 	return out, nil
 }
 
-// decodeJSON reads a JSON request body into v, refusing unknown fields.
+// decodeJSON reads a JSON request body into v, refusing unknown fields
+// and anything after the first JSON value.
 func decodeJSON(r *http.Request, limit int64, v any) error {
 	if err := requireJSON(r); err != nil {
 		return err
@@ -81,10 +83,13 @@ func decodeJSON(r *http.Request, limit int64, v any) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return ErrBadJSON.Wrapf("%v", err)
+	}
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return ErrBadJSON.Wrapf("data after the JSON value at offset %d", dec.InputOffset())
 	}
 	return nil
 }
