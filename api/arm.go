@@ -104,7 +104,8 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // writeARMError renders err as ARM's CloudError body
-// {"error":{"code","message"}} with ARM's codes.
+// {"error":{"code","message"}} with ARM's codes. A refused change of an
+// authenticated caller is audited, as writeError does.
 func (s *Server) writeARMError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *errs.Error
 	status, code, message := http.StatusInternalServerError, "InternalServerError", "internal error"
@@ -132,6 +133,9 @@ func (s *Server) writeARMError(w http.ResponseWriter, r *http.Request, err error
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="avow"`)
+	}
+	if status < 500 {
+		s.auditRefused(r, err)
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, message
@@ -205,6 +209,19 @@ func parseARMPath(path string) (*armRequest, error) {
 
 // arm serves the ARM-compatible management API.
 func (s *Server) arm(w http.ResponseWriter, r *http.Request) {
+	// The caller is known before the path and the api-version are checked,
+	// so that their refusals are audited with the caller like any other
+	// refused change (the answers keep their order: path, api-version,
+	// authentication).
+	who, authErr := s.principal(r)
+	if !s.limitManagement(w, r, who) { // ARM requests count as management requests
+		return
+	}
+	if authErr == nil {
+		if st := stateOf(r); st != nil {
+			st.who = who
+		}
+	}
 	req, err := parseARMPath(r.URL.Path)
 	if err != nil {
 		s.writeARMError(w, r, err)
@@ -218,13 +235,8 @@ func (s *Server) arm(w http.ResponseWriter, r *http.Request) {
 	case !armAPIVersions[v]:
 		s.writeARMError(w, r, errARMBadAPIVersion.Wrapf("%q", v))
 		return
-	}
-	who, err := s.principal(r)
-	if !s.limitManagement(w, r, who) { // ARM requests count as management requests
-		return
-	}
-	if err != nil {
-		s.writeARMError(w, r, err)
+	case authErr != nil:
+		s.writeARMError(w, r, authErr)
 		return
 	}
 	if req.kind != "provider" && req.kind != "sub" && r.Method != http.MethodGet {

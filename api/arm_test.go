@@ -25,11 +25,13 @@ import (
 )
 
 type armEnv struct {
-	t      *testing.T
-	srv    *httptest.Server
-	svc    *service.Service
-	owner  string
-	reader string
+	t        *testing.T
+	srv      *httptest.Server
+	svc      *service.Service
+	owner    string
+	reader   string
+	ownerID  string // admin token ids, the actors of audit entries
+	readerID string
 }
 
 func newARMEnv(t *testing.T) *armEnv {
@@ -55,7 +57,7 @@ func newARMEnv(t *testing.T) *armEnv {
 	}
 	srv := httptest.NewServer(New(svc, nil))
 	t.Cleanup(srv.Close)
-	return &armEnv{t: t, srv: srv, svc: svc, owner: boot.Secret, reader: reader.Secret}
+	return &armEnv{t: t, srv: srv, svc: svc, owner: boot.Secret, reader: reader.Secret, ownerID: boot.ID, readerID: reader.ID}
 }
 
 const (
@@ -64,8 +66,15 @@ const (
 	armBase = "/subscriptions/" + armSub + "/resourceGroups/" + armRG + "/providers/Microsoft.Attestation/attestationProviders"
 )
 
-// do sends a request with the owner token and decodes a JSON answer.
+// do sends a request and decodes a JSON answer.
 func (e *armEnv) do(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	st, out, _ := e.doHeader(method, path, token, body)
+	return st, out
+}
+
+// doHeader is do that also returns the answer's headers.
+func (e *armEnv) doHeader(method, path, token string, body any) (int, map[string]any, http.Header) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -97,7 +106,7 @@ func (e *armEnv) do(method, path, token string, body any) (int, map[string]any) 
 			e.t.Fatalf("%s %s: %d %q is not JSON", method, path, resp.StatusCode, raw)
 		}
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, resp.Header
 }
 
 func armErrCode(body map[string]any) string {
@@ -381,6 +390,139 @@ func TestARMRouteLabels(t *testing.T) {
 	} {
 		if got := routeOf(path); got != want {
 			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+}
+
+// TestARMChangesAudited: changes through the ARM API are in the audit log
+// like those of the native API: successful ones with their operation,
+// actor and request id; refused ones of an authenticated caller
+// (forbidden, invalid body, conflict, unknown provider, bad api-version)
+// with the error's code as outcome, the caller, and the request id of
+// x-ms-request-id. Unauthenticated attempts, reads and the DELETE of a
+// provider that does not exist (204, nothing changed) are not recorded.
+func TestARMChangesAudited(t *testing.T) {
+	e := newARMEnv(t)
+	q := "?api-version=2020-10-01"
+	type want struct {
+		status            int
+		op, provider      string
+		outcome, actor    string
+		details           map[string]string // for successes: details that must be there
+		requestID, method string
+	}
+	var wants []want
+	send := func(method, path, token string, body any, w want) {
+		t.Helper()
+		st, out, hdr := e.doHeader(method, path, token, body)
+		if st != w.status {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, w.status)
+		}
+		w.requestID, w.method = hdr.Get("x-ms-request-id"), method
+		if len(w.requestID) != 32 {
+			t.Fatalf("%s %s: x-ms-request-id %q", method, path, w.requestID)
+		}
+		if w.outcome != "" && w.outcome != "success" && armErrCode(out) == "" {
+			t.Fatalf("%s %s: %v", method, path, out)
+		}
+		wants = append(wants, w)
+	}
+	owner, reader := e.ownerID, e.readerID
+	cert := selfSigned(t)
+	isolated := map[string]any{"location": "x", "properties": map[string]any{"policySigningCertificates": map[string]any{
+		"keys": []map[string]any{{"kty": "EC", "x5c": []string{base64.StdEncoding.EncodeToString(cert.Raw)}}}}}}
+	if st, body := e.do(http.MethodPost, "/management/providers", e.owner, map[string]any{"name": "native"}); st != http.StatusCreated {
+		t.Fatalf("native create: %d %v", st, body)
+	}
+
+	// Successful changes.
+	send("PUT", armBase+"/Contoso"+q, e.owner, map[string]any{"location": "East US", "tags": map[string]string{"env": "ci"}},
+		want{status: 201, op: "provider.create", provider: "contoso", outcome: "success", actor: owner, details: map[string]string{"trust_model": "AAD"}})
+	send("PUT", armBase+"/contoso"+q, e.owner, map[string]any{"location": "West US"},
+		want{status: 200, op: "provider.metadata", provider: "contoso", outcome: "success", actor: owner, details: map[string]string{"location": "West US"}})
+	send("PATCH", armBase+"/contoso"+q, e.owner, map[string]any{"tags": map[string]string{"b": "2", "a": "1"}},
+		want{status: 200, op: "provider.metadata", provider: "contoso", outcome: "success", actor: owner, details: map[string]string{"tags": "a,b"}})
+
+	// Refused changes of authenticated callers.
+	send("PUT", armBase+"/readerprov"+q, e.reader, map[string]any{"location": "x"},
+		want{status: 403, op: "provider.create", provider: "readerprov", outcome: "forbidden", actor: reader})
+	send("PUT", armBase+"/noloc"+q, e.owner, map[string]any{"properties": map[string]any{}},
+		want{status: 400, op: "provider.create", provider: "noloc", outcome: "LocationRequired", actor: owner})
+	send("PUT", armBase+"/badjson"+q, e.owner, "not an object",
+		want{status: 400, op: "provider.create", provider: "badjson", outcome: "InvalidRequestContent", actor: owner})
+	send("PUT", armBase+"/Bad_Name"+q, e.owner, map[string]any{"location": "x"},
+		want{status: 400, op: "provider.create", provider: "bad_name", outcome: "InvalidResourceName", actor: owner})
+	send("PUT", armBase+"/native"+q, e.owner, map[string]any{"location": "x"},
+		want{status: 409, op: "provider.create", provider: "native", outcome: "Conflict", actor: owner})
+	send("PUT", armBase+"/contoso"+q, e.owner, isolated,
+		want{status: 409, op: "provider.metadata", provider: "contoso", outcome: "TrustModelChangeNotSupported", actor: owner})
+	send("PUT", armBase+"/contoso", e.owner, map[string]any{"location": "x"},
+		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "MissingApiVersionParameter", actor: owner})
+	send("PUT", armBase+"/contoso"+q, e.owner, map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Disabled"}},
+		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "FeatureNotSupported", actor: owner})
+	send("PATCH", armBase+"/ghost"+q, e.owner, map[string]any{"tags": map[string]string{"a": "b"}},
+		want{status: 404, op: "provider.metadata", provider: "ghost", outcome: "provider_not_found", actor: owner})
+	send("PATCH", armBase+"/contoso"+q, e.reader, map[string]any{"tags": map[string]string{}},
+		want{status: 403, op: "provider.metadata", provider: "contoso", outcome: "forbidden", actor: reader})
+	send("PATCH", armBase+"/contoso"+q, e.owner, map[string]any{"tags": map[string]string{"": "v"}},
+		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "invalid_request", actor: owner})
+	send("DELETE", armBase+"/contoso"+q, e.reader, nil,
+		want{status: 403, op: "provider.delete", provider: "contoso", outcome: "forbidden", actor: reader})
+	send("DELETE", armBase+"/contoso?api-version=2022-08-01", e.owner, nil,
+		want{status: 400, op: "provider.delete", provider: "contoso", outcome: "InvalidApiVersionParameter", actor: owner})
+	send("POST", armBase+"/contoso"+q, e.owner, map[string]any{},
+		want{status: 405, op: "request POST " + armProviderRoute, provider: "contoso", outcome: "method_not_allowed", actor: owner})
+
+	// Not recorded.
+	send("PUT", armBase+"/anon"+q, "", map[string]any{"location": "x"}, want{status: 401})
+	send("DELETE", armBase+"/contoso"+q, "avow_nope", nil, want{status: 401})
+	send("GET", armBase+"/ghost"+q, e.reader, nil, want{status: 404})
+	send("DELETE", armBase+"/ghost"+q, e.owner, nil, want{status: 204})
+
+	// The delete last, after the refusals that needed the provider.
+	send("DELETE", armBase+"/contoso"+q, e.owner, nil,
+		want{status: 200, op: "provider.delete", provider: "contoso", outcome: "success", actor: owner,
+			details: map[string]string{"subscription": armSub, "resource_group": armRG}})
+
+	if err := e.svc.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, body, _ := e.doHeader(http.MethodGet, "/management/audit?kind=management&limit=1000", e.reader, nil)
+	if st != http.StatusOK {
+		t.Fatalf("audit: %d %v", st, body)
+	}
+	raw, _ := json.Marshal(body["entries"])
+	var entries []auditEntryJSON
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		t.Fatal(err)
+	}
+	byRequest := map[string][]auditEntryJSON{}
+	for _, x := range entries {
+		byRequest[x.RequestID] = append(byRequest[x.RequestID], x)
+	}
+	for _, w := range wants {
+		got := byRequest[w.requestID]
+		if w.op == "" {
+			if len(got) != 0 {
+				t.Errorf("%s answered %d: recorded %+v", w.method, w.status, got)
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Errorf("%s %s (%d): %d entries %+v", w.method, w.op, w.status, len(got), got)
+			continue
+		}
+		x := got[0]
+		if x.Kind != "management" || x.Operation != w.op || x.Provider != w.provider || x.Outcome != w.outcome || x.Actor != w.actor {
+			t.Errorf("%s answered %d: entry %+v, want %s %s %s by %s", w.method, w.status, x, w.op, w.provider, w.outcome, w.actor)
+		}
+		if w.outcome != "success" && (x.Details["failure_code"] != w.outcome || x.Details["message"] == "") {
+			t.Errorf("%s %s refused: details %v", w.method, w.op, x.Details)
+		}
+		for k, v := range w.details {
+			if x.Details[k] != v {
+				t.Errorf("%s %s: details %v, want %s=%s", w.method, w.op, x.Details, k, v)
+			}
 		}
 	}
 }

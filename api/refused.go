@@ -39,10 +39,19 @@ var managementOps = map[string]string{
 	"POST /providers/{name}/policies/{type}:reset": "policy.reset",
 	"POST /providers/{name}/certificates:add":      "signer.add",
 	"POST /providers/{name}/certificates:remove":   "signer.remove",
+	// ARM: a PUT creates a provider or replaces the location and tags of
+	// an existing one (see armPutOperation), a PATCH replaces its tags.
+	"PUT " + armProviderRoute:    "provider.create",
+	"PATCH " + armProviderRoute:  "provider.metadata",
+	"DELETE " + armProviderRoute: "provider.delete",
 }
 
-// auditRefused records a refused management write of an authenticated
-// principal in the audit log.
+// armProviderRoute is the route template of an ARM provider (armRoute).
+const armProviderRoute = "/subscriptions/{sub}/resourceGroups/{rg}/providers/" + armType + "/{name}"
+
+// auditRefused records a refused management write (native, data-plane
+// policy and signer routes, ARM) of an authenticated principal in the
+// audit log.
 func (s *Server) auditRefused(r *http.Request, err error) {
 	st := stateOf(r)
 	if st == nil || st.who == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -53,7 +62,27 @@ func (s *Server) auditRefused(r *http.Request, err error) {
 	if !ok {
 		op = "request " + methodLabel(r.Method) + " " + route
 	}
-	s.svc.AuditRefused(r.Context(), st.who, providerOfPath(r.URL.Path), op, err)
+	provider := providerOfPath(r.URL.Path)
+	if isARMPath(r.URL.Path) {
+		provider = ""
+		if req, err := parseARMPath(r.URL.Path); err == nil {
+			provider = strings.ToLower(req.name) // ARM names are case-insensitive, stored lowercase
+			if r.Method == http.MethodPut && req.kind == "provider" {
+				op = s.armPutOperation(r, st.who, req, provider)
+			}
+		}
+	}
+	s.svc.AuditRefused(r.Context(), st.who, provider, op, err)
+}
+
+// armPutOperation names a refused ARM PUT as the change it asked for:
+// provider.metadata when the provider exists in the path's scope (the PUT
+// would have replaced its location and tags), provider.create otherwise.
+func (s *Server) armPutOperation(r *http.Request, who *service.Principal, req *armRequest, name string) string {
+	if v, err := s.svc.GetProvider(r.Context(), who, name); err == nil && req.scope.Contains(v.Metadata) {
+		return "provider.metadata"
+	}
+	return "provider.create"
 }
 
 // providerOfPath is the provider a management or data-plane path names.
