@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/avowhq/avow/api"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/server"
 	"github.com/avowhq/avow/sgxsim"
@@ -204,5 +207,38 @@ func TestSoakShort(t *testing.T) {
 	}
 	if rep.ServerRSSEndMB == nil || *rep.ServerRSSEndMB > 200 {
 		t.Errorf("server RSS %v MB", rep.ServerRSSEndMB)
+	}
+}
+
+// avow serve runs Go on one scheduler slot more than attestation workers
+// and with GOGC 400, unless the environment says otherwise.
+func TestTuneRuntime(t *testing.T) {
+	procs0, gc0 := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs0); debug.SetGCPercent(gc0) })
+
+	t.Setenv("GOMAXPROCS", "")
+	t.Setenv("GOGC", "")
+	l := api.Limits{AttestWorkers: 3}
+	if procs, gogc := tuneRuntime(&l); procs != 4 || gogc != serveGCPercent || debug.SetGCPercent(serveGCPercent) != serveGCPercent {
+		t.Errorf("3 workers: GOMAXPROCS %d, GOGC %d", procs, gogc)
+	}
+	runtime.GOMAXPROCS(2)
+	l = api.Limits{}
+	if procs, _ := tuneRuntime(&l); l.AttestWorkers != 2 || procs != 3 {
+		t.Errorf("default: %d workers, GOMAXPROCS %d", l.AttestWorkers, procs)
+	}
+	// Unbounded workers leave the scheduler alone.
+	runtime.GOMAXPROCS(2)
+	l = api.Limits{AttestWorkers: -1}
+	if procs, _ := tuneRuntime(&l); procs != 2 {
+		t.Errorf("unbounded: GOMAXPROCS %d", procs)
+	}
+	// The environment wins.
+	t.Setenv("GOMAXPROCS", "2")
+	t.Setenv("GOGC", "150")
+	debug.SetGCPercent(150)
+	l = api.Limits{AttestWorkers: 2}
+	if procs, gogc := tuneRuntime(&l); procs != 2 || gogc != 150 || debug.SetGCPercent(150) != 150 {
+		t.Errorf("environment: GOMAXPROCS %d, GOGC %d", procs, gogc)
 	}
 }

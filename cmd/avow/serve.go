@@ -42,6 +42,8 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 				return err
 			}
 			cfg.Logger = logger
+			procs, gogc := tuneRuntime(&cfg.Ops.Limits)
+			logger.Info("runtime", "attest_workers", cfg.Ops.Limits.AttestWorkers, "gomaxprocs", procs, "gogc", gogc)
 			if cfg.SimDir == "" {
 				cfg.SimDir = defaultSimDir()
 			}
