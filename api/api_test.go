@@ -521,11 +521,19 @@ func TestRefusedManagementAudited(t *testing.T) {
 	}
 	forbiddenID := r.header.Get("x-ms-request-id")
 	e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", e.owner, strings.NewReader("not a jws"), "Content-Type", "text/plain")
+	// A missing api-version is refused after the caller is known, so the
+	// refusal names its actor.
+	r = e.do(t, "POST", "/providers/contoso/certificates:add", e.owner, strings.NewReader("x"), "Content-Type", "text/plain")
+	if r.status != 400 {
+		t.Fatalf("signer add without api-version: %d", r.status)
+	}
+	noVersionID := r.header.Get("x-ms-request-id")
 	e.do(t, "POST", "/management/providers", "", strings.NewReader(`{"name":"anon"}`))
+	e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave", "", strings.NewReader("x"), "Content-Type", "text/plain")
 	e.do(t, "GET", "/management/admin-tokens", e.reader, nil)
 	e.svc.FlushAudit(context.Background())
 	var page struct{ Entries []auditEntryJSON }
-	json.Unmarshal(e.do(t, "GET", "/management/audit?kind=management&limit=5", e.owner, nil).body, &page)
+	json.Unmarshal(e.do(t, "GET", "/management/audit?kind=management&limit=10", e.owner, nil).body, &page)
 	byOp := map[string]auditEntryJSON{}
 	for _, x := range page.Entries {
 		if x.Outcome != "success" {
@@ -538,7 +546,10 @@ func TestRefusedManagementAudited(t *testing.T) {
 	if p := byOp["policy.set"]; p.Outcome != "invalid_request" || p.Provider != "contoso" {
 		t.Errorf("bad policy: %+v", p)
 	}
-	if len(byOp) != 2 {
+	if a := byOp["signer.add"]; a.Outcome == "success" || a.Outcome == "" || a.RequestID != noVersionID || a.Actor == "" || a.Provider != "contoso" {
+		t.Errorf("signer add without api-version: %+v", a)
+	}
+	if len(byOp) != 3 {
 		t.Errorf("refusals recorded: %+v", byOp)
 	}
 }

@@ -248,15 +248,17 @@ func jwsBody(r *http.Request) (string, error) {
 }
 
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest string) {
+	// The caller first, so that a refused change names its actor in the
+	// audit log whatever the reason.
+	who, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
 	if err := checkAPIVersion(r); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	attType, action, _ := strings.Cut(rest, ":")
-	who, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
 	var err error
 	ctx := r.Context()
 	var tok string
@@ -286,12 +288,12 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 }
 
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {
-	if err := checkAPIVersion(r); err != nil {
-		s.writeError(w, r, err)
+	who, ok := s.authenticate(w, r) // first: see policies
+	if !ok {
 		return
 	}
-	who, ok := s.authenticate(w, r)
-	if !ok {
+	if err := checkAPIVersion(r); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	var err error
