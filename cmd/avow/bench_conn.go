@@ -115,6 +115,11 @@ func (c *benchConn) do(ctx context.Context, req benchRequest, keepBody bool) (be
 	if c.timeout > 0 {
 		c.conn.SetDeadline(time.Now().Add(c.timeout))
 	}
+	// Cancelling ctx (the command's time limit, an interrupt) ends a
+	// request waiting for its answer.
+	conn := c.conn
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if _, err := c.conn.Write(req); err != nil {
 		c.close()
 		return benchAnswer{}, err

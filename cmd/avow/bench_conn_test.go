@@ -90,3 +90,30 @@ func TestBenchConnRefused(t *testing.T) {
 		t.Error("no error from a closed server")
 	}
 }
+
+// A request whose context ends stops waiting for a server that does not
+// answer.
+func TestBenchConnCancel(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	target, _ := url.Parse(srv.URL + "/x")
+	c := &benchConn{dial: benchDialer(target, http.DefaultClient), timeout: time.Minute}
+	defer c.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.do(ctx, newBenchRequest(target, "application/json", []byte("{}")), false)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("no error after the context ended")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting 10 s after the context ended")
+	}
+}
