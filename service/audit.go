@@ -209,48 +209,61 @@ func (w *auditWriter) loop() {
 	for {
 		select {
 		case e := <-w.ch:
+			// The first record of a batch wakes the writer; it then
+			// sleeps for the linger time and takes everything queued at
+			// once. Waking for every record cost each attestation a
+			// switch to this goroutine, which also pushed the attestation
+			// next in line for a worker slot back in the scheduler's
+			// queue.
 			batch = append(batch[:0], e)
 			linger.Reset(w.cfg.Linger)
-		collect:
-			for len(batch) < w.cfg.MaxBatch {
-				select {
-				case e := <-w.ch:
-					batch = append(batch, e)
-				case <-linger.C:
-					break collect
-				case ack := <-w.flush:
-					// Flush: take what is queued now and answer after writing.
-					batch = w.drain(batch)
-					w.write(batch)
-					batch = batch[:0]
-					close(ack)
-					break collect
-				case <-w.quit:
-					w.write(w.drain(batch))
-					return
-				}
+			var ack chan struct{}
+			quit := false
+			select {
+			case <-linger.C:
+			case ack = <-w.flush: // take what is queued now, answer after writing
+				linger.Stop()
+			case <-w.quit:
+				linger.Stop()
+				quit = true
 			}
-			linger.Stop()
-			w.write(batch)
+			w.writeQueued(batch)
+			if ack != nil {
+				close(ack)
+			}
+			if quit {
+				return
+			}
 		case ack := <-w.flush:
-			w.write(w.drain(batch[:0]))
+			w.writeQueued(batch[:0])
 			close(ack)
 		case <-w.quit:
-			w.write(w.drain(batch[:0]))
+			w.writeQueued(batch[:0])
 			return
 		}
 	}
 }
 
-// drain appends everything queued to batch.
-func (w *auditWriter) drain(batch []store.AuditEntry) []store.AuditEntry {
+// writeQueued writes batch and then everything queued, MaxBatch records
+// at a time: the records held in memory stay within the queue's size plus
+// one batch.
+func (w *auditWriter) writeQueued(batch []store.AuditEntry) {
 	for {
-		select {
-		case e := <-w.ch:
-			batch = append(batch, e)
-		default:
-			return batch
+	fill:
+		for len(batch) < w.cfg.MaxBatch {
+			select {
+			case e := <-w.ch:
+				batch = append(batch, e)
+			default:
+				break fill
+			}
 		}
+		full := len(batch) == w.cfg.MaxBatch
+		w.write(batch)
+		if !full {
+			return
+		}
+		batch = batch[:0]
 	}
 }
 
