@@ -527,7 +527,19 @@ func TestMultiNode(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Kill node 3 once it has served attestations and acknowledged a
+	// provider (creating one generates a signing key, which under this
+	// load and with other test packages on the same cores can take a
+	// second or more), and not before 1.5 s of traffic.
+	start := time.Now()
+	for deadline := start.Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		acked := len(created)
+		mu.Unlock()
+		if acked > 0 && successes[2].Load() > 0 && time.Since(start) >= 1500*time.Millisecond {
+			break
+		}
+	}
 	if err := n3.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
