@@ -57,48 +57,66 @@ type testEnv struct {
 	quote   []byte
 }
 
-// newEnv runs the API over a service with the simulated platform, a
-// provider "contoso" and owner and reader tokens.
-func newEnv(t *testing.T, o Options) *testEnv {
-	t.Helper()
+// newTestService is the service the API tests run over: a fresh SQLite
+// store, the clock at testNow, the simulated platform trusted and its
+// collateral imported, the provider "contoso", and owner and reader admin
+// tokens (their secrets are returned). m, when set, observes the service
+// and its store.
+func newTestService(tb testing.TB, m *Metrics) (svc *service.Service, bundle []byte, owner, reader string) {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "avow.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "avow.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	p := sgxsim.Default()
-	m := o.Metrics
 	var obs service.Observer
 	var s store.Store = st
 	if m != nil {
 		obs = m
 		s = store.Instrument(st, m.ObserveStore)
 	}
-	svc, err := service.New(service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
+	svc, err = service.New(service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
 		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { svc.Close(context.Background()) })
 	if m != nil {
 		m.Watch(svc)
 	}
-	owner := &service.Principal{ID: "test", Role: store.RoleOwner}
-	col, _ := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
-	if _, err := svc.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateProvider(ctx, owner, service.ProviderRequest{Name: "contoso"}); err != nil {
-		t.Fatal(err)
-	}
-	ot, err := svc.CreateAdminToken(ctx, owner, store.RoleOwner, "owner")
+	admin := &service.Principal{ID: "test", Role: store.RoleOwner}
+	col, err := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	rt, err := svc.CreateAdminToken(ctx, owner, store.RoleReader, "reader")
+	if _, err := svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
+		tb.Fatal(err)
+	}
+	if bundle, err = col.MarshalBundle(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := svc.CreateProvider(ctx, admin, service.ProviderRequest{Name: "contoso"}); err != nil {
+		tb.Fatal(err)
+	}
+	ot, err := svc.CreateAdminToken(ctx, admin, store.RoleOwner, "owner")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	rt, err := svc.CreateAdminToken(ctx, admin, store.RoleReader, "reader")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, bundle, ot.Secret, rt.Secret
+}
+
+// newEnv runs the API over newTestService.
+func newEnv(t *testing.T, o Options) *testEnv {
+	t.Helper()
+	m := o.Metrics
+	svc, _, owner, reader := newTestService(t, m)
+	p := sgxsim.Default()
 	logs := &syncBuffer{}
 	h := NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), o)
 	srv := httptest.NewServer(h)
@@ -107,7 +125,7 @@ func newEnv(t *testing.T, o Options) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{srv: srv, svc: svc, metrics: m, logs: logs, owner: ot.Secret, reader: rt.Secret, quote: q}
+	return &testEnv{srv: srv, svc: svc, metrics: m, logs: logs, owner: owner, reader: reader, quote: q}
 }
 
 type response struct {

@@ -3,21 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
@@ -115,25 +108,6 @@ func armErrCode(body map[string]any) string {
 	return c
 }
 
-func selfSigned(t *testing.T) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "policy signer"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 func TestARMProviderLifecycle(t *testing.T) {
 	e := newARMEnv(t)
 	q := "?api-version=2020-10-01"
@@ -218,7 +192,7 @@ func TestARMProviderLifecycle(t *testing.T) {
 
 func TestARMIsolatedProvider(t *testing.T) {
 	e := newARMEnv(t)
-	cert := selfSigned(t)
+	_, cert := signerPair(t, "policy signer")
 	q := "?api-version=2021-06-01"
 	put := func(name string, keys []map[string]any) (int, map[string]any) {
 		return e.do(http.MethodPut, armBase+"/"+name+q, e.owner, map[string]any{"location": "West Europe",
@@ -428,7 +402,7 @@ func TestARMChangesAudited(t *testing.T) {
 		wants = append(wants, w)
 	}
 	owner, reader := e.ownerID, e.readerID
-	cert := selfSigned(t)
+	_, cert := signerPair(t, "policy signer")
 	isolated := map[string]any{"location": "x", "properties": map[string]any{"policySigningCertificates": map[string]any{
 		"keys": []map[string]any{{"kty": "EC", "x5c": []string{base64.StdEncoding.EncodeToString(cert.Raw)}}}}}}
 	if st, body := e.do(http.MethodPost, "/management/providers", e.owner, map[string]any{"name": "native"}); st != http.StatusCreated {

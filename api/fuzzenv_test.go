@@ -16,16 +16,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
-	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
-	"github.com/avowhq/avow/store/sqlite"
 )
 
 // fuzzEnv is an in-process Server for the fuzz targets of the management,
@@ -47,33 +44,10 @@ type fuzzEnv struct {
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "avow.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	p := sgxsim.Default()
-	svc, err := service.New(service.Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test",
-		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { svc.Close(context.Background()) })
+	svc, bundle, ownerToken, readerToken := newTestService(tb, nil)
 	owner := &service.Principal{ID: "fuzz", Role: store.RoleOwner}
-	col, err := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := svc.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
-		tb.Fatal(err)
-	}
-	bundle, err := col.MarshalBundle()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	key, cert := signerPair(tb, "fuzz policy signer")
 	for _, req := range []service.ProviderRequest{
-		{Name: "contoso"},
 		{Name: "isolated", TrustModel: store.TrustModelIsolated, PolicySigningCertificates: []*x509.Certificate{cert}},
 		{Name: "armprov", Metadata: store.Metadata{SubscriptionID: armSub, ResourceGroup: armRG, Location: "East US"}},
 	} {
@@ -81,16 +55,8 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 			tb.Fatal(err)
 		}
 	}
-	ot, err := svc.CreateAdminToken(ctx, owner, store.RoleOwner, "owner")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rt, err := svc.CreateAdminToken(ctx, owner, store.RoleReader, "reader")
-	if err != nil {
-		tb.Fatal(err)
-	}
 	return &fuzzEnv{srv: NewServer(svc, nil, Options{Limits: Limits{ManagementRate: -1}}), svc: svc,
-		owner: ot.Secret, reader: rt.Secret, signerKey: key, signerCert: cert, bundle: bundle}
+		owner: ownerToken, reader: readerToken, signerKey: key, signerCert: cert, bundle: bundle}
 }
 
 // signerPair is a self-signed P-256 certificate and its key.
