@@ -80,11 +80,32 @@ for p in ${PROVIDERS:-rsa ecdsa}; do
 		"$avow" bench --url "$url/providers/$p" --sim-dir "$work/sim" --concurrency "$CONCURRENCY" \
 			--duration "$DURATION" --floor --quiet --timeout 0 -o json >"$work/bench.json"
 		report "$work/bench.json"
+		python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestsPerSecond"])' "$work/bench.json" >>"$work/rate.$p.bench"
 		if [ -z "${NO_WRK:-}" ]; then
 			wrk -t2 -c"$CONCURRENCY" -d"$DURATION" --latency -s "$work/post.lua" \
 				"$url/providers/$p/attest/SgxEnclave?api-version=2022-08-01" >"$work/wrk.txt"
 			echo "wrk:        $(grep -E 'Requests/sec' "$work/wrk.txt" | tr -s ' ') p50=$(awk '$1=="50%"{print $2}' "$work/wrk.txt") p90=$(awk '$1=="90%"{print $2}' "$work/wrk.txt") p99=$(awk '$1=="99%"{print $2}' "$work/wrk.txt") $(grep -E 'Non-2xx' "$work/wrk.txt" | tr -s ' ')"
+			awk '$1=="Requests/sec:"{print $2}' "$work/wrk.txt" >>"$work/rate.$p.wrk"
 		fi
 	done
 done
+# The comparisons the targets are about, from the means of the runs above.
+python3 - "$work" <<'PY'
+import os, sys
+work = sys.argv[1]
+def mean(p, tool):
+    f = os.path.join(work, f"rate.{p}.{tool}")
+    if not os.path.exists(f):
+        return None
+    v = [float(x) for x in open(f).read().split()]
+    return sum(v) / len(v) if v else None
+for p in ("rsa", "ecdsa"):
+    b, w = mean(p, "bench"), mean(p, "wrk")
+    if b and w:
+        print(f"# {p}: avow bench {b:.0f}/s, wrk {w:.0f}/s: avow bench {100 * (b / w - 1):+.1f} % against wrk")
+for tool in ("bench", "wrk"):
+    r, e = mean("rsa", tool), mean("ecdsa", tool)
+    if r and e:
+        print(f"# ES256 / RS256 ({'avow bench' if tool == 'bench' else 'wrk'}): {e / r:.2f}")
+PY
 echo "# load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
