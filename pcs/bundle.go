@@ -40,6 +40,11 @@ func ParseBundle(data []byte) (*Collateral, error) {
 	if err := dec.Decode(&b); err != nil {
 		return nil, ErrCollateralFormat.Wrapf("bundle is not a JSON object of strings: %v", err)
 	}
+	// One bundle per document: data after it is a damaged or concatenated
+	// file, not something to ignore.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, ErrCollateralFormat.Wrapf("bundle has data after its JSON object (offset %d)", dec.InputOffset())
+	}
 	members := []struct {
 		name string
 		v    *string

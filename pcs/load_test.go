@@ -460,3 +460,18 @@ func TestLoadDirErrors(t *testing.T) {
 		}
 	})
 }
+
+// A bundle is one JSON object: whitespace may follow it, anything else is
+// refused rather than ignored.
+func TestParseBundleTrailingData(t *testing.T) {
+	s := loadSets(t)[0]
+	if _, err := ParseBundle(append(append([]byte{}, s.bundle...), " \r\n\t"...)); err != nil {
+		t.Errorf("trailing whitespace: %v", err)
+	}
+	for _, tail := range []string{`{}`, "\nx", ` {"pck_crl":"00"}`} {
+		_, err := ParseBundle(append(append([]byte{}, s.bundle...), tail...))
+		if !errors.Is(err, ErrCollateralFormat) || !strings.Contains(err.Error(), "data after its JSON object") {
+			t.Errorf("tail %q: %v", tail, err)
+		}
+	}
+}
