@@ -8,9 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"io"
 	"math/big"
 	"time"
 )
@@ -50,49 +48,6 @@ func (k *SigningKey) PrivateKey() crypto.PrivateKey {
 		return k.Private
 	}
 	return nil
-}
-
-// GenerateSigningKeyAlg makes a signing key for alg: RSA-2048 for RS256
-// (GenerateSigningKey), ECDSA P-256 for ES256, each with a self-signed
-// certificate of the same shape.
-func GenerateSigningKeyAlg(random io.Reader, alg, subjectCN string, now time.Time) (*SigningKey, error) {
-	switch alg {
-	case AlgRS256, "":
-		return GenerateSigningKey(random, subjectCN, now)
-	case AlgES256:
-	default:
-		return nil, ErrKeyGeneration.Wrapf("unsupported algorithm %q", alg)
-	}
-	if random == nil {
-		random = rand.Reader
-	}
-	if now.IsZero() {
-		return nil, ErrKeyGeneration.Wrapf("the creation time is zero")
-	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, ErrKeyGeneration.Wrap(err)
-	}
-	serialBytes := make([]byte, 16)
-	if _, err := io.ReadFull(random, serialBytes); err != nil {
-		return nil, ErrKeyGeneration.Wrapf("reading the certificate serial: %v", err)
-	}
-	serialBytes[0] &= 0x7f
-	serialBytes[0] |= 0x40
-	tmpl := &x509.Certificate{
-		SerialNumber:          new(big.Int).SetBytes(serialBytes),
-		Subject:               pkix.Name{CommonName: subjectCN},
-		Issuer:                pkix.Name{CommonName: subjectCN},
-		NotBefore:             now.Add(-time.Hour).UTC().Truncate(time.Second),
-		NotAfter:              CertificateNotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(random, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		return nil, ErrKeyGeneration.Wrapf("creating the certificate: %v", err)
-	}
-	return NewSigningKeyFromPrivate(der, priv, now, time.Time{})
 }
 
 // NewSigningKeyFromPrivate is NewSigningKey for an RSA or an ECDSA P-256

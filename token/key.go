@@ -1,7 +1,9 @@
 package token
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -58,13 +60,29 @@ func KeyID(certDER []byte) string {
 // testing/cryptotest.SetGlobalRandom). The private key is precomputed for
 // fast signing.
 func GenerateSigningKey(random io.Reader, subjectCN string, now time.Time) (*SigningKey, error) {
+	return GenerateSigningKeyAlg(random, AlgRS256, subjectCN, now)
+}
+
+// GenerateSigningKeyAlg makes a signing key for alg: RSA-2048 for RS256
+// (GenerateSigningKey), ECDSA P-256 for ES256, each with a self-signed
+// certificate of the same shape.
+func GenerateSigningKeyAlg(random io.Reader, alg, subjectCN string, now time.Time) (*SigningKey, error) {
 	if random == nil {
 		random = rand.Reader
 	}
 	if now.IsZero() {
 		return nil, ErrKeyGeneration.Wrapf("the creation time is zero")
 	}
-	priv, err := rsa.GenerateKey(random, KeyBits)
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case AlgRS256, "":
+		priv, err = rsa.GenerateKey(random, KeyBits)
+	case AlgES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, ErrKeyGeneration.Wrapf("unsupported algorithm %q", alg)
+	}
 	if err != nil {
 		return nil, ErrKeyGeneration.Wrap(err)
 	}
@@ -83,11 +101,11 @@ func GenerateSigningKey(random io.Reader, subjectCN string, now time.Time) (*Sig
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(random, tmpl, tmpl, &priv.PublicKey, priv)
+	der, err := x509.CreateCertificate(random, tmpl, tmpl, priv.Public(), priv)
 	if err != nil {
 		return nil, ErrKeyGeneration.Wrapf("creating the certificate: %v", err)
 	}
-	return NewSigningKey(der, priv, now, time.Time{})
+	return NewSigningKeyFromPrivate(der, priv, now, time.Time{})
 }
 
 // NewSigningKey assembles a signing key from its certificate (DER) and
