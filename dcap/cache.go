@@ -213,6 +213,16 @@ func (c *Cache) checked(id [32]byte, verify func() bool) bool {
 // a caller can find the quote's collateral before verifying it. The chain
 // is checked for shape and signatures; trust is not decided here.
 func (c *Cache) Platform(q *quote.Quote) (*pcs.PCKExtensions, error) {
+	f, err := c.quotePCK(q)
+	if err != nil {
+		return nil, err
+	}
+	return f.ext, nil
+}
+
+// quotePCK returns what the PCK chain of q's certification data says,
+// checked for shape and signatures (not for trust).
+func (c *Cache) quotePCK(q *quote.Quote) (*pckChainFacts, error) {
 	if q.CertificationDataType != 5 {
 		return nil, ErrUnsupportedCertificationData.Wrapf("certification data type is %d", q.CertificationDataType)
 	}
@@ -224,5 +234,5 @@ func (c *Cache) Platform(q *quote.Quote) (*pcs.PCKExtensions, error) {
 	if f.err != nil {
 		return nil, ErrPCKChainInvalid.Wrap(f.err)
 	}
-	return f.ext, nil
+	return f, nil
 }

@@ -209,16 +209,9 @@ func (c *Cache) TrustedPlatform(q *quote.Quote, opts Options) (*PlatformInfo, er
 	if c == nil {
 		c = defaultCache
 	}
-	if q.CertificationDataType != 5 {
-		return nil, ErrUnsupportedCertificationData.Wrapf("certification data type is %d", q.CertificationDataType)
-	}
-	ch, err := c.chain(q.CertificationData)
+	f, err := c.quotePCK(q)
 	if err != nil {
-		return nil, ErrPCKChainInvalid.Wrapf("the certification data cannot be parsed: %v", err)
-	}
-	f := c.pckFacts(ch)
-	if f.err != nil {
-		return nil, ErrPCKChainInvalid.Wrap(f.err)
+		return nil, err
 	}
 	v := &verification{opts: opts}
 	if !v.trusted(f.rootKey) {
