@@ -156,17 +156,7 @@ func (d *fdec) uint32() (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	if string(s) == "-0" {
-		return 0, true
-	}
-	if !allDigits(s) || len(s) > 10 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range s {
-		n = n*10 + uint64(c-'0')
-	}
-	return uint32(n), n <= math.MaxUint32
+	return uint32Text(s)
 }
 
 // int32 reads a signed 32-bit integer as jval.int32 does.

@@ -560,7 +560,13 @@ func (v jval) uint32() (uint32, bool) {
 	if v.kind() != jNumber {
 		return 0, false
 	}
-	s := v.text()
+	return uint32Text(v.text())
+}
+
+// uint32Text reads the text of a JSON number as QVL reads an unsigned
+// 32-bit member: digits only (-0 is 0), no fraction or exponent, at most
+// 2^32-1.
+func uint32Text(s []byte) (uint32, bool) {
 	if string(s) == "-0" {
 		return 0, true
 	}
