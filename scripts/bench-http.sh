@@ -17,30 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 CONCURRENCY=${CONCURRENCY:-32}
-work=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-avow=${AVOW_BIN:-}   # a prebuilt avow, or build one
-if [ -z "$avow" ]; then
-	go build -o "$work/avow" ./cmd/avow
-	avow="$work/avow"
-fi
-printf 'avow_bench-%s-0123456789abcdef' "$RANDOM" >"$work/token"
-"$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-	--admin-token-file "$work/token" ${SERVE_FLAGS:-} >"$work/serve.out" 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do
-	grep -q '^avow listening on ' "$work/serve.out" 2>/dev/null && break
-	sleep 0.1
-done
-url=$(sed -n 's/^avow listening on //p' "$work/serve.out")
-[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
-export AVOW_SERVER="$url" AVOW_TOKEN="$(cat "$work/token")" AVOW_CA_CERT="$work/data/tls-cert.pem"
+. scripts/dev-server.sh
+# shellcheck disable=SC2086 # SERVE_FLAGS holds several flags
+start_dev_server ${SERVE_FLAGS:-}
 "$avow" provider create rsa --token-algorithm RS256 >/dev/null
 "$avow" provider create ecdsa --token-algorithm ES256 >/dev/null
 

@@ -12,32 +12,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10m}
 RATE=${RATE:-100}
 SAMPLE=${SAMPLE:-30}
-work=$(mktemp -d)
-pid=
-sampler=
-cleanup() {
-	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-avow=${AVOW_BIN:-}   # a prebuilt avow, or build one
-if [ -z "$avow" ]; then
-	go build -o "$work/avow" ./cmd/avow
-	avow="$work/avow"
-fi
-printf 'avow_soak-%s-0123456789abcdef' "$RANDOM" >"$work/token"
-"$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-	--admin-token-file "$work/token" >"$work/serve.out" 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 100); do
-	grep -q '^avow listening on ' "$work/serve.out" 2>/dev/null && break
-	sleep 0.1
-done
-url=$(sed -n 's/^avow listening on //p' "$work/serve.out")
-[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
-export AVOW_SERVER="$url" AVOW_TOKEN="$(cat "$work/token")" AVOW_CA_CERT="$work/data/tls-cert.pem"
+. scripts/dev-server.sh
+start_dev_server
 "$avow" provider create soak >/dev/null
 
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status"; }
@@ -48,7 +24,7 @@ rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status"; }
 		sleep "$SAMPLE"
 	done
 ) &
-sampler=$!
+also_kill=$!
 echo "# soak $(date -u +%FT%TZ): $RATE/s for $DURATION, 10% invalid, $(nproc) cores"
 status=0
 "$avow" bench --url "$url/providers/soak" --sim-dir "$work/sim" --rate "$RATE" --duration "$DURATION" \
