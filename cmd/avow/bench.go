@@ -277,6 +277,11 @@ func runBench(cmd *cobra.Command, r *remote, o *benchOptions) error {
 			return err
 		}
 		rep.Floor = fl
+		// The server sat idle while the floor was measured: warm it up
+		// again, or the first seconds of the run measure a cold server.
+		if _, err := b.warmup(ctx, max(warm, 1), o.concurrency); err != nil {
+			return err
+		}
 	}
 
 	cpu0 := processCPU()
