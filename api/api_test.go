@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -237,8 +238,8 @@ func TestAuditEndpoint(t *testing.T) {
 	e.svc.FlushAudit(context.Background())
 
 	type page struct {
-		Entries []auditEntryJSON `json:"entries"`
-		Next    int64            `json:"next"`
+		Entries []client.AuditEntry `json:"entries"`
+		Next    int64               `json:"next"`
 	}
 	get := func(query, token string, want int) page {
 		t.Helper()
@@ -550,9 +551,9 @@ func TestRefusedManagementAudited(t *testing.T) {
 	e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave", "", strings.NewReader("x"), "Content-Type", "text/plain")
 	e.do(t, "GET", "/management/admin-tokens", e.reader, nil)
 	e.svc.FlushAudit(context.Background())
-	var page struct{ Entries []auditEntryJSON }
+	var page struct{ Entries []client.AuditEntry }
 	json.Unmarshal(e.do(t, "GET", "/management/audit?kind=management&limit=10", e.owner, nil).body, &page)
-	byOp := map[string]auditEntryJSON{}
+	byOp := map[string]client.AuditEntry{}
 	for _, x := range page.Entries {
 		if x.Outcome != "success" {
 			byOp[x.Operation] = x

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/sqlite"
@@ -466,11 +467,11 @@ func TestARMChangesAudited(t *testing.T) {
 		t.Fatalf("audit: %d %v", st, body)
 	}
 	raw, _ := json.Marshal(body["entries"])
-	var entries []auditEntryJSON
+	var entries []client.AuditEntry
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		t.Fatal(err)
 	}
-	byRequest := map[string][]auditEntryJSON{}
+	byRequest := map[string][]client.AuditEntry{}
 	for _, x := range entries {
 		byRequest[x.RequestID] = append(byRequest[x.RequestID], x)
 	}

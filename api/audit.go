@@ -6,23 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
-
-// auditEntryJSON is an audit entry as GET /management/audit shows it.
-type auditEntryJSON struct {
-	ID        int64             `json:"id"`
-	Time      time.Time         `json:"time"`
-	Kind      string            `json:"kind"`
-	Actor     string            `json:"actor,omitempty"`
-	Provider  string            `json:"provider,omitempty"`
-	Operation string            `json:"operation"`
-	Outcome   string            `json:"outcome"`
-	Details   map[string]string `json:"details,omitempty"`
-	RequestID string            `json:"requestId,omitempty"`
-}
 
 // parseSince reads a time bound: RFC 3339, or a duration before now
 // ("24h", "30m", "7d").
@@ -95,9 +83,9 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, who *service.Prin
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]auditEntryJSON, 0, len(entries))
+	out := make([]client.AuditEntry, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, auditEntryJSON{ID: e.ID, Time: e.Time, Kind: string(e.Kind), Actor: e.Actor, Provider: e.Provider,
+		out = append(out, client.AuditEntry{ID: e.ID, Time: e.Time, Kind: string(e.Kind), Actor: e.Actor, Provider: e.Provider,
 			Operation: e.Operation, Outcome: e.Outcome, Details: e.Details, RequestID: e.RequestID})
 	}
 	body := map[string]any{"entries": out}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
@@ -159,53 +159,18 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// collateralViewJSON is GET /management/collateral/{tee}/{fmspc}/{pceid}.
-type collateralViewJSON struct {
-	TEE        string               `json:"tee"`
-	FMSPC      string               `json:"fmspc"`
-	PCEID      string               `json:"pceId"`
-	ID         int64                `json:"id"`
-	Source     string               `json:"source"`
-	SHA256     string               `json:"sha256"`
-	IssueDate  time.Time            `json:"issueDate"`
-	FetchedAt  time.Time            `json:"fetchedAt"`
-	NextUpdate *time.Time           `json:"nextUpdate,omitempty"`
-	AgeSeconds int64                `json:"ageSeconds"`
-	ExpiresIn  int64                `json:"expiresInSeconds"`
-	Expired    bool                 `json:"expired"`
-	Refresh    *refreshStateJSON    `json:"refresh,omitempty"`
-	History    []collateralHistJSON `json:"history"`
-}
-
-type refreshStateJSON struct {
-	LastAttempt         time.Time  `json:"lastAttempt"`
-	LastOutcome         string     `json:"lastOutcome"`
-	LastErrors          []string   `json:"lastErrors"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	RetryAt             *time.Time `json:"retryAt,omitempty"`
-}
-
-type collateralHistJSON struct {
-	ID         int64                 `json:"id"`
-	IssueDate  time.Time             `json:"issueDate"`
-	NextUpdate time.Time             `json:"nextUpdate"`
-	FetchedAt  time.Time             `json:"fetchedAt"`
-	Source     string                `json:"source"`
-	SHA256     string                `json:"sha256"`
-	Size       int64                 `json:"size"`
-	Hashes     *pcs.CollateralHashes `json:"hashes,omitempty"`
-}
-
-func collateralViewOut(v *service.CollateralView) collateralViewJSON {
-	out := collateralViewJSON{TEE: v.Key.TEE, FMSPC: v.Key.FMSPC, PCEID: v.Key.PCEID, ID: v.ID, Source: v.Source, SHA256: v.SHA256,
-		IssueDate: v.IssueDate, FetchedAt: v.FetchedAt, AgeSeconds: int64(v.Age / time.Second), ExpiresIn: int64(v.TimeToExpiry / time.Second),
-		Expired: v.Expired, History: []collateralHistJSON{}}
+// collateralViewOut is GET /management/collateral/{tee}/{fmspc}/{pceid}, in
+// the client package's types (one definition of the wire format).
+func collateralViewOut(v *service.CollateralView) client.CollateralView {
+	out := client.CollateralView{TEE: v.Key.TEE, FMSPC: v.Key.FMSPC, PCEID: v.Key.PCEID, ID: v.ID, Source: v.Source, SHA256: v.SHA256,
+		IssueDate: v.IssueDate, FetchedAt: v.FetchedAt, AgeSeconds: int64(v.Age / time.Second), ExpiresInSeconds: int64(v.TimeToExpiry / time.Second),
+		Expired: v.Expired, History: []client.CollateralRow{}}
 	if !v.NextUpdate.IsZero() {
 		t := v.NextUpdate
 		out.NextUpdate = &t
 	}
 	if !v.LastAttempt.IsZero() {
-		rs := &refreshStateJSON{LastAttempt: v.LastAttempt, LastOutcome: v.LastOutcome, LastErrors: nonNil(v.LastErrors),
+		rs := &client.CollateralRefreshState{LastAttempt: v.LastAttempt, LastOutcome: v.LastOutcome, LastErrors: nonNil(v.LastErrors),
 			ConsecutiveFailures: v.ConsecutiveFailures}
 		if !v.RetryAt.IsZero() {
 			t := v.RetryAt
@@ -214,10 +179,10 @@ func collateralViewOut(v *service.CollateralView) collateralViewJSON {
 		out.Refresh = rs
 	}
 	for _, h := range v.History {
-		hj := collateralHistJSON{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
+		hj := client.CollateralRow{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
 			Source: h.Source, SHA256: h.SHA256, Size: h.Size}
 		if h.Hashes.TCBInfoHash != "" {
-			hh := h.Hashes
+			hh := client.CollateralHashes(h.Hashes)
 			hj.Hashes = &hh
 		}
 		out.History = append(out.History, hj)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
@@ -226,13 +227,6 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 	}
 }
 
-type keyJSON struct {
-	KID       string     `json:"kid"`
-	Active    bool       `json:"active"`
-	CreatedAt time.Time  `json:"createdAt"`
-	RetiredAt *time.Time `json:"retiredAt,omitempty"`
-}
-
 func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Principal, name string, rotate bool) {
 	ctx := r.Context()
 	if rotate {
@@ -244,7 +238,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, keyJSON{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
+		writeJSON(w, http.StatusOK, client.Key{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
 		return
 	}
 	if !s.method(w, r, http.MethodGet) {
@@ -255,9 +249,9 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]keyJSON, 0, len(keys))
+	out := make([]client.Key, 0, len(keys))
 	for _, k := range keys {
-		kj := keyJSON{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
+		kj := client.Key{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
 		if !k.RetiredAt.IsZero() {
 			t := k.RetiredAt
 			kj.RetiredAt = &t
