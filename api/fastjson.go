@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,6 +75,21 @@ func (s *fastScanner) null() bool {
 	return false
 }
 
+// members is object with the keys in lower case (the API's property names
+// are case-insensitive); a key that comes twice, in any case, fails the
+// read so that encoding/json decides.
+func (s *fastScanner) members(member func(lowerKey string) bool) bool {
+	var seen []string // a handful of members: a slice, not a map
+	return s.object(func(key string) bool {
+		k := strings.ToLower(key)
+		if slices.Contains(seen, k) {
+			return false
+		}
+		seen = append(seen, k)
+		return member(k)
+	})
+}
+
 // object reads {"k": v, ...} calling member for each key; member reads the
 // value and reports whether it could.
 func (s *fastScanner) object(member func(key string) bool) bool {
@@ -135,13 +151,7 @@ func (s *fastScanner) data(dst **dataJSON) bool {
 		return true
 	}
 	d := &dataJSON{}
-	seen := map[string]bool{}
-	ok := s.object(func(key string) bool {
-		k := strings.ToLower(key)
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
+	ok := s.members(func(k string) bool {
 		switch k {
 		case "data":
 			return s.optString(&d.Data)
@@ -162,13 +172,7 @@ func (s *fastScanner) data(dst **dataJSON) bool {
 
 func parseAttestFast(raw []byte, body *attestBody) bool {
 	s := &fastScanner{b: raw}
-	seen := map[string]bool{}
-	ok := s.object(func(key string) bool {
-		k := strings.ToLower(key)
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
+	ok := s.members(func(k string) bool {
 		switch k {
 		case "quote":
 			return s.optString(&body.Quote)
