@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -53,20 +54,16 @@ func newAdminTokenCreateCmd() *cobra.Command {
 		if !ok {
 			return fmt.Errorf("--role must be reader, policy-admin or owner")
 		}
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		t, err := c.CreateAdminToken(ctx, role, description)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, t, func(w io.Writer) {
-			outFields(w, "id", t.ID, "role", t.Role, "description", outDash(t.Description))
-			fmt.Fprintf(w, "admin token: %s\n", t.Token)
-			fmt.Fprintln(w, "(the token is shown only now; the server keeps only its hash)")
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			t, err := c.CreateAdminToken(ctx, role, description)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, t, func(w io.Writer) {
+				outFields(w, "id", t.ID, "role", t.Role, "description", outDash(t.Description))
+				fmt.Fprintf(w, "admin token: %s\n", t.Token)
+				fmt.Fprintln(w, "(the token is shown only now; the server keeps only its hash)")
+			})
 		})
 	}
 	return cmd
@@ -80,31 +77,27 @@ func newAdminTokenListCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		ts, err := c.ListAdminTokens(ctx)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if ts == nil {
-			ts = []client.AdminToken{}
-		}
-		return r.emit(cmd, struct {
-			Tokens []client.AdminToken `json:"tokens"`
-		}{ts}, func(w io.Writer) {
-			rows := make([][]string, len(ts))
-			for i, t := range ts {
-				state := "active"
-				if t.Revoked {
-					state = "revoked"
-				}
-				rows[i] = []string{t.ID, t.Role, state, outTime(t.CreatedAt), outDash(t.Description)}
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			ts, err := c.ListAdminTokens(ctx)
+			if err != nil {
+				return err
 			}
-			outTable(w, []string{"ID", "ROLE", "STATE", "CREATED", "DESCRIPTION"}, rows)
+			if ts == nil {
+				ts = []client.AdminToken{}
+			}
+			return r.emit(cmd, struct {
+				Tokens []client.AdminToken `json:"tokens"`
+			}{ts}, func(w io.Writer) {
+				rows := make([][]string, len(ts))
+				for i, t := range ts {
+					state := "active"
+					if t.Revoked {
+						state = "revoked"
+					}
+					rows[i] = []string{t.ID, t.Role, state, outTime(t.CreatedAt), outDash(t.Description)}
+				}
+				outTable(w, []string{"ID", "ROLE", "STATE", "CREATED", "DESCRIPTION"}, rows)
+			})
 		})
 	}
 	return cmd
@@ -118,17 +111,13 @@ func newAdminTokenRevokeCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		if err := c.RevokeAdminToken(ctx, args[0]); err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, map[string]any{"id": args[0], "revoked": true}, func(w io.Writer) {
-			fmt.Fprintf(w, "revoked admin token %s\n", args[0])
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			if err := c.RevokeAdminToken(ctx, args[0]); err != nil {
+				return err
+			}
+			return r.emit(cmd, map[string]any{"id": args[0], "revoked": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "revoked admin token %s\n", args[0])
+			})
 		})
 	}
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -56,26 +57,22 @@ func newAuditListCmd() *cobra.Command {
 		if q.Limit < 1 || q.Limit > 10000 {
 			return fmt.Errorf("--limit must be from 1 to 10000")
 		}
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		page, err := c.ListAudit(ctx, q)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		for all && page.Next != 0 {
-			q.Before = page.Next
-			next, err := c.ListAudit(ctx, q)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			page, err := c.ListAudit(ctx, q)
 			if err != nil {
-				return r.fail(cmd, err)
+				return err
 			}
-			page.Entries = append(page.Entries, next.Entries...)
-			page.Next = next.Next
-		}
-		return r.emit(cmd, page, func(w io.Writer) { auditTable(w, page) })
+			for all && page.Next != 0 {
+				q.Before = page.Next
+				next, err := c.ListAudit(ctx, q)
+				if err != nil {
+					return err
+				}
+				page.Entries = append(page.Entries, next.Entries...)
+				page.Next = next.Next
+			}
+			return r.emit(cmd, page, func(w io.Writer) { auditTable(w, page) })
+		})
 	}
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -58,33 +59,29 @@ PCS-style response files. Each set is checked to parse before it is sent.`,
 				return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
 			}
 		}
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		infos := make([]*client.Collateral, 0, len(bundles))
-		for _, b := range bundles {
-			info, err := c.ImportCollateral(ctx, b)
-			if err != nil {
-				return r.fail(cmd, err)
-			}
-			infos = append(infos, info)
-		}
-		var v any = infos
-		if len(infos) == 1 {
-			v = infos[0]
-		}
-		return r.emit(cmd, v, func(w io.Writer) {
-			for i, info := range infos {
-				if i > 0 {
-					fmt.Fprintln(w)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			infos := make([]*client.Collateral, 0, len(bundles))
+			for _, b := range bundles {
+				info, err := c.ImportCollateral(ctx, b)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "imported collateral from %s\n", args[0])
-				outFields(w, "tee", outDash(info.TEE), "fmspc", outDash(info.FMSPC), "pce id", outDash(info.PCEID),
-					"issue date", outTime(info.IssueDate), "next update", outTime(info.NextUpdate), "sha256", outDash(info.SHA256))
+				infos = append(infos, info)
 			}
+			var v any = infos
+			if len(infos) == 1 {
+				v = infos[0]
+			}
+			return r.emit(cmd, v, func(w io.Writer) {
+				for i, info := range infos {
+					if i > 0 {
+						fmt.Fprintln(w)
+					}
+					fmt.Fprintf(w, "imported collateral from %s\n", args[0])
+					outFields(w, "tee", outDash(info.TEE), "fmspc", outDash(info.FMSPC), "pce id", outDash(info.PCEID),
+						"issue date", outTime(info.IssueDate), "next update", outTime(info.NextUpdate), "sha256", outDash(info.SHA256))
+				}
+			})
 		})
 	}
 	return cmd
@@ -98,31 +95,27 @@ func newCollateralListCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		cs, err := c.ListCollateral(ctx)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if cs == nil {
-			cs = []client.Collateral{}
-		}
-		return r.emit(cmd, struct {
-			Collateral []client.Collateral `json:"collateral"`
-		}{cs}, func(w io.Writer) {
-			if len(cs) == 0 {
-				fmt.Fprintln(w, "no collateral")
-				return
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			cs, err := c.ListCollateral(ctx)
+			if err != nil {
+				return err
 			}
-			rows := make([][]string, len(cs))
-			for i, x := range cs {
-				rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, outTime(x.IssueDate), outTime(x.NextUpdate), outDash(x.Source)}
+			if cs == nil {
+				cs = []client.Collateral{}
 			}
-			outTable(w, []string{"TEE", "FMSPC", "PCE ID", "ISSUED", "NEXT UPDATE", "SOURCE"}, rows)
+			return r.emit(cmd, struct {
+				Collateral []client.Collateral `json:"collateral"`
+			}{cs}, func(w io.Writer) {
+				if len(cs) == 0 {
+					fmt.Fprintln(w, "no collateral")
+					return
+				}
+				rows := make([][]string, len(cs))
+				for i, x := range cs {
+					rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, outTime(x.IssueDate), outTime(x.NextUpdate), outDash(x.Source)}
+				}
+				outTable(w, []string{"TEE", "FMSPC", "PCE ID", "ISSUED", "NEXT UPDATE", "SOURCE"}, rows)
+			})
 		})
 	}
 	return cmd

@@ -43,58 +43,54 @@ ready for 'avow quote verify --collateral'.`,
 		if id != 0 && !bundle {
 			return errors.New("--id needs --bundle")
 		}
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		if bundle {
-			b, err := c.CollateralBundle(ctx, args[0], id)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			if bundle {
+				b, err := c.CollateralBundle(ctx, args[0], id)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(append(b, '\n'))
+				return err
+			}
+			v, err := c.GetCollateral(ctx, args[0])
 			if err != nil {
-				return r.fail(cmd, err)
+				return err
 			}
-			_, err = cmd.OutOrStdout().Write(append(b, '\n'))
-			return err
-		}
-		v, err := c.GetCollateral(ctx, args[0])
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, v, func(w io.Writer) {
-			next := "-"
-			if v.NextUpdate != nil {
-				next = outTime(*v.NextUpdate)
-			}
-			state := "valid"
-			if v.Expired {
-				state = "EXPIRED"
-			}
-			outFields(w, "platform", v.TEE+"/"+v.FMSPC+"/"+v.PCEID, "latest row", strconv.FormatInt(v.ID, 10),
-				"source", outDash(v.Source), "issue date", outTime(v.IssueDate), "fetched", outTime(v.FetchedAt),
-				"expires", next+" ("+state+", in "+(time.Duration(v.ExpiresInSeconds)*time.Second).String()+")",
-				"age", (time.Duration(v.AgeSeconds) * time.Second).String())
-			if rs := v.Refresh; rs != nil {
-				retry := "-"
-				if rs.RetryAt != nil {
-					retry = outTime(*rs.RetryAt)
+			return r.emit(cmd, v, func(w io.Writer) {
+				next := "-"
+				if v.NextUpdate != nil {
+					next = outTime(*v.NextUpdate)
 				}
-				outFields(w, "last fetch", outTime(rs.LastAttempt)+" "+rs.LastOutcome, "failures in a row", strconv.Itoa(rs.ConsecutiveFailures),
-					"next attempt", retry)
-				for _, e := range rs.LastErrors {
-					fmt.Fprintf(w, "  %s\n", e)
+				state := "valid"
+				if v.Expired {
+					state = "EXPIRED"
 				}
-			}
-			fmt.Fprintln(w)
-			rows := make([][]string, 0, len(v.History))
-			for _, h := range v.History {
-				tcbHash := "-"
-				if h.Hashes != nil {
-					tcbHash = h.Hashes.TCBInfoHash
+				outFields(w, "platform", v.TEE+"/"+v.FMSPC+"/"+v.PCEID, "latest row", strconv.FormatInt(v.ID, 10),
+					"source", outDash(v.Source), "issue date", outTime(v.IssueDate), "fetched", outTime(v.FetchedAt),
+					"expires", next+" ("+state+", in "+(time.Duration(v.ExpiresInSeconds)*time.Second).String()+")",
+					"age", (time.Duration(v.AgeSeconds) * time.Second).String())
+				if rs := v.Refresh; rs != nil {
+					retry := "-"
+					if rs.RetryAt != nil {
+						retry = outTime(*rs.RetryAt)
+					}
+					outFields(w, "last fetch", outTime(rs.LastAttempt)+" "+rs.LastOutcome, "failures in a row", strconv.Itoa(rs.ConsecutiveFailures),
+						"next attempt", retry)
+					for _, e := range rs.LastErrors {
+						fmt.Fprintf(w, "  %s\n", e)
+					}
 				}
-				rows = append(rows, []string{strconv.FormatInt(h.ID, 10), outTime(h.IssueDate), outTime(h.NextUpdate), outTime(h.FetchedAt), outDash(h.Source), tcbHash})
-			}
-			outTable(w, []string{"ID", "ISSUED", "NEXT UPDATE", "FETCHED", "SOURCE", "TCBINFOHASH"}, rows)
+				fmt.Fprintln(w)
+				rows := make([][]string, 0, len(v.History))
+				for _, h := range v.History {
+					tcbHash := "-"
+					if h.Hashes != nil {
+						tcbHash = h.Hashes.TCBInfoHash
+					}
+					rows = append(rows, []string{strconv.FormatInt(h.ID, 10), outTime(h.IssueDate), outTime(h.NextUpdate), outTime(h.FetchedAt), outDash(h.Source), tcbHash})
+				}
+				outTable(w, []string{"ID", "ISSUED", "NEXT UPDATE", "FETCHED", "SOURCE", "TCBINFOHASH"}, rows)
+			})
 		})
 	}
 	return cmd
@@ -113,49 +109,45 @@ the stored one is ignored. Exit status 1 when a platform's refresh failed.`,
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		results, err := c.RefreshCollateral(ctx, args)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if results == nil {
-			results = []client.CollateralRefresh{}
-		}
-		err = r.emit(cmd, struct {
-			Results []client.CollateralRefresh `json:"results"`
-		}{results}, func(w io.Writer) {
-			if len(results) == 0 {
-				fmt.Fprintln(w, "no collateral stored")
-				return
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			results, err := c.RefreshCollateral(ctx, args)
+			if err != nil {
+				return err
 			}
-			rows := make([][]string, 0, len(results))
+			if results == nil {
+				results = []client.CollateralRefresh{}
+			}
+			err = r.emit(cmd, struct {
+				Results []client.CollateralRefresh `json:"results"`
+			}{results}, func(w io.Writer) {
+				if len(results) == 0 {
+					fmt.Fprintln(w, "no collateral stored")
+					return
+				}
+				rows := make([][]string, 0, len(results))
+				for _, res := range results {
+					next := "-"
+					if res.NextUpdate != nil {
+						next = outTime(*res.NextUpdate)
+					}
+					detail := outDash(res.Source)
+					if res.Outcome == "failed" {
+						detail = strings.Join(res.Errors, "; ")
+					}
+					rows = append(rows, []string{res.Key, res.Outcome, next, detail})
+				}
+				outTable(w, []string{"PLATFORM", "OUTCOME", "NEXT UPDATE", "SOURCE / ERRORS"}, rows)
+			})
+			if err != nil {
+				return err
+			}
 			for _, res := range results {
-				next := "-"
-				if res.NextUpdate != nil {
-					next = outTime(*res.NextUpdate)
-				}
-				detail := outDash(res.Source)
 				if res.Outcome == "failed" {
-					detail = strings.Join(res.Errors, "; ")
+					return exitError{1}
 				}
-				rows = append(rows, []string{res.Key, res.Outcome, next, detail})
 			}
-			outTable(w, []string{"PLATFORM", "OUTCOME", "NEXT UPDATE", "SOURCE / ERRORS"}, rows)
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, res := range results {
-			if res.Outcome == "failed" {
-				return exitError{1}
-			}
-		}
-		return nil
 	}
 	return cmd
 }
@@ -176,18 +168,14 @@ long as the tokens you may need to audit.`,
 	_ = cmd.MarkFlagRequired("older-than")
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		res, err := c.PruneCollateral(ctx, olderThan)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, res, func(w io.Writer) {
-			fmt.Fprintf(w, "deleted %d collateral history rows stored before %s\n", res.Deleted, outTime(res.Before))
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			res, err := c.PruneCollateral(ctx, olderThan)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, res, func(w io.Writer) {
+				fmt.Fprintf(w, "deleted %d collateral history rows stored before %s\n", res.Deleted, outTime(res.Before))
+			})
 		})
 	}
 	return cmd

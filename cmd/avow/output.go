@@ -146,6 +146,23 @@ type remoteErrorBody struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
+// do runs the body of a command that calls the server: the client from
+// the flags, the command's time limit, and an error of call reported as
+// every command reports it (fail: the server's refusal with its code and
+// request id, or what went wrong with the connection).
+func (r *remote) do(cmd *cobra.Command, call func(ctx context.Context, c *client.Client) error) error {
+	c, err := r.client(true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.context(cmd)
+	defer cancel()
+	if err := call(ctx, c); err != nil {
+		return r.fail(cmd, err)
+	}
+	return nil
+}
+
 // fail turns err into the command's result: a refusal by the server is
 // printed (code and message; as JSON on standard output too with --output
 // json) and exits 1; anything else (connection, TLS, unreadable input)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -134,19 +135,15 @@ one of the provider's policy signer certificates; give the first with
 			return err
 		}
 		req.Settings = s
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		p, err := c.CreateProvider(ctx, req)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, p, func(w io.Writer) {
-			fmt.Fprintf(w, "created provider %s\n", p.Name)
-			providerFields(w, p)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			p, err := c.CreateProvider(ctx, req)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, p, func(w io.Writer) {
+				fmt.Fprintf(w, "created provider %s\n", p.Name)
+				providerFields(w, p)
+			})
 		})
 	}
 	return cmd
@@ -177,31 +174,27 @@ func newProviderListCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		ps, err := c.ListProviders(ctx)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if ps == nil {
-			ps = []client.Provider{}
-		}
-		return r.emit(cmd, struct {
-			Providers []client.Provider `json:"providers"`
-		}{ps}, func(w io.Writer) {
-			if len(ps) == 0 {
-				fmt.Fprintln(w, "no providers")
-				return
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			ps, err := c.ListProviders(ctx)
+			if err != nil {
+				return err
 			}
-			rows := make([][]string, len(ps))
-			for i, p := range ps {
-				rows[i] = []string{p.Name, p.TrustModel, strconv.Itoa(p.PolicySigningCertificates), p.AttestURI}
+			if ps == nil {
+				ps = []client.Provider{}
 			}
-			outTable(w, []string{"NAME", "TRUST MODEL", "SIGNERS", "ATTEST URI"}, rows)
+			return r.emit(cmd, struct {
+				Providers []client.Provider `json:"providers"`
+			}{ps}, func(w io.Writer) {
+				if len(ps) == 0 {
+					fmt.Fprintln(w, "no providers")
+					return
+				}
+				rows := make([][]string, len(ps))
+				for i, p := range ps {
+					rows[i] = []string{p.Name, p.TrustModel, strconv.Itoa(p.PolicySigningCertificates), p.AttestURI}
+				}
+				outTable(w, []string{"NAME", "TRUST MODEL", "SIGNERS", "ATTEST URI"}, rows)
+			})
 		})
 	}
 	return cmd
@@ -215,30 +208,26 @@ func newProviderShowCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		p, err := c.GetProvider(ctx, args[0])
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		keys, err := c.ListKeys(ctx, args[0])
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if keys == nil {
-			keys = []client.Key{}
-		}
-		return r.emit(cmd, struct {
-			*client.Provider
-			Keys []client.Key `json:"keys"`
-		}{p, keys}, func(w io.Writer) {
-			providerFields(w, p)
-			fmt.Fprintln(w)
-			keysTable(w, keys)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			p, err := c.GetProvider(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			keys, err := c.ListKeys(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if keys == nil {
+				keys = []client.Key{}
+			}
+			return r.emit(cmd, struct {
+				*client.Provider
+				Keys []client.Key `json:"keys"`
+			}{p, keys}, func(w io.Writer) {
+				providerFields(w, p)
+				fmt.Fprintln(w)
+				keysTable(w, keys)
+			})
 		})
 	}
 	return cmd
@@ -281,19 +270,15 @@ func newProviderUpdateCmd() *cobra.Command {
 		if s == nil {
 			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --token-algorithm, --collateral-source or --deployment-sources")
 		}
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		p, err := c.UpdateProviderSettings(ctx, args[0], *s)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, p, func(w io.Writer) {
-			fmt.Fprintf(w, "updated provider %s\n", p.Name)
-			providerFields(w, p)
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			p, err := c.UpdateProviderSettings(ctx, args[0], *s)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, p, func(w io.Writer) {
+				fmt.Fprintf(w, "updated provider %s\n", p.Name)
+				providerFields(w, p)
+			})
 		})
 	}
 	return cmd
@@ -307,17 +292,13 @@ func newProviderDeleteCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		if err := c.DeleteProvider(ctx, args[0]); err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, map[string]any{"name": args[0], "deleted": true}, func(w io.Writer) {
-			fmt.Fprintf(w, "deleted provider %s\n", args[0])
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			if err := c.DeleteProvider(ctx, args[0]); err != nil {
+				return err
+			}
+			return r.emit(cmd, map[string]any{"name": args[0], "deleted": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "deleted provider %s\n", args[0])
+			})
 		})
 	}
 	return cmd
@@ -331,19 +312,15 @@ func newProviderRotateKeyCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(true)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		k, err := c.RotateKey(ctx, args[0])
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		return r.emit(cmd, k, func(w io.Writer) {
-			fmt.Fprintf(w, "provider %s: new active signing key\n", args[0])
-			outFields(w, "kid", k.KID, "created", outTime(k.CreatedAt))
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			k, err := c.RotateKey(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, k, func(w io.Writer) {
+				fmt.Fprintf(w, "provider %s: new active signing key\n", args[0])
+				outFields(w, "kid", k.KID, "created", outTime(k.CreatedAt))
+			})
 		})
 	}
 	return cmd
