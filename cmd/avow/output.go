@@ -163,6 +163,25 @@ func (r *remote) do(cmd *cobra.Command, call func(ctx context.Context, c *client
 	return nil
 }
 
+// doProvider is do for a command whose argument is a provider name or an
+// attest URI (attestURI): call gets the provider's attest URI.
+func (r *remote) doProvider(cmd *cobra.Command, provider string, call func(ctx context.Context, c *client.Client, uri string) error) error {
+	c, err := r.client(needsServer(provider))
+	if err != nil {
+		return err
+	}
+	uri, err := r.attestURI(c, provider)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.context(cmd)
+	defer cancel()
+	if err := call(ctx, c, uri); err != nil {
+		return r.fail(cmd, err)
+	}
+	return nil
+}
+
 // fail turns err into the command's result: a refusal by the server is
 // printed (code and message; as JSON on standard output too with --output
 // json) and exits 1; anything else (connection, TLS, unreadable input)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -97,34 +98,26 @@ instance). Needs an admin token (reader).`,
 	policyTypeFlag(cmd, &typ)
 	cmd.Flags().BoolVar(&jws, "jws", false, "print the policy document (JWS) instead of the text")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(needsServer(args[0]))
-		if err != nil {
-			return err
-		}
-		uri, err := r.attestURI(c, args[0])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		typ = canonicalType(typ)
-		text, doc, err := c.GetPolicy(ctx, uri, typ)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		out := policyGetOutput{AttestURI: uri, Type: typ, Text: text, JWS: doc}
-		if d, err := policy.ParseDocument(doc); err == nil && d.Signed {
-			out.Signed, out.Signer = true, d.Certificates[0].Subject.String()
-		}
-		return r.emit(cmd, out, func(w io.Writer) {
-			s := text
-			if jws {
-				s = doc
+		return r.doProvider(cmd, args[0], func(ctx context.Context, c *client.Client, uri string) error {
+			typ = canonicalType(typ)
+			text, doc, err := c.GetPolicy(ctx, uri, typ)
+			if err != nil {
+				return err
 			}
-			fmt.Fprint(w, s)
-			if !strings.HasSuffix(s, "\n") {
-				fmt.Fprintln(w)
+			out := policyGetOutput{AttestURI: uri, Type: typ, Text: text, JWS: doc}
+			if d, err := policy.ParseDocument(doc); err == nil && d.Signed {
+				out.Signed, out.Signer = true, d.Certificates[0].Subject.String()
 			}
+			return r.emit(cmd, out, func(w io.Writer) {
+				s := text
+				if jws {
+					s = doc
+				}
+				fmt.Fprint(w, s)
+				if !strings.HasSuffix(s, "\n") {
+					fmt.Fprintln(w)
+				}
+			})
 		})
 	}
 	return cmd
@@ -191,28 +184,20 @@ the server received it).`,
 		} else {
 			doc = policy.UnsignedDocument(text)
 		}
-		c, err := r.client(needsServer(args[0]))
-		if err != nil {
-			return err
-		}
-		uri, err := r.attestURI(c, args[0])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		typ = canonicalType(typ)
-		res, err := c.SetPolicy(ctx, uri, typ, doc)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		if res.TokenHash != "" && res.TokenHash != policy.PolicyTokenHash(doc) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "avow: warning: x-ms-policy-token-hash %s is not the hash of the document sent (%s)\n", res.TokenHash, policy.PolicyTokenHash(doc))
-		}
-		out := newPolicyChangeOutput(uri, typ, res)
-		return r.emit(cmd, out, func(w io.Writer) {
-			fmt.Fprintf(w, "policy %s of %s: %s\n", typ, uri, outDash(res.Result))
-			outFields(w, "x-ms-policy-token-hash", outDash(res.TokenHash), "signer", signerText(out.Signer))
+		return r.doProvider(cmd, args[0], func(ctx context.Context, c *client.Client, uri string) error {
+			typ = canonicalType(typ)
+			res, err := c.SetPolicy(ctx, uri, typ, doc)
+			if err != nil {
+				return err
+			}
+			if res.TokenHash != "" && res.TokenHash != policy.PolicyTokenHash(doc) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "avow: warning: x-ms-policy-token-hash %s is not the hash of the document sent (%s)\n", res.TokenHash, policy.PolicyTokenHash(doc))
+			}
+			out := newPolicyChangeOutput(uri, typ, res)
+			return r.emit(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "policy %s of %s: %s\n", typ, uri, outDash(res.Result))
+				outFields(w, "x-ms-policy-token-hash", outDash(res.TokenHash), "signer", signerText(out.Signer))
+			})
 		})
 	}
 	return cmd
@@ -249,24 +234,16 @@ Isolated providers). Needs an admin token (policy-admin).`,
 		if err != nil {
 			return errors.New(errs.Detail(err))
 		}
-		c, err := r.client(needsServer(args[0]))
-		if err != nil {
-			return err
-		}
-		uri, err := r.attestURI(c, args[0])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		typ = canonicalType(typ)
-		res, err := c.ResetPolicy(ctx, uri, typ, doc)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		out := newPolicyChangeOutput(uri, typ, res)
-		return r.emit(cmd, out, func(w io.Writer) {
-			fmt.Fprintf(w, "policy %s of %s: %s (the default policy applies)\n", typ, uri, outDash(res.Result))
+		return r.doProvider(cmd, args[0], func(ctx context.Context, c *client.Client, uri string) error {
+			typ = canonicalType(typ)
+			res, err := c.ResetPolicy(ctx, uri, typ, doc)
+			if err != nil {
+				return err
+			}
+			out := newPolicyChangeOutput(uri, typ, res)
+			return r.emit(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "policy %s of %s: %s (the default policy applies)\n", typ, uri, outDash(res.Result))
+			})
 		})
 	}
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
@@ -63,37 +64,29 @@ func newSignerListCmd() *cobra.Command {
 	}
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := r.client(needsServer(args[0]))
-		if err != nil {
-			return err
-		}
-		uri, err := r.attestURI(c, args[0])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		certs, err := c.ListSigners(ctx, uri)
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		out := make([]certSummary, len(certs))
-		for i, cert := range certs {
-			out[i] = summarizeCert(cert)
-		}
-		return r.emit(cmd, struct {
-			AttestURI string        `json:"attestUri"`
-			Signers   []certSummary `json:"signers"`
-		}{uri, out}, func(w io.Writer) {
-			if len(out) == 0 {
-				fmt.Fprintf(w, "%s has no policy signer certificates\n", uri)
-				return
+		return r.doProvider(cmd, args[0], func(ctx context.Context, c *client.Client, uri string) error {
+			certs, err := c.ListSigners(ctx, uri)
+			if err != nil {
+				return err
 			}
-			rows := make([][]string, len(out))
-			for i, s := range out {
-				rows[i] = []string{s.SHA1, outTime(s.NotAfter), s.Subject}
+			out := make([]certSummary, len(certs))
+			for i, cert := range certs {
+				out[i] = summarizeCert(cert)
 			}
-			outTable(w, []string{"SHA-1 THUMBPRINT", "NOT AFTER", "SUBJECT"}, rows)
+			return r.emit(cmd, struct {
+				AttestURI string        `json:"attestUri"`
+				Signers   []certSummary `json:"signers"`
+			}{uri, out}, func(w io.Writer) {
+				if len(out) == 0 {
+					fmt.Fprintf(w, "%s has no policy signer certificates\n", uri)
+					return
+				}
+				rows := make([][]string, len(out))
+				for i, s := range out {
+					rows[i] = []string{s.SHA1, outTime(s.NotAfter), s.Subject}
+				}
+				outTable(w, []string{"SHA-1 THUMBPRINT", "NOT AFTER", "SUBJECT"}, rows)
+			})
 		})
 	}
 	return cmd
@@ -130,35 +123,28 @@ certificate (--cert, PEM). Needs an admin token (policy-admin).`,
 		if err != nil {
 			return errors.New(errs.Detail(err))
 		}
-		c, err := r.client(needsServer(args[0]))
-		if err != nil {
-			return err
-		}
-		uri, err := r.attestURI(c, args[0])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.context(cmd)
-		defer cancel()
-		var res *client.SignerResult
-		if op == "add" {
-			res, err = c.AddSigner(ctx, uri, doc)
-		} else {
-			res, err = c.RemoveSigner(ctx, uri, doc)
-		}
-		if err != nil {
-			return r.fail(cmd, err)
-		}
-		sum := summarizeCert(certs[0])
-		return r.emit(cmd, struct {
-			AttestURI  string         `json:"attestUri"`
-			Thumbprint string         `json:"thumbprint"`
-			Result     string         `json:"result"`
-			Subject    string         `json:"subject"`
-			Claims     map[string]any `json:"claims"`
-		}{uri, res.Thumbprint, res.Result, sum.Subject, res.Claims}, func(w io.Writer) {
-			fmt.Fprintf(w, "signer %s of %s: %s\n", sum.Subject, uri, outDash(res.Result))
-			outFields(w, "x-ms-certificate-thumbprint", outDash(res.Thumbprint))
+		return r.doProvider(cmd, args[0], func(ctx context.Context, c *client.Client, uri string) error {
+			var res *client.SignerResult
+			var err error
+			if op == "add" {
+				res, err = c.AddSigner(ctx, uri, doc)
+			} else {
+				res, err = c.RemoveSigner(ctx, uri, doc)
+			}
+			if err != nil {
+				return err
+			}
+			sum := summarizeCert(certs[0])
+			return r.emit(cmd, struct {
+				AttestURI  string         `json:"attestUri"`
+				Thumbprint string         `json:"thumbprint"`
+				Result     string         `json:"result"`
+				Subject    string         `json:"subject"`
+				Claims     map[string]any `json:"claims"`
+			}{uri, res.Thumbprint, res.Result, sum.Subject, res.Claims}, func(w io.Writer) {
+				fmt.Fprintf(w, "signer %s of %s: %s\n", sum.Subject, uri, outDash(res.Result))
+				outFields(w, "x-ms-certificate-thumbprint", outDash(res.Thumbprint))
+			})
 		})
 	}
 	return cmd
