@@ -108,18 +108,6 @@ func toJSONError(err error) *jsonError {
 	return &jsonError{Code: errs.Code(err), Message: errs.Detail(err)}
 }
 
-func writeJSON(w io.Writer, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
 // printDiagnostic writes "FILE:line:col: kind: message (code)", indenting
 // continuation lines of the message, then the snippet if any.
 func printDiagnostic(w io.Writer, name, kind string, line, col int, msg, code, snip string) {
@@ -222,7 +210,7 @@ offending line with a caret. Exit status: 0 valid, 1 invalid, 2 unreadable.`,
 				if err != nil {
 					res.Error = toJSONError(err)
 				}
-				if werr := writeJSON(out, res); werr != nil {
+				if werr := outputJSON(out, res); werr != nil {
 					return werr
 				}
 			} else {
@@ -292,7 +280,7 @@ Exit status: 0 permitted, 1 not permitted, 2 invalid policy or input.`,
 			}
 			if err != nil {
 				if output == "json" {
-					if werr := writeJSON(out, evalOutput{Reason: "the policy is invalid", Issued: map[string]any{}, Properties: map[string]any{},
+					if werr := outputJSON(out, evalOutput{Reason: "the policy is invalid", Issued: map[string]any{}, Properties: map[string]any{},
 						Warnings: allWarnings(in, p), Error: toJSONError(err)}); werr != nil {
 						return werr
 					}
@@ -328,7 +316,7 @@ Exit status: 0 permitted, 1 not permitted, 2 invalid policy or input.`,
 				o.Error = toJSONError(evalErr)
 			}
 			if output == "json" {
-				if err := writeJSON(out, o); err != nil {
+				if err := outputJSON(out, o); err != nil {
 					return err
 				}
 			} else {
@@ -594,7 +582,7 @@ The text is hashed byte for byte, including a final newline.`,
 				hashes["x-ms-policy-token-hash"] = in.doc.TokenHash()
 			}
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), hashes)
+				return outputJSON(cmd.OutOrStdout(), hashes)
 			}
 			keys := []string{"x-ms-policy-hash", "maa-policyHash", "x-ms-policy-token-hash"}
 			for _, k := range keys {
