@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -40,34 +39,6 @@ func (t *tx) exec(ctx context.Context, what, q string, args ...any) (int64, erro
 	return n, mapErr(ctx, err, "%s", what)
 }
 
-func jsonOrNull(v any, isNil bool) (any, error) {
-	if isNil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, store.ErrInvalid.Wrap(err)
-	}
-	return string(b), nil
-}
-
-func providerArgs(p *store.Provider) ([]any, error) {
-	accepted, err := json.Marshal(p.Settings.AcceptedTCBStatuses)
-	if err != nil {
-		return nil, store.ErrInvalid.Wrap(err)
-	}
-	var extra any
-	if len(p.Settings.Extra) > 0 {
-		extra = string(p.Settings.Extra)
-	}
-	tags, err := jsonOrNull(p.Metadata.Tags, p.Metadata.Tags == nil)
-	if err != nil {
-		return nil, err
-	}
-	return []any{string(p.TrustModel), string(accepted), int64(p.Settings.CollateralGracePeriod), extra,
-		p.Metadata.SubscriptionID, p.Metadata.ResourceGroup, p.Metadata.Location, tags}, nil
-}
-
 func (t *tx) CreateProvider(ctx context.Context, p store.Provider) (store.Provider, error) {
 	if err := t.check(); err != nil {
 		return store.Provider{}, err
@@ -75,7 +46,7 @@ func (t *tx) CreateProvider(ctx context.Context, p store.Provider) (store.Provid
 	if err := p.Validate(); err != nil {
 		return store.Provider{}, err
 	}
-	args, err := providerArgs(&p)
+	args, err := store.ProviderColumns(&p)
 	if err != nil {
 		return store.Provider{}, err
 	}
@@ -103,7 +74,7 @@ func (t *tx) UpdateProvider(ctx context.Context, p store.Provider) (store.Provid
 	if err := p.Validate(); err != nil {
 		return store.Provider{}, err
 	}
-	args, err := providerArgs(&p)
+	args, err := store.ProviderColumns(&p)
 	if err != nil {
 		return store.Provider{}, err
 	}
@@ -399,7 +370,7 @@ func (t *tx) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error
 		if err := e.Validate(); err != nil {
 			return err
 		}
-		details, err := jsonOrNull(e.Details, e.Details == nil)
+		details, err := store.JSONColumn(e.Details, e.Details == nil)
 		if err != nil {
 			return err
 		}
