@@ -79,7 +79,7 @@ func (of *opsFlags) apply(o *server.Operations) error {
 // garbage when it is answered, so a collection costs about the same
 // whenever it runs: running it a quarter as often (heap goal 5× the live
 // heap instead of 2×) cut the garbage collector's share of the CPU under
-// ES256 load from 5.9 % to 1.4 %, for about 17 MB more resident memory.
+// ES256 load from 5.9 % to 1.4 %, for 13–17 MB more resident memory.
 const serveGCPercent = 400
 
 // tuneRuntime fixes the number of attestation workers (default: the CPUs
