@@ -86,6 +86,40 @@ func hasZeroByte(x uint64) uint64 { return (x - lsb) & ^x & msb }
 func hasLessByte(x uint64, n uint64) uint64 { return (x - lsb*n) & ^x & msb }
 
 // key reads a member name (without escapes) and the colon after it.
+// rootMembers reads raw as one JSON object and nothing else, recording in
+// at the position of the value of each member that index numbers (index
+// returns -1 for the others; a member seen again is skipped). read may
+// read the value of a member it knows itself, at the recorded position,
+// and reports whether it did and whether the value was good; the other
+// values are skipped.
+func rootMembers(raw []byte, at []int, index func(key []byte) int, read func(d *fdec, m int) (done, ok bool)) bool {
+	d := fdec{data: raw}
+	empty, ok := d.open('{', '}')
+	if !ok {
+		return false
+	}
+	for more := !empty; more; {
+		k, ok := d.key()
+		if !ok {
+			return false
+		}
+		done := false
+		if m := index(k); m >= 0 && at[m] == 0 {
+			at[m] = d.pos
+			if done, ok = read(&d, m); !ok {
+				return false
+			}
+		}
+		if !done && !d.skip(1) {
+			return false
+		}
+		if more, ok = d.more('}'); !ok {
+			return false
+		}
+	}
+	return d.pos == len(raw)
+}
+
 func (d *fdec) key() ([]byte, bool) {
 	k, ok := d.str()
 	return k, ok && d.lit(':')

@@ -107,37 +107,18 @@ func parseTCBInfoFast(raw []byte) (*TCBInfo, bool) {
 	var at [tiCount]int
 	var levelBuf [24]TCBLevel
 	var levels []TCBLevel
-	d := fdec{data: raw}
-	empty, ok := d.open('{', '}')
+	ok := rootMembers(raw, at[:], tcbInfoMember, func(d *fdec, m int) (read, ok bool) {
+		if m != tiTCBLevels {
+			return false, true
+		}
+		version, tdx, known := fastTCBInfoKind(raw, &at)
+		if !known {
+			return false, true
+		}
+		levels, ok = d.tcbLevels(levelBuf[:0], version, tdx)
+		return true, ok
+	})
 	if !ok {
-		return nil, false
-	}
-	for more := !empty; more; {
-		k, ok := d.key()
-		if !ok {
-			return nil, false
-		}
-		m := tcbInfoMember(k)
-		if m >= 0 && at[m] == 0 {
-			at[m] = d.pos
-			if m == tiTCBLevels {
-				if version, tdx, known := fastTCBInfoKind(raw, &at); known {
-					if levels, ok = d.tcbLevels(levelBuf[:0], version, tdx); !ok {
-						return nil, false
-					}
-					goto next
-				}
-			}
-		}
-		if !d.skip(1) {
-			return nil, false
-		}
-	next:
-		if more, ok = d.more('}'); !ok {
-			return nil, false
-		}
-	}
-	if d.pos != len(raw) {
 		return nil, false
 	}
 
@@ -625,34 +606,14 @@ func parseQEIdentityFast(raw []byte) (*QEIdentity, bool) {
 	var at [qiCount]int
 	var levelBuf [16]ISVSVNLevel
 	var levels []ISVSVNLevel
-	d := fdec{data: raw}
-	empty, ok := d.open('{', '}')
+	ok := rootMembers(raw, at[:], qeIdentityMember, func(d *fdec, m int) (read, ok bool) {
+		if m != qiTCBLevels {
+			return false, true
+		}
+		levels, ok = d.qeLevels(levelBuf[:0])
+		return true, ok
+	})
 	if !ok {
-		return nil, false
-	}
-	for more := !empty; more; {
-		k, ok := d.key()
-		if !ok {
-			return nil, false
-		}
-		m := qeIdentityMember(k)
-		if m >= 0 && at[m] == 0 {
-			at[m] = d.pos
-			if m == qiTCBLevels {
-				levels, ok = d.qeLevels(levelBuf[:0])
-				goto next
-			}
-		}
-		ok = d.skip(1)
-	next:
-		if !ok {
-			return nil, false
-		}
-		if more, ok = d.more('}'); !ok {
-			return nil, false
-		}
-	}
-	if d.pos != len(raw) {
 		return nil, false
 	}
 	for _, p := range at {
