@@ -38,6 +38,7 @@ var (
 
 	// Evaluation errors.
 	ErrEval      = errs.New("policy_eval_error", "the policy failed while it was evaluated")
+	ErrEvalLimit = errs.New("policy_eval_limit", "the policy evaluation exceeds its limits")
 	ErrBadClaims = errs.New("policy_bad_claims", "the incoming claims are not valid")
 
 	// Policy documents (JWS).

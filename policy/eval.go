@@ -6,16 +6,39 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/avowhq/avow/errs"
 )
 
 // maxClaims bounds the incoming claim set during evaluation (rules that
 // add claims cannot make it grow without limit).
 const maxClaims = 10000
 
-// maxWork bounds the claim comparisons of one evaluation, so that no policy
+// maxWork bounds the steps of one evaluation — claim comparisons, and the
+// nodes, elements and comparisons of JmesPath queries — so that no policy
 // can make an evaluation run for long (a rule is evaluated once, but set
 // comparisons over bound identifiers multiply).
 const maxWork = 4_000_000
+
+// maxBytes bounds what one evaluation makes: the strings functions create
+// (AppendString, JmesPath results), the JSON text they parse, the values
+// sets and JmesPath results hold, and the claims rules add (which end up in
+// the token). Comparisons alone cannot bound memory: a rule that doubles a
+// string makes 2^n bytes in n rules. Real policies stay far below it — the
+// largest evidence claim is runtime data under 1 MiB, and a JSON claim is
+// parsed once per evaluation however often JmesPath reads it.
+const maxBytes = 8 << 20
+
+// Bytes charged per value held in a set or an added claim, beside the
+// bytes of its strings.
+const (
+	valueBytes = 48
+	claimBytes = 64
+)
+
+// maxTraceMatches bounds the claims a trace records per condition (the
+// rest are counted): a condition can match every one of maxClaims claims.
+const maxTraceMatches = 16
 
 // EvalOptions controls an evaluation.
 type EvalOptions struct {
@@ -70,7 +93,10 @@ type TraceCondition struct {
 	Evaluated bool    `json:"evaluated"`
 	Satisfied bool    `json:"satisfied"`
 	Matched   []Claim `json:"matched,omitempty"`
-	Reason    string  `json:"reason,omitempty"`
+	// MoreMatched counts the matched claims beyond the first
+	// maxTraceMatches, which Matched leaves out.
+	MoreMatched int    `json:"more_matched,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 type iclaim struct {
@@ -97,6 +123,9 @@ type evalState struct {
 	trace     []TraceRule
 	tracing   bool
 	work      int
+	bytes     int            // made so far, against maxBytes
+	converted map[int]value  // values of incoming JSON claims, converted once
+	parsed    map[string]any // JmesPath's JSON arguments, parsed once
 }
 
 var statePool = sync.Pool{New: func() any { return new(evalState) }}
@@ -109,7 +138,8 @@ func (st *evalState) reset() {
 	st.in = nil
 	st.added, st.issued, st.props, st.idx = st.added[:0], st.issued[:0], st.props[:0], st.idx[:0]
 	st.permitted, st.denied, st.permitBy, st.denyBy = false, false, nil, nil
-	st.trace, st.tracing, st.work = nil, false, 0
+	st.trace, st.tracing, st.work, st.bytes = nil, false, 0, 0
+	st.converted, st.parsed = nil, nil
 }
 
 // Evaluate runs the policy against the incoming claims: configurationrules,
@@ -242,12 +272,33 @@ func (st *evalState) count() int { return len(st.in) + len(st.added) }
 // inValue returns the value of incoming claim i.
 func (st *evalState) inValue(i int) value {
 	c := &st.in[i]
-	v := valueFromAny(c.Value)
+	var v value
+	if scalar(c.Value) {
+		v = valueFromAny(c.Value)
+	} else {
+		v = st.jsonClaim(i)
+	}
 	if c.ValueType != "" && c.ValueType != v.k.String() {
 		if cv, ok := coerce(v, c.ValueType); ok {
 			v = cv
 		}
 	}
+	return v
+}
+
+// jsonClaim converts an incoming claim whose value is JSON (an object or an
+// array: x-ms-runtime, x-ms-sgx-collateral) to its JSON text once per
+// evaluation; conditions may look at it many times.
+func (st *evalState) jsonClaim(i int) value {
+	if v, ok := st.converted[i]; ok {
+		return v
+	}
+	v := valueFromAny(st.in[i].Value)
+	st.bytes += len(v.s)
+	if st.converted == nil {
+		st.converted = make(map[int]value)
+	}
+	st.converted[i] = v
 	return v
 }
 
@@ -346,6 +397,23 @@ func compact(s string) string {
 }
 
 func (st *evalState) fail(off int, msg string) error {
+	return st.failWith(ErrEval, off, msg)
+}
+
+// failLimit reports an evaluation that reached maxWork, maxBytes or
+// maxClaims.
+func (st *evalState) failLimit(off int, msg string) error {
+	return st.failWith(ErrEvalLimit, off, msg)
+}
+
+// charge adds n bytes to what the evaluation made and reports whether it is
+// still within maxBytes.
+func (st *evalState) charge(n int) bool {
+	st.bytes += n
+	return st.bytes <= maxBytes
+}
+
+func (st *evalState) failWith(sentinel *errs.Error, off int, msg string) error {
 	text := st.pol.text
 	line, ls := 1, 0
 	for i := 0; i < off && i < len(text); i++ {
@@ -355,8 +423,12 @@ func (st *evalState) fail(off int, msg string) error {
 		}
 	}
 	col := utf8.RuneCountInString(text[ls:min(off, len(text))]) + 1
-	return &SyntaxError{Code: ErrEval.Code, Message: msg, Line: line, Column: col, Snippet: snippet(text, ls, col), sentinel: ErrEval}
+	return &SyntaxError{Code: sentinel.Code, Message: msg, Line: line, Column: col, Snippet: snippet(text, ls, col), sentinel: sentinel}
 }
+
+var bytesLimitMessage = fmt.Sprintf("the evaluation exceeds its limit of %d MiB of values made (strings, sets, parsed JSON, added claims)", maxBytes>>20)
+
+var workLimitMessage = fmt.Sprintf("the evaluation exceeds its limit of %d steps (claims compared with sets of claims, or JmesPath work)", maxWork)
 
 func (st *evalState) evalRule(r *rule) (bool, error) {
 	n := len(r.binds)
@@ -389,7 +461,7 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 			}
 			ok, err := st.evalCond(c, tc)
 			if err == nil && st.work > maxWork {
-				err = st.fail(c.start, "the evaluation exceeds its work limit (too many claims compared with sets of claims)")
+				err = st.failLimit(c.start, workLimitMessage)
 			}
 			if err != nil {
 				return false, err
@@ -402,7 +474,7 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 		}
 		ok, err := st.evalCond(c, nil)
 		if err == nil && st.work > maxWork {
-			err = st.fail(c.start, "the evaluation exceeds its work limit (too many claims compared with sets of claims)")
+			err = st.failLimit(c.start, workLimitMessage)
 		}
 		if err != nil {
 			return false, err
@@ -473,6 +545,10 @@ func (st *evalState) evalCond(c *cond, tc *TraceCondition) (bool, error) {
 		for i := 0; i < n; i++ {
 			if st.match(c, i) {
 				st.idx = append(st.idx, int32(i))
+				if len(tc.Matched) == maxTraceMatches {
+					tc.MoreMatched++
+					continue
+				}
 				cl := st.at(i)
 				tc.Matched = append(tc.Matched, cl.claim())
 			}
@@ -652,6 +728,9 @@ func (st *evalState) eval(e *expr) (value, error) {
 			cl := st.at(int(ms[0]))
 			return cl.get(e.f), nil
 		}
+		if !st.charge(len(ms) * valueBytes) {
+			return value{}, st.failLimit(e.pos, bytesLimitMessage)
+		}
 		set := make([]value, 0, len(ms))
 		var seen map[string]bool
 		if e.f != fValue {
@@ -684,6 +763,9 @@ func (st *evalState) eval(e *expr) (value, error) {
 	v, err := st.call(e, args)
 	if err != nil {
 		if ee, ok := err.(*evalError); ok {
+			if ee.limit {
+				return value{}, st.failLimit(ee.pos, ee.msg)
+			}
 			return value{}, st.fail(ee.pos, ee.msg)
 		}
 		return value{}, err
@@ -764,7 +846,10 @@ func (st *evalState) emit(r *rule, typ string, v value, tr *TraceRule) error {
 		return nil // adding an empty claim is a no-op
 	}
 	if st.count() >= maxClaims {
-		return st.fail(r.act.pos, fmt.Sprintf("the claim set grew beyond %d claims", maxClaims))
+		return st.failLimit(r.act.pos, fmt.Sprintf("the claim set grew beyond %d claims", maxClaims))
+	}
+	if !st.charge(claimBytes + len(typ) + v.size()) {
+		return st.failLimit(r.act.pos, bytesLimitMessage)
 	}
 	c := iclaim{typ: typ, issuer: IssuerAttestationPolicy, v: v}
 	st.added = append(st.added, c)

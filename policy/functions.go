@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -46,8 +47,9 @@ func functionByName(s string) (*function, bool) {
 }
 
 type evalError struct {
-	pos int
-	msg string
+	pos   int
+	msg   string
+	limit bool // the evaluation reached one of its limits (ErrEvalLimit)
 }
 
 func (e *evalError) Error() string { return e.msg }
@@ -55,6 +57,9 @@ func (e *evalError) Error() string { return e.msg }
 func (st *evalState) call(e *expr, args []value) (value, error) {
 	fail := func(format string, a ...any) (value, error) {
 		return value{}, &evalError{pos: e.pos, msg: e.fn.name + ": " + fmt.Sprintf(format, a...)}
+	}
+	over := func(msg string) (value, error) {
+		return value{}, &evalError{pos: e.pos, msg: e.fn.name + ": " + msg, limit: true}
 	}
 	want := func(i int, k kind) error {
 		if args[i].k != k {
@@ -81,18 +86,32 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 				return fail("the query %q is not valid: %v", args[1].s, err)
 			}
 		}
-		data, err := parseJSON(args[0].s)
+		data, err := st.parsedJSON(args[0].s)
 		if err != nil {
+			if st.bytes > maxBytes {
+				return over(bytesLimitMessage)
+			}
 			return fail("the first argument is not JSON: %v", err)
 		}
-		r, err := searchJmes(q, data)
-		if err != nil {
+		run := jrun{steps: maxWork - st.work, bytes: maxBytes - st.bytes}
+		text, err := searchJmes(q, data, &run)
+		st.work, st.bytes = maxWork-run.steps, maxBytes-run.bytes
+		var le *jmesLimitError
+		switch {
+		case errors.As(err, &le) && le.what == "work":
+			return over(workLimitMessage)
+		case errors.As(err, &le):
+			return over(bytesLimitMessage)
+		case err != nil:
 			return fail("%v", err)
 		}
-		return stringValue(jsonText(r)), nil
+		return stringValue(text), nil
 	case fnJsonToClaimValue:
 		if err := want(0, kString); err != nil {
 			return value{}, err
+		}
+		if !st.charge(len(args[0].s)) {
+			return over(bytesLimitMessage)
 		}
 		dec := json.NewDecoder(strings.NewReader(args[0].s))
 		dec.UseNumber()
@@ -104,6 +123,9 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 		case map[string]any:
 			return fail("JSON objects cannot be claim values")
 		case []any:
+			if !st.charge(len(t) * valueBytes) {
+				return over(bytesLimitMessage)
+			}
 			set := make([]value, 0, len(t))
 			for _, m := range t {
 				switch m.(type) {
@@ -131,7 +153,7 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 	case fnIsSubsetOf:
 		st.work += len(args[0].members()) * len(args[1].members())
 		if st.work > maxWork {
-			return fail("the sets are too large to compare")
+			return over(workLimitMessage)
 		}
 		return boolValue(isSubset(args[0], args[1])), nil
 	case fnAppendString:
@@ -140,6 +162,9 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 		}
 		if err := want(1, kString); err != nil {
 			return value{}, err
+		}
+		if !st.charge(len(args[0].s) + len(args[1].s)) {
+			return over(bytesLimitMessage)
 		}
 		return stringValue(args[0].s + args[1].s), nil
 	case fnNegateBool:
@@ -155,6 +180,7 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 		if len(ms) == 0 {
 			return boolValue(false), nil
 		}
+		st.work += len(ms)
 		for _, m := range ms {
 			if !scalarEqual(m, args[1]) {
 				return boolValue(false), nil
@@ -163,6 +189,27 @@ func (st *evalState) call(e *expr, args []value) (value, error) {
 		return boolValue(true), nil
 	}
 	return fail("not implemented")
+}
+
+// parsedJSON parses a JmesPath JSON argument once per evaluation: policies
+// query the same claim (runtime data, an event log) in many rules. A text
+// parsed for the first time counts against maxBytes.
+func (st *evalState) parsedJSON(text string) (any, error) {
+	if v, ok := st.parsed[text]; ok {
+		return v, nil
+	}
+	if !st.charge(len(text)) {
+		return nil, errors.New("over the byte limit")
+	}
+	v, err := parseJSON(text)
+	if err != nil {
+		return nil, err
+	}
+	if st.parsed == nil {
+		st.parsed = make(map[string]any)
+	}
+	st.parsed[text] = v
+	return v, nil
 }
 
 // jsonScalar converts a decoded JSON scalar (UseNumber) to a claim value.

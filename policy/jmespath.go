@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,8 +108,14 @@ func decodeJSON(dec *json.Decoder, depth int) (any, error) {
 	return tok, nil // string, bool, nil
 }
 
-// encodeJSON writes v as compact JSON.
-func encodeJSON(b *bytes.Buffer, v any) {
+// encodeJSON writes v as compact JSON. With a run, every value written
+// costs a step and the text counts against the run's bytes, so that a value
+// that shares its parts ([@,@] nested n deep) cannot expand into text of
+// 2^n copies.
+func encodeJSON(b *bytes.Buffer, v any, r *jrun) {
+	if r != nil {
+		r.tick(1)
+	}
 	switch t := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -129,7 +136,7 @@ func encodeJSON(b *bytes.Buffer, v any) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			encodeJSON(b, e)
+			encodeJSON(b, e, r)
 		}
 		b.WriteByte(']')
 	case *jobj:
@@ -141,12 +148,15 @@ func encodeJSON(b *bytes.Buffer, v any) {
 			s, _ := json.Marshal(k)
 			b.Write(s)
 			b.WriteByte(':')
-			encodeJSON(b, t.vals[k])
+			encodeJSON(b, t.vals[k], r)
 		}
 		b.WriteByte('}')
 	default:
 		s, _ := json.Marshal(t)
 		b.Write(s)
+	}
+	if r != nil && b.Len() > r.bytes {
+		panic(&jmesLimitError{"bytes"})
 	}
 }
 
@@ -160,9 +170,11 @@ func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
+// jsonText is v as compact JSON text, without limits (v is bounded by its
+// source).
 func jsonText(v any) string {
 	var b bytes.Buffer
-	encodeJSON(&b, v)
+	encodeJSON(&b, v, nil)
 	return b.String()
 }
 
@@ -726,18 +738,72 @@ func (e *jmesRuntimeError) Error() string { return e.msg }
 
 func jfail(format string, args ...any) { panic(&jmesRuntimeError{fmt.Sprintf(format, args...)}) }
 
-// searchJmes evaluates a compiled query against decoded JSON.
-func searchJmes(n *jmesNode, data any) (result any, err error) {
+// jrun is one JmesPath evaluation and what it may still spend: steps
+// (nodes evaluated, elements produced, values compared, values written as
+// text) and bytes (strings and array slots made, text written). A query can
+// describe a result exponential in its length — [@,@] | [@,@] | … shares
+// its parts until something walks or prints them — so every walk and every
+// allocation is paid for, and the evaluation stops with a *jmesLimitError
+// when either runs out.
+type jrun struct {
+	steps, bytes int
+}
+
+// jmesLimitError reports an evaluation that ran out of steps or bytes.
+type jmesLimitError struct{ what string }
+
+func (e *jmesLimitError) Error() string {
+	return "the JmesPath query exceeds the evaluation's " + e.what + " limit"
+}
+
+// slotBytes is what one element of an array or member of an object costs.
+const slotBytes = 16
+
+func (r *jrun) tick(n int) {
+	r.steps -= n
+	if r.steps < 0 {
+		panic(&jmesLimitError{"work"})
+	}
+}
+
+func (r *jrun) alloc(n int) {
+	r.bytes -= n
+	if r.bytes < 0 {
+		panic(&jmesLimitError{"bytes"})
+	}
+}
+
+// elems pays for n new array elements or object members.
+func (r *jrun) elems(n int) {
+	r.tick(n)
+	r.alloc(n * slotBytes)
+}
+
+// text encodes v as JSON within the run's budget and pays for the text.
+func (r *jrun) text(v any) string {
+	var b bytes.Buffer
+	encodeJSON(&b, v, r)
+	r.alloc(b.Len())
+	return b.String()
+}
+
+// searchJmes evaluates a compiled query against decoded JSON and returns
+// the result as JSON text. Runtime errors are *jmesRuntimeError, exhausted
+// budgets *jmesLimitError.
+func searchJmes(n *jmesNode, data any, r *jrun) (text string, err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			re, ok := r.(*jmesRuntimeError)
-			if !ok {
-				panic(r)
+		if p := recover(); p != nil {
+			switch e := p.(type) {
+			case *jmesRuntimeError:
+				err = e
+			case *jmesLimitError:
+				err = e
+			default:
+				panic(p)
 			}
-			err = re
 		}
 	}()
-	return jeval(n, data), nil
+	return r.text(r.eval(n, data)), nil
 }
 
 func truthy(v any) bool {
@@ -756,7 +822,8 @@ func truthy(v any) bool {
 	return true
 }
 
-func jequal(a, b any) bool {
+func (r *jrun) equal(a, b any) bool {
+	r.tick(1)
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -775,7 +842,7 @@ func jequal(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !jequal(x[i], y[i]) {
+			if !r.equal(x[i], y[i]) {
 				return false
 			}
 		}
@@ -787,7 +854,7 @@ func jequal(a, b any) bool {
 		}
 		for _, k := range x.keys {
 			yv, ok := y.vals[k]
-			if !ok || !jequal(x.vals[k], yv) {
+			if !ok || !r.equal(x.vals[k], yv) {
 				return false
 			}
 		}
@@ -796,12 +863,13 @@ func jequal(a, b any) bool {
 	return false
 }
 
-func jeval(n *jmesNode, v any) any {
+func (r *jrun) eval(n *jmesNode, v any) any {
+	r.tick(1)
 	switch n.kind {
 	case nField:
 		if o, ok := v.(*jobj); ok {
-			r, _ := o.get(n.name)
-			return r
+			x, _ := o.get(n.name)
+			return x
 		}
 		return nil
 	case nIndex:
@@ -822,47 +890,58 @@ func jeval(n *jmesNode, v any) any {
 		if !ok {
 			return nil
 		}
-		return jslice(arr, n.slice)
+		return jslice(r, arr, n.slice)
 	case nCurrent:
 		return v
 	case nLiteral:
 		return n.lit
 	case nSub:
-		l := jeval(n.a, v)
+		l := r.eval(n.a, v)
 		if l == nil {
 			return nil
 		}
-		return jeval(n.b, l)
+		return r.eval(n.b, l)
 	case nProjection:
-		arr, ok := jeval(n.a, v).([]any)
+		arr, ok := r.eval(n.a, v).([]any)
 		if !ok {
 			return nil
 		}
-		out := []any{}
+		r.elems(len(arr))
+		out := make([]any, 0, len(arr))
 		for _, e := range arr {
-			if r := jeval(n.b, e); r != nil {
-				out = append(out, r)
+			if x := r.eval(n.b, e); x != nil {
+				out = append(out, x)
 			}
 		}
 		return out
 	case nValueProj:
-		o, ok := jeval(n.a, v).(*jobj)
+		o, ok := r.eval(n.a, v).(*jobj)
 		if !ok {
 			return nil
 		}
-		out := []any{}
+		r.elems(len(o.keys))
+		out := make([]any, 0, len(o.keys))
 		for _, k := range o.keys {
-			if r := jeval(n.b, o.vals[k]); r != nil {
-				out = append(out, r)
+			if x := r.eval(n.b, o.vals[k]); x != nil {
+				out = append(out, x)
 			}
 		}
 		return out
 	case nFlatten:
-		arr, ok := jeval(n.a, v).([]any)
+		arr, ok := r.eval(n.a, v).([]any)
 		if !ok {
 			return nil
 		}
-		out := []any{}
+		n := 0
+		for _, e := range arr {
+			if sub, ok := e.([]any); ok {
+				n += len(sub)
+			} else {
+				n++
+			}
+		}
+		r.elems(n)
+		out := make([]any, 0, n)
 		for _, e := range arr {
 			if sub, ok := e.([]any); ok {
 				out = append(out, sub...)
@@ -872,45 +951,46 @@ func jeval(n *jmesNode, v any) any {
 		}
 		return out
 	case nFilterProj:
-		arr, ok := jeval(n.a, v).([]any)
+		arr, ok := r.eval(n.a, v).([]any)
 		if !ok {
 			return nil
 		}
-		out := []any{}
+		r.elems(len(arr))
+		out := make([]any, 0, len(arr))
 		for _, e := range arr {
-			if truthy(jeval(n.c, e)) {
-				if r := jeval(n.b, e); r != nil {
-					out = append(out, r)
+			if truthy(r.eval(n.c, e)) {
+				if x := r.eval(n.b, e); x != nil {
+					out = append(out, x)
 				}
 			}
 		}
 		return out
 	case nPipe:
-		return jeval(n.b, jeval(n.a, v))
+		return r.eval(n.b, r.eval(n.a, v))
 	case nOr:
-		l := jeval(n.a, v)
+		l := r.eval(n.a, v)
 		if truthy(l) {
 			return l
 		}
-		return jeval(n.b, v)
+		return r.eval(n.b, v)
 	case nAnd:
-		l := jeval(n.a, v)
+		l := r.eval(n.a, v)
 		if !truthy(l) {
 			return l
 		}
-		return jeval(n.b, v)
+		return r.eval(n.b, v)
 	case nNot:
-		return !truthy(jeval(n.a, v))
+		return !truthy(r.eval(n.a, v))
 	case nCompare:
-		l, r := jeval(n.a, v), jeval(n.b, v)
+		l, rv := r.eval(n.a, v), r.eval(n.b, v)
 		switch n.cmp {
 		case jEq:
-			return jequal(l, r)
+			return r.equal(l, rv)
 		case jNe:
-			return !jequal(l, r)
+			return !r.equal(l, rv)
 		}
 		lf, ok1 := l.(float64)
-		rf, ok2 := r.(float64)
+		rf, ok2 := rv.(float64)
 		if !ok1 || !ok2 {
 			return nil
 		}
@@ -927,18 +1007,20 @@ func jeval(n *jmesNode, v any) any {
 		if v == nil {
 			return nil
 		}
+		r.elems(len(n.children))
 		out := make([]any, len(n.children))
 		for i, c := range n.children {
-			out[i] = jeval(c, v)
+			out[i] = r.eval(c, v)
 		}
 		return out
 	case nMultiHash:
 		if v == nil {
 			return nil
 		}
+		r.elems(len(n.keys))
 		o := newObj(len(n.keys))
 		for i, c := range n.children {
-			o.set(n.keys[i], jeval(c, v))
+			o.set(n.keys[i], r.eval(c, v))
 		}
 		return o
 	case nExpref:
@@ -949,15 +1031,15 @@ func jeval(n *jmesNode, v any) any {
 			if c.kind == nExpref {
 				args[i] = c.a
 			} else {
-				args[i] = jeval(c, v)
+				args[i] = r.eval(c, v)
 			}
 		}
-		return n.fn.call(n.name, args)
+		return n.fn.call(r, n.name, args)
 	}
 	return nil
 }
 
-func jslice(arr []any, parts [3]*int) any {
+func jslice(r *jrun, arr []any, parts [3]*int) any {
 	step := 1
 	if parts[2] != nil {
 		step = *parts[2]
@@ -993,10 +1075,12 @@ func jslice(arr []any, parts [3]*int) any {
 	out := []any{}
 	if step > 0 {
 		for i := start; i < stop; i += step {
+			r.elems(1)
 			out = append(out, arr[i])
 		}
 	} else {
 		for i := start; i > stop; i += step {
+			r.elems(1)
 			out = append(out, arr[i])
 		}
 	}
@@ -1007,7 +1091,7 @@ func jslice(arr []any, parts [3]*int) any {
 
 type jmesFunc struct {
 	min, max int // max < 0: variadic
-	call     func(name string, args []any) any
+	call     func(r *jrun, name string, args []any) any
 }
 
 func (f *jmesFunc) arity() string {
@@ -1112,29 +1196,34 @@ func jless(a, b any) bool {
 
 var jmesFuncs map[string]*jmesFunc
 
+// The functions pay for what they make (r.elems for array elements and
+// object members, r.alloc for string bytes) and for what they walk
+// (r.tick); r.eval and r.equal pay for themselves.
 func init() {
 	jmesFuncs = map[string]*jmesFunc{
-		"abs": {1, 1, func(n string, a []any) any { return math.Abs(argNum(n, a[0])) }},
-		"avg": {1, 1, func(n string, a []any) any {
+		"abs": {1, 1, func(r *jrun, n string, a []any) any { return math.Abs(argNum(n, a[0])) }},
+		"avg": {1, 1, func(r *jrun, n string, a []any) any {
 			arr := argArr(n, a[0])
 			if len(arr) == 0 {
 				return nil
 			}
+			r.tick(len(arr))
 			s := 0.0
 			for _, e := range arr {
 				s += argNum(n, e)
 			}
 			return s / float64(len(arr))
 		}},
-		"ceil": {1, 1, func(n string, a []any) any { return math.Ceil(argNum(n, a[0])) }},
-		"contains": {2, 2, func(n string, a []any) any {
+		"ceil": {1, 1, func(r *jrun, n string, a []any) any { return math.Ceil(argNum(n, a[0])) }},
+		"contains": {2, 2, func(r *jrun, n string, a []any) any {
 			switch s := a[0].(type) {
 			case string:
 				sub, ok := a[1].(string)
+				r.tick(len(s) / 64)
 				return ok && strings.Contains(s, sub)
 			case []any:
 				for _, e := range s {
-					if jequal(e, a[1]) {
+					if r.equal(e, a[1]) {
 						return true
 					}
 				}
@@ -1143,29 +1232,34 @@ func init() {
 			jfail("contains() expects a string or an array, got %s", jtype(a[0]))
 			return nil
 		}},
-		"ends_with": {2, 2, func(n string, a []any) any { return strings.HasSuffix(argStr(n, a[0]), argStr(n, a[1])) }},
-		"equals_ignore_case": {2, 2, func(n string, a []any) any {
+		"ends_with": {2, 2, func(r *jrun, n string, a []any) any { return strings.HasSuffix(argStr(n, a[0]), argStr(n, a[1])) }},
+		"equals_ignore_case": {2, 2, func(r *jrun, n string, a []any) any {
 			return strings.EqualFold(argStr(n, a[0]), argStr(n, a[1]))
 		}},
-		"floor": {1, 1, func(n string, a []any) any { return math.Floor(argNum(n, a[0])) }},
-		"join": {2, 2, func(n string, a []any) any {
+		"floor": {1, 1, func(r *jrun, n string, a []any) any { return math.Floor(argNum(n, a[0])) }},
+		"join": {2, 2, func(r *jrun, n string, a []any) any {
 			sep := argStr(n, a[0])
 			arr := argArr(n, a[1])
+			r.tick(len(arr))
+			size := 0
 			parts := make([]string, len(arr))
 			for i, e := range arr {
 				parts[i] = argStr(n, e)
+				size += len(parts[i]) + len(sep)
 			}
+			r.alloc(size)
 			return strings.Join(parts, sep)
 		}},
-		"keys": {1, 1, func(n string, a []any) any {
+		"keys": {1, 1, func(r *jrun, n string, a []any) any {
 			o := argObj(n, a[0])
+			r.elems(len(o.keys))
 			out := make([]any, len(o.keys))
 			for i, k := range o.keys {
 				out[i] = k
 			}
 			return out
 		}},
-		"length": {1, 1, func(n string, a []any) any {
+		"length": {1, 1, func(r *jrun, n string, a []any) any {
 			switch t := a[0].(type) {
 			case string:
 				return float64(utf8.RuneCountInString(t))
@@ -1177,34 +1271,36 @@ func init() {
 			jfail("length() expects a string, an array or an object, got %s", jtype(a[0]))
 			return nil
 		}},
-		"map": {2, 2, func(n string, a []any) any {
+		"map": {2, 2, func(r *jrun, n string, a []any) any {
 			e := argExpref(n, a[0])
 			arr := argArr(n, a[1])
+			r.elems(len(arr))
 			out := make([]any, len(arr))
 			for i, x := range arr {
-				out[i] = jeval(e, x)
+				out[i] = r.eval(e, x)
 			}
 			return out
 		}},
-		"max": {1, 1, func(n string, a []any) any { return jextreme(n, argArr(n, a[0]), nil, false) }},
-		"max_by": {2, 2, func(n string, a []any) any {
-			return jextreme(n, argArr(n, a[0]), argExpref(n, a[1]), false)
+		"max": {1, 1, func(r *jrun, n string, a []any) any { return jextreme(r, n, argArr(n, a[0]), nil, false) }},
+		"max_by": {2, 2, func(r *jrun, n string, a []any) any {
+			return jextreme(r, n, argArr(n, a[0]), argExpref(n, a[1]), false)
 		}},
-		"merge": {1, -1, func(n string, a []any) any {
+		"merge": {1, -1, func(r *jrun, n string, a []any) any {
 			o := newObj(4)
 			for _, x := range a {
 				src := argObj(n, x)
+				r.elems(len(src.keys))
 				for _, k := range src.keys {
 					o.set(k, src.vals[k])
 				}
 			}
 			return o
 		}},
-		"min": {1, 1, func(n string, a []any) any { return jextreme(n, argArr(n, a[0]), nil, true) }},
-		"min_by": {2, 2, func(n string, a []any) any {
-			return jextreme(n, argArr(n, a[0]), argExpref(n, a[1]), true)
+		"min": {1, 1, func(r *jrun, n string, a []any) any { return jextreme(r, n, argArr(n, a[0]), nil, true) }},
+		"min_by": {2, 2, func(r *jrun, n string, a []any) any {
+			return jextreme(r, n, argArr(n, a[0]), argExpref(n, a[1]), true)
 		}},
-		"not_null": {1, -1, func(n string, a []any) any {
+		"not_null": {1, -1, func(r *jrun, n string, a []any) any {
 			for _, x := range a {
 				if x != nil {
 					return x
@@ -1212,15 +1308,17 @@ func init() {
 			}
 			return nil
 		}},
-		"reverse": {1, 1, func(n string, a []any) any {
+		"reverse": {1, 1, func(r *jrun, n string, a []any) any {
 			switch t := a[0].(type) {
 			case string:
-				r := []rune(t)
-				for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-					r[i], r[j] = r[j], r[i]
+				r.alloc(len(t))
+				rs := []rune(t)
+				for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+					rs[i], rs[j] = rs[j], rs[i]
 				}
-				return string(r)
+				return string(rs)
 			case []any:
+				r.elems(len(t))
 				out := make([]any, len(t))
 				for i, x := range t {
 					out[len(t)-1-i] = x
@@ -1230,18 +1328,24 @@ func init() {
 			jfail("reverse() expects a string or an array, got %s", jtype(a[0]))
 			return nil
 		}},
-		"sort": {1, 1, func(n string, a []any) any {
-			arr := append([]any(nil), argArr(n, a[0])...)
+		"sort": {1, 1, func(r *jrun, n string, a []any) any {
+			in := argArr(n, a[0])
+			r.elems(len(in))
+			r.tick(len(in) * bits.Len(uint(len(in))))
+			arr := append([]any(nil), in...)
 			sortable(n, arr)
 			sort.SliceStable(arr, func(i, j int) bool { return jless(arr[i], arr[j]) })
 			return arr
 		}},
-		"sort_by": {2, 2, func(n string, a []any) any {
-			arr := append([]any(nil), argArr(n, a[0])...)
+		"sort_by": {2, 2, func(r *jrun, n string, a []any) any {
+			in := argArr(n, a[0])
+			r.elems(3 * len(in)) // the copy, the keys, the order
+			r.tick(len(in) * bits.Len(uint(len(in))))
+			arr := append([]any(nil), in...)
 			e := argExpref(n, a[1])
 			keys := make([]any, len(arr))
 			for i, x := range arr {
-				keys[i] = jeval(e, x)
+				keys[i] = r.eval(e, x)
 			}
 			sortable(n, keys)
 			idx := make([]int, len(arr))
@@ -1255,21 +1359,24 @@ func init() {
 			}
 			return out
 		}},
-		"starts_with": {2, 2, func(n string, a []any) any { return strings.HasPrefix(argStr(n, a[0]), argStr(n, a[1])) }},
-		"sum": {1, 1, func(n string, a []any) any {
+		"starts_with": {2, 2, func(r *jrun, n string, a []any) any { return strings.HasPrefix(argStr(n, a[0]), argStr(n, a[1])) }},
+		"sum": {1, 1, func(r *jrun, n string, a []any) any {
+			arr := argArr(n, a[0])
+			r.tick(len(arr))
 			s := 0.0
-			for _, e := range argArr(n, a[0]) {
+			for _, e := range arr {
 				s += argNum(n, e)
 			}
 			return s
 		}},
-		"to_array": {1, 1, func(n string, a []any) any {
+		"to_array": {1, 1, func(r *jrun, n string, a []any) any {
 			if arr, ok := a[0].([]any); ok {
 				return arr
 			}
+			r.elems(1)
 			return []any{a[0]}
 		}},
-		"to_number": {1, 1, func(n string, a []any) any {
+		"to_number": {1, 1, func(r *jrun, n string, a []any) any {
 			switch t := a[0].(type) {
 			case float64:
 				return t
@@ -1282,15 +1389,16 @@ func init() {
 			}
 			return nil
 		}},
-		"to_string": {1, 1, func(n string, a []any) any {
+		"to_string": {1, 1, func(r *jrun, n string, a []any) any {
 			if s, ok := a[0].(string); ok {
 				return s
 			}
-			return jsonText(a[0])
+			return r.text(a[0])
 		}},
-		"type": {1, 1, func(n string, a []any) any { return jtype(a[0]) }},
-		"values": {1, 1, func(n string, a []any) any {
+		"type": {1, 1, func(r *jrun, n string, a []any) any { return jtype(a[0]) }},
+		"values": {1, 1, func(r *jrun, n string, a []any) any {
 			o := argObj(n, a[0])
+			r.elems(len(o.keys))
 			out := make([]any, len(o.keys))
 			for i, k := range o.keys {
 				out[i] = o.vals[k]
@@ -1300,15 +1408,17 @@ func init() {
 	}
 }
 
-func jextreme(name string, arr []any, by *jmesNode, wantMin bool) any {
+func jextreme(r *jrun, name string, arr []any, by *jmesNode, wantMin bool) any {
 	if len(arr) == 0 {
 		return nil
 	}
+	r.tick(len(arr))
 	keys := arr
 	if by != nil {
+		r.elems(len(arr))
 		keys = make([]any, len(arr))
 		for i, x := range arr {
-			keys[i] = jeval(by, x)
+			keys[i] = r.eval(by, x)
 		}
 	}
 	sortable(name, keys)

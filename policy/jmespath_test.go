@@ -82,12 +82,12 @@ func TestPolicyJmesPath(t *testing.T) {
 			t.Errorf("%s: compile: %v", tc.q, err)
 			continue
 		}
-		r, err := searchJmes(q, data)
+		got, err := searchJmes(q, data, &jrun{steps: maxWork, bytes: maxBytes})
 		if err != nil {
 			t.Errorf("%s: %v", tc.q, err)
 			continue
 		}
-		if got := jsonText(r); got != tc.want {
+		if got != tc.want {
 			t.Errorf("%s = %s, want %s", tc.q, got, tc.want)
 		}
 	}
@@ -101,7 +101,7 @@ func TestPolicyJmesPath(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		if _, err := searchJmes(c, data); err == nil {
+		if _, err := searchJmes(c, data, &jrun{steps: maxWork, bytes: maxBytes}); err == nil {
 			t.Errorf("%s: no run-time error", q)
 		}
 	}

@@ -212,7 +212,7 @@ func TestPolicyLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Evaluate([]Claim{{Type: "a", Value: 1}}, EvalOptions{}); !errors.Is(err, ErrEval) {
+	if _, err := p.Evaluate([]Claim{{Type: "a", Value: 1}}, EvalOptions{}); !errors.Is(err, ErrEvalLimit) {
 		t.Errorf("claim growth: %v", err)
 	}
 	deep := "version=1.2; authorizationrules { => permit(); }; issuancerules { => issue(type=\"a\", value=" + strings.Repeat("NegateBool(", 40) + "true" + strings.Repeat(")", 40) + "); };"

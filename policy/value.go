@@ -2,9 +2,11 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // kind is the type of a claim value in the policy language.
@@ -194,6 +196,37 @@ func (v value) toAny() any {
 	return nil
 }
 
+// size is what a value costs in an evaluation's byte budget.
+func (v value) size() int {
+	switch v.k {
+	case kString:
+		return valueBytes + len(v.s)
+	case kSet:
+		n := valueBytes
+		for _, m := range v.set {
+			n += m.size()
+		}
+		return n
+	}
+	return valueBytes
+}
+
+// scalar reports whether a claim value converts to a claim value without
+// being encoded as JSON text.
+func scalar(x any) bool {
+	switch x.(type) {
+	case string, bool, int, int64, float64, json.Number, nil,
+		int8, int16, int32, uint8, uint16, uint32, uint, uint64, float32:
+		return true
+	}
+	return false
+}
+
+// maxFormatted is the longest string a message quotes in full; longer
+// strings (runtime data, JSON text) are cut, so that a refusal message
+// stays a sentence whatever the evidence holds.
+const maxFormatted = 256
+
 // format renders a value for messages: strings quoted, others as literals.
 func (v value) format() string {
 	switch v.k {
@@ -205,6 +238,13 @@ func (v value) format() string {
 	case kInt:
 		return strconv.FormatInt(v.i, 10)
 	case kString:
+		if len(v.s) > maxFormatted {
+			cut := v.s[:maxFormatted-32]
+			for !utf8.ValidString(cut) {
+				cut = cut[:len(cut)-1]
+			}
+			return strconv.Quote(cut) + fmt.Sprintf("… (%d bytes)", len(v.s))
+		}
 		return strconv.Quote(v.s)
 	case kSet:
 		parts := make([]string, 0, len(v.set))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -97,6 +98,9 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	tr.PolicyHash = ap.hash
 	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
 	s.obs.AttestStage(StagePolicy, time.Since(start))
+	if errors.Is(err, policy.ErrEvalLimit) {
+		return nil, ErrPolicyLimit.Wrap(err)
+	}
 	if err != nil {
 		return nil, ErrPolicyInvalid.Wrap(err)
 	}
