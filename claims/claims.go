@@ -17,6 +17,7 @@ package claims
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +38,9 @@ var (
 	ErrInvalidRuntimeData = errs.New("invalid_runtime_data", "the runtime data is not valid for its data type")
 	// ErrInvalidInitTimeData: the same for init-time data.
 	ErrInvalidInitTimeData = errs.New("invalid_inittime_data", "the init-time data is not valid for its data type")
+	// ErrInitTimeDataMismatch: the quote does not bind the init-time data
+	// (CheckInitTimeDataBinding).
+	ErrInitTimeDataMismatch = errs.New("inittime_data_mismatch", "the init-time data is not bound by the quote")
 )
 
 // Attestation types (x-ms-attestation-type).
@@ -204,10 +208,11 @@ func AddRuntimeData(c map[string]any, data []byte, dataType string) error {
 // AddInitTimeData adds the claims of the request's initTimeData to c.
 //
 //   - "JSON": x-ms-inittime = the decoded JSON value (as AddRuntimeData).
-//   - "Binary": no claim. MAA binds binary init-time data to the SGX
-//     CONFIGID (SHA-256 of the data against CONFIGID, KSS enclaves only);
-//     that check, and refusing init-time data where it cannot apply, is the
-//     service's job — the CONFIGID is already in x-ms-sgx-config-id.
+//   - "Binary": no claim; the CONFIGID (MRCONFIGID) that binds it is in
+//     x-ms-sgx-config-id (tdx_mrconfigid).
+//
+// Binding the data to the quote is a separate step
+// (CheckInitTimeDataBinding).
 func AddInitTimeData(c map[string]any, data []byte, dataType string) error {
 	if c == nil {
 		return errors.New("claims: AddInitTimeData on a nil claims map")
@@ -240,6 +245,55 @@ func parseJSON(data []byte) (any, error) {
 		return nil, errors.New("data of type JSON has content after the JSON value")
 	}
 	return v, nil
+}
+
+// CheckInitTimeDataBinding checks that the quote binds init-time data, as
+// MAA requires before it signs x-ms-inittime ("MAA will verify that the
+// init data was known to the enclave. Note that InitTimeData is invalid for
+// CoffeeLake processors", maa.md §1.4):
+//
+//   - SGX and OpenEnclave: the enclave was launched with KSS and SHA-256 of
+//     the data equals CONFIGID[0:32] (the last 32 bytes are not checked).
+//     Without KSS the CPU reports CONFIGID as zero and nothing is bound.
+//   - TDX: MRCONFIGID, which the host sets when it creates the TD, equals
+//     SHA-384 of the data, or SHA-256 of the data followed by 16 zero bytes
+//     (avow's rule — MAA publishes none for TDX; it is how Confidential
+//     Containers' initdata binds to a TD).
+func CheckInitTimeDataBinding(q *quote.Quote, data []byte) error {
+	switch {
+	case q == nil:
+		return ErrInitTimeDataMismatch.Wrapf("no quote")
+	case q.TD != nil:
+		id := q.TD.MRConfigID
+		s256, s384 := sha256.Sum256(data), sha512.Sum384(data)
+		if bytes.Equal(id[:], s384[:]) || (bytes.Equal(id[:32], s256[:]) && allZero(id[32:])) {
+			return nil
+		}
+		if allZero(id[:]) {
+			return ErrInitTimeDataMismatch.Wrapf("the TD binds no init-time data: its MRCONFIGID is zero")
+		}
+		return ErrInitTimeDataMismatch.Wrapf("MRCONFIGID is %x; it is neither SHA-384 of the %d bytes of init-time data (%x) nor their SHA-256 (%x) followed by zeros", id, len(data), s384, s256)
+	case q.Enclave != nil:
+		r := q.Enclave
+		if !r.KSS() {
+			return ErrInitTimeDataMismatch.Wrapf("the enclave binds no init-time data: it was not launched with KSS, so its CONFIGID is zero")
+		}
+		sum := sha256.Sum256(data)
+		if !bytes.Equal(sum[:], r.ConfigID[:32]) {
+			return ErrInitTimeDataMismatch.Wrapf("SHA-256 of the %d bytes of init-time data is %x, CONFIGID[0:32] is %x", len(data), sum, r.ConfigID[:32])
+		}
+		return nil
+	}
+	return ErrInitTimeDataMismatch.Wrapf("the quote has no report body")
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckRuntimeDataBinding checks that SHA-256(data) equals the first 32

@@ -212,13 +212,16 @@ func (s *Service) simulated(rootKey []byte) bool {
 func addData(c map[string]any, q *quote.Quote, req AttestRequest) error {
 	if rd := req.RuntimeData; rd != nil {
 		if err := claims.CheckRuntimeDataBinding(q, rd.Bytes); err != nil {
-			return ErrRuntimeData.Wrapf("%s", errs.Detail(err))
+			return err // runtime_data_mismatch, said once
 		}
 		if err := claims.AddRuntimeData(c, rd.Bytes, dataType(rd.DataType)); err != nil {
 			return ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 		}
 	}
 	if id := req.InitTimeData; id != nil {
+		if err := claims.CheckInitTimeDataBinding(q, id.Bytes); err != nil {
+			return err // inittime_data_mismatch
+		}
 		if err := claims.AddInitTimeData(c, id.Bytes, dataType(id.DataType)); err != nil {
 			return ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 		}

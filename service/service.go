@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
@@ -43,7 +44,7 @@ var (
 	ErrTCBNotAccepted     = errs.New("tcb_status_not_accepted", "the platform's TCB status is not accepted by this provider")
 	ErrCollateralNotFound = errs.New("collateral_not_found", "no collateral is stored for the platform of this quote")
 	ErrCollateralExpired  = errs.New("collateral_expired", "the collateral for this platform has expired beyond the provider's grace period")
-	ErrRuntimeData        = errs.New("runtime_data_mismatch", "the runtime data does not match the report data of the quote")
+	ErrRuntimeData        = claims.ErrRuntimeDataMismatch // the binding is checked in package claims
 	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
 	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
 )

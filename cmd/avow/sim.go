@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -131,14 +134,14 @@ defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collater
 
 func newSimQuoteCmd(open simOpener) *cobra.Command {
 	var (
-		out, tee, tcb, defect                                     string
-		version                                                   int
-		productID, svn, qeSVN, configSVN                          uint16
-		debug, kss                                                bool
-		mrenclave, mrsigner, reportData, configID, familyID, extP string
-		mrtd, mrconfigid, mrowner, mrownerconfig, teeTCBSVN       string
-		teeTCBSVN2, mrseam, mrservicetd, tdAttributes, xfam       string
-		rtmr                                                      [4]string
+		out, tee, tcb, defect                                               string
+		version                                                             int
+		productID, svn, qeSVN, configSVN                                    uint16
+		debug, kss                                                          bool
+		mrenclave, mrsigner, reportData, configID, familyID, extP, bindFile string
+		mrtd, mrconfigid, mrowner, mrownerconfig, teeTCBSVN                 string
+		teeTCBSVN2, mrseam, mrservicetd, tdAttributes, xfam                 string
+		rtmr                                                                [4]string
 	)
 	cmd := &cobra.Command{
 		Use:   "quote --out FILE [--tee sgx|tdx] [--quote-version 3|4|5] [--tcb PRESET] ...",
@@ -218,6 +221,11 @@ except --report-data (at most 64 bytes, zero padded).`,
 				v := binary.LittleEndian.Uint64(b)
 				*f.dst = &v
 			}
+			if bindFile != "" {
+				if err := bindInitTimeData(cmd, &o, bindFile); err != nil {
+					return err
+				}
+			}
 			p, err := open()
 			if err != nil {
 				return err
@@ -248,6 +256,7 @@ except --report-data (at most 64 bytes, zero padded).`,
 	f.StringVar(&defect, "defect", "", "inject one defect (see `avow sim defects`)")
 	f.Uint16Var(&qeSVN, "qe-svn", 0, fmt.Sprintf("ISVSVN of the quoting enclave (default %d; 6-7 out of date, below 6 not supported)", sgxsim.DefaultQESVN))
 	f.StringVar(&reportData, "report-data", "", "report data, hex, at most 64 bytes")
+	f.StringVar(&bindFile, "bind-init-time-data", "", "bind the init-time data in FILE: SGX sets KSS and CONFIGID = SHA-256(data) and zeros, TDX MRCONFIGID = SHA-384(data)")
 	f.BoolVar(&debug, "debug", false, "debug enclave (SGX ATTRIBUTES.DEBUG) or debug TD (TD attribute bit 0)")
 	// SGX.
 	f.StringVar(&mrenclave, "mrenclave", "", "SGX: MRENCLAVE, 32 bytes hex")
@@ -275,6 +284,29 @@ except --report-data (at most 64 bytes, zero padded).`,
 	f.StringVar(&mrservicetd, "mrservicetd", "", "TDX 1.5 (version 5): MRSERVICETD, 48 bytes hex")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// bindInitTimeData makes the quote bind the init-time data of a file the way
+// the service checks it (claims.CheckInitTimeDataBinding).
+func bindInitTimeData(cmd *cobra.Command, o *sgxsim.QuoteOptions, file string) error {
+	data, err := readFileOrStdin(file)
+	if err != nil {
+		return fmt.Errorf("--bind-init-time-data: %v", err)
+	}
+	if o.TEE == sgxsim.TDX {
+		if cmd.Flags().Changed("mrconfigid") {
+			return errors.New("--bind-init-time-data sets MRCONFIGID; leave out --mrconfigid")
+		}
+		sum := sha512.Sum384(data)
+		o.MRConfigID = sum[:]
+		return nil
+	}
+	if cmd.Flags().Changed("config-id") {
+		return errors.New("--bind-init-time-data sets CONFIGID; leave out --config-id")
+	}
+	sum := sha256.Sum256(data)
+	o.KSS, o.ConfigID = true, append(sum[:], make([]byte, 32)...)
+	return nil
 }
 
 func newSimDefectsCmd() *cobra.Command {

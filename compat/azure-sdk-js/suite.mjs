@@ -16,7 +16,7 @@
 import { createRequire } from "node:module";
 import { createHash, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -116,6 +116,15 @@ function simQuote(runtimeData, extra = []) {
   execFileSync(AVOW_BIN, ["sim", "quote", "--sim-dir", AVOW_SIM_DIR, "--out", out,
     "--report-data", sha256(runtimeData).toString("hex"), ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   return readFileSync(out);
+}
+
+// The arguments of `avow sim quote` that make the enclave bind init-time
+// data (KSS, CONFIGID = SHA-256 of the data): the service refuses init-time
+// data a quote does not bind.
+function bindInit(data) {
+  const file = join(work, `init${quoteCount++}.bin`);
+  writeFileSync(file, data);
+  return ["--bind-init-time-data", file];
 }
 
 // The OpenEnclave report: a 16-byte header (version 1, type 2 = remote,
@@ -313,7 +322,7 @@ await test("data: attestSgxEnclave, Binary runtime data", async () => {
 
 await test("data: attestSgxEnclave, JSON runtime data and JSON init-time data", async () => {
   const client = new AttestationClient(aadUri, { validationOptions: validation(aadUri) });
-  const res = await client.attestSgxEnclave(simQuote(runtimeJson), { runTimeJson: runtimeJson, initTimeJson: initJson });
+  const res = await client.attestSgxEnclave(simQuote(runtimeJson, bindInit(initJson)), { runTimeJson: runtimeJson, initTimeJson: initJson });
   checkSignedBy(aadSigners);
   assert.deepEqual(res.body.runTimeClaims, JSON.parse(runtimeJson));
   assert.deepEqual(res.body.initTimeClaims, JSON.parse(initJson));
@@ -322,11 +331,16 @@ await test("data: attestSgxEnclave, JSON runtime data and JSON init-time data", 
 
 await test("data: attestSgxEnclave, Binary init-time data", async () => {
   const client = new AttestationClient(aadUri, { validationOptions: validation(aadUri) });
-  const res = await client.attestSgxEnclave(simQuote(runtimeBinary), {
+  const init = Buffer.from("init-time bytes");
+  const res = await client.attestSgxEnclave(simQuote(runtimeBinary, bindInit(init)), {
     runTimeData: runtimeBinary,
-    initTimeData: Buffer.from("init-time bytes"),
+    initTimeData: init,
   });
   assert.deepEqual(Buffer.from(res.body.enclaveHeldData), runtimeBinary);
+  // Init-time data the enclave does not bind is refused (MAA: "MAA will
+  // verify that the init data was known to the enclave").
+  await rejects(client.attestSgxEnclave(simQuote(runtimeBinary), { runTimeData: runtimeBinary, initTimeData: init }),
+    (e) => assert.equal(e.statusCode, 400, String(e)));
 });
 
 await test("data: attestOpenEnclave, Binary runtime data", async () => {
@@ -339,9 +353,10 @@ await test("data: attestOpenEnclave, Binary runtime data", async () => {
 
 await test("data: attestOpenEnclave, JSON runtime data and Binary init-time data", async () => {
   const client = new AttestationClient(aadUri, { validationOptions: validation(aadUri) });
-  const res = await client.attestOpenEnclave(openEnclaveReport(simQuote(runtimeJson)), {
+  const init = Buffer.from([9, 8, 7]);
+  const res = await client.attestOpenEnclave(openEnclaveReport(simQuote(runtimeJson, bindInit(init))), {
     runTimeJson: runtimeJson,
-    initTimeData: Buffer.from([9, 8, 7]),
+    initTimeData: init,
   });
   assert.deepEqual(res.body.runTimeClaims, JSON.parse(runtimeJson));
 });
