@@ -49,6 +49,7 @@ func (s *syncBuffer) String() string {
 }
 
 type testEnv struct {
+	api     *Server
 	srv     *httptest.Server
 	svc     *service.Service
 	metrics *Metrics
@@ -126,7 +127,7 @@ func newEnv(t *testing.T, o Options) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{srv: srv, svc: svc, metrics: m, logs: logs, owner: owner, reader: reader, quote: q}
+	return &testEnv{api: h, srv: srv, svc: svc, metrics: m, logs: logs, owner: owner, reader: reader, quote: q}
 }
 
 type response struct {
@@ -439,14 +440,22 @@ func TestRateLimiterRefills(t *testing.T) {
 	}
 }
 
-// TestAttestConcurrencyLimit holds one attestation in its body and sends
-// another: 429 with Retry-After, before the second body is read.
+// TestAttestConcurrencyLimit holds one attestation in its slot and sends
+// another: 429 with Retry-After.
 func TestAttestConcurrencyLimit(t *testing.T) {
 	e := newEnv(t, Options{Metrics: NewMetrics(), Limits: Limits{AttestConcurrency: 1}})
-	pr, pw := io.Pipe()
+	inSlot, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.api.attestHook = func() {
+		once.Do(func() {
+			close(inSlot)
+			<-release
+		})
+	}
+	body := e.attestBody(e.quote)
 	first := make(chan response, 1)
 	go func() {
-		req, _ := http.NewRequest("POST", e.srv.URL+attestPath, pr)
+		req, _ := http.NewRequest("POST", e.srv.URL+attestPath, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := e.srv.Client().Do(req)
 		if err != nil {
@@ -457,27 +466,114 @@ func TestAttestConcurrencyLimit(t *testing.T) {
 		resp.Body.Close()
 		first <- response{resp.StatusCode, resp.Header, b}
 	}()
-	body := e.attestBody(e.quote)
-	pw.Write([]byte(body[:10]))
-	// Wait until the first request holds the slot.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(string(e.do(t, "GET", "/metrics", "", nil).body), "avow_attestations_in_flight 1") {
-		if time.Now().After(deadline) {
-			t.Fatal("the first attestation never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	<-inSlot
 	r := e.do(t, "POST", attestPath, "", strings.NewReader(body))
 	if r.status != 429 || r.header.Get("Retry-After") != "1" {
 		t.Errorf("second attestation: %d %v %s", r.status, r.header, r.body)
 	}
-	pw.Write([]byte(body[10:]))
-	pw.Close()
+	close(release)
 	if f := <-first; f.status != 200 {
 		t.Fatalf("first attestation: %d %s", f.status, f.body)
 	}
 	if r := e.do(t, "POST", attestPath, "", strings.NewReader(body)); r.status != 200 {
 		t.Errorf("after the first finished: %d %s", r.status, r.body)
+	}
+}
+
+// trickle starts an attestation whose body arrives slowly: it sends the
+// first n bytes and returns a function that sends the rest and returns the
+// answer.
+func (e *testEnv) trickle(t *testing.T, body string, n int) func() response {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan response, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", e.srv.URL+attestPath, pr)
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = int64(len(body))
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			done <- response{status: -1, body: []byte(err.Error())}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- response{resp.StatusCode, resp.Header, b}
+	}()
+	if _, err := pw.Write([]byte(body[:n])); err != nil {
+		t.Fatal(err)
+	}
+	return func() response {
+		pw.Write([]byte(body[n:]))
+		pw.Close()
+		return <-done
+	}
+}
+
+// Issue 13, item 5: four connections trickling their bodies held every
+// slot at --attest-concurrency 4, so every other attestation was refused
+// for the read timeout. A body is now read before its attestation takes a
+// slot.
+func TestSlowBodiesHoldNoSlot(t *testing.T) {
+	e := newEnv(t, Options{Metrics: NewMetrics(), Limits: Limits{AttestConcurrency: 4}})
+	body := e.attestBody(e.quote)
+	var finish []func() response
+	for i := 0; i < 4; i++ {
+		finish = append(finish, e.trickle(t, body, 10))
+	}
+	// The four slow requests are being read by the server: their bytes are
+	// reserved from the body budget.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.api.attestBodies.used.Load() < 4*int64(len(body)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server reads %d bytes of slow bodies, want %d", e.api.attestBodies.used.Load(), 4*len(body))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := 0; i < 8; i++ {
+		if r := e.do(t, "POST", attestPath, "", strings.NewReader(body)); r.status != 200 {
+			t.Fatalf("attestation %d while four bodies trickle: %d %s", i, r.status, r.body)
+		}
+	}
+	for _, f := range finish {
+		if r := f(); r.status != 200 {
+			t.Errorf("slow attestation: %d %s", r.status, r.body)
+		}
+	}
+	if used := e.api.attestBodies.used.Load(); used != 0 {
+		t.Errorf("%d bytes of the body budget still held after every request ended", used)
+	}
+}
+
+// The bytes of attestation bodies held at once are bounded: slow clients
+// cannot make the server hold more than AttestBodyMemory, and a body that
+// would pass it is answered 429 while the others go on.
+func TestAttestBodyMemoryBound(t *testing.T) {
+	e := newEnv(t, Options{Limits: Limits{AttestBodyMemory: 256 << 10}})
+	big := e.attestBody(e.quote)
+	big = big[:len(big)-1] + `,"nonce":"` + strings.Repeat("n", 150<<10) + `"}`
+	finish := e.trickle(t, big, 140<<10)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.api.attestBodies.used.Load() < 140<<10 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow body is not being read")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := e.do(t, "POST", attestPath, "", strings.NewReader(big))
+	var b errBody
+	json.Unmarshal(r.body, &b)
+	if r.status != 429 || b.Error.Code != "too_many_requests" {
+		t.Errorf("a body over the budget: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote))); r.status != 200 {
+		t.Errorf("a small body within the budget: %d %s", r.status, r.body)
+	}
+	if r := finish(); r.status != 200 {
+		t.Errorf("the slow body: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", attestPath, "", strings.NewReader(big)); r.status != 200 {
+		t.Errorf("the large body once the budget is free: %d %s", r.status, r.body)
 	}
 }
 

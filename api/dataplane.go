@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -82,26 +81,66 @@ func (s *Server) method(w http.ResponseWriter, r *http.Request, allowed ...strin
 
 // readBody reads at most limit bytes of the request body.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	b, _, err := readBodyWithin(r, limit, nil)
+	return b, err
+}
+
+// bodyChunk is the most a body read allocates ahead of the bytes received:
+// the declared Content-Length is not trusted, so a client that declares
+// 1 MiB and sends a byte a second makes the server hold about what it
+// sent.
+const bodyChunk = 32 << 10
+
+// readBodyWithin reads at most limit bytes of the request body, reserving
+// the memory it holds from budget as it grows (429 when the budget is
+// spent). It returns the bytes reserved, which the caller gives back when
+// it no longer holds the body.
+func readBodyWithin(r *http.Request, limit int64, budget *byteBudget) ([]byte, int64, error) {
 	if err := checkEncoding(r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if r.ContentLength > limit {
-		return nil, ErrTooLarge.Wrapf("%d bytes, the limit is %d", r.ContentLength, limit)
+		return nil, 0, ErrTooLarge.Wrapf("%d bytes, the limit is %d", r.ContentLength, limit)
 	}
-	size := int64(512)
-	if r.ContentLength > 0 {
-		size = r.ContentLength + bytes.MinRead // ReadFrom keeps MinRead free: no regrowth
+	var held int64
+	fail := func(err error) ([]byte, int64, error) {
+		budget.give(held)
+		return nil, 0, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	b := buf.Bytes()
-	if err != nil {
-		return nil, ErrBadJSON.Wrapf("reading the body: %v", err)
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return fail(ErrTooLarge.Wrapf("the limit is %d bytes", limit))
+			}
+			size := int64(max(2*cap(buf), bodyChunk))
+			if r.ContentLength >= 0 && int64(cap(buf)) <= r.ContentLength {
+				// Up to the declared length, and a byte more to see the end
+				// without regrowing.
+				size = min(size, r.ContentLength+1)
+			}
+			size = min(size, limit+1)
+			if !budget.take(size - int64(cap(buf))) {
+				return fail(ErrRateLimited.Wrapf("attestation bodies being received or attested hold %d bytes, the limit", budget.max))
+			}
+			held += size - int64(cap(buf))
+			grown := make([]byte, len(buf), size)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(ErrBadJSON.Wrapf("reading the body: %v", err))
+		}
 	}
-	if int64(len(b)) > limit {
-		return nil, ErrTooLarge.Wrapf("the limit is %d bytes", limit)
+	if int64(len(buf)) > limit {
+		return fail(ErrTooLarge.Wrapf("the limit is %d bytes", limit))
 	}
-	return b, nil
+	return buf, held, nil
 }
 
 // requireJSON refuses bodies declared as something other than JSON.
@@ -148,18 +187,28 @@ type attestBody struct {
 	EnclaveHeldData *string   `json:"enclaveHeldData"`
 }
 
+// attest reads the request, then takes an attestation slot and runs the
+// pipeline. The body is read first, under the server's read timeout and
+// the attestation body budget: a client that sends its body slowly must
+// not hold one of the slots that bound the attestations in progress
+// (issue 13: four connections trickling a body denied every attestation at
+// --attest-concurrency 4).
 func (s *Server) attest(w http.ResponseWriter, r *http.Request, provider, attType string) {
 	if !s.method(w, r, http.MethodPost) {
+		return
+	}
+	req, held, err := s.parseAttest(r, attType)
+	defer s.attestBodies.give(held)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if !s.acquireAttest(w, r) {
 		return
 	}
 	defer s.releaseAttest()
-	req, err := parseAttest(r, attType)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if s.attestHook != nil {
+		s.attestHook()
 	}
 	res, err := s.runAttest(r.Context(), provider, *req)
 	if err != nil {
@@ -169,21 +218,29 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request, provider, attTyp
 	writeToken(w, res.Token)
 }
 
-func parseAttest(r *http.Request, attType string) (*service.AttestRequest, error) {
+// parseAttest checks an attestation request and reads its body; held is
+// what the body reserved of the attestation body budget.
+func (s *Server) parseAttest(r *http.Request, attType string) (req *service.AttestRequest, held int64, err error) {
 	if err := checkAPIVersion(r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	t, err := service.CanonicalType(attType)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := requireJSON(r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	raw, err := readBody(r, MaxAttestBody)
+	raw, held, err := readBodyWithin(r, MaxAttestBody, s.attestBodies)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	req, err = decodeAttest(raw, t)
+	return req, held, err
+}
+
+// decodeAttest decodes an attestation body of type t.
+func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
 	var body attestBody
 	if err := decodeAttestBody(raw, &body); err != nil {
 		return nil, ErrBadJSON.Wrapf("%v", err)
@@ -196,6 +253,7 @@ func parseAttest(r *http.Request, attType string) (*service.AttestRequest, error
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)
 	}
+	var err error
 	if req.Evidence, err = b64(field, *evidence); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avowhq/avow/errs"
@@ -29,9 +30,17 @@ type Limits struct {
 	// ManagementBurst is the bucket size (default 2 × rate, at least 1).
 	ManagementBurst int
 	// AttestConcurrency is how many attestations run at once at most;
-	// more are answered 429 at once, before their body is read (default
-	// DefaultAttestConcurrency; negative: unlimited).
+	// more are answered 429 at once (default DefaultAttestConcurrency;
+	// negative: unlimited). An attestation takes its slot once its body is
+	// read: a client that sends its body slowly holds no slot.
 	AttestConcurrency int
+	// AttestBodyMemory bounds the bytes of attestation bodies held at once,
+	// while they are received and until their attestation ends (default
+	// DefaultAttestBodyMemory; negative: unlimited). Bodies are read before
+	// an attestation takes a slot, so this, not the slots, bounds what
+	// clients that send slowly can make the server hold; a body that would
+	// pass it is answered 429.
+	AttestBodyMemory int64
 	// AttestWorkers is how many attestations compute at once (default
 	// GOMAXPROCS; negative: no bound). The others wait in arrival order:
 	// the pipeline is CPU-bound, so running more at once only adds
@@ -44,6 +53,7 @@ type Limits struct {
 const (
 	DefaultManagementRate    = 50
 	DefaultAttestConcurrency = 256
+	DefaultAttestBodyMemory  = 64 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -59,7 +69,42 @@ func (l Limits) withDefaults() Limits {
 	if l.AttestWorkers == 0 {
 		l.AttestWorkers = runtime.GOMAXPROCS(0)
 	}
+	if l.AttestBodyMemory == 0 {
+		l.AttestBodyMemory = DefaultAttestBodyMemory
+	}
 	return l
+}
+
+// byteBudget bounds bytes held by requests at once; nil is unlimited.
+type byteBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+func newByteBudget(max int64) *byteBudget {
+	if max <= 0 {
+		return nil
+	}
+	return &byteBudget{max: max}
+}
+
+// take reserves n bytes, or reserves nothing and returns false when that
+// would pass the bound.
+func (b *byteBudget) take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *byteBudget) give(n int64) {
+	if b != nil {
+		b.used.Add(-n)
+	}
 }
 
 // rateLimiter is a token bucket per client key.

@@ -38,7 +38,7 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
 		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),
-		workers: newSemaphore(l.AttestWorkers)}
+		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory)}
 }
 
 func (s *Server) metricsStart() {

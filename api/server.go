@@ -35,6 +35,10 @@ type Server struct {
 	mgmtLimiter   *rateLimiter
 	attestSlots   semaphore
 	workers       semaphore
+	attestBodies  *byteBudget
+	// attestHook, when set (tests), runs while an attestation holds its
+	// slot, before the pipeline.
+	attestHook func()
 }
 
 // New returns the HTTP handler of svc with the default limits and no
