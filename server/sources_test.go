@@ -148,6 +148,9 @@ func TestCollateralOptionsErrors(t *testing.T) {
 		"missing root file": {TrustRoots: []string{filepath.Join(dir, "missing.pem")}},
 		"not a root":        {TrustRoots: []string{notRoot}},
 		"bad source":        {Sources: []string{"pcs:ftp://x"}},
+		"folder allowed":    {ProviderSourceAllow: []string{"dir:" + dir}},
+		"path allowed":      {ProviderSourceAllow: []string{dir}},
+		"bad allow URL":     {ProviderSourceAllow: []string{"https://x/?a=b"}},
 		"missing folder":    {Sources: []string{filepath.Join(dir, "nowhere")}},
 		"bad CA file":       {Sources: []string{"https://pccs.example"}, CACertFile: notRoot + ".missing"},
 	} {

@@ -50,6 +50,11 @@ type CollateralConfig struct {
 	// NodeID names this node as the holder of the refresh lease (default:
 	// host name and a random suffix).
 	NodeID string
+	// ProviderSourceRules are the URL prefixes under which providers may
+	// set collateralSources besides the deployment's own URL sources
+	// (avow serve --provider-collateral-source-allow). File and folder
+	// sources are never allowed for providers.
+	ProviderSourceRules []pcs.SourceRule
 	// SourceOptions build the sources of a provider's collateralSources
 	// setting (pcs.ParseSource): the PCS API key and the HTTP client of
 	// the deployment's sources.
@@ -74,6 +79,9 @@ var ErrNoSources = errs.New("collateral_sources_not_configured", "the server has
 type collateralState struct {
 	cfg    CollateralConfig
 	holder string
+
+	// allow is what providers' collateralSources may name (providerRules).
+	allow []pcs.SourceRule
 
 	mu       sync.Mutex
 	inflight map[fetchKey]chan struct{}
@@ -151,7 +159,7 @@ func (s *Service) configureCollateral(cfg Config) error {
 		_, _ = rand.Read(b[:])
 		c.NodeID = host + "-" + hex.EncodeToString(b[:])
 	}
-	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, inflight: map[fetchKey]chan struct{}{},
+	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, allow: providerRules(c), inflight: map[fetchKey]chan struct{}{},
 		keys: map[store.CollateralKey]*keyState{}, override: map[fetchKey]*keyState{}, counters: CollateralCounters{SourceErrors: map[string]uint64{}}}
 	return nil
 }
