@@ -507,7 +507,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*Collateral, err
 
 // SourceOptions configure the sources ParseSource builds.
 type SourceOptions struct {
-	// APIKey is sent to PCS sources (Ocp-Apim-Subscription-Key).
+	// APIKey is given to PCS sources, which send it as
+	// Ocp-Apim-Subscription-Key to Intel's PCS over https only
+	// (SendsAPIKey).
 	APIKey string
 	// Client does the HTTP requests of URL sources (nil: http.DefaultClient).
 	Client *http.Client
