@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -79,8 +80,15 @@ func newTestService(tb testing.TB, m *Metrics) (svc *service.Service, bundle []b
 		obs = m
 		s = store.Instrument(st, m.ObserveStore)
 	}
+	// Providers may name Intel's PCS as their collateral source (the
+	// management fuzz seeds do).
+	pcsRule, err := pcs.ParseSourceRule("pcs")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	svc, err = service.New(service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
-		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs})
+		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs,
+		Collateral: service.CollateralConfig{ProviderSourceRules: []pcs.SourceRule{pcsRule}}})
 	if err != nil {
 		tb.Fatal(err)
 	}

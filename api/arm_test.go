@@ -501,3 +501,27 @@ func TestARMChangesAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestARMCannotSetCollateralSources: the ARM resource has no collateral
+// sources; a collateralSources member (a folder, a URL) in a PUT or PATCH
+// is ignored like any unknown member: the provider uses the deployment's
+// sources and nothing is read or fetched.
+func TestARMCannotSetCollateralSources(t *testing.T) {
+	e := newARMEnv(t)
+	q := "?api-version=2021-06-01"
+	props := map[string]any{"collateralSources": []string{"dir:/etc", "http://169.254.169.254/"},
+		"settings": map[string]any{"collateralSources": []string{"file:/etc/passwd"}}}
+	if st, body := e.do(http.MethodPut, armBase+"/armsrc"+q, e.owner, map[string]any{"location": "x", "properties": props}); st != http.StatusCreated {
+		t.Fatalf("create: %d %v", st, body)
+	}
+	if st, body := e.do(http.MethodPatch, armBase+"/armsrc"+q, e.owner, map[string]any{"properties": props}); st != http.StatusOK {
+		t.Fatalf("patch: %d %v", st, body)
+	}
+	p, err := e.svc.GetProvider(context.Background(), &service.Principal{ID: e.ownerID, Role: store.RoleOwner}, "armsrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := service.CollateralSources(p.Settings); len(got) != 0 {
+		t.Errorf("collateral sources set through ARM: %q", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -108,11 +109,20 @@ type Fetcher struct {
 	Kind    string // KindPCS or KindPCCS
 	BaseURL string // scheme://host[:port][/prefix], without /sgx/certification/vN
 	Version string // "v4" (default) or "v3"
-	// APIKey is sent as Ocp-Apim-Subscription-Key when set (PCS).
+	// APIKey is sent as Ocp-Apim-Subscription-Key when set (PCS), only on
+	// requests to Intel's PCS over HTTPS (SendsAPIKey): never over plain
+	// HTTP, to a mirror at another host or to a CRL distribution point.
 	APIKey string
 	// Client does the requests; nil uses a client with no timeout of its
-	// own (bound each Fetch with the context).
+	// own (bound each Fetch with the context). Whatever the client's own
+	// redirect policy, a Fetcher follows at most MaxRedirects redirects,
+	// each within the origin (scheme, host and port) of its request.
 	Client *http.Client
+	// AllowURL, when set, is asked before every request (the root CA
+	// CRL's distribution point and redirects included); a URL it refuses
+	// is not requested. The service sets it for providers' sources: the
+	// operator's allow-list (SourceRule).
+	AllowURL func(*url.URL) bool
 	// RootCRLURL overrides where a PCS source gets the root CA CRL (by
 	// default the CRL distribution point of the PCK CRL issuer certificate,
 	// https://certificates.trustedservices.intel.com/IntelSGXRootCA.der).
@@ -139,6 +149,70 @@ func (f *Fetcher) url(tee, path string, q url.Values) string {
 	return u
 }
 
+// MaxRedirects bounds the redirects one request follows.
+const MaxRedirects = 3
+
+// PCSHost is the host of Intel's PCS, the only host the API key goes to.
+const PCSHost = "api.trustedservices.intel.com"
+
+// IntelCRLHost publishes the CRLs of Intel's SGX root CA
+// (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der).
+const IntelCRLHost = "certificates.trustedservices.intel.com"
+
+// SendsAPIKey reports whether a request to u may carry the PCS API key:
+// https to Intel's PCS host on the default port.
+func SendsAPIKey(u *url.URL) bool {
+	return u.Scheme == "https" && strings.EqualFold(u.Hostname(), PCSHost) && (u.Port() == "" || u.Port() == "443")
+}
+
+// IntelCRLURL reports whether u is an https URL of Intel's CRL host.
+func IntelCRLURL(u *url.URL) bool {
+	return u.Scheme == "https" && strings.EqualFold(u.Hostname(), IntelCRLHost) && (u.Port() == "" || u.Port() == "443")
+}
+
+// origin is scheme://host:port with the default port made explicit and
+// the host lowercase.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// errRedirect refuses a redirect; get turns it into ErrFetch.
+type errRedirect struct{ msg string }
+
+func (e errRedirect) Error() string { return e.msg }
+
+// client is f.Client (or http.DefaultClient) with f's redirect policy:
+// at most MaxRedirects, each to the origin of the first request (so never
+// https→http, another host or another port), each allowed by AllowURL,
+// and the API key dropped wherever SendsAPIKey says no.
+func (f *Fetcher) client() *http.Client {
+	hc := f.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	c := *hc
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		switch {
+		case len(via) > MaxRedirects:
+			return errRedirect{fmt.Sprintf("more than %d redirects", MaxRedirects)}
+		case origin(req.URL) != origin(first):
+			return errRedirect{fmt.Sprintf("a redirect to %s refused: redirects are followed within %s only", origin(req.URL), origin(first))}
+		case f.AllowURL != nil && !f.AllowURL(req.URL):
+			return errRedirect{fmt.Sprintf("a redirect to %s refused: not an allowed collateral source", shortURL(req.URL.String()))}
+		}
+		if !SendsAPIKey(req.URL) {
+			req.Header.Del(HeaderAPIKey)
+		}
+		return nil
+	}
+	return &c
+}
+
 // response is one answered request.
 type response struct {
 	body   []byte
@@ -153,15 +227,17 @@ func (f *Fetcher) get(ctx context.Context, rawURL string) (*response, error) {
 	if err != nil {
 		return nil, ErrFetch.Wrapf("%s: %v", rawURL, err)
 	}
-	if f.APIKey != "" {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, ErrFetch.Wrapf("GET %s: not an http(s) URL", shortURL(rawURL))
+	}
+	if f.AllowURL != nil && !f.AllowURL(req.URL) {
+		return nil, ErrFetch.Wrapf("GET %s: refused: not an allowed collateral source", shortURL(rawURL))
+	}
+	if f.APIKey != "" && SendsAPIKey(req.URL) {
 		req.Header.Set(HeaderAPIKey, f.APIKey)
 	}
 	req.Header.Set("User-Agent", "avow")
-	hc := f.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := f.client().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ErrFetch.Wrapf("GET %s: %v", shortURL(rawURL), ctx.Err())
@@ -431,7 +507,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*Collateral, err
 
 // SourceOptions configure the sources ParseSource builds.
 type SourceOptions struct {
-	// APIKey is sent to PCS sources (Ocp-Apim-Subscription-Key).
+	// APIKey is given to PCS sources, which send it as
+	// Ocp-Apim-Subscription-Key to Intel's PCS over https only
+	// (SendsAPIKey).
 	APIKey string
 	// Client does the HTTP requests of URL sources (nil: http.DefaultClient).
 	Client *http.Client

@@ -62,7 +62,10 @@ func TestFetchPCSAndPCCS(t *testing.T) {
 			}
 			base := srv.Start(t)
 			if kind == pcs.KindPCS {
+				// The key goes to Intel's host over https only; the
+				// server's client takes every request to the fake.
 				srv.APIKey = "secret-key"
+				base = pcs.DefaultPCSURL
 			}
 			src, err := pcs.ParseSource(kind+":"+base+"/sgx/certification/v4/", pcs.SourceOptions{APIKey: "secret-key", Client: srv.Client()})
 			if err != nil {
@@ -117,9 +120,9 @@ func TestFetchWrongAPIKey(t *testing.T) {
 	if err := srv.Add(vectorCollateral(t, "S01-sgx-v3-phala")); err != nil {
 		t.Fatal(err)
 	}
-	base := srv.Start(t)
+	srv.Start(t)
 	srv.APIKey = "right"
-	src, err := pcs.ParseSource("pcs:"+base, pcs.SourceOptions{APIKey: "wrong", Client: srv.Client()})
+	src, err := pcs.ParseSource("pcs", pcs.SourceOptions{APIKey: "wrong", Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

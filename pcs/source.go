@@ -232,7 +232,9 @@ func (d *DirSource) Fetch(ctx context.Context, req FetchRequest) (*Collateral, e
 	}
 	cols, err := LoadAll(d.Path)
 	if err != nil {
-		return nil, ErrFetch.Wrapf("%s", errs.Detail(err))
+		// Parse errors can quote the files (a JSON syntax error names a
+		// character, a bad id is quoted): they are not repeated here.
+		return nil, ErrFetch.Wrapf("%s: no collateral could be read there (%s; the parse error is not shown, as it may quote the files: check them with avow collateral import)", d.Path, errs.Code(err))
 	}
 	var best *Collateral
 	var bestID Identity

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +22,8 @@ import (
 
 // TestProviderCollateralSourcesAPI: on a node without --collateral-source
 // and nothing imported, a provider created with settings.collateralSources
-// (a PCCS-like server with the simulated collateral) attests; a provider
+// (a PCCS-like server with the simulated collateral, allowed by
+// --provider-collateral-source-allow) attests; a provider
 // without gets collateral_not_found; a bad source is a 400
 // invalid_request; a PATCH without the member keeps it and
 // "collateralSources": [] drops it.
@@ -47,7 +51,7 @@ func TestProviderCollateralSourcesAPI(t *testing.T) {
 	n, c := startNode(t, dir, func(cfg *Config) {
 		cfg.Dev = false
 		cfg.Clock = fixedClock{now}
-		cfg.Collateral = CollateralOptions{TrustRoots: []string{rootFile}}
+		cfg.Collateral = CollateralOptions{TrustRoots: []string{rootFile}, ProviderSourceAllow: []string{url}}
 	})
 	q, err := sim.Quote(sgxsim.QuoteOptions{})
 	if err != nil {
@@ -121,4 +125,78 @@ func errString(err error) string {
 		return "nil"
 	}
 	return err.Error()
+}
+
+// TestProviderSourcesRefusedAPI: through the management API (POST and
+// PATCH) an owner cannot set a file or folder source or a URL outside
+// --provider-collateral-source-allow (400 collateral_source_not_allowed,
+// naming the flag); an anonymous attestation against a provider whose
+// allowed source fails with a marker in its error body gets an error body
+// without the marker, the source's URL or its status.
+func TestProviderSourcesRefusedAPI(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(dir, "sim-root.pem")
+	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "MARKER-of-the-source-body"
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, marker+": internal details", http.StatusBadGateway)
+	}))
+	t.Cleanup(failing.Close)
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+	n, c := startNode(t, dir, func(cfg *Config) {
+		cfg.Dev = false
+		cfg.Clock = fixedClock{now}
+		cfg.Collateral = CollateralOptions{TrustRoots: []string{rootFile}, ProviderSourceAllow: []string{failing.URL}}
+	})
+	ctx := context.Background()
+	refused := func(what string, err error) {
+		t.Helper()
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Code != "collateral_source_not_allowed" {
+			t.Errorf("%s: %v, want 400 collateral_source_not_allowed", what, err)
+		} else if !strings.Contains(e.Message, "--provider-collateral-source-allow") && !strings.Contains(e.Message, "operator") {
+			t.Errorf("%s: %q names neither the flag nor the operator", what, e.Message)
+		}
+	}
+	for _, spec := range []string{"dir:" + dir, "file:/etc/passwd", "/etc", other.URL, "pcs"} {
+		_, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "bad", Settings: &client.Settings{CollateralSources: []string{spec}}})
+		refused("create with "+spec, err)
+	}
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "own", Settings: &client.Settings{CollateralSources: []string{failing.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"file:/etc/passwd", other.URL} {
+		_, err := c.UpdateProviderSettings(ctx, "own", client.Settings{CollateralSources: []string{spec}})
+		refused("PATCH with "+spec, err)
+	}
+
+	// The attestation, anonymous, over plain HTTP to see the body.
+	q, err := sim.Quote(sgxsim.QuoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"quote":"` + base64.RawURLEncoding.EncodeToString(q) + `"}`
+	resp, err := mustHTTP(t, n).Post(p.AttestURI+"/attest/SgxEnclave?api-version=2022-08-01", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "collateral_not_found") {
+		t.Fatalf("attestation: %d %s", resp.StatusCode, raw)
+	}
+	for _, hidden := range []string{"MARKER", strings.TrimPrefix(failing.URL, "http://"), "Bad Gateway"} {
+		if strings.Contains(string(raw), hidden) {
+			t.Errorf("the anonymous error body shows %q: %s", hidden, raw)
+		}
+	}
 }

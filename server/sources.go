@@ -26,7 +26,13 @@ type CollateralOptions struct {
 	// RefreshLead, RefreshMaxAge, RefreshInterval tune the refresh job
 	// (service.CollateralConfig; zero: the defaults).
 	RefreshLead, RefreshMaxAge, RefreshInterval time.Duration
-	// PCSAPIKey is sent to PCS sources as Ocp-Apim-Subscription-Key.
+	// ProviderSourceAllow are the URL prefixes ("pcs" for Intel's PCS)
+	// under which providers may set collateralSources besides the
+	// Sources above (--provider-collateral-source-allow,
+	// pcs.ParseSourceRule). Providers may never set a file or folder.
+	ProviderSourceAllow []string
+	// PCSAPIKey is sent as Ocp-Apim-Subscription-Key, only to Intel's PCS
+	// over https (pcs.SendsAPIKey).
 	PCSAPIKey string
 	// CACertFile holds PEM CA certificates trusted for HTTPS sources
 	// besides the system's (a PCCS's self-signed certificate).
@@ -87,6 +93,14 @@ func (o CollateralOptions) apply(cfg *service.Config, log *slog.Logger) error {
 		}
 		cfg.Collateral.Sources = append(cfg.Collateral.Sources, src)
 		log.Info("collateral source", "source", src.Name())
+	}
+	for _, v := range o.ProviderSourceAllow {
+		r, err := pcs.ParseSourceRule(v)
+		if err != nil {
+			return ErrConfig.Wrapf("--provider-collateral-source-allow %q: %v", v, err)
+		}
+		cfg.Collateral.ProviderSourceRules = append(cfg.Collateral.ProviderSourceRules, r)
+		log.Info("providers may set collateral sources under", "prefix", r.String())
 	}
 	cfg.Collateral.Timeout = o.Timeout
 	cfg.Collateral.RefreshLead, cfg.Collateral.RefreshMaxAge, cfg.Collateral.RefreshInterval = o.RefreshLead, o.RefreshMaxAge, o.RefreshInterval

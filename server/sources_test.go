@@ -116,13 +116,15 @@ func TestRealQuoteFromPCS(t *testing.T) {
 	if err := srv.Add(col); err != nil {
 		t.Fatal(err)
 	}
-	url := srv.Start(t)
+	srv.Start(t)
 	srv.APIKey = "k"
 	ctx := context.Background()
+	// Intel's PCS: the key goes to https://api.trustedservices.intel.com
+	// only; the fake's client takes every request to it.
 	_, c := startNode(t, t.TempDir(), func(cfg *Config) {
 		cfg.Dev = false
 		cfg.Clock = fixedClock{time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)}
-		cfg.Collateral = CollateralOptions{Sources: []string{"pcs:" + url}, PCSAPIKey: "k", HTTPClient: srv.Client()}
+		cfg.Collateral = CollateralOptions{Sources: []string{"pcs"}, PCSAPIKey: "k", HTTPClient: srv.Client()}
 	})
 	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "phala"})
 	if err != nil {
@@ -146,6 +148,9 @@ func TestCollateralOptionsErrors(t *testing.T) {
 		"missing root file": {TrustRoots: []string{filepath.Join(dir, "missing.pem")}},
 		"not a root":        {TrustRoots: []string{notRoot}},
 		"bad source":        {Sources: []string{"pcs:ftp://x"}},
+		"folder allowed":    {ProviderSourceAllow: []string{"dir:" + dir}},
+		"path allowed":      {ProviderSourceAllow: []string{dir}},
+		"bad allow URL":     {ProviderSourceAllow: []string{"https://x/?a=b"}},
 		"missing folder":    {Sources: []string{filepath.Join(dir, "nowhere")}},
 		"bad CA file":       {Sources: []string{"https://pccs.example"}, CACertFile: notRoot + ".missing"},
 	} {

@@ -15,7 +15,7 @@ import (
 // at a PCCS-like server attests with nothing imported while the deployment
 // has no sources; a provider without the setting on the same service gets
 // collateral_not_found and the server sees no request for it; a bad source
-// is refused; an update without the member keeps it; an empty list drops it.
+// is refused (files and the allow-list: provider_sources_allow_test.go); an update without the member keeps it; an empty list drops it.
 func TestProviderCollateralSources(t *testing.T) {
 	v := loadVector(t, "S01-sgx-v3-phala", "2025-07-01T00:00:00Z")
 	srv := pcsfake.New(pcs.KindPCCS)
@@ -24,7 +24,7 @@ func TestProviderCollateralSources(t *testing.T) {
 	}
 	base := srv.Start(t)
 	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at},
-		cfg: CollateralConfig{SourceOptions: pcs.SourceOptions{Client: srv.Client()}}})
+		cfg: CollateralConfig{SourceOptions: pcs.SourceOptions{Client: srv.Client()}, ProviderSourceRules: mustRules(t, base)}})
 	ctx := context.Background()
 	statuses := []string{"UpToDate", "ConfigurationAndSWHardeningNeeded"}
 
@@ -38,7 +38,7 @@ func TestProviderCollateralSources(t *testing.T) {
 		t.Fatalf("%d requests for a provider without sources", n)
 	}
 
-	for _, bad := range [][]string{{"pcs:not-a-url"}, {""}, {"/no/such/folder"}} {
+	for _, bad := range [][]string{{"pcs:not-a-url"}, {""}} {
 		_, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "bad", Settings: &ProviderSettings{CollateralSources: bad}})
 		if !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("create with sources %q: %v, want invalid_request", bad, err)
@@ -105,7 +105,8 @@ func TestProviderSourcesFetchState(t *testing.T) {
 	goodURL, downURL := good.Start(t), down.Start(t)
 	down.Fail(503)
 	// No SourceOptions: http.DefaultClient reaches both servers.
-	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}})
+	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at},
+		cfg: CollateralConfig{ProviderSourceRules: mustRules(t, goodURL, downURL)}})
 	ctx := context.Background()
 	statuses := []string{"UpToDate", "ConfigurationAndSWHardeningNeeded"}
 	for name, src := range map[string]string{"down": "pccs:" + downURL, "good": "pccs:" + goodURL} {

@@ -50,6 +50,11 @@ type CollateralConfig struct {
 	// NodeID names this node as the holder of the refresh lease (default:
 	// host name and a random suffix).
 	NodeID string
+	// ProviderSourceRules are the URL prefixes under which providers may
+	// set collateralSources besides the deployment's own URL sources
+	// (avow serve --provider-collateral-source-allow). File and folder
+	// sources are never allowed for providers.
+	ProviderSourceRules []pcs.SourceRule
 	// SourceOptions build the sources of a provider's collateralSources
 	// setting (pcs.ParseSource): the PCS API key and the HTTP client of
 	// the deployment's sources.
@@ -74,6 +79,9 @@ var ErrNoSources = errs.New("collateral_sources_not_configured", "the server has
 type collateralState struct {
 	cfg    CollateralConfig
 	holder string
+
+	// allow is what providers' collateralSources may name (providerRules).
+	allow []pcs.SourceRule
 
 	mu       sync.Mutex
 	inflight map[fetchKey]chan struct{}
@@ -151,7 +159,7 @@ func (s *Service) configureCollateral(cfg Config) error {
 		_, _ = rand.Read(b[:])
 		c.NodeID = host + "-" + hex.EncodeToString(b[:])
 	}
-	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, inflight: map[fetchKey]chan struct{}{},
+	s.colsrc = &collateralState{cfg: c, holder: c.NodeID, allow: providerRules(c), inflight: map[fetchKey]chan struct{}{},
 		keys: map[store.CollateralKey]*keyState{}, override: map[fetchKey]*keyState{}, counters: CollateralCounters{SourceErrors: map[string]uint64{}}}
 	return nil
 }
@@ -308,10 +316,9 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 	}
 	st := c.stateFor(srcs.id, key)
 	if now.Before(st.retryAt) {
-		errsText := strings.Join(st.lastErrors, "; ")
 		retry := st.retryAt
 		c.mu.Unlock()
-		return nil, nil, nil, s.noCollateral(key, stored, errsText, retry)
+		return nil, nil, nil, s.noCollateral(key, stored, retry)
 	}
 	done := make(chan struct{})
 	c.inflight[fk] = done
@@ -344,7 +351,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		retry := c.backOff(c.stateFor(srcs.id, key), now, got.attempts)
 		c.mu.Unlock()
 		s.auditCollateral(ctx, nil, "collateral.fetch", "failure", now, key, map[string]string{"errors": strings.Join(got.attempts, "; ")})
-		return nil, nil, nil, s.noCollateral(key, stored, strings.Join(got.attempts, "; "), retry)
+		return nil, nil, nil, s.noCollateral(key, stored, retry)
 	}
 	sc, err := s.storeFetched(ctx, nil, "collateral.fetch", key, got, now)
 	if err != nil {
@@ -358,26 +365,29 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 	return res, sc, verr, nil
 }
 
+// sourcesHidden ends an attestation error about the sources. Anonymous
+// callers read it: it names no source, URL, path or error body; each
+// source's error is in the server log ("collateral source failed"), the
+// collateral.fetch audit entry and avow collateral show.
+const sourcesHidden = "the collateral sources' errors are in the server log and the audit log"
+
 // noCollateral is the error of an attestation whose platform has no
 // usable collateral: missing (collateral_not_found) or expired
-// (collateral_expired), naming the FMSPC, the expiry and the sources'
-// errors.
-func (s *Service) noCollateral(key store.CollateralKey, stored *storedCollateral, sourceErrors string, retry time.Time) error {
+// (collateral_expired), naming the FMSPC, the expiry and the next
+// attempt, never a source (sourcesHidden).
+func (s *Service) noCollateral(key store.CollateralKey, stored *storedCollateral, retry time.Time) error {
 	what := strings.ToUpper(key.TEE) + " collateral for FMSPC " + key.FMSPC + " (PCE ID " + key.PCEID + ")"
-	tail := "; sources: " + sourceErrors
-	if sourceErrors == "" {
-		tail = ""
-	}
-	tail += "; next attempt after " + retry.UTC().Format(time.RFC3339)
+	tail := "; next attempt after " + retry.UTC().Format(time.RFC3339) + " (" + sourcesHidden + ")"
 	if stored == nil {
-		return ErrCollateralNotFound.Wrapf("no %s is stored and none could be fetched%s", what, tail)
+		return ErrCollateralNotFound.Wrapf("no %s is stored and no collateral source had it%s", what, tail)
 	}
-	return ErrCollateralExpired.Wrapf("the stored %s expired at %s and no fresh collateral could be fetched%s",
+	return ErrCollateralExpired.Wrapf("the stored %s expired at %s and no collateral source had fresh collateral%s",
 		what, s.describeStored(stored.col, s.clock.Now()).expiry.UTC().Format(time.RFC3339), tail)
 }
 
-// explainExpired adds to a provider's collateral_expired refusal why no
-// fresh collateral could be had from srcs, the provider's sources.
+// explainExpired adds to a provider's collateral_expired refusal that no
+// fresh collateral could be had from srcs, the provider's sources, and
+// when they are asked again (not why: sourcesHidden).
 func (s *Service) explainExpired(err error, res *dcap.Result, srcs sourceSet) error {
 	if !errors.Is(err, ErrCollateralExpired) || len(srcs.list) == 0 || res == nil || res.PCK == nil {
 		return err
@@ -389,17 +399,17 @@ func (s *Service) explainExpired(err error, res *dcap.Result, srcs sourceSet) er
 	if srcs.id != "" {
 		st = c.override[fetchKey{srcs.id, key}]
 	}
-	var text string
+	failed := st != nil && st.lastOutcome == OutcomeFailed
 	var retry time.Time
-	if st != nil && st.lastOutcome == OutcomeFailed {
-		text, retry = strings.Join(st.lastErrors, "; "), st.retryAt
+	if failed {
+		retry = st.retryAt
 	}
 	c.mu.Unlock()
-	if text == "" {
+	if !failed {
 		return err
 	}
-	return ErrCollateralExpired.Wrapf("%s; no fresh collateral could be fetched: %s; next attempt after %s",
-		causeText(err), text, retry.UTC().Format(time.RFC3339))
+	return ErrCollateralExpired.Wrapf("%s; no fresh collateral could be fetched; next attempt after %s (%s)",
+		causeText(err), retry.UTC().Format(time.RFC3339), sourcesHidden)
 }
 
 // causeText is the cause part of an errs.Error (its detail without the

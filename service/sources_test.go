@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ type sourcesSetup struct {
 	cfg    CollateralConfig
 	roots  []*x509.Certificate // PrivateRoots
 	dbPath string              // shared store file; "" for a new one
+	log    *slog.Logger        // nil: discarded
 }
 
 func newSourcesService(t testing.TB, o sourcesSetup) *Service {
@@ -57,7 +59,7 @@ func newSourcesService(t testing.TB, o sourcesSetup) *Service {
 	}
 	t.Cleanup(func() { st.Close() })
 	s, err := New(Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: o.clock,
-		PrivateRoots: o.roots, Collateral: o.cfg})
+		PrivateRoots: o.roots, Collateral: o.cfg, Logger: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +256,13 @@ func TestTamperedCollateralRejected(t *testing.T) {
 	only := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, cfg: CollateralConfig{Sources: []pcs.Source{source(t, bad.URL(), bad)}}})
 	createProvider(t, only, "real", "ConfigurationAndSWHardeningNeeded")
 	_, err = only.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
-	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "00a067110000") || !strings.Contains(err.Error(), "rejected: tcb_info_invalid") {
+	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "00a067110000") {
 		t.Fatalf("err = %v", err)
+	}
+	// The rejection is for the operator (audit log, server log), not in
+	// the attestation error.
+	if entries := auditOps(t, only, "collateral.fetch"); len(entries) != 1 || !strings.Contains(entries[0].Details["errors"], "rejected: tcb_info_invalid") {
+		t.Fatalf("audit %+v", entries)
 	}
 	if rows, _ := only.st.ListCollateral(ctx); len(rows) != 0 {
 		t.Errorf("tampered collateral was stored: %+v", rows)
@@ -273,7 +280,7 @@ func TestTamperedCollateralRejected(t *testing.T) {
 }
 
 // TestUnknownFMSPC: a source without the platform answers 404; the error
-// names the FMSPC and the 404.
+// names the FMSPC, the audit entry the 404.
 func TestUnknownFMSPC(t *testing.T) {
 	v := loadVector(t, "S01-sgx-v3-phala", "2025-07-01T00:00:00Z")
 	srv := pcsfake.New(pcs.KindPCCS)
@@ -284,8 +291,11 @@ func TestUnknownFMSPC(t *testing.T) {
 	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "real")
 	_, err := s.Attest(context.Background(), "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
-	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "FMSPC 00a067110000") || !strings.Contains(err.Error(), "404") {
+	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "FMSPC 00a067110000") {
 		t.Fatalf("err = %v", err)
+	}
+	if entries := auditOps(t, s, "collateral.fetch"); len(entries) != 1 || !strings.Contains(entries[0].Details["errors"], "404") {
+		t.Fatalf("audit %+v", entries)
 	}
 }
 
@@ -438,8 +448,8 @@ func TestTwoNodesOneRefresh(t *testing.T) {
 }
 
 // TestExpiredAndNoFreshCollateral: stored collateral past nextUpdate, the
-// source down: refused with the FMSPC, the expiry and the source error;
-// accepted within the provider's grace period.
+// source down: refused with the FMSPC and the expiry (the source error is
+// in the collateral report); accepted within the provider's grace period.
 func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -461,9 +471,17 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	clock.Set(t0.Add(31 * 24 * time.Hour))
 	_, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote})
 	if !errors.Is(err, ErrCollateralExpired) || !strings.Contains(err.Error(), "2026-03-31T00:00:00Z") ||
-		!strings.Contains(err.Error(), "500 Internal Server Error") || strings.Contains(err.Error(), "no answer within") ||
+		!strings.Contains(err.Error(), "no fresh collateral could be fetched") ||
 		!strings.Contains(strings.ToLower(err.Error()), "fmspc") {
 		t.Fatalf("err = %v", err)
+	}
+	rep, err := s.CollateralReport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Items) == 0 || !strings.Contains(strings.Join(rep.Items[0].LastErrors, "; "), "500 Internal Server Error") ||
+		strings.Contains(strings.Join(rep.Items[0].LastErrors, "; "), "no answer within") {
+		t.Fatalf("report items %+v", rep.Items)
 	}
 	if _, err := s.Attest(ctx, "lenient", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatalf("within the grace period: %v", err)

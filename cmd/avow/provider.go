@@ -34,7 +34,7 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(&tokenAlgorithmFlag, "token-algorithm", "", "algorithm of the provider's tokens: RS256 (MAA's, the default) or ES256 (faster; changing it rotates the signing key)")
 	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
-	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL, pcs or pcs:URL, or a bundle file or folder on the server")
+	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL or pcs, which the server must allow: one of its own --collateral-source URLs or under its --provider-collateral-source-allow (files and folders are the server operator's only)")
 }
 
 // tokenAlgorithmFlag is --token-algorithm of provider create and update

@@ -44,8 +44,8 @@ type Server struct {
 	delay         time.Duration // every request waits this long first
 	tamperTCBInfo bool
 
-	// APIKey, when set, must arrive as Ocp-Apim-Subscription-Key (401
-	// otherwise).
+	// APIKey, when set, must arrive as Ocp-Apim-Subscription-Key on the
+	// API's paths (401 otherwise); CRL distribution points need none.
 	APIKey string
 
 	ts *httptest.Server
@@ -177,13 +177,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if s.APIKey != "" && r.Header.Get(pcs.HeaderAPIKey) != s.APIKey {
-		http.Error(w, "access denied due to missing or invalid subscription key", http.StatusUnauthorized)
+	path := r.URL.Path
+	if strings.HasSuffix(path, ".der") || strings.HasSuffix(path, ".crl") { // a CRL distribution point: no key, as Intel's
+		s.serveRootCRL(w, false)
 		return
 	}
-	path := r.URL.Path
-	if strings.HasSuffix(path, ".der") || strings.HasSuffix(path, ".crl") { // a CRL distribution point
-		s.serveRootCRL(w, false)
+	if s.APIKey != "" && r.Header.Get(pcs.HeaderAPIKey) != s.APIKey {
+		http.Error(w, "access denied due to missing or invalid subscription key", http.StatusUnauthorized)
 		return
 	}
 	tee, rest, ok := splitPath(path)
