@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,8 +73,17 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 		tr.Type = truncate(tr.Type)
 	}
 	s.obs.Attested(tr)
-	if !s.audit.cfg.Disabled {
+	switch {
+	case s.audit.cfg.Disabled:
+	case tr.PolicyHash != "":
+		// The attestation reached a provider's policy: a record of its own.
 		s.audit.record(attestationEntry(&tr))
+	default:
+		// Refused before any policy (unknown provider, malformed or
+		// unverifiable evidence, ...): anyone can send these, so they are
+		// counted per provider, type, code and minute, not recorded one by
+		// one.
+		s.audit.countRefused(&tr)
 	}
 	return res, err
 }
@@ -138,12 +148,92 @@ func attestationEntry(tr *AttestRecord) store.AuditEntry {
 		Operation: "attest." + tr.Type, Outcome: outcome, Details: d, RequestID: tr.RequestID}
 }
 
+// refusalKey groups attestations refused before a policy: the provider
+// ("" when no provider of the requested name exists), the attestation type
+// ("" when not one avow knows), the failure code and the minute.
+type refusalKey struct {
+	provider, typ, code string
+	minute              time.Time
+}
+
+// maxRefusalKeys bounds the groups counted at once; beyond it, refusals of
+// new groups are counted under provider "", type "" and code "other".
+const maxRefusalKeys = 4096
+
+// refusalTally counts attestations refused before a policy until the audit
+// writer turns the counts into records ("attest.refused", count per
+// provider, type, code and minute). The anonymous traffic of a minute thus
+// costs the log at most one record per known provider, type and code.
+type refusalTally struct {
+	mu     sync.Mutex
+	counts map[refusalKey]int64
+}
+
+func (t *refusalTally) count(tr *AttestRecord) {
+	k := refusalKey{code: tr.FailureCode, minute: tr.Time.UTC().Truncate(time.Minute)}
+	if tr.ProviderKnown {
+		k.provider = tr.Provider
+	}
+	if t, err := CanonicalType(tr.Type); err == nil {
+		k.typ = t
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.counts == nil {
+		t.counts = map[refusalKey]int64{}
+	}
+	if _, ok := t.counts[k]; !ok && len(t.counts) >= maxRefusalKeys {
+		k = refusalKey{code: "other", minute: k.minute}
+	}
+	t.counts[k]++
+}
+
+// take removes and returns the records of the minutes before now (of all
+// minutes when all is set), oldest first.
+func (t *refusalTally) take(now time.Time, all bool) []store.AuditEntry {
+	cur := now.UTC().Truncate(time.Minute)
+	t.mu.Lock()
+	var out []store.AuditEntry
+	for k, n := range t.counts {
+		if !all && !k.minute.Before(cur) {
+			continue
+		}
+		delete(t.counts, k)
+		d := map[string]string{"count": strconv.FormatInt(n, 10), "failure_code": k.code,
+			"window_start": k.minute.Format(time.RFC3339), "window_end": k.minute.Add(time.Minute).Format(time.RFC3339)}
+		if k.typ != "" {
+			d["type"] = k.typ
+		}
+		out = append(out, store.AuditEntry{Time: k.minute, Kind: store.AuditAttestation, Provider: k.provider,
+			Operation: OperationAttestRefused, Outcome: k.code, Details: d})
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return a.Provider+"\x00"+a.Details["type"]+"\x00"+a.Outcome < b.Provider+"\x00"+b.Details["type"]+"\x00"+b.Outcome
+	})
+	return out
+}
+
+// OperationAttestRefused is the audit operation of the counted refusals.
+const OperationAttestRefused = "attest.refused"
+
+// refusalFlushEvery is how often the writer writes the counts of the
+// minutes that have ended.
+const refusalFlushEvery = 10 * time.Second
+
 // auditWriter writes attestation records in batches on one goroutine.
 type auditWriter struct {
-	st  store.Store
-	cfg AuditConfig
-	obs Observer
-	log *slog.Logger
+	st    store.Store
+	cfg   AuditConfig
+	obs   Observer
+	log   *slog.Logger
+	clock Clock
+
+	refused refusalTally
 
 	start   sync.Once
 	started atomic.Bool // ch is set
@@ -155,7 +245,7 @@ type auditWriter struct {
 	closing sync.Once
 }
 
-func newAuditWriter(st store.Store, cfg AuditConfig, obs Observer, log *slog.Logger) *auditWriter {
+func newAuditWriter(st store.Store, cfg AuditConfig, obs Observer, log *slog.Logger, clock Clock) *auditWriter {
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultAuditQueue
 	}
@@ -165,7 +255,7 @@ func newAuditWriter(st store.Store, cfg AuditConfig, obs Observer, log *slog.Log
 	if cfg.Linger <= 0 {
 		cfg.Linger = DefaultAuditLinger
 	}
-	return &auditWriter{st: st, cfg: cfg, obs: obs, log: log,
+	return &auditWriter{st: st, cfg: cfg, obs: obs, log: log, clock: clock,
 		flush: make(chan chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -193,6 +283,17 @@ func (w *auditWriter) record(e store.AuditEntry) {
 	}
 }
 
+// countRefused counts an attestation refused before a policy; the writer
+// records the counts (refusalTally).
+func (w *auditWriter) countRefused(tr *AttestRecord) {
+	if w.stopped.Load() {
+		w.obs.AuditDropped(1, "closed")
+		return
+	}
+	w.run()
+	w.refused.count(tr)
+}
+
 // queued returns how many records wait.
 func (w *auditWriter) queued() int {
 	if !w.started.Load() {
@@ -206,8 +307,12 @@ func (w *auditWriter) loop() {
 	batch := make([]store.AuditEntry, 0, w.cfg.MaxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	tick := time.NewTicker(refusalFlushEvery)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			w.write(w.refused.take(w.clock.Now(), false))
 		case e := <-w.ch:
 			// The first record of a batch wakes the writer; it then
 			// sleeps for the linger time and takes everything queued at
@@ -228,6 +333,9 @@ func (w *auditWriter) loop() {
 				quit = true
 			}
 			w.writeQueued(batch)
+			if ack != nil || quit {
+				w.write(w.refused.take(w.clock.Now(), true))
+			}
 			if ack != nil {
 				close(ack)
 			}
@@ -236,9 +344,11 @@ func (w *auditWriter) loop() {
 			}
 		case ack := <-w.flush:
 			w.writeQueued(batch[:0])
+			w.write(w.refused.take(w.clock.Now(), true))
 			close(ack)
 		case <-w.quit:
 			w.writeQueued(batch[:0])
+			w.write(w.refused.take(w.clock.Now(), true))
 			return
 		}
 	}

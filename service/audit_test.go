@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -171,8 +173,10 @@ func TestAttestationAudit(t *testing.T) {
 		d.Details["message"] == "" || d.Details["policy_hash"] == "" {
 		t.Errorf("denied record %+v", d)
 	}
-	u := byReq["req-unknown"]
-	if u.Provider != "nobody" || u.Outcome != "provider_not_found" || u.Operation != "attest.sgxenclave" {
+	// Refused before a policy: counted, not recorded one by one.
+	u := byReq[""]
+	if u.Provider != "" || u.Outcome != "provider_not_found" || u.Operation != OperationAttestRefused ||
+		u.Details["count"] != "1" || u.Details["type"] != TypeSgxEnclave || !u.Time.Equal(testNow.Truncate(time.Minute)) {
 		t.Errorf("unknown provider record %+v", u)
 	}
 	// No evidence in the log: no detail is longer than a hash or a message.
@@ -332,5 +336,60 @@ func TestAuditDisabled(t *testing.T) {
 	s.FlushAudit(context.Background())
 	if _, after := cs.counts(); after != before {
 		t.Errorf("records written with the audit writer disabled")
+	}
+}
+
+// Issue 13, item 7: every refused request was one audit record (83k in
+// 20 s, +33 MB). Attestations refused before a provider's policy are now
+// counted per provider, type, failure code and minute; attestations that
+// reach a policy keep their own records.
+func TestAuditRefusalsCounted(t *testing.T) {
+	s, p, _, _, clock := auditSetup(t, AuditConfig{})
+	ctx := context.Background()
+	good := simQuote(t, p, sgxsim.QuoteOptions{})
+	bad := simQuote(t, p, sgxsim.QuoteOptions{Defect: sgxsim.BadQuoteSignature})
+	const n = 2000
+	for i := 0; i < n; i++ {
+		s.Attest(ctx, fmt.Sprintf("nobody-%d", i), AttestRequest{Type: TypeSgxEnclave, Evidence: good}) // unknown providers
+		s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")})    // malformed evidence
+		s.Attest(ctx, "contoso", AttestRequest{Type: "Nonsense" + strconv.Itoa(i), Evidence: good}) // unknown types
+	}
+	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: bad}) // evidence that does not verify
+	clock.t = clock.t.Add(time.Minute)
+	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")}) // the next minute
+	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: good})              // reaches the policy: denied
+	if err := s.FlushAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ListAudit(ctx, owner, store.AuditFilter{Kind: store.AuditAttestation})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]string{}
+	policyRecords := 0
+	for _, e := range entries {
+		switch e.Operation {
+		case OperationAttestRefused:
+			key := e.Time.Format("15:04") + " " + e.Provider + "/" + e.Details["type"] + " " + e.Outcome
+			counts[key] = e.Details["count"]
+		case "attest." + TypeSgxEnclave:
+			policyRecords++
+		default:
+			t.Errorf("record %+v", e)
+		}
+	}
+	m0, m1 := testNow.Truncate(time.Minute).Format("15:04"), testNow.Add(time.Minute).Truncate(time.Minute).Format("15:04")
+	want := map[string]string{
+		m0 + " /SgxEnclave provider_not_found":              "2000",
+		m0 + " contoso/SgxEnclave unsupported_quote_format": "2000",
+		m0 + " contoso/ unknown_attestation_type":           "2000",
+		m0 + " contoso/SgxEnclave invalid_quote_signature":  "1",
+		m1 + " contoso/SgxEnclave unsupported_quote_format": "1",
+	}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("refusal counts\n got %v\nwant %v", counts, want)
+	}
+	if policyRecords != 1 {
+		t.Errorf("%d records of attestations that reached the policy, want 1", policyRecords)
 	}
 }

@@ -143,7 +143,7 @@ func New(cfg Config) (*Service, error) {
 	if s.obs == nil {
 		s.obs = NopObserver{}
 	}
-	s.audit = newAuditWriter(s.st, cfg.Audit, s.obs, s.log)
+	s.audit = newAuditWriter(s.st, cfg.Audit, s.obs, s.log, s.clock)
 	for _, root := range cfg.ExtraRoots {
 		key := dcap.RootKey(root)
 		if key == nil {
