@@ -86,6 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, ErrConfig.Wrapf("data folder: %v", err)
 	}
+	warnLoosePermissions(cfg.Logger, cfg.DataDir)
 	if cfg.InsecureHTTP && !loopback(cfg.Listen) {
 		return nil, ErrConfig.Wrapf("--insecure-http is only allowed on a loopback address, not %q", cfg.Listen)
 	}
@@ -132,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if err != nil {
 			return fail(ErrConfig.Wrapf("TLS certificate: %v", err))
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12, CipherSuites: aeadSuites}
 		n.CertFile = certFile
 	}
 	publicURL := cfg.PublicURL
@@ -283,6 +284,38 @@ func advertised(a *net.TCPAddr) string {
 	return a.String()
 }
 
+// aeadSuites are the TLS 1.2 cipher suites the server offers: ECDHE with
+// AEAD ciphers only (Go's defaults also offer ECDHE with CBC and SHA-1).
+// TLS 1.3's suites are all AEAD and not configurable.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// warnLoosePermissions warns when the data folder, or the secrets in it,
+// can be read or changed by other users: it holds the key-encryption key,
+// the sealed signing keys, the TLS key and the store.
+func warnLoosePermissions(log *slog.Logger, dir string) {
+	for _, p := range []string{dir, filepath.Join(dir, "kek"), filepath.Join(dir, "tls-key.pem")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			want := "0600"
+			if fi.IsDir() {
+				want = "0700"
+			}
+			log.Warn("other users can read or change this file or folder of the data folder; restrict it (chmod "+want+")",
+				"path", p, "mode", fmt.Sprintf("%04o", mode))
+		}
+	}
+}
+
 // ensureSelfSigned creates a self-signed ECDSA certificate for localhost,
 // 127.0.0.1 and ::1 and the machine's hostname if none exists.
 func ensureSelfSigned(certFile, keyFile string) error {
@@ -306,12 +339,17 @@ func ensureSelfSigned(certFile, keyFile string) error {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "avow (self-signed)", Organization: []string{"avow"}},
 		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(2, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:              names,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    names,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		// Not a CA: trusting this certificate (AVOW_CA_CERT,
+		// NODE_EXTRA_CA_CERTS, curl --cacert) trusts this server and
+		// nothing it could sign. Go, OpenSSL (curl, Node.js, Python) and
+		// the Azure SDKs accept a self-signed end-entity certificate as
+		// its own trust anchor.
 		BasicConstraintsValid: true,
-		IsCA:                  true, // lets clients trust it directly as a root
+		IsCA:                  false,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
