@@ -723,3 +723,36 @@ func TestInstanceURL(t *testing.T) {
 		t.Errorf("issuers %v", got)
 	}
 }
+
+// TestVerifyConcurrent: one Validator (and its key cache) serves parallel
+// sessions (run with -race).
+func TestVerifyConcurrent(t *testing.T) {
+	f := newFakeMAA(t, signer(t, 0))
+	v := newTestValidator(f, &waits{}, nil)
+	blobs := make([][]byte, 8)
+	sessions := make([]*session, 8)
+	for i := range sessions {
+		sessions[i] = newSession(t, f.URL)
+		blobs[i] = sessions[i].info(t, f, answer{})
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(sessions))
+	for i, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep, err := v.Verify(context.Background(), s.params, s.clientKey, blobs[i])
+			if err == nil && rep.SessionID != 0x1122334455667788 {
+				err = errors.New("wrong session")
+			}
+			errc <- err
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
