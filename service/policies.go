@@ -192,8 +192,9 @@ func (s *Service) checkSigner(ctx context.Context, tx store.Reader, p store.Prov
 // parseDocument reads the body of a policy-management operation (op, one
 // of policy.OpSetPolicy, OpResetPolicy, OpAddSigner, OpRemoveSigner) and
 // refuses it unless it was made for op and is valid now: its kind and
-// x-avow-operation, and its iat/nbf/exp. Whether the signer is trusted is
-// checkSigner's decision.
+// x-avow-operation, its iat/nbf/exp, and the validity period of the
+// certificate that signed it. Whether the signer is trusted is checkSigner's
+// decision.
 func (s *Service) parseDocument(jws, op string) (*policy.Document, error) {
 	doc, err := policy.ParseManagementDocument(strings.TrimSpace(jws))
 	if err != nil {
@@ -202,6 +203,11 @@ func (s *Service) parseDocument(jws, op string) (*policy.Document, error) {
 	now := s.clock.Now()
 	if err := doc.CheckUse(op, now, policy.DocumentClockSkew); err != nil {
 		return nil, err
+	}
+	if doc.Signed {
+		if err := policy.CheckCertificateTime(doc.Certificates[0], now, "the signing certificate"); err != nil {
+			return nil, err
+		}
 	}
 	return doc, nil
 }
@@ -339,6 +345,13 @@ func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider st
 		return "", err
 	}
 	cert := doc.PolicyCertificate
+	if add {
+		// A certificate that cannot sign now is not added; an expired one
+		// can still be removed.
+		if err := policy.CheckCertificateTime(cert, s.clock.Now(), "the certificate to add"); err != nil {
+			return "", err
+		}
+	}
 	now := s.clock.Now()
 	thumb := store.Thumbprint(cert.Raw)
 	event := "signer.remove"

@@ -303,3 +303,59 @@ func signWithHeader(t *testing.T, extra map[string]any, key *ecdsa.PrivateKey, c
 	sg.FillBytes(sig[32:])
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
+
+// TestSignerCertificateValidity is issue 13 item 9(e): a document signed
+// by a certificate outside its validity period is refused
+// (policy_signer_expired) on every operation and trust model, even when
+// the certificate is a signer of the provider; a certificate that is not
+// valid now is not added as a signer (nor given at provider creation), but
+// an expired one can be removed.
+func TestSignerCertificateValidity(t *testing.T) {
+	const text = "version=1.0; authorizationrules { => permit(); };"
+	ctx := context.Background()
+	admin := &Principal{ID: "pa", Role: store.RolePolicyAdmin}
+	s, key, cert := isolatedSetup(t)
+	expiredKey, expired := testSigner(t, "expired signer", testNow.Add(-48*time.Hour), testNow.Add(-time.Hour))
+	futureKey, future := testSigner(t, "future signer", testNow.Add(time.Hour), testNow.Add(48*time.Hour))
+	// The expired certificate became a signer while it was valid.
+	if _, err := s.st.AddSigner(ctx, store.Signer{Provider: "isolated", Certificate: expired.Raw, AddedAt: testNow.Add(-24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sg := range []struct {
+		key  *ecdsa.PrivateKey
+		cert *x509.Certificate
+	}{{expiredKey, expired}, {futureKey, future}} {
+		signed, _ := policy.SignDocument(text, sg.key, []*x509.Certificate{sg.cert})
+		for _, provider := range []string{"isolated", "contoso"} {
+			if _, err := s.SetPolicy(ctx, admin, provider, TypeSgxEnclave, signed); codeOf(err) != "policy_signer_expired" {
+				t.Errorf("%s: set on %s: %v", sg.cert.Subject.CommonName, provider, err)
+			}
+		}
+		if _, err := s.ResetPolicy(ctx, admin, "isolated", TypeSgxEnclave, mustSign(t, nil, sg.key, sg.cert)); codeOf(err) != "policy_signer_expired" {
+			t.Errorf("%s: reset: %v", sg.cert.Subject.CommonName, err)
+		}
+		_, other := testSigner(t, "other", testNow.Add(-time.Hour), testNow.Add(time.Hour))
+		if _, err := s.ModifySigners(ctx, admin, "isolated", true, mustSign(t, signerPayload(other, nil), sg.key, sg.cert)); codeOf(err) != "policy_signer_expired" {
+			t.Errorf("%s: add signed by it: %v", sg.cert.Subject.CommonName, err)
+		}
+		// Adding it, signed by a valid signer, is refused too.
+		if _, err := s.ModifySigners(ctx, admin, "isolated", true, mustSign(t, signerPayload(sg.cert, nil), key, cert)); codeOf(err) != "policy_signer_expired" {
+			t.Errorf("%s: add it: %v", sg.cert.Subject.CommonName, err)
+		}
+	}
+	// The expired signer is removed by a valid one.
+	if _, err := s.ModifySigners(ctx, admin, "isolated", false, mustSign(t, signerPayload(expired, nil), key, cert)); err != nil {
+		t.Fatalf("remove the expired signer: %v", err)
+	}
+	if signers, _ := s.st.ListSigners(ctx, "isolated"); len(signers) != 1 {
+		t.Errorf("%d signers left", len(signers))
+	}
+	// A provider is not created with a signer that cannot sign now.
+	for _, c := range []*x509.Certificate{expired, future} {
+		_, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "stillborn", TrustModel: store.TrustModelIsolated,
+			PolicySigningCertificates: []*x509.Certificate{cert, c}})
+		if codeOf(err) != "policy_signer_expired" {
+			t.Errorf("create with %s: %v", c.Subject.CommonName, err)
+		}
+	}
+}
