@@ -172,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	if n.AdminToken, err = bootstrap(ctx, svc, secret); err != nil {
+	if n.AdminToken, err = bootstrap(ctx, svc, secret, cfg.Logger); err != nil {
 		return fail(err)
 	}
 	if sim != nil {
