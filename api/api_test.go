@@ -305,7 +305,7 @@ func TestAuditEndpoint(t *testing.T) {
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, Options{Metrics: NewMetrics()})
+	e := newEnv(t, Options{Metrics: NewMetrics(), MetricsAccess: MetricsPublic})
 	e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(e.quote)))
 	bad := append([]byte{}, e.quote...)
 	bad[len(bad)/2] ^= 0xff
@@ -375,11 +375,19 @@ func TestMetricsAccess(t *testing.T) {
 	if r := none.do(t, "GET", "/metrics", "", nil); r.status != 404 {
 		t.Errorf("no metrics: %d", r.status)
 	}
+	// The default (issue 13 item 9b): a reader token, not anonymous.
+	def := newEnv(t, Options{Metrics: NewMetrics()})
+	if r := def.do(t, "GET", "/metrics", "", nil); r.status != 401 {
+		t.Errorf("default, anonymous: %d", r.status)
+	}
+	if r := def.do(t, "GET", "/metrics", def.reader, nil); r.status != 200 {
+		t.Errorf("default, reader: %d", r.status)
+	}
 }
 
 func TestManagementRateLimit(t *testing.T) {
 	m := NewMetrics()
-	e := newEnv(t, Options{Metrics: m, Limits: Limits{ManagementRate: 1, ManagementBurst: 3}})
+	e := newEnv(t, Options{Metrics: m, MetricsAccess: MetricsPublic, Limits: Limits{ManagementRate: 1, ManagementBurst: 3}})
 	var codes []int
 	for i := 0; i < 5; i++ {
 		r := e.do(t, "GET", "/management/providers", e.owner, nil)
@@ -451,7 +459,7 @@ func TestRateLimiterRefills(t *testing.T) {
 // TestAttestConcurrencyLimit holds one attestation in its slot and sends
 // another: 429 with Retry-After.
 func TestAttestConcurrencyLimit(t *testing.T) {
-	e := newEnv(t, Options{Metrics: NewMetrics(), Limits: Limits{AttestConcurrency: 1}})
+	e := newEnv(t, Options{Metrics: NewMetrics(), MetricsAccess: MetricsPublic, Limits: Limits{AttestConcurrency: 1}})
 	inSlot, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	e.api.attestHook = func() {

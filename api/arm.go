@@ -278,6 +278,15 @@ func (s *Server) arm(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// armAllow is allow with ARM's error body.
+func (s *Server) armAllow(w http.ResponseWriter, r *http.Request, who *service.Principal, need store.Role) bool {
+	if who.Allows(need) {
+		return true
+	}
+	s.writeARMError(w, r, service.ErrForbidden.Wrapf("role %s, %s needed", who.Role, need))
+	return false
+}
+
 func (s *Server) armMethodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) {
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	s.writeARMError(w, r, ErrMethodNotAllowed.Wrapf("%s %s", r.Method, r.URL.Path))
@@ -450,6 +459,9 @@ func (s *Server) armProvider(w http.ResponseWriter, r *http.Request, who *servic
 	case http.MethodPut:
 		s.armPut(w, r, who, req)
 	case http.MethodPatch:
+		if !s.armAllow(w, r, who, store.RoleOwner) {
+			return
+		}
 		var in armPatch
 		if err := decodeARM(r, &in); err != nil {
 			s.writeARMError(w, r, err)
@@ -489,6 +501,9 @@ func (s *Server) armProvider(w http.ResponseWriter, r *http.Request, who *servic
 // policySigningCertificates only matter on creation.
 func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Principal, req *armRequest) {
 	ctx := r.Context()
+	if !s.armAllow(w, r, who, store.RoleOwner) {
+		return
+	}
 	var in armCreate
 	if err := decodeARM(r, &in); err != nil {
 		s.writeARMError(w, r, err)

@@ -70,7 +70,7 @@ func (s *Server) collateralBundle(w http.ResponseWriter, r *http.Request, who *s
 }
 
 func (s *Server) collateralRefresh(w http.ResponseWriter, r *http.Request, who *service.Principal) {
-	if !s.method(w, r, http.MethodPost) {
+	if !s.method(w, r, http.MethodPost) || !s.allow(w, r, who, store.RoleOwner) {
 		return
 	}
 	var in struct {
@@ -118,7 +118,7 @@ func (s *Server) collateralRefresh(w http.ResponseWriter, r *http.Request, who *
 }
 
 func (s *Server) collateralPrune(w http.ResponseWriter, r *http.Request, who *service.Principal) {
-	if !s.method(w, r, http.MethodPost) {
+	if !s.method(w, r, http.MethodPost) || !s.allow(w, r, who, store.RoleOwner) {
 		return
 	}
 	var in struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/store"
 )
 
 // apiVersions are the MAA api-versions avow answers (maa.md §1.1).
@@ -324,11 +325,17 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 	case action == "" && r.Method == http.MethodGet:
 		tok, err = s.svc.GetPolicy(ctx, who, provider, attType)
 	case action == "" && r.Method == http.MethodPut:
+		if !s.allow(w, r, who, store.RolePolicyAdmin) {
+			return
+		}
 		var jws string
 		if jws, err = jwsBody(r); err == nil {
 			tok, err = s.svc.SetPolicy(ctx, who, provider, attType, jws)
 		}
 	case action == "reset" && r.Method == http.MethodPost:
+		if !s.allow(w, r, who, store.RolePolicyAdmin) {
+			return
+		}
 		var jws string
 		if jws, err = jwsBody(r); err == nil {
 			tok, err = s.svc.ResetPolicy(ctx, who, provider, attType, jws)
@@ -361,6 +368,9 @@ func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, 
 	case action == "" && r.Method == http.MethodGet:
 		tok, err = s.svc.Certificates(ctx, who, provider)
 	case (action == ":add" || action == ":remove") && r.Method == http.MethodPost:
+		if !s.allow(w, r, who, store.RolePolicyAdmin) {
+			return
+		}
 		var jws string
 		if jws, err = jwsBody(r); err == nil {
 			tok, err = s.svc.ModifySigners(ctx, who, provider, action == ":add", jws)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/store"
 )
 
 // ErrRateLimited answers requests over a limit (429 with Retry-After).
@@ -320,6 +321,18 @@ func checkEncoding(r *http.Request) error {
 // authenticate resolves the request's bearer token and applies the
 // management rate limit. On refusal it has written the answer (401, 429)
 // and returns false.
+// allow answers 403 unless who's role is at least need. Routes with a body
+// call it before they read the body: a caller who may not use a route
+// costs the server no reading, parsing or signature verification (the
+// service checks the role again).
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, who *service.Principal, need store.Role) bool {
+	if who.Allows(need) {
+		return true
+	}
+	s.writeError(w, r, service.ErrForbidden.Wrapf("role %s, %s needed", who.Role, need))
+	return false
+}
+
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*service.Principal, bool) {
 	who, err := s.principal(r)
 	if !s.limitManagement(w, r, who) {

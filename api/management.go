@@ -143,6 +143,9 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"providers": out})
 		case http.MethodPost:
+			if !s.allow(w, r, who, store.RoleOwner) {
+				return
+			}
 			var in createProviderJSON
 			if err := decodeJSON(r, MaxMgmtBody, &in); err != nil {
 				s.writeError(w, r, err)
@@ -194,6 +197,9 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 		}
 		writeJSON(w, http.StatusOK, providerOut(v))
 	case http.MethodPatch:
+		if !s.allow(w, r, who, store.RoleOwner) {
+			return
+		}
 		var in struct {
 			Settings *settingsJSON `json:"settings"`
 		}
@@ -276,6 +282,9 @@ func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request, who *servic
 	}
 	switch r.Method {
 	case http.MethodPost:
+		if !s.allow(w, r, who, store.RoleOwner) {
+			return
+		}
 		var in struct {
 			Role        string `json:"role"`
 			Description string `json:"description"`
@@ -315,6 +324,9 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodPost:
+		if !s.allow(w, r, who, store.RoleOwner) {
+			return
+		}
 		if err := requireJSON(r); err != nil {
 			s.writeError(w, r, err)
 			return

@@ -11,8 +11,8 @@ import (
 
 // Who may read /metrics.
 const (
-	MetricsPublic = "public" // anonymous, like /healthz (the default)
-	MetricsReader = "reader" // a bearer token with the reader role
+	MetricsPublic = "public" // anonymous, like /healthz
+	MetricsReader = "reader" // a bearer token with the reader role (the default)
 	MetricsOff    = "off"    // not served
 )
 
@@ -20,8 +20,9 @@ const (
 type Options struct {
 	// Metrics, when not nil, counts requests and serves /metrics.
 	Metrics *Metrics
-	// MetricsAccess is MetricsPublic (default), MetricsReader or
-	// MetricsOff.
+	// MetricsAccess is MetricsReader (default), MetricsPublic or
+	// MetricsOff. The metrics name providers, failure codes, collateral
+	// state and request rates: not for anonymous callers by default.
 	MetricsAccess string
 	// Limits on management rate and attestation concurrency.
 	Limits Limits
@@ -34,7 +35,7 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 	}
 	l := o.Limits.withDefaults()
 	if o.MetricsAccess == "" {
-		o.MetricsAccess = MetricsPublic
+		o.MetricsAccess = MetricsReader
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
 		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),

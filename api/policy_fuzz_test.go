@@ -14,23 +14,28 @@ import (
 const fuzzPolicyText = `version=1.0; authorizationrules { c:[type=="x-ms-sgx-svn", value>=2] => permit(); }; issuancerules { c:[type=="x-ms-sgx-svn"] => issue(type="svn", value=c.value); };`
 
 // policyBodies are the JWS bodies of the policy and certificate routes:
-// unsigned and signed policy documents, unsigned and signed resets, signer
-// additions and removals, each raw and as a JSON string, and the malformed
-// bodies of the hostile input test. No body removes the Isolated
-// provider's own signer, so that the signed ones stay valid for a whole
-// fuzzing run.
+// unsigned and signed policy documents, unsigned and signed resets, a
+// signer addition (and, last, its removal), raw and as a JSON string, and
+// the malformed bodies of the hostile input test. No body removes the
+// Isolated provider's own signer, so that the signed ones stay valid for a
+// whole fuzzing run.
 func policyBodies(tb testing.TB, e *fuzzEnv) []string {
 	tb.Helper()
 	signed, err := policy.SignDocument(fuzzPolicyText, e.signerKey, []*x509.Certificate{e.signerCert})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	reset, err := client.ResetDocument(e.signerKey, []*x509.Certificate{e.signerCert})
+	at := client.DocumentTime(testNow) // the service's clock
+	reset, err := client.ResetDocument(e.signerKey, []*x509.Certificate{e.signerCert}, at)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	_, other := signerPair(tb, "fuzz second signer")
-	add, err := client.SignerChangeDocument(other, e.signerKey, e.signerCert)
+	add, err := client.SignerChangeDocument(client.SignerAdd, other, e.signerKey, e.signerCert, at)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	remove, err := client.SignerChangeDocument(client.SignerRemove, other, e.signerKey, e.signerCert, at)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,6 +47,7 @@ func policyBodies(tb testing.TB, e *fuzzEnv) []string {
 		"not a jws", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ.", "eyJhbGciOiJub25lIn0.e30.", `"a.b.c"`, `"abc`, `""`, `"  "`, "{{{", "",
 		policy.UnsignedDocument("version=1.0; authorizationrules { => permit() };;;"),
 		`"\u0065yJhbGciOiJub25lIn0..`,
+		remove, // 22: add (4) is no remove
 	}
 	return out
 }

@@ -419,7 +419,7 @@ func TestClientIsolatedPolicyAndSigners(t *testing.T) {
 	if err != nil || len(certs) != 1 || !certs[0].Equal(certA) {
 		t.Fatalf("signers %v %v", certs, err)
 	}
-	add, err := SignerChangeDocument(certB, keyA, certA)
+	add, err := SignerChangeDocument(SignerAdd, certB, keyA, certA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,11 +436,11 @@ func TestClientIsolatedPolicyAndSigners(t *testing.T) {
 		t.Errorf("after add: %d signers", len(certs))
 	}
 	// C is not a signer: its change is refused.
-	byCadd, _ := SignerChangeDocument(certC, keyC, certC)
+	byCadd, _ := SignerChangeDocument(SignerAdd, certC, keyC, certC)
 	_, err = c.AddSigner(ctx, uri, byCadd)
 	wantServerError(t, err, 400, "policy_signer_untrusted")
 	// B removes itself.
-	rm, _ := SignerChangeDocument(certB, keyB, certB)
+	rm, _ := SignerChangeDocument(SignerRemove, certB, keyB, certB)
 	res, err = c.RemoveSigner(ctx, uri, rm)
 	if err != nil || res.Result != "IsAbsent" {
 		t.Fatalf("remove %+v %v", res, err)
@@ -450,11 +450,17 @@ func TestClientIsolatedPolicyAndSigners(t *testing.T) {
 	}
 
 	// Argument checks.
-	if _, err := SignerChangeDocument(certB, keyA, certB); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := SignerChangeDocument(SignerAdd, certB, keyA, certB); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("key/cert mismatch: %v", err)
 	}
-	if _, err := SignerChangeDocument(certB, nil, nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := SignerChangeDocument(SignerAdd, certB, nil, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("unsigned change: %v", err)
+	}
+	if _, err := SignerChangeDocument("replace", certB, keyA, certA); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("unknown operation: %v", err)
+	}
+	if _, err := SignerChangeDocument(SignerAdd, certB, keyA, certA, DocumentValidity(-time.Minute)); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("negative validity: %v", err)
 	}
 	if d, _ := ResetDocument(nil, nil); d != UnsignedResetDocument {
 		t.Errorf("unsigned reset %s", d)
@@ -463,7 +469,8 @@ func TestClientIsolatedPolicyAndSigners(t *testing.T) {
 
 // TestClientSignerDocumentShape compares SignerChangeDocument with the
 // certificates:add JWS of MAA's documentation: same header members, a payload
-// with one policy certificate member holding kty and x5c.
+// with one policy certificate member holding kty and x5c; besides it only
+// x-avow-operation, and with DocumentValidity(0) no time claims.
 func TestClientSignerDocumentShape(t *testing.T) {
 	dir := vectors.Dir(t, "maa/transcribed/azure-docs")
 	ref, err := os.ReadFile(filepath.Join(dir, "add_policy_signer_request.jws"))
@@ -472,13 +479,13 @@ func TestClientSignerDocumentShape(t *testing.T) {
 	}
 	f := fakemaa.New(t) // for its RSA key and certificate
 	_, cert := fakemaa.Signer(t, "new signer")
-	mine, err := SignerChangeDocument(cert, f.Key.Private, f.Key.Certificate)
+	mine, err := SignerChangeDocument(SignerAdd, cert, f.Key.Private, f.Key.Certificate, DocumentValidity(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	type shape struct {
 		header  map[string]any
-		payload map[string]map[string]any
+		payload map[string]any
 	}
 	decode := func(jws string) shape {
 		parts := strings.Split(strings.TrimSpace(jws), ".")
@@ -500,8 +507,9 @@ func TestClientSignerDocumentShape(t *testing.T) {
 	if r.header["alg"] != m.header["alg"] || len(r.header) != len(m.header) || m.header["x5c"] == nil {
 		t.Errorf("header %v, MAA docs %v", m.header, r.header)
 	}
-	rc, mc := r.payload["maa-policyCertificate"], m.payload["policyCertificate"]
-	if rc == nil || mc == nil || len(m.payload) != 1 || mc["kty"] != "EC" || rc["kty"] != "RSA" || len(mc["x5c"].([]any)) != 1 {
+	rc, _ := r.payload["maa-policyCertificate"].(map[string]any)
+	mc, _ := m.payload["policyCertificate"].(map[string]any)
+	if rc == nil || mc == nil || len(m.payload) != 2 || m.payload["x-avow-operation"] != "add" || mc["kty"] != "EC" || rc["kty"] != "RSA" || len(mc["x5c"].([]any)) != 1 {
 		t.Errorf("payload %v, MAA docs %v", m.payload, r.payload)
 	}
 }

@@ -146,7 +146,8 @@ func (c *Client) tokenCall(ctx context.Context, r request) (string, error) {
 
 // resultClaims does r and decodes the claims of the result token without
 // verifying it: the result comes over the TLS connection to the server.
-// Use VerifyToken on PolicyResult.Token to check its signature.
+// Use VerifyToken with VerifyKinds(TokenPolicyManagement) (or
+// TokenSignerManagement) on the result's Token to check its signature.
 func (c *Client) resultClaims(ctx context.Context, r request) (string, map[string]any, error) {
 	tok, err := c.tokenCall(ctx, r)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"strings"
+	"time"
 )
 
 // Document is a policy document: the JWS that carries a policy to MAA's
@@ -39,6 +40,19 @@ type Document struct {
 	// Warnings notes tolerated deviations (for example a payload that holds
 	// the policy text itself rather than its base64url).
 	Warnings []Warning
+
+	// Kind is what the payload makes the document for (see
+	// ParseManagementDocument); ParseDocument sets KindPolicy or KindReset.
+	Kind DocumentKind
+	// PolicyCertificate is the certificate a signer change names
+	// (KindSigner).
+	PolicyCertificate *x509.Certificate
+	// Operation is the OperationClaim ("add", "remove", ...), "" when
+	// absent.
+	Operation string
+	// IssuedAt, NotBefore and Expiry are the document's iat, nbf and exp
+	// (from the payload or the protected header; zero when absent).
+	IssuedAt, NotBefore, Expiry time.Time
 }
 
 // PolicyHash returns the document's x-ms-policy-hash (see PolicyHash).
@@ -121,25 +135,32 @@ func ParseDocument(jws string) (*Document, error) {
 		return nil, ErrDocumentMalformed.Wrapf("payload is not base64url: %v", err)
 	}
 	if len(bytes.TrimSpace(pb)) == 0 {
+		d.Kind = KindReset
 		return d, nil // reset: empty payload
 	}
 	var payload map[string]json.RawMessage
 	if err := json.Unmarshal(pb, &payload); err != nil {
 		return nil, ErrDocumentPayload.Wrapf("payload is not a JSON object: %v", err)
 	}
-	raw, ok := payload["AttestationPolicy"]
-	if !ok {
-		for k, v := range payload {
-			if strings.EqualFold(k, "AttestationPolicy") {
-				raw, ok = v, true
-			}
-		}
+	if err := d.readPolicy(payload); err != nil {
+		return nil, err
 	}
+	d.Kind = KindPolicy
+	if err := d.readClaims(payload, "payload"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// readPolicy reads the AttestationPolicy member of a payload into
+// d.Encoded and d.Text.
+func (d *Document) readPolicy(payload map[string]json.RawMessage) error {
+	raw, ok := policyMember(payload)
 	if !ok {
-		return nil, ErrDocumentPayload.Wrapf("payload has no AttestationPolicy member")
+		return ErrDocumentPayload.Wrapf("payload has no AttestationPolicy member")
 	}
 	if err := json.Unmarshal(raw, &d.Encoded); err != nil {
-		return nil, ErrDocumentPayload.Wrapf("AttestationPolicy is not a string")
+		return ErrDocumentPayload.Wrapf("AttestationPolicy is not a string")
 	}
 	text, err := decodeB64(d.Encoded)
 	switch {
@@ -150,9 +171,9 @@ func ParseDocument(jws string) (*Document, error) {
 		d.Text = d.Encoded
 		d.Warnings = append(d.Warnings, Warning{Code: WarnRawPolicyDocument, Message: "AttestationPolicy holds the policy text itself rather than its base64url encoding (the 2020 preview format); avow accepts it, current MAA expects base64url"})
 	default:
-		return nil, ErrDocumentPayload.Wrapf("AttestationPolicy is not base64url: %v", err)
+		return ErrDocumentPayload.Wrapf("AttestationPolicy is not base64url: %v", err)
 	}
-	return d, nil
+	return nil
 }
 
 // parseJWS decodes a compact JWS header and verifies its signature (alg
@@ -171,6 +192,12 @@ func parseJWS(jws string) (*Document, []string, error) {
 		return nil, nil, ErrDocumentMalformed.Wrapf("header is not a JSON object: %v", err)
 	}
 	d := &Document{Raw: jws, Algorithm: h.Alg}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &claims); err == nil {
+		if err := d.readClaims(claims, "header"); err != nil {
+			return nil, nil, err
+		}
+	}
 	switch alg := strings.ToUpper(h.Alg); alg {
 	case "NONE":
 		if parts[2] != "" {
@@ -291,6 +318,11 @@ func SignDocumentAlg(text string, key crypto.Signer, certs []*x509.Certificate, 
 // "ES256" (JOSE r||s). The key must match certs[0]. MAA's other signed
 // bodies (certificates:add/remove, signed resets) use it too.
 func SignJWS(payload []byte, key crypto.Signer, certs []*x509.Certificate, alg string) (string, error) {
+	return signJWS(payload, key, certs, alg, nil)
+}
+
+// signJWS is SignJWS with extra protected header members.
+func signJWS(payload []byte, key crypto.Signer, certs []*x509.Certificate, alg string, extraHeader map[string]any) (string, error) {
 	if key == nil {
 		return "", ErrSignKey.Wrapf("no signing key")
 	}
@@ -325,10 +357,21 @@ func SignJWS(payload []byte, key crypto.Signer, certs []*x509.Certificate, alg s
 	for i, c := range certs {
 		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
 	}
-	hb, _ := json.Marshal(struct {
-		Alg string   `json:"alg"`
-		X5c []string `json:"x5c"`
-	}{alg, x5c})
+	var hb []byte
+	if len(extraHeader) == 0 {
+		hb, _ = json.Marshal(struct {
+			Alg string   `json:"alg"`
+			X5c []string `json:"x5c"`
+		}{alg, x5c})
+	} else {
+		h := map[string]any{"alg": alg, "x5c": x5c}
+		for k, v := range extraHeader {
+			if k != "alg" && k != "x5c" {
+				h[k] = v
+			}
+		}
+		hb, _ = json.Marshal(h)
+	}
 	signing := b64.EncodeToString(hb) + "." + b64.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(signing))
 	var opts crypto.SignerOpts = crypto.SHA256

@@ -49,6 +49,14 @@ var (
 	ErrSignerMissing     = errs.New("policy_signer_missing", "the signed policy document carries no signing certificate")
 	ErrSignerCertificate = errs.New("policy_signer_certificate", "the policy signing certificate cannot be used")
 	ErrSignKey           = errs.New("policy_sign_key", "the policy cannot be signed with this key and certificate")
+
+	// Policy-management documents used for another operation, or outside
+	// their validity (Document.CheckUse, CheckCertificateTime).
+	ErrDocumentOperation      = errs.New("policy_document_operation", "the document is not made for this operation")
+	ErrDocumentExpired        = errs.New("policy_document_expired", "the document has expired (exp)")
+	ErrDocumentNotYetValid    = errs.New("policy_document_not_yet_valid", "the document is not valid yet (nbf)")
+	ErrDocumentIssuedInFuture = errs.New("policy_document_issued_in_future", "the document is issued in the future (iat)")
+	ErrSignerExpired          = errs.New("policy_signer_expired", "the signing certificate is outside its validity period")
 )
 
 // SyntaxError is a policy syntax or type error at a position of the text.

@@ -23,7 +23,7 @@ if [ -z "$avow" ]; then
 fi
 
 start_dev_server() {
-	printf 'avow_load-%s-0123456789abcdef' "$RANDOM" >"$work/token"
+	printf 'avow_load-%s-%s' "$RANDOM" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$work/token"
 	"$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
 		--admin-token-file "$work/token" "$@" >"$work/serve.out" 2>"$work/serve.log" &
 	pid=$!

@@ -242,7 +242,7 @@ func TestIsolatedProvider(t *testing.T) {
 		t.Fatalf("reset %+v, %v", r, err)
 	}
 	// Signer management: add the second certificate, signed by the first.
-	add, err := client.SignerChangeDocument(otherCert, key, cert)
+	add, err := client.SignerChangeDocument(client.SignerAdd, otherCert, key, cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,11 +256,11 @@ func TestIsolatedProvider(t *testing.T) {
 	if err != nil || len(signers) != 2 {
 		t.Fatalf("signers %d, %v", len(signers), err)
 	}
-	remove, _ := client.SignerChangeDocument(otherCert, key, cert)
+	remove, _ := client.SignerChangeDocument(client.SignerRemove, otherCert, key, cert)
 	if r, err := c.RemoveSigner(ctx, p.AttestURI, remove); err != nil || r.Result != "IsAbsent" {
 		t.Fatalf("remove signer %+v, %v", r, err)
 	}
-	last, _ := client.SignerChangeDocument(cert, key, cert)
+	last, _ := client.SignerChangeDocument(client.SignerRemove, cert, key, cert)
 	_, err = c.RemoveSigner(ctx, p.AttestURI, last)
 	assertCode(t, err, "last_signer")
 }

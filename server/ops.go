@@ -20,8 +20,10 @@ type Operations struct {
 	AuditQueue int
 	// NoAttestationAudit turns attestation records off.
 	NoAttestationAudit bool
-	// Metrics is who may read /metrics: api.MetricsPublic (default),
-	// api.MetricsReader or api.MetricsOff.
+	// Metrics is who may read /metrics: api.MetricsReader, api.MetricsPublic
+	// or api.MetricsOff. Default: reader, public in development mode
+	// (Config.Dev), where load scripts and dashboards on the workstation
+	// read it without a token.
 	Metrics string
 	// Limits: per-client management rate, attestation concurrency.
 	Limits api.Limits
@@ -30,6 +32,17 @@ type Operations struct {
 	// ReadTimeout (default 30 s).
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
+}
+
+// metricsAccess is who may read /metrics (see Metrics).
+func (o Operations) metricsAccess(dev bool) string {
+	switch {
+	case o.Metrics != "":
+		return o.Metrics
+	case dev:
+		return api.MetricsPublic
+	}
+	return api.MetricsReader
 }
 
 func (o Operations) retention() time.Duration {

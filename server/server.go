@@ -173,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	if n.AdminToken, err = bootstrap(ctx, svc, secret); err != nil {
+	if n.AdminToken, err = bootstrap(ctx, svc, secret, cfg.Logger); err != nil {
 		return fail(err)
 	}
 	if sim != nil {
@@ -188,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	go svc.RunCollateralRefresh(runCtx)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
-		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.Metrics,
+		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),
 			Limits: cfg.Ops.Limits}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: orDefault(cfg.Ops.ReadHeaderTimeout, 10*time.Second),

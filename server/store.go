@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/postgres"
@@ -69,11 +70,17 @@ func RedactStoreURL(storeURL string) string {
 // bootstrap is Service.Bootstrap, safe when several nodes start at once on
 // an empty shared store with the same --admin-token-file: the nodes that
 // lose the race to store the token (a conflict on its hash) find it there
-// on a second look.
-func bootstrap(ctx context.Context, svc *service.Service, secret string) (*service.NewAdminToken, error) {
+// on a second look. A revoked token from the file is not an error that
+// stops the node (its attestations go on): it stays revoked, with a
+// warning that says why.
+func bootstrap(ctx context.Context, svc *service.Service, secret string, log *slog.Logger) (*service.NewAdminToken, error) {
 	t, err := svc.Bootstrap(ctx, secret)
 	if secret != "" && errors.Is(err, store.ErrConflict) {
-		return svc.Bootstrap(ctx, secret)
+		t, err = svc.Bootstrap(ctx, secret)
+	}
+	if errors.Is(err, service.ErrAdminTokenRevoked) {
+		log.Warn("the token in --admin-token-file is revoked and stays revoked", "detail", errs.Detail(err))
+		return nil, nil
 	}
 	return t, err
 }

@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"time"
+	"unicode/utf8"
 
+	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
 )
 
@@ -92,29 +95,52 @@ func (s *Service) createAdminToken(ctx context.Context, who *Principal, role sto
 	return &NewAdminToken{ID: id, Role: role, Secret: secret}, nil
 }
 
+// MinAdminTokenLength is the fewest characters an operator-provided admin
+// token (--admin-token-file) may have; avow's own have 48.
+const MinAdminTokenLength = 32
+
+// Errors of Bootstrap with an operator-provided token.
+var (
+	ErrAdminTokenTooShort = errs.New("admin_token_too_short", "an admin token from a file must have at least 32 characters")
+	ErrAdminTokenRevoked  = errs.New("admin_token_revoked", "the admin token from the file was revoked; a revoked token is not registered again")
+)
+
 // Bootstrap creates the first owner token of an installation that has
-// none. secret is the token to use (from --admin-token-file) or empty for a
-// random one. It returns nil when tokens already exist.
+// none. secret is the token to use (from --admin-token-file; surrounding
+// white space is ignored; at least MinAdminTokenLength characters) or
+// empty for a random one. With a secret, an existing installation gets it
+// as an owner token unless it is registered already (nil, nil); a token
+// that was revoked stays revoked (ErrAdminTokenRevoked). Without a secret
+// it returns nil when tokens already exist.
 func (s *Service) Bootstrap(ctx context.Context, secret string) (*NewAdminToken, error) {
+	secret = strings.TrimSpace(secret)
+	if n := utf8.RuneCountInString(secret); secret != "" && n < MinAdminTokenLength {
+		return nil, ErrAdminTokenTooShort.Wrapf("the token has %d characters, at least %d are required (for example 32 random bytes in base64url, as avow's own tokens)", n, MinAdminTokenLength)
+	}
 	tokens, err := s.st.ListAdminTokens(ctx)
 	if err != nil {
 		return nil, mapStoreErr(err, "admin tokens")
 	}
 	if len(tokens) > 0 {
-		if secret != "" {
-			// An operator-provided token is made valid even on an existing
-			// installation, unless it already is.
-			if _, err := s.Authenticate(ctx, secret); err == nil {
-				return nil, nil
-			}
-			return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "from --admin-token-file", secret)
+		if secret == "" {
+			return nil, nil
 		}
-		return nil, nil
+		sum := sha256.Sum256([]byte(secret))
+		t, err := s.st.GetAdminTokenByHash(ctx, sum[:])
+		switch {
+		case err == nil && t.Revoked:
+			return nil, ErrAdminTokenRevoked.Wrapf("admin token %s was revoked at %s; remove --admin-token-file, or put a new token in the file to register it as an owner token",
+				t.ID, t.RevokedAt.UTC().Format(time.RFC3339))
+		case err == nil:
+			return nil, nil // registered already
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, mapStoreErr(err, "admin token")
+		}
+		// An operator-provided token is made valid even on an existing
+		// installation.
+		return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "from --admin-token-file", secret)
 	}
-	if secret != "" && len(strings.TrimSpace(secret)) < 16 {
-		return nil, ErrInvalidRequest.Wrapf("an admin token must have at least 16 characters")
-	}
-	return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "initial owner token", strings.TrimSpace(secret))
+	return s.createAdminToken(ctx, &Principal{ID: "bootstrap", Role: store.RoleOwner}, store.RoleOwner, "initial owner token", secret)
 }
 
 // ListAdminTokens returns every admin token (never a secret).

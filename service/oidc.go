@@ -104,6 +104,7 @@ func NewOIDCVerifier(cfg OIDCConfig) (*OIDCVerifier, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	cfg.HTTPClient = httpsOnly(cfg.HTTPClient)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -117,6 +118,27 @@ func NewOIDCVerifier(cfg OIDCConfig) (*OIDCVerifier, error) {
 		cfg.MaxKeyAge = 24 * time.Hour
 	}
 	return &OIDCVerifier{cfg: cfg}, nil
+}
+
+// httpsOnly returns a copy of c that refuses to follow a redirect to
+// anything but https: the issuer's metadata and keys decide who is an
+// owner, so none of them may come over plain http.
+func httpsOnly(c *http.Client) *http.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("refusing a redirect to %s: the issuer's metadata and keys are fetched over https only", req.URL.Redacted())
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // ParseRoleMap reads "value=role" pairs (as given to --oidc-role-map).
@@ -307,6 +329,9 @@ func (v *OIDCVerifier) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	}
 	if cfg.Issuer == "" {
 		return nil, fmt.Errorf("the OpenID metadata names no issuer")
+	}
+	if u, err := url.Parse(cfg.JWKSURI); err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("the OpenID metadata's jwks_uri %q is not an https URL; avow fetches an issuer's keys over https only", cfg.JWKSURI)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.JWKSURI, nil)
 	if err != nil {

@@ -34,7 +34,8 @@ type testIssuer struct {
 	private   map[string]jose.JSONWebKey
 	jwksHits  atomic.Int32
 	failJWKS  atomic.Bool
-	extraKeys []json.RawMessage // published verbatim beside the keys
+	extraKeys []json.RawMessage      // published verbatim beside the keys
+	jwksURI   atomic.Pointer[string] // published instead of /keys when set
 }
 
 func newTestIssuer(t *testing.T) *testIssuer {
@@ -43,8 +44,12 @@ func newTestIssuer(t *testing.T) *testIssuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		jwks := iss.srv.URL + "/keys"
+		if u := iss.jwksURI.Load(); u != nil {
+			jwks = *u
+		}
 		fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256","ES256"]}`,
-			iss.srv.URL, iss.srv.URL+"/keys")
+			iss.srv.URL, jwks)
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		iss.jwksHits.Add(1)
@@ -65,6 +70,9 @@ func newTestIssuer(t *testing.T) *testIssuer {
 		keys = append(keys, iss.extraKeys...)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	})
 	iss.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(iss.srv.Close)
@@ -426,5 +434,45 @@ func TestAuthenticateOIDC(t *testing.T) {
 	s.oidc = nil
 	if _, err := s.Authenticate(ctx, iss.sign(t, kid, iss.claimsAt(clock.Now(), "Attestation.Owner"))); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("JWT without OIDC: %v", err)
+	}
+}
+
+// TestOIDCKeysOnlyOverHTTPS is issue 13 item 9(a): the issuer is https,
+// and so must be where its keys come from. A jwks_uri over plain http, or
+// an https one that redirects to http, is refused without fetching it: a
+// network attacker could otherwise serve its own keys and mint owner
+// tokens.
+func TestOIDCKeysOnlyOverHTTPS(t *testing.T) {
+	iss := newTestIssuer(t)
+	kid := iss.addKey(t, jose.RS256)
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainHits.Add(1)
+		iss.mu.Lock()
+		defer iss.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]any{"keys": iss.public})
+	}))
+	t.Cleanup(plain.Close)
+	ctx := context.Background()
+	for name, jwks := range map[string]string{
+		"http jwks_uri":             plain.URL + "/keys",
+		"https redirecting to http": iss.srv.URL + "/redirect?to=" + plain.URL + "/keys",
+	} {
+		iss.jwksURI.Store(&jwks)
+		clock := &testClock{t: testNow}
+		v := newTestVerifier(t, iss, clock, nil)
+		_, err := v.Verify(ctx, iss.sign(t, kid, iss.claimsAt(clock.Now(), "Attestation.Owner")))
+		if err == nil || !strings.HasPrefix(err.Error(), "unauthorized:") || !strings.Contains(err.Error(), "https") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if n := plainHits.Load(); n != 0 {
+		t.Errorf("the plain http key set was fetched %d times", n)
+	}
+	// The same keys over https are fine.
+	iss.jwksURI.Store(nil)
+	clock := &testClock{t: testNow}
+	if _, err := newTestVerifier(t, iss, clock, nil).Verify(ctx, iss.sign(t, kid, iss.claimsAt(clock.Now(), "Attestation.Owner"))); err != nil {
+		t.Errorf("https: %v", err)
 	}
 }

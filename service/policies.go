@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -190,10 +189,25 @@ func (s *Service) checkSigner(ctx context.Context, tx store.Reader, p store.Prov
 		doc.Certificates[0].Subject.CommonName, want, p.Name)
 }
 
-func parseDocument(jws string) (*policy.Document, error) {
-	doc, err := policy.ParseDocument(strings.TrimSpace(jws))
+// parseDocument reads the body of a policy-management operation (op, one
+// of policy.OpSetPolicy, OpResetPolicy, OpAddSigner, OpRemoveSigner) and
+// refuses it unless it was made for op and is valid now: its kind and
+// x-avow-operation, its iat/nbf/exp, and the validity period of the
+// certificate that signed it. Whether the signer is trusted is checkSigner's
+// decision.
+func (s *Service) parseDocument(jws, op string) (*policy.Document, error) {
+	doc, err := policy.ParseManagementDocument(strings.TrimSpace(jws))
 	if err != nil {
 		return nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+	}
+	now := s.clock.Now()
+	if err := doc.CheckUse(op, now, policy.DocumentClockSkew); err != nil {
+		return nil, err
+	}
+	if doc.Signed {
+		if err := policy.CheckCertificateTime(doc.Certificates[0], now, "the signing certificate"); err != nil {
+			return nil, err
+		}
 	}
 	return doc, nil
 }
@@ -209,7 +223,7 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 	if err != nil {
 		return "", err
 	}
-	doc, err := parseDocument(jws)
+	doc, err := s.parseDocument(jws, policy.OpSetPolicy)
 	if err != nil {
 		return "", err
 	}
@@ -250,8 +264,10 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 }
 
 // ResetPolicy removes a stored policy (MAA's POST /policies/{type}:reset):
-// the default applies again. The body is a JWS with an empty payload,
-// signed for Isolated providers.
+// the default applies again. The body must be a JWS with an empty payload
+// (unsigned "eyJhbGciOiJub25lIn0..", or "<header>..<signature>"), signed
+// for Isolated providers: a policy document, such as the signed policy any
+// reader gets from GET /policies/{type}, is refused.
 func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
 		return "", err
@@ -260,7 +276,7 @@ func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, att
 	if err != nil {
 		return "", err
 	}
-	doc, err := parseDocument(jws)
+	doc, err := s.parseDocument(jws, policy.OpResetPolicy)
 	if err != nil {
 		return "", err
 	}
@@ -320,15 +336,27 @@ func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider st
 	if p.TrustModel != store.TrustModelIsolated {
 		return "", ErrNotIsolated.Wrapf("provider %s uses the %s trust model", p.Name, p.TrustModel)
 	}
-	cert, doc, err := parseSignerDocument(jws)
+	op := policy.OpRemoveSigner
+	if add {
+		op = policy.OpAddSigner
+	}
+	doc, err := s.parseDocument(jws, op)
 	if err != nil {
 		return "", err
 	}
+	cert := doc.PolicyCertificate
+	if add {
+		// A certificate that cannot sign now is not added; an expired one
+		// can still be removed.
+		if err := policy.CheckCertificateTime(cert, s.clock.Now(), "the certificate to add"); err != nil {
+			return "", err
+		}
+	}
 	now := s.clock.Now()
 	thumb := store.Thumbprint(cert.Raw)
-	op := "signer.remove"
+	event := "signer.remove"
 	if add {
-		op = "signer.add"
+		event = "signer.add"
 	}
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
 		if err := s.checkSigner(ctx, tx, p, doc); err != nil {
@@ -350,7 +378,7 @@ func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider st
 				return err
 			}
 		}
-		return tx.AppendAudit(ctx, audit(who, p.Name, op, now, map[string]string{"certificate": thumb, "subject": cert.Subject.String()}))
+		return tx.AppendAudit(ctx, audit(who, p.Name, event, now, map[string]string{"certificate": thumb, "subject": cert.Subject.String()}))
 	})
 	if err != nil {
 		return "", mapStoreErr(err, "provider "+p.Name)
@@ -365,56 +393,6 @@ func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider st
 		"x-ms-certificate-thumbprint":    strings.ToUpper(hex.EncodeToString(sha[:])),
 		"x-ms-policycertificates-result": result,
 	})
-}
-
-// parseSignerDocument reads a certificates:add/remove body: a JWS whose
-// payload is {"policyCertificate": JWK} (or the legacy names
-// maa-policyCertificate, aas-policyCertificate).
-func parseSignerDocument(jws string) (*x509.Certificate, *policy.Document, error) {
-	jws = strings.TrimSpace(jws)
-	parts := strings.Split(jws, ".")
-	if len(parts) != 3 {
-		return nil, nil, ErrInvalidRequest.Wrapf("the body is not a compact JWS")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload is not base64url")
-	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &body); err != nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload is not a JSON object")
-	}
-	var raw json.RawMessage
-	for _, name := range []string{"policyCertificate", "maa-policyCertificate", "aas-policyCertificate"} {
-		if v, ok := body[name]; ok {
-			raw = v
-			break
-		}
-	}
-	if raw == nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("the JWS payload has no policyCertificate")
-	}
-	var jwk struct {
-		X5c []string `json:"x5c"`
-	}
-	if err := json.Unmarshal(raw, &jwk); err != nil || len(jwk.X5c) == 0 {
-		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate is not a JWK with an x5c certificate")
-	}
-	der, err := base64.StdEncoding.DecodeString(jwk.X5c[0])
-	if err != nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate x5c[0] is not base64")
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("policyCertificate x5c[0] is not an X.509 certificate")
-	}
-	// The signature is checked like a policy document's: over the JWS, with
-	// the certificate in its header.
-	doc, err := policy.ParseSignedJWS(jws)
-	if err != nil {
-		return nil, nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
-	}
-	return cert, doc, nil
 }
 
 func boolString(b bool) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -159,6 +160,13 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 		return nil, err
 	}
 	now := s.clock.Now()
+	// A signer that cannot sign now would make the provider's policies
+	// unchangeable (policy.CheckCertificateTime refuses its documents).
+	for _, cert := range req.PolicySigningCertificates {
+		if err := policy.CheckCertificateTime(cert, now, "the policy signing certificate"); err != nil {
+			return nil, err
+		}
+	}
 	key, sealed, err := s.newKey(req.Name, TokenAlgorithm(settings), now)
 	if err != nil {
 		return nil, err

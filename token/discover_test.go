@@ -139,3 +139,23 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("closed: %v", err)
 	}
 }
+
+// TestDiscoverNoDowngrade: the keys of an https issuer are fetched over
+// https; metadata that sends the verifier to an http jwks_uri is refused
+// without fetching it. (A plain-http issuer, avow serve --insecure-http on
+// loopback, keeps working: TestDiscover.)
+func TestDiscoverNoDowngrade(t *testing.T) {
+	a, _ := testKeys(t)
+	plain := newIssuerServer(t, []*SigningKey{a})
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"jwks_uri":"` + plain.issuer + `/certs"}`))
+	}))
+	t.Cleanup(tlsSrv.Close)
+	_, _, err := Discover(context.Background(), tlsSrv.Client(), tlsSrv.URL)
+	if !errors.Is(err, ErrDiscoveryFailed) || !strings.Contains(err.Error(), "https") {
+		t.Errorf("https issuer, http jwks_uri: %v", err)
+	}
+	if n := plain.hits.Load(); n != 0 {
+		t.Errorf("the http jwks_uri was fetched %d times", n)
+	}
+}

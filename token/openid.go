@@ -114,6 +114,13 @@ func Discover(ctx context.Context, client *http.Client, issuer string) ([]Public
 	if err != nil {
 		return nil, nil, err
 	}
+	// The keys of an https issuer come over https: metadata pointing at
+	// http would let anyone on the path substitute the keys.
+	if strings.HasPrefix(strings.ToLower(issuer), "https:") {
+		if u, err := url.Parse(cfg.JWKSURI); err != nil || u.Scheme != "https" {
+			return nil, cfg, ErrDiscoveryFailed.Wrapf("jwks_uri %q: the keys of an https issuer must be fetched over https", cfg.JWKSURI)
+		}
+	}
 	keys, err := FetchJWKS(ctx, client, cfg.JWKSURI)
 	if err != nil {
 		return nil, cfg, err

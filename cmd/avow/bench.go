@@ -142,7 +142,7 @@ Exit status: 0 no errors, 1 some requests failed, 2 usage or set-up error.`,
 	}
 	r := remoteFlags(cmd, false)
 	f := cmd.Flags()
-	f.StringVar(&r.token, "token", "", "admin token to read the server's /metrics when it is --metrics reader (default $"+envToken+")")
+	f.StringVar(&r.token, "token", "", "admin token to read the server's /metrics (needed unless the server runs --dev or --metrics public; default $"+envToken+")")
 	f.StringVar(&o.url, "url", "", "the provider's attest URI, e.g. https://localhost:8443/providers/contoso (required)")
 	f.IntVar(&o.concurrency, "concurrency", 32, "concurrent connections")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send (ignored with --requests)")

@@ -207,7 +207,7 @@ func TestCrashSafety(t *testing.T) {
 		// Signers.
 		worker(func() bool {
 			_, cert := newCert(t, "added signer")
-			doc, err := client.SignerChangeDocument(cert, signerKey, signerCert)
+			doc, err := client.SignerChangeDocument(client.SignerAdd, cert, signerKey, signerCert)
 			if err != nil {
 				t.Error(err)
 				return false

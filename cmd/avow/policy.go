@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -424,6 +425,7 @@ func claimsText(cs []policy.Claim) string {
 
 func newPolicySignCmd() *cobra.Command {
 	var keyFile, certFile, alg, outFile string
+	var validity time.Duration
 	cmd := &cobra.Command{
 		Use:   "sign FILE --key KEY --cert CERT",
 		Short: "Write a signed policy document (JWS) for a policy",
@@ -432,6 +434,9 @@ accept from an isolated provider's signer. KEY is a PEM private key (RSA or
 ECDSA P-256; PKCS#8, PKCS#1 or SEC 1); CERT is the PEM signing certificate,
 optionally followed by its chain, which goes into the header's x5c.
 RSA keys sign RS256 (or PS256 with --alg), P-256 keys ES256.
+The payload carries iat and nbf (now) and exp (now + --validity, default
+10 minutes): upload the document within that time, or give a longer
+--validity (0: no time claims).
 
 The policy is checked first. Exit status: 0 written, 1 invalid policy,
 2 unreadable input or unusable key.`,
@@ -439,6 +444,9 @@ The policy is checked first. Exit status: 0 written, 1 invalid policy,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyFile == "" || certFile == "" {
 				return errors.New("--key and --cert are required")
+			}
+			if validity < 0 {
+				return fmt.Errorf("--validity must not be negative, not %v", validity)
 			}
 			in, err := readPolicyInput(args[0])
 			if in == nil {
@@ -459,7 +467,7 @@ The policy is checked first. Exit status: 0 written, 1 invalid policy,
 			if err != nil {
 				return err
 			}
-			jws, err := policy.SignDocumentAlg(in.text, key, certs, alg)
+			jws, err := policy.SignDocumentClaims(in.text, key, certs, alg, policy.ValidFor("", remoteNow().Truncate(time.Second), validity))
 			if err != nil {
 				return errors.New(errs.Detail(err))
 			}
@@ -474,6 +482,7 @@ The policy is checked first. Exit status: 0 written, 1 invalid policy,
 	cmd.Flags().StringVar(&certFile, "cert", "", "PEM signing certificate (then its chain)")
 	cmd.Flags().StringVar(&alg, "alg", "", "signature algorithm: RS256 (default for RSA), PS256, ES256 (P-256)")
 	cmd.Flags().StringVar(&outFile, "out", "", "write the document to this file instead of standard output")
+	validityFlag(cmd, &validity)
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,6 +51,21 @@ func policyTypeFlag(cmd *cobra.Command, typ *string) {
 func signerFlags(cmd *cobra.Command, key, cert *string, what string) {
 	cmd.Flags().StringVar(key, "key", "", "PEM private key of a policy signer, to sign "+what)
 	cmd.Flags().StringVar(cert, "cert", "", "PEM certificate of that signer (then its chain), put in the JWS header")
+}
+
+// validityFlag adds --validity: how long a document the command signs is
+// valid (its iat and nbf are now, its exp now + validity).
+func validityFlag(cmd *cobra.Command, validity *time.Duration) {
+	cmd.Flags().DurationVar(validity, "validity", client.DefaultDocumentValidity,
+		"how long the signed document is valid (iat and nbf now, exp now + this); 0: no time claims, as MAA's SDKs sign")
+}
+
+// documentOptions are the claims of a document signed now for validity.
+func documentOptions(validity time.Duration) ([]client.DocumentOption, error) {
+	if validity < 0 {
+		return nil, fmt.Errorf("--validity must not be negative, not %v", validity)
+	}
+	return []client.DocumentOption{client.DocumentTime(remoteNow()), client.DocumentValidity(validity)}, nil
 }
 
 func readSigner(keyFile, certFile string) (crypto.Signer, []*x509.Certificate, error) {
@@ -143,6 +159,7 @@ func newPolicyChangeOutput(uri, typ string, res *client.PolicyResult) policyChan
 
 func newPolicySetCmd() *cobra.Command {
 	var typ, keyFile, certFile string
+	var validity time.Duration
 	cmd := &cobra.Command{
 		Use:   "set NAME|ATTEST_URI FILE [--type TYPE] [--key KEY --cert CERT]",
 		Short: "Set a provider's policy for an attestation type",
@@ -161,6 +178,7 @@ the server received it).`,
 	r := remoteFlags(cmd, true)
 	policyTypeFlag(cmd, &typ)
 	signerFlags(cmd, &keyFile, &certFile, "the policy")
+	validityFlag(cmd, &validity)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		key, certs, err := readSigner(keyFile, certFile)
 		if err != nil {
@@ -178,7 +196,11 @@ the server received it).`,
 			}
 			doc = strings.TrimSpace(text)
 		} else if key != nil {
-			if doc, err = policy.SignDocument(text, key, certs); err != nil {
+			opts, err := documentOptions(validity)
+			if err != nil {
+				return err
+			}
+			if doc, err = client.PolicyDocument(text, key, certs, opts...); err != nil {
 				return errors.New(errs.Detail(err))
 			}
 		} else {
@@ -212,6 +234,7 @@ func signerText(s string) string {
 
 func newPolicyResetCmd() *cobra.Command {
 	var typ, keyFile, certFile string
+	var validity time.Duration
 	cmd := &cobra.Command{
 		Use:   "reset NAME|ATTEST_URI [--type TYPE] [--key KEY --cert CERT]",
 		Short: "Restore a provider's default policy for an attestation type",
@@ -225,12 +248,17 @@ Isolated providers). Needs an admin token (policy-admin).`,
 	r := remoteFlags(cmd, true)
 	policyTypeFlag(cmd, &typ)
 	signerFlags(cmd, &keyFile, &certFile, "the reset")
+	validityFlag(cmd, &validity)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		key, certs, err := readSigner(keyFile, certFile)
 		if err != nil {
 			return err
 		}
-		doc, err := client.ResetDocument(key, certs)
+		opts, err := documentOptions(validity)
+		if err != nil {
+			return err
+		}
+		doc, err := client.ResetDocument(key, certs, opts...)
 		if err != nil {
 			return errors.New(errs.Detail(err))
 		}

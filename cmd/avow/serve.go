@@ -28,7 +28,13 @@ the management API under /management, /healthz and /readyz.
 
 HTTPS by default: a self-signed certificate is generated into the data folder on first
 start (its path is printed; give it to clients). On first start an owner admin token is
-printed once on a line "admin token: <token>"; only its hash is stored.`,
+printed once on a line "admin token: <token>"; only its hash is stored.
+
+With --admin-token-file, the owner token is the file's (at least 32 characters,
+surrounding white space ignored): it is registered on first start, and on an
+existing installation when it is new, and the secret is not printed. A token
+from the file that was revoked stays revoked: the server starts and logs a
+warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(logFormat, ops.logLevel, cmd.ErrOrStderr())
@@ -61,7 +67,11 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 			if node.CertFile != "" {
 				fmt.Fprintf(out, "TLS certificate: %s\n", node.CertFile)
 			}
-			if node.AdminToken != nil {
+			switch {
+			case node.AdminToken != nil && cfg.AdminTokenFile != "":
+				// The operator has the secret: it is not printed.
+				fmt.Fprintf(out, "admin token registered from %s (role owner, id %s)\n", cfg.AdminTokenFile, node.AdminToken.ID)
+			case node.AdminToken != nil:
 				fmt.Fprintf(out, "admin token: %s\n", node.AdminToken.Secret)
 			}
 			select {
@@ -81,7 +91,7 @@ printed once on a line "admin token: <token>"; only its hash is stored.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate PEM (default: self-signed in the data folder)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key PEM")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only)")
-	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the initial owner admin token (for automation)")
+	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding an owner admin token to register (at least 32 characters; not printed; for automation)")
 	f.StringVar(&cfg.KEKFile, "kek-file", "", "key-encryption key file (default: <data>/kek, created with mode 0600)")
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")

@@ -46,7 +46,7 @@ func addOpsFlags(cmd *cobra.Command, o *server.Operations) *opsFlags {
 	f := cmd.Flags()
 	f.StringVar(&of.retention, "audit-retention", "30d", "how long attestation audit records are kept (e.g. 30d, 720h; 0: forever); management records are kept forever")
 	f.IntVar(&o.AuditQueue, "audit-queue", 0, "attestation audit records waiting to be written at most; more are dropped and counted (default 16384)")
-	f.StringVar(&o.Metrics, "metrics", api.MetricsPublic, "who may read /metrics: public (anonymous), reader (a bearer token with the reader role) or off")
+	f.StringVar(&o.Metrics, "metrics", "", "who may read /metrics: reader (a bearer token with the reader role; the default), public (anonymous; the default with --dev) or off")
 	f.Float64Var(&o.Limits.ManagementRate, "mgmt-rate", api.DefaultManagementRate, "management requests per second per client (token id, or address when unauthenticated); negative: unlimited")
 	f.IntVar(&o.Limits.ManagementBurst, "mgmt-burst", 0, "management requests a client may send at once (default 2 × --mgmt-rate)")
 	f.IntVar(&o.Limits.AttestConcurrency, "attest-concurrency", api.DefaultAttestConcurrency, "attestations served at once; more are answered 429 with Retry-After; negative: unlimited")
@@ -67,7 +67,7 @@ func (of *opsFlags) apply(o *server.Operations) error {
 		o.AuditRetention = -1 // forever
 	}
 	switch o.Metrics {
-	case api.MetricsPublic, api.MetricsReader, api.MetricsOff:
+	case "", api.MetricsPublic, api.MetricsReader, api.MetricsOff:
 	default:
 		return fmt.Errorf("--metrics must be public, reader or off, not %q", o.Metrics)
 	}

@@ -94,19 +94,24 @@ func newSignerListCmd() *cobra.Command {
 
 func newSignerChangeCmd(op string) *cobra.Command {
 	var keyFile, certFile string
+	var validity time.Duration
 	verb := map[string]string{"add": "Add", "remove": "Remove"}[op]
 	cmd := &cobra.Command{
 		Use:   op + " PROVIDER CERT --key KEY --cert CERT",
 		Short: verb + " a policy signer certificate (signed by a current signer)",
 		Long: verb + ` the policy signer certificate in the PEM file CERT. The request is a JWS
 signed by a current signer of the provider: its private key (--key, PEM) and
-certificate (--cert, PEM). Needs an admin token (policy-admin).`,
+certificate (--cert, PEM). Besides the certificate, its payload names the
+operation (x-avow-operation: "` + op + `"), so that an avow server does not take it
+for the other one, and its validity (iat, nbf, exp: --validity). Needs an
+admin token (policy-admin).`,
 		Example: "  avow signer " + op + " fabrikam new-signer.pem --key signer.key --cert signer.pem",
 		Args:    cobra.ExactArgs(2),
 	}
 	r := remoteFlags(cmd, true)
 	cmd.Flags().StringVar(&keyFile, "key", "", "PEM private key of a current policy signer (required)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "PEM certificate of that signer (required)")
+	validityFlag(cmd, &validity)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if keyFile == "" || certFile == "" {
 			return errors.New("--key and --cert (a current signer's key and certificate) are required")
@@ -119,7 +124,11 @@ certificate (--cert, PEM). Needs an admin token (policy-admin).`,
 		if err != nil {
 			return err
 		}
-		doc, err := client.SignerChangeDocument(certs[0], key, signerCerts[0])
+		opts, err := documentOptions(validity)
+		if err != nil {
+			return err
+		}
+		doc, err := client.SignerChangeDocument(op, certs[0], key, signerCerts[0], opts...)
 		if err != nil {
 			return errors.New(errs.Detail(err))
 		}

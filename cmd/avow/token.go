@@ -25,16 +25,26 @@ func newTokenCmd() *cobra.Command {
 
 // tokenOutput is the JSON output of token verify and token show.
 type tokenOutput struct {
-	Valid    *bool            `json:"valid,omitempty"`
-	Issuer   string           `json:"issuer,omitempty"`
+	Valid  *bool  `json:"valid,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+	// Kind is what the claims make the token: attestation,
+	// policy-management, signer-management or unknown.
+	Kind     string           `json:"kind,omitempty"`
 	Error    *remoteErrorBody `json:"error,omitempty"`
 	Verified bool             `json:"verified"`
 	Header   *token.Header    `json:"header"`
 	Claims   map[string]any   `json:"claims"`
 }
 
+// tokenKinds are the values of token verify --kind.
+var tokenKinds = map[string][]client.TokenKind{
+	"attestation": {client.TokenAttestation},
+	"management":  {client.TokenPolicyManagement, client.TokenSignerManagement},
+	"any":         nil,
+}
+
 func newTokenVerifyCmd() *cobra.Command {
-	var issuer, at string
+	var issuer, at, kind string
 	var slack time.Duration
 	cmd := &cobra.Command{
 		Use:   "verify TOKEN_OR_FILE --issuer URL",
@@ -45,11 +55,18 @@ jwks_uri), check the RS256 signature with the key named by the header's kid,
 the time (exp, nbf) and that iss is the issuer. The issuer is the provider's
 attest URI.
 
+A provider signs the results of policy and signer management (policy get,
+set and reset; signer list, add and remove) with the same key as its
+attestation tokens. The command names the kind of token (attestation,
+policy-management, signer-management) and, unless --kind says otherwise,
+refuses any token that is not an attestation token (token_kind_mismatch).
+
 TOKEN_OR_FILE is the token, a file holding it (or MAA's {"token": "..."}
 answer), or "-" for standard input.
 
-Exit status: 0 valid, 1 invalid (the claims are printed, marked unverified),
-2 usage error or the issuer's metadata could not be fetched.`,
+Exit status: 0 valid, 1 invalid or of another kind (the claims are printed,
+marked unverified when the signature, times or issuer failed), 2 usage error
+or the issuer's metadata could not be fetched.`,
 		Example: `  avow token verify token.jwt --issuer https://localhost:8443/providers/contoso --ca-cert avow-data/tls.crt
   avow attest --url $URI --quote q.bin -o json | jq -r .token | avow token verify - --issuer $URI`,
 		Args: cobra.ExactArgs(1),
@@ -58,12 +75,17 @@ Exit status: 0 valid, 1 invalid (the claims are printed, marked unverified),
 	cmd.Flags().StringVar(&issuer, "issuer", "", "expected issuer: the provider's attest URI (required)")
 	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339 (default now)")
 	cmd.Flags().DurationVar(&slack, "clock-skew", 0, "clock skew tolerated on exp and nbf")
+	cmd.Flags().StringVar(&kind, "kind", "attestation", "kind of token accepted: attestation, management (policy or signer management results) or any")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if issuer == "" {
 			return errors.New("--issuer is required (the provider's attest URI)")
 		}
 		if slack < 0 {
 			return errors.New("--clock-skew must not be negative")
+		}
+		kinds, ok := tokenKinds[kind]
+		if !ok {
+			return fmt.Errorf("--kind must be attestation, management or any, not %q", kind)
 		}
 		now := remoteNow()
 		if at != "now" && at != "" {
@@ -83,19 +105,21 @@ Exit status: 0 valid, 1 invalid (the claims are printed, marked unverified),
 		}
 		ctx, cancel := r.context(cmd)
 		defer cancel()
-		vt, verr := c.VerifyToken(ctx, tok, issuer)
+		vt, verr := c.VerifyToken(ctx, tok, issuer, client.VerifyKinds(kinds...))
 		if errors.Is(verr, token.ErrDiscoveryFailed) {
 			return verr
 		}
 		valid := verr == nil
-		out := tokenOutput{Valid: &valid, Issuer: issuer, Verified: valid}
+		// A token of another kind verified: its claims are the server's.
+		verified := valid || errors.Is(verr, client.ErrTokenKind)
+		out := tokenOutput{Valid: &valid, Issuer: issuer, Verified: verified}
 		if vt != nil {
-			out.Header, out.Claims = vt.Header, vt.Claims
+			out.Header, out.Claims, out.Kind = vt.Header, vt.Claims, string(vt.Kind)
 		}
 		if verr != nil {
 			out.Error = errBody(verr)
-			if d, err := client.DecodeToken(tok); err == nil {
-				out.Header, out.Claims = d.Header, d.Claims
+			if d, err := client.DecodeToken(tok); err == nil && !verified {
+				out.Header, out.Claims, out.Kind = d.Header, d.Claims, string(d.Kind)
 			}
 		}
 		if err := r.emit(cmd, out, func(w io.Writer) {
@@ -103,9 +127,14 @@ Exit status: 0 valid, 1 invalid (the claims are printed, marked unverified),
 				fmt.Fprintf(w, "valid: signature, times and issuer %s verified\n", issuer)
 			} else {
 				fmt.Fprintf(w, "INVALID: %s\n", outErrorText(verr))
-				if out.Claims != nil {
+				if verified {
+					fmt.Fprintln(w, "(signature, times and issuer verified; use --kind to accept this kind)")
+				} else if out.Claims != nil {
 					fmt.Fprintln(w, "(the header and claims below are NOT verified)")
 				}
+			}
+			if out.Kind != "" {
+				fmt.Fprintf(w, "kind: %s\n", client.TokenKind(out.Kind).Describe())
 			}
 			printTokenParts(w, out.Header, out.Claims)
 		}); err != nil {
@@ -143,9 +172,10 @@ or "-" for standard input.`,
 		if err != nil {
 			return fmt.Errorf("%s: %s", args[0], outErrorText(err))
 		}
-		out := tokenOutput{Header: d.Header, Claims: d.Claims}
+		out := tokenOutput{Header: d.Header, Claims: d.Claims, Kind: string(d.Kind)}
 		return r.emit(cmd, out, func(w io.Writer) {
 			fmt.Fprintln(w, "(not verified)")
+			fmt.Fprintf(w, "kind: %s\n", d.Kind.Describe())
 			printTokenParts(w, out.Header, out.Claims)
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/policy"
 )
 
 // fakeAttestToken gets a token for provider name from the fake.
@@ -97,5 +98,56 @@ func TestTokenCLI(t *testing.T) {
 	got = tokenOutput{}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Verified || got.Claims["iss"] != uri {
 		t.Errorf("show json %+v\n%s", got, out)
+	}
+}
+
+// TestTokenVerifyKinds is issue 13 item 8: a policy or signer management
+// result is signed by the provider's key like an attestation token, but
+// `avow token verify` must not call it a valid attestation token. It names
+// the kind (text and JSON) and refuses anything but an attestation token
+// (exit 1, token_kind_mismatch) unless --kind says otherwise.
+func TestTokenVerifyKinds(t *testing.T) {
+	f, conn := remoteFake(t)
+	ca := conn[5]
+	f.AddProvider("contoso", "")
+	uri := f.AttestURI("contoso")
+	setRemoteNow(t, fakemaa.Now.Add(time.Minute))
+	pool := x509.NewCertPool()
+	pool.AddCert(f.Certificate())
+	c, err := client.New(f.URL, client.WithRootCAs(pool), client.WithToken(fakemaa.OwnerToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.SetPolicy(context.Background(), uri, client.TypeSgxEnclave, policy.UnsignedDocument(fakemaa.DefaultText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := fakeAttestToken(t, f, "contoso")
+
+	out, _ := mustRemote(t, 1, "token", "verify", res.Token, "--issuer", uri, "--ca-cert", ca)
+	if !strings.Contains(out, "token_kind_mismatch") || !strings.Contains(out, "policy management") {
+		t.Errorf("policy result, default kind:\n%s", out)
+	}
+	out, _ = mustRemote(t, 1, "token", "verify", res.Token, "--issuer", uri, "--ca-cert", ca, "-o", "json")
+	var got tokenOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil || *got.Valid || got.Kind != "policy-management" || got.Error == nil || got.Error.Code != "token_kind_mismatch" {
+		t.Errorf("policy result json %+v\n%s", got, out)
+	}
+	for _, kind := range []string{"management", "any"} {
+		out, _ = mustRemote(t, 0, "token", "verify", res.Token, "--issuer", uri, "--ca-cert", ca, "--kind", kind)
+		if !strings.Contains(out, "kind: policy management") {
+			t.Errorf("--kind %s:\n%s", kind, out)
+		}
+	}
+	out, _ = mustRemote(t, 0, "token", "verify", att, "--issuer", uri, "--ca-cert", ca, "-o", "json")
+	got = tokenOutput{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || !*got.Valid || got.Kind != "attestation" {
+		t.Errorf("attestation json %+v\n%s", got, out)
+	}
+	mustRemote(t, 1, "token", "verify", att, "--issuer", uri, "--ca-cert", ca, "--kind", "management")
+	mustRemote(t, 2, "token", "verify", att, "--issuer", uri, "--ca-cert", ca, "--kind", "everything")
+	out, _ = mustRemote(t, 0, "token", "show", res.Token)
+	if !strings.Contains(out, "kind: policy management") {
+		t.Errorf("show:\n%s", out)
 	}
 }
