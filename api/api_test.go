@@ -67,6 +67,13 @@ type testEnv struct {
 // and its store.
 func newTestService(tb testing.TB, m *Metrics) (svc *service.Service, bundle []byte, owner, reader string) {
 	tb.Helper()
+	return newTestServiceWith(tb, m, nil)
+}
+
+// newTestServiceWith is newTestService with the service configuration
+// changed by mutate first.
+func newTestServiceWith(tb testing.TB, m *Metrics, mutate func(*service.Config)) (svc *service.Service, bundle []byte, owner, reader string) {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "avow.db"))
 	if err != nil {
@@ -86,9 +93,13 @@ func newTestService(tb testing.TB, m *Metrics) (svc *service.Service, bundle []b
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err = service.New(service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
+	cfg := service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
 		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs,
-		Collateral: service.CollateralConfig{ProviderSourceRules: []pcs.SourceRule{pcsRule}}})
+		Collateral: service.CollateralConfig{ProviderSourceRules: []pcs.SourceRule{pcsRule}}}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	svc, err = service.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -77,7 +77,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000)
 		s.metricsDone(r, rec.status, d)
 	}()
+	s.providerRoute(r)
 	s.route(rec, r)
+}
+
+// providerRoute maps a request for a host-named provider (NAME.{domain},
+// service.Config.ProviderDomain) or for the provider at the server's root
+// (RootProvider) onto the path of its data plane, /providers/NAME/...: one
+// router, one set of metrics routes and audit operations serve the three
+// forms of attest URI. A provider's host serves its data plane only.
+func (s *Server) providerRoute(r *http.Request) {
+	path := r.URL.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	if name, ok := s.svc.ProviderForHost(r.Host); ok {
+		r.URL.Path = "/providers/" + name + path
+	} else if root := s.svc.RootProvider(); root != "" && rootDataPlane(path) {
+		r.URL.Path = "/providers/" + root + path
+	} else {
+		return
+	}
+	r.URL.RawPath = ""
+}
+
+// rootDataPlane reports whether path is one of MAA's data-plane routes,
+// which the root provider answers at the server's root.
+func rootDataPlane(path string) bool {
+	switch {
+	case path == "/certs", path == "/.well-known/openid-configuration", path == "/certificates",
+		strings.HasPrefix(path, "/certificates:"), strings.HasPrefix(path, "/attest/"), strings.HasPrefix(path, "/policies/"):
+		return true
+	}
+	return false
 }
 
 type statusRecorder struct {

@@ -199,6 +199,9 @@ func AddRuntimeData(c map[string]any, data []byte, dataType string) error {
 		if err != nil {
 			return ErrInvalidRuntimeData.Wrap(err)
 		}
+		if _, ok := v.([]any); ok {
+			return ErrInvalidRuntimeData.Wrapf("%s", topLevelArray)
+		}
 		c["x-ms-runtime"] = v
 		return nil
 	}
@@ -225,11 +228,18 @@ func AddInitTimeData(c map[string]any, data []byte, dataType string) error {
 		if err != nil {
 			return ErrInvalidInitTimeData.Wrap(err)
 		}
+		if _, ok := v.([]any); ok {
+			return ErrInvalidInitTimeData.Wrapf("%s", topLevelArray)
+		}
 		c["x-ms-inittime"] = v
 		return nil
 	}
 	return ErrInvalidInitTimeData.Wrapf("data type %q is neither Binary nor JSON", dataType)
 }
+
+// topLevelArray says why JSON data that is an array is refused: it would be
+// a top-level array claim (see ForToken).
+const topLevelArray = "data of type JSON is an array, which cannot be a token claim (relying parties such as the .NET drivers load claims into a dictionary); send a JSON object"
 
 // parseJSON decodes exactly one JSON value, numbers as json.Number.
 func parseJSON(data []byte) (any, error) {

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/internal/loopback"
 )
 
 // APIVersion is the api-version sent on data-plane requests (MAA's GA
@@ -179,7 +180,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 func httpClient(cfg *config) (*http.Client, error) {
 	hc := cfg.hc
 	if hc == nil {
-		hc = &http.Client{Timeout: cfg.timeout}
+		hc = &http.Client{Timeout: cfg.timeout, Transport: LocalhostTransport()}
 	}
 	if cfg.roots == nil && !cfg.insecure {
 		return hc, nil
@@ -187,7 +188,7 @@ func httpClient(cfg *config) (*http.Client, error) {
 	var tr *http.Transport
 	switch t := hc.Transport.(type) {
 	case nil:
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr = LocalhostTransport()
 	case *http.Transport:
 		tr = t.Clone()
 	default:
@@ -208,6 +209,13 @@ func httpClient(cfg *config) (*http.Client, error) {
 	c.Transport = tr
 	return &c, nil
 }
+
+// LocalhostTransport is a clone of http.DefaultTransport that dials names
+// under .localhost (https://NAME.avow.localhost:8443, a development server's
+// host-named providers) on the loopback address, as RFC 6761 reserves them
+// and curl and browsers do; Go's resolver asks DNS for them. Clients made
+// by New without WithHTTPClient use it.
+func LocalhostTransport() *http.Transport { return loopback.Transport() }
 
 // CertPoolFromPEM returns the system certificate pool (or an empty pool
 // where there is none) with the PEM certificates of pemCerts added: the
@@ -230,10 +238,34 @@ func (c *Client) BaseURL() string { return c.base }
 // HTTPClient returns the HTTP client the Client uses (with its TLS options).
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
-// AttestURI returns the attest URI of the provider name on this server:
-// {server}/providers/{name}.
+// AttestURI returns the path-based attest URI of the provider name on
+// this server, {server}/providers/{name}, where every provider's data plane
+// answers. A server that names its providers by host (avow serve
+// --provider-domain) or serves one at its root (--root-provider) issues
+// their tokens under another URI: ProviderAttestURI asks for it.
 func (c *Client) AttestURI(name string) string {
 	return c.base + "/providers/" + url.PathEscape(name)
+}
+
+// ProviderAttestURI returns the attest URI of the provider name — the
+// issuer of its tokens, which drivers and SDKs are given — as the server
+// publishes it: the issuer of the OpenID metadata at the provider's
+// path-based address (anonymous, like MAA's). It is AttestURI on a server
+// with path-based providers, https://NAME.DOMAIN[:port] on one with
+// host-named providers.
+func (c *Client) ProviderAttestURI(ctx context.Context, name string) (string, error) {
+	var meta struct {
+		Issuer string `json:"issuer"`
+	}
+	u := c.AttestURI(name)
+	if err := c.do(ctx, request{method: http.MethodGet, url: u + "/.well-known/openid-configuration", out: &meta}); err != nil {
+		return "", err
+	}
+	iss, err := url.Parse(meta.Issuer)
+	if err != nil || (iss.Scheme != "https" && iss.Scheme != "http") || iss.Host == "" {
+		return "", ErrBadResponse.Wrapf("the OpenID metadata of %s names no usable issuer (%q)", u, meta.Issuer)
+	}
+	return strings.TrimRight(meta.Issuer, "/"), nil
 }
 
 // request is one HTTP exchange.

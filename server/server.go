@@ -6,19 +6,14 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +21,7 @@ import (
 
 	"github.com/avowhq/avow/api"
 	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -34,9 +30,16 @@ import (
 
 // Config configures a node.
 type Config struct {
-	Listen         string // host:port; "127.0.0.1:0" picks a free port
-	DataDir        string // store, key-encryption key, TLS certificate
-	PublicURL      string // default: derived from the listener
+	Listen    string // host:port; "127.0.0.1:0" picks a free port
+	DataDir   string // store, key-encryption key, TLS certificate
+	PublicURL string // default: derived from the listener
+	// ProviderDomain gives each provider NAME its own host NAME.{domain}
+	// (service.Config.ProviderDomain); the generated certificate covers
+	// *.{domain}.
+	ProviderDomain string
+	// RootProvider serves one provider's data plane at the server's root
+	// (service.Config.RootProvider).
+	RootProvider   string
 	TLSCert        string // PEM files; default: a self-signed certificate in DataDir
 	TLSKey         string
 	InsecureHTTP   bool   // plain HTTP, only for loopback experiments
@@ -87,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, ErrConfig.Wrapf("data folder: %v", err)
 	}
 	warnLoosePermissions(cfg.Logger, cfg.DataDir)
-	if cfg.InsecureHTTP && !loopback(cfg.Listen) {
+	if cfg.InsecureHTTP && !loopbackAddr(cfg.Listen) {
 		return nil, ErrConfig.Wrapf("--insecure-http is only allowed on a loopback address, not %q", cfg.Listen)
 	}
 	kekFile := cfg.KEKFile
@@ -125,8 +128,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 		if certFile == "" {
 			certFile, keyFile = filepath.Join(cfg.DataDir, "tls-cert.pem"), filepath.Join(cfg.DataDir, "tls-key.pem")
-			if err := ensureSelfSigned(certFile, keyFile); err != nil {
+			if err := ensureSelfSigned(certFile, keyFile, certNames(cfg), cfg.Logger); err != nil {
 				return fail(err)
+			}
+			if d := strings.Trim(cfg.ProviderDomain, "."); d != "" && !strings.Contains(d, ".") {
+				cfg.Logger.Warn("the generated certificate names *."+d+", which clients built on OpenSSL (curl, Node.js, Python) refuse for a one-label domain; Go clients accept it. Use a domain of two labels or more, such as avow.localhost",
+					"provider_domain", d)
 			}
 		}
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -144,6 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.Metrics = api.NewMetrics()
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
 		return fail(err)
@@ -249,7 +257,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // HTTPClient returns a client that trusts this node's TLS certificate.
 func (n *Node) HTTPClient() (*http.Client, error) {
 	if n.CertFile == "" {
-		return &http.Client{Timeout: 30 * time.Second}, nil
+		return &http.Client{Timeout: 30 * time.Second, Transport: loopback.Transport()}, nil
 	}
 	pemBytes, err := os.ReadFile(n.CertFile)
 	if err != nil {
@@ -259,11 +267,12 @@ func (n *Node) HTTPClient() (*http.Client, error) {
 	if !pool.AppendCertsFromPEM(pemBytes) {
 		return nil, fmt.Errorf("%s holds no certificate", n.CertFile)
 	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+	tr := loopback.Transport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
 }
 
-func loopback(addr string) bool {
+func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
@@ -284,16 +293,18 @@ func advertised(a *net.TCPAddr) string {
 	return a.String()
 }
 
-// aeadSuites are the TLS 1.2 cipher suites the server offers: ECDHE with
-// AEAD ciphers only (Go's defaults also offer ECDHE with CBC and SHA-1).
-// TLS 1.3's suites are all AEAD and not configurable.
-var aeadSuites = []uint16{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+// certNames are the names the generated certificate must cover beside
+// localhost: the public URL's host and, with a provider domain, the domain
+// and its wildcard.
+func certNames(cfg Config) []string {
+	var names []string
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
+		names = append(names, strings.ToLower(u.Hostname()))
+	}
+	if d := strings.Trim(strings.ToLower(cfg.ProviderDomain), "."); d != "" {
+		names = append(names, d, "*."+d)
+	}
+	return names
 }
 
 // warnLoosePermissions warns when the data folder, or the secrets in it,
@@ -314,53 +325,4 @@ func warnLoosePermissions(log *slog.Logger, dir string) {
 				"path", p, "mode", fmt.Sprintf("%04o", mode))
 		}
 	}
-}
-
-// ensureSelfSigned creates a self-signed ECDSA certificate for localhost,
-// 127.0.0.1 and ::1 and the machine's hostname if none exists.
-func ensureSelfSigned(certFile, keyFile string) error {
-	if _, err := os.Stat(certFile); err == nil {
-		return nil
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return err
-	}
-	names := []string{"localhost"}
-	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
-		names = append(names, h)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "avow (self-signed)", Organization: []string{"avow"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(2, 0, 0),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    names,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		// Not a CA: trusting this certificate (AVOW_CA_CERT,
-		// NODE_EXTRA_CA_CERTS, curl --cacert) trusts this server and
-		// nothing it could sign. Go, OpenSSL (curl, Node.js, Python) and
-		// the Azure SDKs accept a self-signed end-entity certificate as
-		// its own trust anchor.
-		BasicConstraintsValid: true,
-		IsCA:                  false,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }

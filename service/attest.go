@@ -110,6 +110,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if len(outcome.Issued) > 0 {
 		c["x-ms-policy"] = outcome.Issued
 	}
+	claims.ForToken(c)
 	c["x-ms-policy-hash"] = ap.hash
 	if ap.signer != nil {
 		c["x-ms-policy-signer"] = ap.signer

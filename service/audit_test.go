@@ -351,8 +351,8 @@ func TestAuditRefusalsCounted(t *testing.T) {
 	const n = 2000
 	for i := 0; i < n; i++ {
 		s.Attest(ctx, fmt.Sprintf("nobody-%d", i), AttestRequest{Type: TypeSgxEnclave, Evidence: good}) // unknown providers
-		s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")})    // malformed evidence
-		s.Attest(ctx, "contoso", AttestRequest{Type: "Nonsense" + strconv.Itoa(i), Evidence: good}) // unknown types
+		s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")})      // malformed evidence
+		s.Attest(ctx, "contoso", AttestRequest{Type: "Nonsense" + strconv.Itoa(i), Evidence: good})     // unknown types
 	}
 	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: bad}) // evidence that does not verify
 	clock.t = clock.t.Add(time.Minute)

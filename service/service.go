@@ -9,8 +9,6 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,16 +77,24 @@ type Config struct {
 	// OIDC, when set, accepts JWT bearer tokens of an OpenID issuer beside
 	// admin tokens (see OIDCVerifier).
 	OIDC *OIDCVerifier
+	// ProviderDomain, when set, gives each provider NAME its own host,
+	// NAME.{ProviderDomain} (with the public URL's scheme and port): its
+	// attest URI and token issuer, with its whole data plane at that
+	// host's root (urls.go).
+	ProviderDomain string
+	// RootProvider, when set, serves that provider's data plane at the
+	// root of the server: its attest URI is the public URL's origin.
+	RootProvider string
 }
 
 // Service is the attestation service. It is safe for concurrent use.
 type Service struct {
-	st        store.Store
-	kek       []byte
-	publicURL string
-	clock     Clock
-	log       *slog.Logger
-	poll      time.Duration
+	st    store.Store
+	kek   []byte
+	urls  providerURLs
+	clock Clock
+	log   *slog.Logger
+	poll  time.Duration
 
 	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
 	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
@@ -114,21 +120,21 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.KEK) != 32 {
 		return nil, errs.New("invalid_config", "the key-encryption key must be 32 bytes")
 	}
-	u, err := url.Parse(cfg.PublicURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errs.New("invalid_config", "the public URL must be an absolute http(s) URL").Wrapf("%q", cfg.PublicURL)
+	urls, err := newProviderURLs(cfg.PublicURL, cfg.ProviderDomain, cfg.RootProvider)
+	if err != nil {
+		return nil, err
 	}
 	s := &Service{
-		st:        cfg.Store,
-		kek:       cfg.KEK,
-		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		poll:      cfg.PollInterval,
-		rootKeys:  [][]byte{dcap.IntelRootKey()},
-		verifier:  dcap.NewCache(),
-		cache:     newCache(),
-		oidc:      cfg.OIDC,
+		st:       cfg.Store,
+		kek:      cfg.KEK,
+		urls:     urls,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		poll:     cfg.PollInterval,
+		rootKeys: [][]byte{dcap.IntelRootKey()},
+		verifier: dcap.NewCache(),
+		cache:    newCache(),
+		oidc:     cfg.OIDC,
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}
@@ -158,11 +164,6 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// AttestURI returns a provider's attest URI, the iss of its tokens.
-func (s *Service) AttestURI(provider string) string {
-	return s.publicURL + "/providers/" + provider
 }
 
 // Now returns the service clock's time.

@@ -120,12 +120,12 @@ token does not verify), 2 usage or connection error.`,
 		if err != nil {
 			return err
 		}
-		attestURI, err := r.attestURI(c, uri)
-		if err != nil {
-			return err
-		}
 		ctx, cancel := r.context(cmd)
 		defer cancel()
+		attestURI, err := r.attestURI(ctx, c, uri)
+		if err != nil {
+			return r.fail(cmd, err)
+		}
 		tok, err := c.Attest(ctx, attestURI, t, evidence, opts)
 		if err != nil {
 			return r.fail(cmd, err)

@@ -119,15 +119,17 @@ func (r *remote) context(cmd *cobra.Command) (context.Context, context.CancelFun
 }
 
 // attestURI resolves a provider argument: a full attest URI is used as is,
-// a name becomes {server}/providers/{name}.
-func (r *remote) attestURI(c *client.Client, arg string) (string, error) {
+// a name becomes the attest URI the server publishes for it
+// ({server}/providers/{name}, or https://NAME.DOMAIN on a server with
+// host-named providers).
+func (r *remote) attestURI(ctx context.Context, c *client.Client, arg string) (string, error) {
 	if strings.Contains(arg, "://") {
 		return strings.TrimRight(arg, "/"), nil
 	}
 	if c.BaseURL() == "" {
 		return "", fmt.Errorf("provider %q is a name: pass --server URL (or set %s), or give the full attest URI", arg, envServer)
 	}
-	return c.AttestURI(arg), nil
+	return c.ProviderAttestURI(ctx, arg)
 }
 
 // needsServer reports whether a provider argument is a name (and so needs
@@ -170,12 +172,12 @@ func (r *remote) doProvider(cmd *cobra.Command, provider string, call func(ctx c
 	if err != nil {
 		return err
 	}
-	uri, err := r.attestURI(c, provider)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := r.context(cmd)
 	defer cancel()
+	uri, err := r.attestURI(ctx, c, provider)
+	if err != nil {
+		return r.fail(cmd, err)
+	}
 	if err := call(ctx, c, uri); err != nil {
 		return r.fail(cmd, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,6 +65,12 @@ warning.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "avow listening on %s\n", node.URL)
+			if d := node.Service.ProviderDomain(); d != "" {
+				fmt.Fprintf(out, "providers at %s\n", strings.Replace(node.Service.AttestURI("name"), "://name.", "://NAME.", 1))
+			}
+			if root := node.Service.RootProvider(); root != "" {
+				fmt.Fprintf(out, "provider %s at %s\n", root, node.Service.AttestURI(root))
+			}
 			if node.CertFile != "" {
 				fmt.Fprintf(out, "TLS certificate: %s\n", node.CertFile)
 			}
@@ -88,6 +95,8 @@ warning.`,
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "address to listen on")
 	f.StringVar(&cfg.DataDir, "data", "avow-data", "data folder: store, key-encryption key, TLS certificate")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use (default: from --listen)")
+	f.StringVar(&cfg.ProviderDomain, "provider-domain", "", "give each provider NAME its own host, https://NAME.DOMAIN[:port], as MAA does (needed by the Always Encrypted drivers; e.g. avow.localhost on loopback)")
+	f.StringVar(&cfg.RootProvider, "root-provider", "", "serve this provider's data plane at the server's root: its attest URI is the public URL's origin (single-tenant)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate PEM (default: self-signed in the data folder)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key PEM")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP (loopback addresses only)")
