@@ -11,6 +11,7 @@ import (
 	"github.com/avowhq/avow/alwaysencrypted/aesim"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/policy"
+	"github.com/avowhq/avow/server"
 )
 
 func TestAECLI(t *testing.T) {
@@ -121,5 +122,57 @@ func TestAECLI(t *testing.T) {
 		if code, out, errOut := runAvow(t, args...); code != 2 {
 			t.Errorf("avow %s: exit %d, want 2\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
+	}
+}
+
+// TestAECLIHostNamed runs the three commands as the README shows them
+// against a server with host-named providers: no --issuer, the drivers'
+// rules as they are; provider create prints the host-named attest URI, and
+// a provider name given to avow attest resolves to it.
+func TestAECLIHostNamed(t *testing.T) {
+	remoteEnv(t)
+	dir := t.TempDir()
+	simDir := filepath.Join(dir, "sim")
+	n, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
+		Dev: true, SimDir: simDir, ProviderDomain: "avow.localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	conn := []string{"--server", n.URL, "--token", n.AdminToken.Secret, "--ca-cert", n.CertFile}
+	port := n.URL[strings.LastIndex(n.URL, ":"):]
+	attestURI := "https://sql.avow.localhost" + port
+	out, _ := mustRemote(t, 0, append([]string{"provider", "create", "sql"}, conn...)...)
+	if !strings.Contains(out, attestURI) {
+		t.Fatalf("provider create does not print %s:\n%s", attestURI, out)
+	}
+	pol := filepath.Join(dir, "policy.txt")
+	os.WriteFile(pol, []byte(aesim.RecommendedPolicy), 0o600)
+	mustRemote(t, 0, append([]string{"policy", "set", "sql", "--type", "SgxEnclave", pol}, conn...)...)
+
+	params, key, info := filepath.Join(dir, "params.bin"), filepath.Join(dir, "client-key.pem"), filepath.Join(dir, "info.bin")
+	mustRemote(t, 0, "ae", "params", "--url", attestURI+"/attest/SgxEnclave", "--out", params, "--key-out", key)
+	out, _ = mustRemote(t, 0, "ae", "enclave", "--params", params, "--out", info, "--ca-cert", n.CertFile, "--sim-dir", simDir, "-o", "json")
+	var enc aeEnclaveOutput
+	if err := json.Unmarshal([]byte(out), &enc); err != nil || enc.AttestURI != attestURI {
+		t.Fatalf("enclave output %+v %v\n%s", enc, err, out)
+	}
+	out, _ = mustRemote(t, 0, "ae", "verify", info, "--params", params, "--key", key, "--ca-cert", n.CertFile, "-o", "json")
+	var got aeVerifyOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Result != "ok" || got.SessionKeySHA256 != enc.SessionKeySHA256 ||
+		got.InstanceURL != attestURI || got.Claims["iss"] != attestURI {
+		t.Errorf("verify %+v %v", got, err)
+	}
+	// A debuggable enclave is refused by the policy: exit 1, no info.
+	out, errOut := mustRemote(t, 1, "ae", "enclave", "--params", params, "--out", filepath.Join(dir, "debug.bin"), "--ca-cert", n.CertFile, "--sim-dir", simDir, "--debug")
+	if !strings.Contains(out+errOut, "policy_denied") {
+		t.Errorf("debuggable enclave:\n%s%s", out, errOut)
+	}
+	// avow attest with a provider name reaches the host-named provider.
+	q := filepath.Join(dir, "quote.bin")
+	mustRemote(t, 0, "sim", "quote", "--sim-dir", simDir, "--out", q, "--mrsigner", aesim.SQLServerMRSignerHex, "--product-id", "4639", "--svn", "2")
+	out, _ = mustRemote(t, 0, append([]string{"attest", "--url", "sql", "--quote", q, "--verify", "-o", "json"}, conn...)...)
+	if !strings.Contains(out, `"attestUri": "`+attestURI+`"`) && !strings.Contains(out, `"attestUri":"`+attestURI+`"`) {
+		t.Errorf("attest --url sql:\n%s", out)
 	}
 }

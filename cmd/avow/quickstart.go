@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/avowhq/avow/alwaysencrypted"
+	"github.com/avowhq/avow/alwaysencrypted/aesim"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/server"
@@ -37,11 +41,13 @@ func newQuickstartCmd() *cobra.Command {
 		Use:   "quickstart",
 		Short: "Run the Always Encrypted attestation set-up end to end on a temporary server",
 		Long: `Start a temporary avow server (embedded store, HTTPS on loopback, simulated SGX
-platform), create an attestation provider, set the policy recommended for Always Encrypted
-with secure enclaves, print the attest URL to hand to application administrators, attest a
-simulated enclave that satisfies the policy and print its token, then show a debuggable
-enclave and one with SVN 1 being refused. Needs no flags; everything is removed afterwards
-unless --keep.`,
+platform, host-named providers under avow.localhost), create an attestation provider, set the
+policy recommended for Always Encrypted with secure enclaves, print the attest URL and the
+connection string to hand to application administrators; then a simulated SQL Server enclave
+is attested by that URL, and the database client validates the token exactly as the drivers
+do and agrees a session key with the enclave; a debuggable enclave and one with SVN 1 are
+refused. Ends with the audit log. Needs no flags; everything is removed afterwards unless
+--keep.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return quickstart(cmd.Context(), cmd.OutOrStdout(), keep)
@@ -50,6 +56,12 @@ unless --keep.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary data folder and print its path")
 	return cmd
 }
+
+// quickstartDomain names the quickstart's providers by host, as MAA does
+// and the Always Encrypted drivers need: names under .localhost reach the
+// loopback address without DNS (two labels, so that OpenSSL-based clients
+// accept the wildcard certificate too).
+const quickstartDomain = "avow.localhost"
 
 func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	if ctx == nil {
@@ -67,7 +79,8 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	step := func(format string, a ...any) { fmt.Fprintf(out, "\n== "+format+"\n", a...) }
 
 	step("Starting a temporary avow server (embedded store, simulated SGX platform)")
-	node, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir + "/data", Dev: true, SimDir: dir + "/sim"})
+	node, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: dir + "/data", Dev: true, SimDir: dir + "/sim",
+		ProviderDomain: quickstartDomain})
 	if err != nil {
 		return err
 	}
@@ -107,46 +120,72 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	fmt.Fprintf(out, "policy %s (x-ms-policy-token-hash %s)\n", res.Result, res.TokenHash)
 
 	step("Application administrator: the attest URL to configure in the database client")
+	attestURL := p.AttestURI + "/attest/SgxEnclave"
 	fmt.Fprintf(out, "%s\n", p.AttestURI)
+	fmt.Fprintf(out, "connection string: Column Encryption Setting=Enabled; Attestation Protocol=AAS; Enclave Attestation Url=%s\n", attestURL)
+	fmt.Fprintf(out, "(a host-named provider, as MAA's: the drivers fetch the keys from https://<authority>/.well-known/openid-configuration)\n")
 
 	sim, err := sgxsim.Open(dir + "/sim")
 	if err != nil {
 		return err
 	}
-	mrsigner, _ := hex.DecodeString("e31c9e505f37a58de09335075fc8591254313eb20bb1a27e5443cc450b6e33e5")
-	runtimeData := []byte(`{"jwk":{"kty":"RSA","note":"the enclave's public key would be here"}}`)
-	sum := sha256.Sum256(runtimeData)
-	attest := func(o sgxsim.QuoteOptions) (string, error) {
-		o.MRSigner, o.ISVProdID, o.ReportData = mrsigner, 4639, sum[:]
-		quote, err := sim.Quote(o)
+	identityKey, err := rsa.GenerateKey(rand.Reader, aesim.IdentityKeyBits)
+	if err != nil {
+		return err
+	}
+	anon, err := client.New("", client.WithHTTPClient(hc))
+	if err != nil {
+		return err
+	}
+	// session is one query needing the enclave: the driver sends its
+	// attestation parameters, the database's enclave is attested by the
+	// attest URL and answers with its attestation info.
+	session := func(id aesim.Identity) (*alwaysencrypted.Params, *ecdh.PrivateKey, *aesim.Session, error) {
+		params, key, err := alwaysencrypted.NewParams(attestURL)
 		if err != nil {
-			return "", err
+			return nil, nil, nil, err
 		}
-		return c.AttestSGX(ctx, p.AttestURI, quote, client.AttestOptions{RuntimeData: runtimeData, RuntimeDataJSON: true})
+		e, err := aesim.New(aesim.Options{Platform: sim, Client: anon, Identity: &id, Key: identityKey})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s, err := e.Attest(ctx, params.Marshal())
+		return params, key, s, err
 	}
 
-	step("Relying party: attest an enclave that satisfies the policy (product 4639, SVN 2, not debuggable)")
-	tok, err := attest(sgxsim.QuoteOptions{ISVSVN: 2})
+	step("Database: the SQL Server enclave (simulated: product 4639, SVN 2, not debuggable) is attested")
+	params, key, s, err := session(aesim.SQLServerIdentity())
 	if err != nil {
 		return err
 	}
-	verified, err := c.VerifyToken(ctx, tok, p.AttestURI)
+	fmt.Fprintf(out, "attestation info for session %d: %d bytes with the token of %s (%d characters): %.60s…\n",
+		s.ID, len(s.Info), s.AttestURI, len(s.Token), s.Token)
+
+	step("Database client: validate the token as Microsoft.Data.SqlClient and mssql-jdbc do, agree a session key")
+	rep, err := alwaysencrypted.NewValidator(alwaysencrypted.WithHTTPClient(hc)).Verify(ctx, params, key, s.Info)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "token signed by kid %s, verified through %s/.well-known/openid-configuration\n", verified.Header.KID, p.AttestURI)
-	claimsJSON, _ := json.MarshalIndent(verified.Claims, "", "  ")
-	fmt.Fprintf(out, "%s\n", claimsJSON)
+	rows := make([][]string, 0, len(rep.Checks))
+	for _, ch := range rep.Checks {
+		rows = append(rows, []string{ch.Name, ch.Driver, strings.ToUpper(ch.Result)})
+	}
+	outTable(out, []string{"CHECK", "DRIVER", "RESULT"}, rows)
+	fmt.Fprintf(out, "session key sha256: client %s, enclave %s\n", sha256Hex(rep.SessionKey), sha256Hex(s.Key))
+	claimsJSON, _ := json.MarshalIndent(rep.Claims, "", "  ")
+	fmt.Fprintf(out, "the token's claims:\n%s\n", claimsJSON)
 
 	for _, bad := range []struct {
 		what string
-		o    sgxsim.QuoteOptions
+		edit func(*aesim.Identity)
 	}{
-		{"a debuggable enclave", sgxsim.QuoteOptions{ISVSVN: 2, Debug: true}},
-		{"an enclave with SVN 1", sgxsim.QuoteOptions{ISVSVN: 1}},
+		{"a debuggable enclave", func(id *aesim.Identity) { id.Debug = true }},
+		{"an enclave with SVN 1", func(id *aesim.Identity) { id.SVN = 1 }},
 	} {
-		step("Relying party: attest %s", bad.what)
-		_, err := attest(bad.o)
+		step("Database: %s is refused; the client never gets a token", bad.what)
+		id := aesim.SQLServerIdentity()
+		bad.edit(&id)
+		_, _, _, err := session(id)
 		var ce *client.Error
 		if !errors.As(err, &ce) {
 			return fmt.Errorf("%s was not refused as expected: %v", bad.what, err)
@@ -166,6 +205,6 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		fmt.Fprintf(out, "\nto look again: avow serve --data %s/data --dev --sim-dir %s/sim, then\n"+
 			"  avow audit list --server %s --token %s --ca-cert %s\n", dir, dir, node.URL, node.AdminToken.Secret, node.CertFile)
 	}
-	step("Done. Run your own server with: avow serve --dev")
+	step("Done. Run your own server: go run ./cmd/avow serve --dev --provider-domain " + quickstartDomain)
 	return nil
 }

@@ -13,7 +13,11 @@ func TestQuickstart(t *testing.T) {
 	}
 	for _, want := range []string{
 		"provider always-encrypted",
-		"/providers/always-encrypted\n",
+		"https://always-encrypted.avow.localhost:",
+		"Enclave Attestation Url=https://always-encrypted.avow.localhost:",
+		"token_issuer      SqlClient  OK",
+		"dh_signature      both       OK",
+		"session_key       both       OK",
 		`"x-ms-sgx-product-id": 4639`,
 		`"x-ms-sgx-svn": 2`,
 		`"x-ms-sgx-is-debuggable": false`,
@@ -28,5 +32,12 @@ func TestQuickstart(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q\n%s", want, out)
 		}
+	}
+	// The client and the enclave agree on the session key.
+	_, line, _ := strings.Cut(out, "session key sha256: client ")
+	line, _, _ = strings.Cut(line, "\n")
+	client, enclave, _ := strings.Cut(line, ", enclave ")
+	if len(client) != 64 || client != enclave {
+		t.Errorf("session keys: client %q, enclave %q", client, enclave)
 	}
 }
