@@ -58,6 +58,12 @@ func Open(dir string) (*Platform, error) {
 		return nil, ErrPlatformDir.Wrapf("%v", err)
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		// Another caller may have renamed its new platform into place
+		// since the first look: a complete platform appears at once, with
+		// its manifest.
+		if _, err := os.Stat(filepath.Join(dir, fileManifest)); err == nil {
+			return load(dir)
+		}
 		return nil, ErrPlatformDir.Wrapf("%s is not empty and holds no %s: not a simulated platform", dir, fileManifest)
 	}
 	p, err := New(nil)
