@@ -268,6 +268,9 @@ func (n *Node) HTTPClient() (*http.Client, error) {
 		return nil, fmt.Errorf("%s holds no certificate", n.CertFile)
 	}
 	tr := loopback.Transport()
+	// HTTP/1.1, as MAA's SDKs and the load tools speak it (a clone of
+	// http.DefaultTransport would force HTTP/2).
+	tr.ForceAttemptHTTP2 = false
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
 }
