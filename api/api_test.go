@@ -135,8 +135,14 @@ func newTestServiceWith(tb testing.TB, m *Metrics, mutate func(*service.Config))
 // newEnv runs the API over newTestService.
 func newEnv(t *testing.T, o Options) *testEnv {
 	t.Helper()
+	return newEnvWith(t, o, nil)
+}
+
+// newEnvWith runs the API over newTestServiceWith(mutate).
+func newEnvWith(t *testing.T, o Options, mutate func(*service.Config)) *testEnv {
+	t.Helper()
 	m := o.Metrics
-	svc, _, owner, reader := newTestService(t, m)
+	svc, _, owner, reader := newTestServiceWith(t, m, mutate)
 	p := sgxsim.Default()
 	logs := &syncBuffer{}
 	h := NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), o)
@@ -165,6 +171,10 @@ func (e *testEnv) do(t *testing.T, method, path, token string, body io.Reader, h
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := e.srv.Client().Do(req)

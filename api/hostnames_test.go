@@ -5,10 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +17,13 @@ import (
 )
 
 // hostEnv is an API over a service whose providers have their own host
-// (NAME.avow.test) and whose provider "single" answers at the root.
-type hostEnv struct {
-	svc   *service.Service
-	srv   *httptest.Server
-	owner string
-}
+// (NAME.avow.test) and whose provider "single" answers at the root; its
+// provider fabrikam signs ES256, contoso RS256.
+type hostEnv struct{ *testEnv }
 
-func newHostEnv(t *testing.T) *hostEnv {
+func newHostEnv(t *testing.T) hostEnv {
 	t.Helper()
-	svc, _, owner, _ := newTestServiceWith(t, nil, func(c *service.Config) {
+	e := newEnvWith(t, Options{}, func(c *service.Config) {
 		c.ProviderDomain, c.RootProvider = "avow.test", "single"
 	})
 	ctx := context.Background()
@@ -39,42 +32,27 @@ func newHostEnv(t *testing.T) *hostEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
+	if _, err := e.svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	es256 := "ES256"
 	for _, p := range []service.ProviderRequest{{Name: "single"}, {Name: "fabrikam", Settings: &service.ProviderSettings{TokenAlgorithm: &es256}}} {
-		if _, err := svc.CreateProvider(ctx, admin, p); err != nil {
+		if _, err := e.svc.CreateProvider(ctx, admin, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(NewServer(svc, slog.New(slog.DiscardHandler), Options{}))
-	t.Cleanup(srv.Close)
-	return &hostEnv{svc: svc, srv: srv, owner: owner}
+	return hostEnv{e}
 }
 
-// do sends a request with Host host.
-func (e *hostEnv) do(t *testing.T, method, host, path, body string) response {
+// at sends a request with Host host (and the owner's token to management
+// routes).
+func (e hostEnv) at(t *testing.T, method, host, path, body string) response {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
+	token := ""
 	if strings.HasPrefix(path, "/management") {
-		req.Header.Set("Authorization", "Bearer "+e.owner)
+		token = e.owner
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	return e.testEnv.do(t, method, path, token, strings.NewReader(body), "Host", host)
 }
 
 // Issue 12, item 1: a provider NAME answers at https://NAME.DOMAIN, its
@@ -84,7 +62,7 @@ func (e *hostEnv) do(t *testing.T, method, host, path, body string) response {
 func TestHostNamedProviders(t *testing.T) {
 	e := newHostEnv(t)
 	meta := func(host, path string) map[string]any {
-		r := e.do(t, "GET", host, path, "")
+		r := e.at(t, "GET", host, path, "")
 		var m map[string]any
 		if r.status != 200 || json.Unmarshal(r.body, &m) != nil {
 			t.Fatalf("%s%s: %d %s", host, path, r.status, r.body)
@@ -103,7 +81,7 @@ func TestHostNamedProviders(t *testing.T) {
 			t.Errorf("%s%s: issuer %v, jwks_uri %v, want %s", tc.host, tc.path, m["issuer"], m["jwks_uri"], tc.issuer)
 		}
 	}
-	if r := e.do(t, "GET", "contoso.avow.test", "/certs", ""); r.status != 200 || !strings.Contains(string(r.body), `"keys"`) {
+	if r := e.at(t, "GET", "contoso.avow.test", "/certs", ""); r.status != 200 || !strings.Contains(string(r.body), `"keys"`) {
 		t.Errorf("certs at the provider's host: %d %s", r.status, r.body)
 	}
 	// Unknown provider hosts and routes that are not the data plane.
@@ -115,19 +93,19 @@ func TestHostNamedProviders(t *testing.T) {
 		{"GET", "contoso.avow.test", "/", "not_found"},
 		{"GET", "a.b.avow.test", "/nothing", "not_found"},
 	} {
-		r := e.do(t, tc.method, tc.host, tc.path, `{"quote":"AAAA"}`)
+		r := e.at(t, tc.method, tc.host, tc.path, `{"quote":"AAAA"}`)
 		var b errBody
 		if json.Unmarshal(r.body, &b) != nil || r.status != 404 || b.Error.Code != tc.code {
 			t.Errorf("%s%s: %d %s, want 404 %s", tc.host, tc.path, r.status, r.body, tc.code)
 		}
 	}
 	// The management plane names each provider's attest URI.
-	r := e.do(t, "GET", "avow.test", "/management/providers/contoso", "")
+	r := e.at(t, "GET", "avow.test", "/management/providers/contoso", "")
 	var p client.Provider
 	if json.Unmarshal(r.body, &p) != nil || p.AttestURI != "https://contoso.avow.test" {
 		t.Errorf("provider view: %s", r.body)
 	}
-	r = e.do(t, "GET", "avow.test", "/management/providers/single", "")
+	r = e.at(t, "GET", "avow.test", "/management/providers/single", "")
 	if json.Unmarshal(r.body, &p) != nil || p.AttestURI != "https://avow.test" {
 		t.Errorf("root provider view: %s", r.body)
 	}
@@ -149,7 +127,7 @@ func TestTokensDriversAccept(t *testing.T) {
 		var jwks struct {
 			Keys []map[string]any `json:"keys"`
 		}
-		if r := e.do(t, "GET", host, "/certs", ""); json.Unmarshal(r.body, &jwks) != nil || len(jwks.Keys) == 0 {
+		if r := e.at(t, "GET", host, "/certs", ""); json.Unmarshal(r.body, &jwks) != nil || len(jwks.Keys) == 0 {
 			t.Fatalf("%s /certs: %s", prov, r.body)
 		}
 		for _, k := range jwks.Keys {
@@ -172,7 +150,7 @@ func TestTokensDriversAccept(t *testing.T) {
 				field = `"report":"` + b64(client.OpenEnclaveReport(q)) + `"`
 			}
 			body := `{` + field + `,"runtimeData":{"data":"` + b64(runtime) + `","dataType":"Binary"}}`
-			r := e.do(t, "POST", host, "/attest/"+typ+"?api-version=2022-08-01", body)
+			r := e.at(t, "POST", host, "/attest/"+typ+"?api-version=2022-08-01", body)
 			var out struct{ Token string }
 			if r.status != 200 || json.Unmarshal(r.body, &out) != nil {
 				t.Fatalf("%s %s: %d %s", prov, typ, r.status, r.body)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -30,14 +28,7 @@ import (
 func TestProviderCollateralSourcesAPI(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootFile := filepath.Join(dir, "sim-root.pem")
-	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sim, rootFile := simWithRootFile(t, dir)
 	pccs := pcsfake.New(pcs.KindPCCS)
 	col, err := sim.Collateral(sgxsim.CollateralOptions{TEE: sgxsim.SGX, Now: now.Add(-time.Hour)})
 	if err != nil {
@@ -136,14 +127,7 @@ func errString(err error) string {
 func TestProviderSourcesRefusedAPI(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootFile := filepath.Join(dir, "sim-root.pem")
-	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sim, rootFile := simWithRootFile(t, dir)
 	const marker = "MARKER-of-the-source-body"
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, marker+": internal details", http.StatusBadGateway)

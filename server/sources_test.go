@@ -26,14 +26,7 @@ import (
 func TestTrustRootAndCollateralSource(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootFile := filepath.Join(dir, "sim-root.pem")
-	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sim, rootFile := simWithRootFile(t, dir)
 	pccs := pcsfake.New(pcs.KindPCCS)
 	for _, tee := range []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX} {
 		col, err := sim.Collateral(sgxsim.CollateralOptions{TEE: tee, Now: now.Add(-time.Hour)})
@@ -214,4 +207,19 @@ func TestCollateralEndpointsErrors(t *testing.T) {
 	if status, _ := call("POST", "/management/collateral:prune", `{"olderThan":"30d"}`); status != 200 {
 		t.Errorf("prune: %d", status)
 	}
+}
+
+// simWithRootFile opens the simulated platform in dir/sim and writes its
+// root certificate to a file, for --trust-root.
+func simWithRootFile(t *testing.T, dir string) (*sgxsim.Platform, string) {
+	t.Helper()
+	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(dir, "sim-root.pem")
+	if err := os.WriteFile(rootFile, sim.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sim, rootFile
 }
