@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -124,30 +123,15 @@ type jwsHeader struct {
 // PS256, ES256 and its alias ECDH256; the algorithm must fit the
 // certificate's key (RSA, or ECDSA P-256 with a JOSE r||s or DER signature).
 // It does not judge whether the signer is trusted, nor parse the policy
-// text (call Parse on Document.Text).
+// text (call Parse on Document.Text). It is ParseManagementDocument
+// without signer changes: the result is a policy or a reset.
 func ParseDocument(jws string) (*Document, error) {
-	d, parts, err := parseJWS(jws)
+	d, err := ParseManagementDocument(jws)
 	if err != nil {
 		return nil, err
 	}
-	pb, err := decodeB64(parts[1])
-	if err != nil {
-		return nil, ErrDocumentMalformed.Wrapf("payload is not base64url: %v", err)
-	}
-	if len(bytes.TrimSpace(pb)) == 0 {
-		d.Kind = KindReset
-		return d, nil // reset: empty payload
-	}
-	var payload map[string]json.RawMessage
-	if err := json.Unmarshal(pb, &payload); err != nil {
-		return nil, ErrDocumentPayload.Wrapf("payload is not a JSON object: %v", err)
-	}
-	if err := d.readPolicy(payload); err != nil {
-		return nil, err
-	}
-	d.Kind = KindPolicy
-	if err := d.readClaims(payload, "payload"); err != nil {
-		return nil, err
+	if d.Kind == KindSigner {
+		return nil, ErrDocumentPayload.Wrapf("payload has no AttestationPolicy member: it is a signer change (policyCertificate)")
 	}
 	return d, nil
 }

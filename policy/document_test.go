@@ -364,13 +364,13 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 
 // TestPolicyParseSignedJWS verifies the docs' certificates:add request,
 // whose payload is a policy certificate, not a policy.
-func TestPolicyParseSignedJWS(t *testing.T) {
+func TestPolicyParseManagementDocument(t *testing.T) {
 	dir := vectors.Dir(t, "maa")
 	b, err := os.ReadFile(filepath.Join(dir, "transcribed/azure-docs/add_policy_signer_request.jws"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ParseSignedJWS(strings.TrimSpace(string(b)))
+	d, err := ParseManagementDocument(strings.TrimSpace(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,10 +380,10 @@ func TestPolicyParseSignedJWS(t *testing.T) {
 	if _, err := ParseDocument(strings.TrimSpace(string(b))); !errors.Is(err, ErrDocumentPayload) {
 		t.Errorf("ParseDocument: %v", err)
 	}
-	if _, err := ParseSignedJWS(strings.Replace(string(b), "eyJtYWEt", "eyJtYWFt", 1)); !errors.Is(err, ErrSignatureInvalid) {
+	if _, err := ParseManagementDocument(strings.Replace(string(b), "eyJtYWEt", "eyJtYWFt", 1)); !errors.Is(err, ErrSignatureInvalid) {
 		t.Errorf("tampered: %v", err)
 	}
-	d, err = ParseSignedJWS("eyJhbGciOiJub25lIn0..")
+	d, err = ParseManagementDocument("eyJhbGciOiJub25lIn0..")
 	if err != nil || d.Signed {
 		t.Errorf("unsigned: %+v %v", d, err)
 	}

@@ -344,15 +344,14 @@ func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider st
 	if err != nil {
 		return "", err
 	}
-	cert := doc.PolicyCertificate
+	cert, now := doc.PolicyCertificate, s.clock.Now()
 	if add {
 		// A certificate that cannot sign now is not added; an expired one
 		// can still be removed.
-		if err := policy.CheckCertificateTime(cert, s.clock.Now(), "the certificate to add"); err != nil {
+		if err := policy.CheckCertificateTime(cert, now, "the certificate to add"); err != nil {
 			return "", err
 		}
 	}
-	now := s.clock.Now()
 	thumb := store.Thumbprint(cert.Raw)
 	event := "signer.remove"
 	if add {
