@@ -3,10 +3,9 @@ package alwaysencrypted
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -129,27 +128,15 @@ func readKeySet(body []byte) ([]token.PublicKey, error) {
 	return keys, nil
 }
 
+// get fetches a discovery document as token.FetchDocument does; a failure
+// is ErrSigningKeysUnavailable with its cause.
 func (v *Validator) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := token.FetchDocument(ctx, v.hc, u, "application/json")
 	if err != nil {
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
 		return nil, ErrSigningKeysUnavailable.Wrap(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := v.hc.Do(req)
-	if err != nil {
-		return nil, ErrSigningKeysUnavailable.Wrap(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, ErrSigningKeysUnavailable.Wrapf("GET %s: HTTP %d", u, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, token.MaxDocumentSize+1))
-	if err != nil {
-		return nil, ErrSigningKeysUnavailable.Wrapf("GET %s: %v", u, err)
-	}
-	if len(body) > token.MaxDocumentSize {
-		return nil, ErrSigningKeysUnavailable.Wrapf("GET %s: more than %d bytes", u, token.MaxDocumentSize)
 	}
 	return body, nil
 }

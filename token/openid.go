@@ -136,7 +136,7 @@ func FetchOpenIDConfiguration(ctx context.Context, client *http.Client, issuer s
 	if err := checkHTTPURL(base); err != nil {
 		return nil, ErrDiscoveryFailed.Wrapf("issuer: %v", err)
 	}
-	body, err := get(ctx, client, base+OpenIDConfigurationPath, "application/json")
+	body, err := FetchDocument(ctx, client, base+OpenIDConfigurationPath, "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +155,18 @@ func FetchJWKS(ctx context.Context, client *http.Client, jwksURI string) ([]Publ
 	if err := checkHTTPURL(jwksURI); err != nil {
 		return nil, ErrDiscoveryFailed.Wrapf("jwks_uri: %v", err)
 	}
-	body, err := get(ctx, client, jwksURI, "application/jwk+json, application/json")
+	body, err := FetchDocument(ctx, client, jwksURI, "application/jwk+json, application/json")
 	if err != nil {
 		return nil, err
 	}
 	return ParseJWKS(body)
 }
 
-func get(ctx context.Context, client *http.Client, u, accept string) ([]byte, error) {
+// FetchDocument GETs u with the Accept header accept and returns a 200
+// answer's body, at most MaxDocumentSize bytes; anything else is
+// ErrDiscoveryFailed (its cause says what happened). Discovery uses it for
+// the OpenID metadata and the JWKS.
+func FetchDocument(ctx context.Context, client *http.Client, u, accept string) ([]byte, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
