@@ -73,7 +73,13 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("line %d, column %d: %s (%s)", e.Line, e.Column, e.Message, e.Code)
+	return e.Located() + " (" + e.Code + ")"
+}
+
+// Located is the error without its code: "line L, column C: message", for
+// a caller that reports the code itself.
+func (e *SyntaxError) Located() string {
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Message)
 }
 
 // Unwrap returns the sentinel of the error's code.

@@ -215,7 +215,7 @@ func (p *Policy) Evaluate(claims []Claim, opts EvalOptions) (*Result, error) {
 
 func errMessage(err error) string {
 	if se, ok := err.(*SyntaxError); ok {
-		return fmt.Sprintf("line %d, column %d: %s", se.Line, se.Column, se.Message)
+		return se.Located()
 	}
 	return err.Error()
 }
@@ -426,9 +426,9 @@ func (st *evalState) failWith(sentinel *errs.Error, off int, msg string) error {
 	return &SyntaxError{Code: sentinel.Code, Message: msg, Line: line, Column: col, Snippet: snippet(text, ls, col), sentinel: sentinel}
 }
 
-var bytesLimitMessage = fmt.Sprintf("the evaluation exceeds its limit of %d MiB of values made (strings, sets, parsed JSON, added claims)", maxBytes>>20)
+var bytesLimitMessage = fmt.Sprintf("it made more than %d MiB of values (strings, sets, parsed JSON, added claims)", maxBytes>>20)
 
-var workLimitMessage = fmt.Sprintf("the evaluation exceeds its limit of %d steps (claims compared with sets of claims, or JmesPath work)", maxWork)
+var workLimitMessage = fmt.Sprintf("it took more than %d steps (claims compared with sets of claims, or JmesPath work)", maxWork)
 
 func (st *evalState) evalRule(r *rule) (bool, error) {
 	n := len(r.binds)

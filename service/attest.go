@@ -98,8 +98,9 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	tr.PolicyHash = ap.hash
 	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
 	s.obs.AttestStage(StagePolicy, time.Since(start))
-	if errors.Is(err, policy.ErrEvalLimit) {
-		return nil, ErrPolicyLimit.Wrap(err)
+	var se *policy.SyntaxError
+	if errors.Is(err, policy.ErrEvalLimit) && errors.As(err, &se) {
+		return nil, ErrPolicyLimit.Wrapf("%s", se.Located()) // the code once: policy_limit_exceeded
 	}
 	if err != nil {
 		return nil, ErrPolicyInvalid.Wrap(err)

@@ -37,7 +37,7 @@ var (
 	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
-	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy exceeds the limits of an evaluation")
+	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
 	ErrSignerNotTrusted   = errs.New("policy_signer_not_trusted", "the document must be signed by one of the provider's policy signer certificates")
 	ErrTCBNotAccepted     = errs.New("tcb_status_not_accepted", "the platform's TCB status is not accepted by this provider")
 	ErrCollateralNotFound = errs.New("collateral_not_found", "no collateral is stored for the platform of this quote")
