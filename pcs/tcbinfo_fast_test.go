@@ -11,7 +11,7 @@ import (
 func TestFastJSONPathVectors(t *testing.T) {
 	bundles := seedBundles()
 	if len(bundles) == 0 {
-		t.Skip("no vectors")
+		t.Fatal("no vectors: testdata/vectors/dcap holds none")
 	}
 	for i, c := range bundles {
 		if _, ok := parseTCBInfoFast(c.TCBInfo); !ok {
