@@ -6,23 +6,6 @@ import (
 	"time"
 )
 
-// The direct readers handle every TCB info and QE identity of the vectors
-// themselves (no fallback to the general path).
-func TestFastJSONPathVectors(t *testing.T) {
-	bundles := seedBundles()
-	if len(bundles) == 0 {
-		t.Fatal("no vectors: testdata/vectors/dcap holds none")
-	}
-	for i, c := range bundles {
-		if _, ok := parseTCBInfoFast(c.TCBInfo); !ok {
-			t.Errorf("bundle %d: TCB info fell back to the general path", i)
-		}
-		if _, ok := parseQEIdentityFast(c.QEIdentity); !ok {
-			t.Errorf("bundle %d: QE identity fell back to the general path", i)
-		}
-	}
-}
-
 // parseDate agrees with the original (time.Date normalisation) on every
 // month/day/time combination around the calendar's edges.
 func TestParseDateDifferential(t *testing.T) {
