@@ -27,6 +27,7 @@ var forbidden = []struct {
 	{"client", "api", "the client depends on the wire format, not on the server"},
 	{"client", "service", "the client depends on the wire format, not on the server"},
 	{"client", "store", "the client depends on the wire format, not on the server"},
+	{"oidc", "service", "OpenID verification is a part the service uses, not the other way round"},
 	{"", "cmd/", "commands are leaves"},
 }
 
