@@ -307,6 +307,7 @@ class Suite(unittest.TestCase):
         state["isolated"] = p.attest_uri
         self.assertEqual(p.trust_model, "Isolated")
         self.assertEqual(p.status, "Ready")
+        self.assertEqual(p.tags, {})
         self.assertEqual(p.attest_uri, "%s/providers/%s" % (AVOW_URL, ISOLATED))
 
     def test_a03_arm_credential(self):
@@ -708,6 +709,47 @@ class Suite(unittest.TestCase):
         with self.assertRaises(ResourceNotFoundError):
             arm.attestation_providers.get_default_by_location("eastus")
         self.assertEqual(list(arm.private_endpoint_connections.list(RG, AAD)), [])
+        with self.assertRaises(ResourceNotFoundError):
+            arm.private_endpoint_connections.get(RG, AAD, "pec1")
+        self.assertIsNone(arm.private_endpoint_connections.delete(RG, AAD, "pec1"))
+
+    def test_e03_async_clients(self):
+        """aio: the asynchronous clients (aiohttp) attest, read a policy and get a provider"""
+        from azure.core.credentials import AccessToken as _AccessToken
+        from azure.mgmt.attestation.aio import AttestationManagementClient as AsyncARM
+        from azure.security.attestation.aio import (
+            AttestationAdministrationClient as AsyncAdmin,
+            AttestationClient as AsyncClient,
+        )
+
+        class AsyncCredential:
+            async def get_token(self, *scopes, **kwargs):
+                return _AccessToken(AVOW_TOKEN, int(time.time()) + 3600)
+
+            async def close(self):
+                pass
+
+        uri = state["aad"]
+        quote = sim_quote(RUNTIME_JSON)
+
+        async def run():
+            cred = AsyncCredential()
+            async with AsyncClient(uri, cred, connection_verify=AVOW_CA, **validation(uri)) as client:
+                before = recorder.calls
+                result, token = await client.attest_sgx_enclave(quote, runtime_json=RUNTIME_JSON)
+                self.assertEqual(recorder.calls, before + 1, "the SDK did not validate the token")
+                self.assertEqual(token.algorithm, "RS256")
+                self.assertEqual(result.runtime_claims, json.loads(RUNTIME_JSON))
+            async with AsyncAdmin(uri, cred, connection_verify=AVOW_CA, **validation(uri)) as admin:
+                text, _ = await admin.get_policy(AttestationType.SGX_ENCLAVE)
+                self.assertIn("authorizationrules", text)
+            async with AsyncARM(cred, SUB, base_url=AVOW_URL, connection_verify=AVOW_CA) as arm:
+                p = await arm.attestation_providers.get(RG, AAD)
+                self.assertEqual(p.attest_uri, uri)
+
+        import asyncio
+
+        asyncio.run(run())
 
     # -------------------------------------------------------- ARM delete
 
