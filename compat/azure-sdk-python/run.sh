@@ -26,8 +26,15 @@ if ! have_sdk; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "azure-sdk-python: installing python3-azure (Debian)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=300 update -qq
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq python3-azure >/dev/null
+    apt_log=$(mktemp "${TMPDIR:-/tmp}/avow-sdk-py-apt.XXXXXX")
+    if ! { apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+           apt-get -o DPkg::Lock::Timeout=300 install -y -qq python3-azure; } >"$apt_log" 2>&1; then
+      cat "$apt_log" >&2
+      rm -f "$apt_log"
+      echo "azure-sdk-python: apt-get install python3-azure failed" >&2
+      exit 1
+    fi
+    rm -f "$apt_log"
   else
     echo "azure-sdk-python: Debian's python3-azure is not installed for $py and cannot be installed here (needs root and apt-get)" >&2
     exit 1
