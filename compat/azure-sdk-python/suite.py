@@ -540,6 +540,32 @@ class Suite(unittest.TestCase):
                 signing_key=signer_ec.key, signing_certificate=signer_ec.certificate,
             )
 
+    def test_b15_key_rotation(self):
+        """data: after avow provider rotate-key, a client made before it refuses new tokens; a new client takes old and new"""
+        uri = state["aad"]
+        old_client = attestation_client(uri)
+        _, old_token = old_client.attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
+        subprocess.run(
+            [AVOW_BIN, "provider", "rotate-key", AAD, "--server", AVOW_URL, "--token", AVOW_TOKEN,
+             "--ca-cert", AVOW_CA],
+            check=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        # The SDK read /certs once, on first use, and keeps that list; avow's
+        # tokens carry no x5c or jwk to fall back on.
+        with self.assertRaises(AttestationTokenValidationException) as cm:
+            old_client.attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
+        self.assertIn("Could not find the certificate used to sign the token", str(cm.exception))
+        new_client = attestation_client(uri)
+        signers = new_client.get_signing_certificates()
+        self.assertEqual(len(signers), len(state["aad_signers"]) + 1)
+        _, new_token = new_client.attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
+        self.assertNotEqual(new_token.key_id, old_token.key_id)
+        self.assertSignedBy(signers)
+        # The retired key stays in /certs until its last token expires.
+        AttestationToken(token=old_token.to_jwt_string())._validate_token(signers, **validation(uri))
+        self.assertEqual(recorder.signer.key_id, old_token.key_id)
+        state["aad_signers"] = signers
+
     # -------------------------------------------------------- administration (AAD)
 
     def test_c01_get_policy(self):
@@ -562,6 +588,9 @@ class Suite(unittest.TestCase):
         client = attestation_client(state["aad"])
         res, _ = client.attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
         self.assertEqual(res.policy_claims["issued-by"], "aad-unsigned")
+        # x-ms-policy-hash, decoded by the SDK into bytes: SHA-256 of the
+        # base64url of the policy text, as MAA computes it.
+        self.assertEqual(res.policy_hash, sha256(b64url(text.encode()).encode("ascii")))
         reset, _ = admin.reset_policy(AttestationType.SGX_ENCLAVE)
         self.assertEqual(reset.policy_resolution, PolicyModification.REMOVED)
         self.assertNotEqual(admin.get_policy(AttestationType.SGX_ENCLAVE)[0], text)
@@ -630,6 +659,7 @@ class Suite(unittest.TestCase):
         res, token = client.attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
         self.assertSignedBy(signers)
         self.assertEqual(res.policy_claims["issued-by"], "isolated-signed")
+        self.assertEqual(res.policy_hash, sha256(b64url(text.encode()).encode("ascii")))
         # AttestationResult.policy_signer raises AttributeError ('AttestationSigner'
         # object has no attribute 'x5_c'): the SDK converts the signer twice.
         # Read the claim from the token instead.
