@@ -2,6 +2,7 @@ package fakemaa_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/avowhq/avow/internal/fakemaa"
 	"github.com/avowhq/avow/server"
+	"github.com/avowhq/avow/sgxsim"
 )
 
 // contractStep is one request sent to both servers.
@@ -38,6 +40,9 @@ var contractSteps = []contractStep{
 	{method: "GET", path: "/providers/contoso/.well-known/openid-configuration"},
 	{method: "GET", path: "/providers/contoso/certs"},
 	{method: "GET", path: "/providers/contoso/certificates"},
+	{method: "GET", path: "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01"},
+	{method: "POST", path: "/providers/contoso/attest/SgxEnclave?api-version=2022-08-01", body: "QUOTE"},
+	{method: "POST", path: "/providers/contoso/attest/SgxEnclave?api-version=2022-08-01", body: `{"quote":"%%%"}`},
 }
 
 // intended lists the differences between the fake and the real server that
@@ -63,6 +68,15 @@ func TestFakeMatchesServer(t *testing.T) {
 	}
 	realReader := readerToken(t, realClient, n.URL, n.AdminToken.Secret)
 	fake := fakemaa.New(t)
+	sim, err := sgxsim.Open(filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sim.Quote(sgxsim.QuoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoteBody := `{"quote":"` + base64.RawURLEncoding.EncodeToString(q) + `"}`
 
 	for _, st := range contractSteps {
 		name := st.method + " " + st.path
@@ -72,6 +86,9 @@ func TestFakeMatchesServer(t *testing.T) {
 		realTok, fakeTok := n.AdminToken.Secret, fakemaa.OwnerToken
 		if st.reader {
 			realTok, fakeTok = realReader, fakemaa.ReaderToken
+		}
+		if st.body == "QUOTE" {
+			st.body = quoteBody
 		}
 		rs, rb := send(t, realClient, n.URL, st, realTok)
 		fs, fb := send(t, fake.Client(), fake.URL, st, fakeTok)
