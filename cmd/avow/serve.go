@@ -86,9 +86,19 @@ warning.`,
 			case err := <-waitErr(node):
 				return err
 			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			// From here a second signal stops the process at once.
+			stop()
+			logger.Info(fmt.Sprintf("stopping: %v; draining requests for at most %s (a second signal stops at once)",
+				context.Cause(ctx), shutdownTimeout))
+			began := time.Now()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			return node.Shutdown(shutdownCtx)
+			if err := node.Shutdown(shutdownCtx); err != nil {
+				logger.Error("stopped with an error", "err", err)
+				return err
+			}
+			logger.Info("stopped", "after", time.Since(began).Round(time.Millisecond))
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -115,6 +125,10 @@ warning.`,
 	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")
 	return cmd
 }
+
+// shutdownTimeout bounds how long a stopping server drains its requests and
+// writes the audit records it holds.
+const shutdownTimeout = 15 * time.Second
 
 func waitErr(n *server.Node) <-chan error {
 	ch := make(chan error, 1)
