@@ -90,7 +90,7 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		defer cancel()
 		_ = node.Shutdown(sctx)
 	}()
-	fmt.Fprintf(out, "server: %s (TLS certificate %s)\n", node.URL, node.CertFile)
+	fmt.Fprintf(out, "server: %s\nTLS certificate: %s\n", node.URL, node.CertFile)
 	hc, err := node.HTTPClient()
 	if err != nil {
 		return err
