@@ -35,7 +35,11 @@ With --admin-token-file, the owner token is the file's (at least 32 characters,
 surrounding white space ignored): it is registered on first start, and on an
 existing installation when it is new, and the secret is not printed. A token
 from the file that was revoked stays revoked: the server starts and logs a
-warning.`,
+warning.
+
+SIGTERM or SIGINT stops the server: it logs "stopping: ...", finishes the
+requests under way (at most 15s) and writes the audit records it holds, then
+logs "stopped" and exits 0. A second signal stops it at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(logFormat, ops.logLevel, cmd.ErrOrStderr())
