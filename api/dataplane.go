@@ -250,6 +250,13 @@ func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
 	evidence, field := body.Quote, "quote"
 	if t == service.TypeOpenEnclave {
 		evidence, field = body.Report, "report"
+		if body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+			// report under "quote". Deprecated; see docs/azure-sdk.md.
+			evidence, field = body.Quote, "quote"
+		} else if body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
+		}
 	}
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)
