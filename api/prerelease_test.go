@@ -40,3 +40,25 @@ func TestOpenEnclavePreReleaseBody(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthorizedKeepsJSONBody: a 401 on the data plane carries MAA's
+// JSON error body and a Bearer challenge. MAA's examples show an empty
+// body; the JS SDK (@azure/core-client) and Python's azure-core accept
+// both and show the code and message only from a JSON one
+// (docs/azure-sdk.md).
+func TestUnauthorizedKeepsJSONBody(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, path := range []string{
+		"/providers/contoso/policies/SgxEnclave?api-version=2022-08-01",
+		"/providers/contoso/certificates?api-version=2022-08-01",
+	} {
+		for _, token := range []string{"", "avow_not_a_token"} {
+			r := e.do(t, "GET", path, token, nil)
+			var b errBody
+			if err := json.Unmarshal(r.body, &b); err != nil || r.status != 401 || b.Error.Code != "unauthorized" || b.Error.Message == "" ||
+				!strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s (token %q): %d %v %s", path, token, r.status, r.header, r.body)
+			}
+		}
+	}
+}
