@@ -327,7 +327,7 @@ func jwsBody(r *http.Request) (string, error) {
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest string) {
 	// The caller first, so that a refused change names its actor in the
 	// audit log whatever the reason.
-	who, ok := s.authenticate(w, r)
+	who, ok := s.dataPlaneCaller(w, r, provider)
 	if !ok {
 		return
 	}
@@ -371,7 +371,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 }
 
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {
-	who, ok := s.authenticate(w, r) // first: see policies
+	who, ok := s.dataPlaneCaller(w, r, provider) // first: see policies
 	if !ok {
 		return
 	}

@@ -96,9 +96,9 @@ func parseHostAddr(s string) netip.Addr {
 	return a.Unmap()
 }
 
-// clientAddr returns the address of the request's client (see above); the
+// networkClient returns the address of the request's client (see above); the
 // zero Addr when a trusted proxy's header does not name one.
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
+func (s *Server) networkClient(r *http.Request) netip.Addr {
 	peer := parseHostAddr(r.RemoteAddr)
 	n := s.network
 	if n.TrustedProxyHeader == "" || !inPrefixes(peer, n.TrustedProxies) {
@@ -127,7 +127,7 @@ func (s *Server) networkAllowed(w http.ResponseWriter, r *http.Request, provider
 	if provider == "" || !s.svc.PublicNetworkAccessDisabled(r.Context(), provider) {
 		return true
 	}
-	a := s.clientAddr(r)
+	a := s.networkClient(r)
 	if inPrefixes(a, s.network.PrivateNetworks) {
 		return true
 	}

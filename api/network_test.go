@@ -176,7 +176,7 @@ func TestClientAddr(t *testing.T) {
 		if tc.xff != "" {
 			r.Header.Set("X-Forwarded-For", tc.xff)
 		}
-		if got := s.clientAddr(r).String(); got != tc.want {
+		if got := s.networkClient(r).String(); got != tc.want {
 			t.Errorf("%s %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
 		}
 	}

@@ -77,9 +77,20 @@ func TestSharedProviders(t *testing.T) {
 		claims["x-ms-policy-hash"] == nil || !strings.Contains(text, `issue(type="sgx-mrsigner"`) {
 		t.Errorf("claims %v, policy %q %v", claims, text, err)
 	}
-	// The policy can be read.
-	if r = e.do(t, "GET", "/providers/sharedcus/policies/SgxEnclave?api-version=2022-08-01", e.reader, nil); r.status != 200 {
-		t.Errorf("get policy: %d %s", r.status, r.body)
+	// The policy and the (empty) signer set can be read, also anonymously
+	// as on MAA's shared instances; not so on other providers.
+	for _, token := range []string{e.reader, ""} {
+		for _, sub := range []string{"policies/SgxEnclave", "certificates"} {
+			if r = e.do(t, "GET", "/providers/sharedcus/"+sub+"?api-version=2022-08-01", token, nil); r.status != 200 {
+				t.Errorf("get %s (token %q): %d %s", sub, token, r.status, r.body)
+			}
+		}
+	}
+	if r = e.do(t, "GET", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", "", nil); r.status != 401 {
+		t.Errorf("anonymous get policy of contoso: %d %s", r.status, r.body)
+	}
+	if r = e.do(t, "PUT", "/providers/sharedcus/policies/SgxEnclave?api-version=2022-08-01", "", strings.NewReader("eyJhbGciOiJub25lIn0..")); r.status != 401 {
+		t.Errorf("anonymous put policy of sharedcus: %d %s", r.status, r.body)
 	}
 
 	// Every change is refused with a typed error, to the owner too.
