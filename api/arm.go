@@ -332,6 +332,9 @@ func (s *Server) armDefaults(w http.ResponseWriter, r *http.Request, who *servic
 			continue
 		}
 		v, err := s.svc.GetProvider(ctx, who, sp.Name)
+		if errors.Is(err, service.ErrProviderNotFound) {
+			continue // declared but not (yet) created: EnsureSharedProviders runs at start
+		}
 		if err != nil {
 			s.writeARMError(w, r, err)
 			return
