@@ -251,8 +251,14 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
 	evidence, field := body.Quote, "quote"
 	if t.EvidenceField() == "report" {
-		evidence = body.Report
-		field = "report"
+		evidence, field = body.Report, "report"
+		if body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+			// report under "quote". Deprecated; see docs/azure-sdk.md.
+			evidence, field = body.Quote, "quote"
+		} else if body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
+		}
 	}
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)
@@ -277,8 +283,19 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	return req, nil
 }
 
+// data reads runtimeData or initTimeData. An object that names a dataType
+// but carries no data is refused rather than taken as absent: the caller
+// meant to send data and would otherwise get a token without its claims
+// (azure-security-attestation 1.0.1 sends initTimeData {"dataType":
+// "JSON"} and no data for inittime_json). An empty object is absent.
 func data(field string, d *dataJSON) (*service.Data, error) {
-	if d == nil || d.Data == nil {
+	if d == nil {
+		return nil, nil
+	}
+	if d.Data == nil {
+		if d.DataType != "" {
+			return nil, ErrBadJSON.Wrapf("%s has dataType %q but no data", field, d.DataType)
+		}
 		return nil, nil
 	}
 	b, err := b64(field+".data", *d.Data)
@@ -312,7 +329,7 @@ func jwsBody(r *http.Request) (string, error) {
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest string) {
 	// The caller first, so that a refused change names its actor in the
 	// audit log whatever the reason.
-	who, ok := s.authenticate(w, r)
+	who, ok := s.dataPlaneCaller(w, r, provider)
 	if !ok {
 		return
 	}
@@ -356,7 +373,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 }
 
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {
-	who, ok := s.authenticate(w, r) // first: see policies
+	who, ok := s.dataPlaneCaller(w, r, provider) // first: see policies
 	if !ok {
 		return
 	}

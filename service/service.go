@@ -79,8 +79,8 @@ type Config struct {
 	// Audit configures the asynchronous writer of attestation records.
 	Audit AuditConfig
 	// OIDC, when set, accepts JWT bearer tokens of an OpenID issuer beside
-	// admin tokens (see OIDCVerifier).
-	OIDC *OIDCVerifier
+	// admin tokens (an *oidc.Verifier).
+	OIDC BearerVerifier
 	// ProviderDomain, when set, gives each provider NAME its own host,
 	// NAME.{ProviderDomain} (with the public URL's scheme and port): its
 	// attest URI and token issuer, with its whole data plane at that
@@ -89,6 +89,10 @@ type Config struct {
 	// RootProvider, when set, serves that provider's data plane at the
 	// root of the server: its attest URI is the public URL's origin.
 	RootProvider string
+	// SharedProviders are the operator's shared (default) providers
+	// (shared.go): EnsureSharedProviders creates them, the API refuses
+	// changes to them.
+	SharedProviders []SharedProvider
 }
 
 // Service is the attestation service. It is safe for concurrent use.
@@ -114,7 +118,9 @@ type Service struct {
 	obs   Observer
 	audit *auditWriter
 
-	oidc *OIDCVerifier
+	oidc BearerVerifier
+
+	shared map[string]SharedProvider // by name; read-only after New
 }
 
 // New returns a service over cfg.Store.
@@ -170,6 +176,9 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	if err := s.configureCollateral(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.setShared(cfg.SharedProviders); err != nil {
 		return nil, err
 	}
 	return s, nil
