@@ -123,6 +123,14 @@ CREATE TABLE leases (
 	expires_at timestamptz NOT NULL
 );
 `,
+	3: `
+-- TCB baselines: the TCB evaluation data number of each row's TCB info
+-- (0: stored before this step) and whether the row is kept for that number
+-- only (pinned) rather than as the key's current collateral.
+ALTER TABLE collateral ADD COLUMN tcb_eval bigint NOT NULL DEFAULT 0;
+ALTER TABLE collateral ADD COLUMN pinned boolean NOT NULL DEFAULT false;
+CREATE INDEX collateral_number ON collateral (tee, fmspc, pce_id, tcb_eval, id);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -284,15 +284,16 @@ func (r reader) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error)
 	return out, mapErr(ctx, rows.Err(), "list admin tokens")
 }
 
-const collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source`
+const collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source, tcb_eval, pinned`
 
 func scanCollateral(sc pgx.Row, withBundle bool) (store.Collateral, error) {
 	var (
 		c           store.Collateral
 		issue, next pgtype.Timestamptz
 		fetched     time.Time
+		eval        int64
 	)
-	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256, &issue, &next, &fetched, &c.Source}
+	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256, &issue, &next, &fetched, &c.Source, &eval, &c.Pinned}
 	if withBundle {
 		dest = append(dest, &c.Bundle)
 	}
@@ -302,6 +303,7 @@ func scanCollateral(sc pgx.Row, withBundle bool) (store.Collateral, error) {
 	c.IssueDate = fromTS(issue)
 	c.NextUpdate = fromTS(next)
 	c.FetchedAt = fetched.UTC()
+	c.TCBEvaluationDataNumber = uint32(eval)
 	return c, nil
 }
 
@@ -311,11 +313,30 @@ func (r reader) GetCollateral(ctx context.Context, key store.CollateralKey) (sto
 		return store.Collateral{}, err
 	}
 	c, err := scanCollateral(r.q.QueryRow(ctx, `SELECT `+collateralMeta+`, bundle FROM collateral
-		WHERE tee = $1 AND fmspc = $2 AND pce_id = $3 ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID), true)
+		WHERE tee = $1 AND fmspc = $2 AND pce_id = $3 AND NOT pinned ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID), true)
 	if err != nil {
 		return store.Collateral{}, mapErr(ctx, err, "collateral %s", k)
 	}
 	return c, nil
+}
+
+func (r reader) GetCollateralForNumber(ctx context.Context, key store.CollateralKey, n uint32) (store.Collateral, error) {
+	k, err := key.Normalize()
+	if err != nil {
+		return store.Collateral{}, err
+	}
+	c, err := scanCollateral(r.q.QueryRow(ctx, `SELECT `+collateralMeta+`, bundle FROM collateral
+		WHERE tee = $1 AND fmspc = $2 AND pce_id = $3 AND tcb_eval = $4 ORDER BY id DESC LIMIT 1`,
+		k.TEE, k.FMSPC, k.PCEID, int64(n)), true)
+	if err != nil {
+		return store.Collateral{}, mapErr(ctx, err, "collateral %s TCB evaluation data number %d", k, n)
+	}
+	return c, nil
+}
+
+func (r reader) ListCollateralNumbers(ctx context.Context) ([]store.Collateral, error) {
+	return r.listCollateral(ctx, `SELECT DISTINCT ON (tee, fmspc, pce_id, tcb_eval) `+collateralMeta+` FROM collateral
+		ORDER BY tee, fmspc, pce_id, tcb_eval, id DESC`)
 }
 
 func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collateral, error) {
@@ -328,7 +349,7 @@ func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collater
 
 func (r reader) ListCollateral(ctx context.Context) ([]store.Collateral, error) {
 	return r.listCollateral(ctx, `SELECT DISTINCT ON (tee, fmspc, pce_id) `+collateralMeta+` FROM collateral
-		ORDER BY tee, fmspc, pce_id, id DESC`)
+		WHERE NOT pinned ORDER BY tee, fmspc, pce_id, id DESC`)
 }
 
 func (r reader) CollateralHistory(ctx context.Context, key store.CollateralKey) ([]store.Collateral, error) {

@@ -404,9 +404,9 @@ func (t *tx) PutCollateral(ctx context.Context, c store.Collateral) (store.Colla
 	c.FetchedAt = store.TimestampOrNow(c.FetchedAt)
 	err = t.step(ctx, true, func() error {
 		err := t.pgTx.QueryRow(ctx, `INSERT INTO collateral (tee, fmspc, pce_id, bundle, size, sha256,
-			issue_date, next_update, fetched_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			issue_date, next_update, fetched_at, source, tcb_eval, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 			k.TEE, k.FMSPC, k.PCEID, c.Bundle, c.Size, c.SHA256, nullTS(c.IssueDate), nullTS(c.NextUpdate),
-			c.FetchedAt, c.Source).Scan(&c.ID)
+			c.FetchedAt, c.Source, int64(c.TCBEvaluationDataNumber), c.Pinned).Scan(&c.ID)
 		return mapErr(ctx, err, "put collateral %s", k)
 	})
 	if err != nil {
@@ -423,8 +423,10 @@ func (t *tx) PruneCollateral(ctx context.Context, olderThan time.Time) (n int64,
 	// the change version is not bumped.
 	err = t.step(ctx, false, func() error {
 		n, err = t.exec(ctx, "prune collateral", `DELETE FROM collateral c WHERE c.fetched_at < $1
+			AND (c.pinned OR EXISTS (SELECT 1 FROM collateral n WHERE n.tee = c.tee AND n.fmspc = c.fmspc
+				AND n.pce_id = c.pce_id AND NOT n.pinned AND n.id > c.id))
 			AND EXISTS (SELECT 1 FROM collateral n WHERE n.tee = c.tee AND n.fmspc = c.fmspc
-				AND n.pce_id = c.pce_id AND n.id > c.id)`,
+				AND n.pce_id = c.pce_id AND n.tcb_eval = c.tcb_eval AND n.id > c.id)`,
 			store.TimestampOrNow(olderThan))
 		return err
 	})

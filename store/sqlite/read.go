@@ -278,7 +278,7 @@ func (r reader) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error)
 	return out, mapErr(ctx, rows.Err(), "list admin tokens")
 }
 
-const collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source`
+const collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source, tcb_eval, pinned`
 
 func scanCollateral(sc scanner, withBundle bool) (store.Collateral, error) {
 	var (
@@ -286,8 +286,10 @@ func scanCollateral(sc scanner, withBundle bool) (store.Collateral, error) {
 		issue, next sql.NullInt64
 		fetched     int64
 		bundle      sql.RawBytes
+		eval        int64
+		pinned      int64
 	)
-	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256, &issue, &next, &fetched, &c.Source}
+	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256, &issue, &next, &fetched, &c.Source, &eval, &pinned}
 	if withBundle {
 		// RawBytes (valid until the next Next) saves a copy of the bundle.
 		dest = append(dest, &bundle)
@@ -301,6 +303,7 @@ func scanCollateral(sc scanner, withBundle bool) (store.Collateral, error) {
 	c.IssueDate = fromNullMicros(issue)
 	c.NextUpdate = fromNullMicros(next)
 	c.FetchedAt = fromMicros(fetched)
+	c.TCBEvaluationDataNumber, c.Pinned = uint32(eval), pinned != 0
 	return c, nil
 }
 
@@ -331,7 +334,23 @@ func (r reader) GetCollateral(ctx context.Context, key store.CollateralKey) (sto
 		return store.Collateral{}, err
 	}
 	return r.getCollateral(ctx, "collateral "+k.String(), `SELECT `+collateralMeta+`, bundle FROM collateral
-		WHERE tee = ? AND fmspc = ? AND pce_id = ? ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID)
+		WHERE tee = ? AND fmspc = ? AND pce_id = ? AND pinned = 0 ORDER BY id DESC LIMIT 1`, k.TEE, k.FMSPC, k.PCEID)
+}
+
+func (r reader) GetCollateralForNumber(ctx context.Context, key store.CollateralKey, n uint32) (store.Collateral, error) {
+	k, err := key.Normalize()
+	if err != nil {
+		return store.Collateral{}, err
+	}
+	return r.getCollateral(ctx, fmt.Sprintf("collateral %s TCB evaluation data number %d", k, n), `SELECT `+collateralMeta+`, bundle
+		FROM collateral WHERE tee = ? AND fmspc = ? AND pce_id = ? AND tcb_eval = ? ORDER BY id DESC LIMIT 1`,
+		k.TEE, k.FMSPC, k.PCEID, int64(n))
+}
+
+func (r reader) ListCollateralNumbers(ctx context.Context) ([]store.Collateral, error) {
+	return r.listCollateral(ctx, `SELECT `+collateralMeta+` FROM collateral
+		WHERE id IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id, tcb_eval)
+		ORDER BY tee, fmspc, pce_id, tcb_eval`)
 }
 
 func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collateral, error) {
@@ -341,7 +360,7 @@ func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collater
 
 func (r reader) ListCollateral(ctx context.Context) ([]store.Collateral, error) {
 	return r.listCollateral(ctx, `SELECT `+collateralMeta+` FROM collateral
-		WHERE id IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id)
+		WHERE id IN (SELECT max(id) FROM collateral WHERE pinned = 0 GROUP BY tee, fmspc, pce_id)
 		ORDER BY tee, fmspc, pce_id`)
 }
 

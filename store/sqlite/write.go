@@ -338,10 +338,14 @@ func (t *tx) PutCollateral(ctx context.Context, c store.Collateral) (store.Colla
 	c.IssueDate = store.Timestamp(c.IssueDate)
 	c.NextUpdate = store.Timestamp(c.NextUpdate)
 	c.FetchedAt = store.TimestampOrNow(c.FetchedAt)
+	pinned := 0
+	if c.Pinned {
+		pinned = 1
+	}
 	err = t.sqlTx.QueryRowContext(ctx, `INSERT INTO collateral (tee, fmspc, pce_id, bundle, size, sha256,
-		issue_date, next_update, fetched_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		issue_date, next_update, fetched_at, source, tcb_eval, pinned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		k.TEE, k.FMSPC, k.PCEID, c.Bundle, c.Size, c.SHA256, toNullMicros(c.IssueDate), toNullMicros(c.NextUpdate),
-		toMicros(c.FetchedAt), c.Source).Scan(&c.ID)
+		toMicros(c.FetchedAt), c.Source, int64(c.TCBEvaluationDataNumber), pinned).Scan(&c.ID)
 	if err != nil {
 		return store.Collateral{}, mapErr(ctx, err, "put collateral %s", k)
 	}
@@ -356,7 +360,8 @@ func (t *tx) PruneCollateral(ctx context.Context, olderThan time.Time) (int64, e
 	// Only history rows go: what GetCollateral returns does not change, so
 	// the change version is not bumped.
 	return t.exec(ctx, "prune collateral", `DELETE FROM collateral WHERE fetched_at < ?
-		AND id NOT IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id)`,
+		AND id NOT IN (SELECT max(id) FROM collateral WHERE pinned = 0 GROUP BY tee, fmspc, pce_id)
+		AND id NOT IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id, tcb_eval)`,
 		toMicros(store.TimestampOrNow(olderThan)))
 }
 
