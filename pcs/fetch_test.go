@@ -302,3 +302,74 @@ func TestLoadAllAndDirSource(t *testing.T) {
 		t.Errorf("bundle file source: %v", err)
 	}
 }
+
+// TestFetchByTCBEvaluationDataNumber: a request for a TCB evaluation data
+// number asks PCS/PCCS v4 for tcbEvaluationDataNumber=N on the TCB info and
+// QE identity (real TDX collateral of FMSPC 90c06f000000 numbered 17 and
+// 18); update=early is sent as such; both together are refused.
+func TestFetchByTCBEvaluationDataNumber(t *testing.T) {
+	n18, n17 := vectorCollateral(t, "S03-tdx-v5-phala-no-tcb-level"), vectorCollateral(t, "S09-tdx-v5-automata-alibaba")
+	for _, kind := range []string{pcs.KindPCS, pcs.KindPCCS} {
+		srv := pcsfake.New(kind)
+		if err := srv.Add(n18); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.AddBaseline(n17); err != nil {
+			t.Fatal(err)
+		}
+		f := &pcs.Fetcher{Kind: kind, BaseURL: srv.Start(t), Client: srv.Client()}
+		req := pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000"}
+		for _, c := range []struct {
+			number uint32
+			update string
+			want   *pcs.Collateral
+		}{{0, "", n18}, {17, "", n17}, {18, "", n18}, {0, "early", n18}, {0, "standard", n18}} {
+			r := req
+			r.TCBEvaluationDataNumber, r.Update = c.number, c.update
+			got, err := f.Fetch(t.Context(), r)
+			if err != nil {
+				t.Fatalf("%s %s: %v", kind, r, err)
+			}
+			if !bytes.Equal(got.TCBInfo, c.want.TCBInfo) || !bytes.Equal(got.QEIdentity, c.want.QEIdentity) {
+				t.Errorf("%s %s: not the TCB info and QE identity of that number", kind, r)
+			}
+		}
+		r := req
+		r.TCBEvaluationDataNumber = 16
+		if _, err := f.Fetch(t.Context(), r); !errors.Is(err, pcs.ErrNotAtSource) {
+			t.Errorf("%s number 16: %v, want collateral_not_at_source", kind, err)
+		}
+		r.Update = "early"
+		if _, err := f.Fetch(t.Context(), r); !errors.Is(err, pcs.ErrFetch) || !strings.Contains(err.Error(), "cannot be combined") {
+			t.Errorf("%s number and update: %v", kind, err)
+		}
+	}
+	// A folder source picks the set of the number asked for.
+	dir := t.TempDir()
+	for name, c := range map[string]*pcs.Collateral{"a.json": n17, "b.json": n18} {
+		b, err := c.MarshalBundle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := pcs.NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		r    pcs.FetchRequest
+		want *pcs.Collateral
+	}{
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", TCBEvaluationDataNumber: 17}, n17},
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", TCBEvaluationDataNumber: 18}, n18},
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", Update: "early"}, n18},
+	} {
+		got, err := ds.Fetch(t.Context(), c.r)
+		if err != nil || !bytes.Equal(got.TCBInfo, c.want.TCBInfo) {
+			t.Errorf("folder %s: %v", c.r, err)
+		}
+	}
+}
