@@ -21,9 +21,22 @@ func providerOut(v *service.ProviderView) wire.Provider {
 		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
 			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
-			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings))},
+			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)), TCBGrace: tcbGraceOut(v.Settings)},
 		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
+}
+
+// tcbGraceOut is the provider's tcbGrace setting on the wire (nil: none).
+func tcbGraceOut(s store.Settings) *[]wire.TCBGrace {
+	g := service.TCBGraceOf(s)
+	if len(g) == 0 {
+		return nil
+	}
+	out := make([]wire.TCBGrace, len(g))
+	for i, e := range g {
+		out[i] = wire.TCBGrace{AdvisoryIDs: e.AdvisoryIDs, Until: e.Until}
+	}
+	return &out
 }
 
 // disabledOnly shows an Enabled/Disabled setting only when it is not the
@@ -54,6 +67,13 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	}
 	if in.TPMAttestationAuthentication != "" {
 		out.TPMAttestationAuthentication = &in.TPMAttestationAuthentication
+	}
+	if in.TCBGrace != nil {
+		g := make([]service.TCBGrace, len(*in.TCBGrace))
+		for i, e := range *in.TCBGrace {
+			g[i] = service.TCBGrace{AdvisoryIDs: e.AdvisoryIDs, Until: e.Until}
+		}
+		out.TCBGrace = &g
 	}
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm

@@ -144,6 +144,7 @@ var restAllowed = []struct{ examples, diff, reason string }{
 	{"*/Attest*Enclave*", "token.jti: extra", "jti, as real MAA tokens since 2021"},
 	{"*Polic*", "token.jti: extra", "MAA omits jti on management result tokens, avow always writes one (docs/tokens.md); the SDKs ignore it"},
 	{"*/Attest*Enclave*", "token.x-avow-simulated: extra", "avow marks tokens for simulated evidence"},
+	{"*/Attest*Enclave*", "token.x-avow-tcb-*: extra", "avow names the TCB baseline and TCB evaluation data number a quote was verified with (docs/tcb-baselines.md)"},
 	{"*/Reset_Policy", "token.aas-policyHash: missing", "pre-release claim; avow answers MAA's PolicyResult (x-ms-policy-result, x-ms-policy-token-hash; maa.md §1.6, verified recordings)"},
 	{"*/Reset_Policy", "token.x-ms-policy-*: extra", "MAA's PolicyResult claims (maa.md §1.6)"},
 	{"*/UpdatePolicy*", "token.aas-policyHash: missing", "pre-release claim; avow answers MAA's PolicyResult (maa.md §1.6)"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,21 +38,65 @@ func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs
 	row := store.Collateral{
 		Key:    store.CollateralKey{TEE: strings.ToLower(info.ID), FMSPC: hex.EncodeToString(info.FMSPC[:]), PCEID: hex.EncodeToString(info.PCEID[:])},
 		Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: source,
+		TCBEvaluationDataNumber: info.TCBEvaluationDataNumber,
+	}
+	// Collateral of an older TCB evaluation data number than the key's
+	// current one is kept for that number (a baseline a policy may
+	// select); it never replaces the current collateral.
+	if cur, err := s.st.GetCollateral(ctx, row.Key); err == nil && currentNumber(cur) > info.TCBEvaluationDataNumber {
+		row.Pinned = true
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Collateral{}, mapStoreErr(err, "collateral")
 	}
 	var stored store.Collateral
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
 		if stored, err = tx.PutCollateral(ctx, row); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit(who, "", "collateral.import", now, map[string]string{
-			"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
-			"next_update": info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z")}))
+		details := map[string]string{"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
+			"next_update":                info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z"),
+			"tcb_evaluation_data_number": strconv.FormatUint(uint64(info.TCBEvaluationDataNumber), 10)}
+		if row.Pinned {
+			details["pinned"] = "true"
+		}
+		return tx.AppendAudit(ctx, audit(who, "", "collateral.import", now, details))
 	})
 	if err != nil {
 		return store.Collateral{}, mapStoreErr(err, "collateral")
 	}
 	s.invalidate(0)
 	return stored, nil
+}
+
+// currentNumber is the TCB evaluation data number of a stored row, read
+// from its bundle for rows stored before the store recorded it.
+func currentNumber(row store.Collateral) uint32 {
+	if row.TCBEvaluationDataNumber != 0 || len(row.Bundle) == 0 {
+		return row.TCBEvaluationDataNumber
+	}
+	col, err := pcs.ParseBundle(row.Bundle)
+	if err != nil {
+		return 0
+	}
+	id, err := pcs.Identify(col)
+	if err != nil {
+		return 0
+	}
+	return id.TCBEvaluationDataNumber
+}
+
+// ListCollateralNumbers returns the latest collateral of every platform
+// family and TCB evaluation data number (the baselines the service can
+// verify with), pinned or current.
+func (s *Service) ListCollateralNumbers(ctx context.Context, who *Principal) ([]store.Collateral, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	rows, err := s.st.ListCollateralNumbers(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "collateral")
+	}
+	return rows, nil
 }
 
 // ListCollateral returns the latest collateral of every platform family.
@@ -94,13 +139,14 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 // DCAP quotes it implements dcapquote.Collateral over the store, the
 // caches and the provider's collateral sources.
 type collateralAccess struct {
-	s    *Service
-	srcs sourceSet
-	res  *dcap.Result // the last DCAP verification, for explainExpired
+	s        *Service
+	srcs     sourceSet
+	baseline tcbBaseline  // the TCB baseline the provider's policy selects
+	res      *dcap.Result // the last DCAP verification, for explainExpired
 }
 
-func (s *Service) collateralAccess(p store.Provider) *collateralAccess {
-	return &collateralAccess{s: s, srcs: s.sourcesFor(p)}
+func (s *Service) collateralAccess(p store.Provider, b tcbBaseline) *collateralAccess {
+	return &collateralAccess{s: s, srcs: s.sourcesFor(p), baseline: b}
 }
 
 // VerifyQuote finds the quote's collateral (fetching from the provider's
@@ -113,7 +159,13 @@ func (a *collateralAccess) VerifyQuote(ctx context.Context, q *quote.Quote, now 
 		return nil, pcs.CollateralHashes{}, err
 	}
 	key := store.CollateralKey{TEE: strings.ToLower(teeOf(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
-	res, col, err := s.verifyWithCollateral(ctx, q, key, now, a.srcs)
+	var res *dcap.Result
+	var col *storedCollateral
+	if a.baseline.number != 0 {
+		res, col, err = s.verifyWithBaseline(ctx, q, key, now, a.srcs, a.baseline.number)
+	} else {
+		res, col, err = s.verifyWithCollateral(ctx, q, key, now, a.srcs)
+	}
 	a.res = res
 	if err != nil {
 		return nil, pcs.CollateralHashes{}, err

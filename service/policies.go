@@ -64,7 +64,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		if err != nil {
 			return nil, errs.New("internal", "the built-in default policy does not compile").Wrap(err)
 		}
-		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
+		ap = newActivePolicy(&activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true})
 	case err != nil:
 		return nil, mapStoreErr(err, "policy")
 	default:
@@ -72,7 +72,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		if err != nil {
 			return nil, errs.New("internal", "a stored policy does not compile").Wrap(err)
 		}
-		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
+		ap = newActivePolicy(&activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)})
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
@@ -212,8 +212,12 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 	if doc.Text == "" {
 		return "", ErrPolicyInvalid.Wrapf("the document carries no policy text")
 	}
-	if _, err := policy.Parse(doc.Text); err != nil {
+	compiled, err := policy.Parse(doc.Text)
+	if err != nil {
 		return "", ErrPolicyInvalid.Wrap(err)
+	}
+	if _, err := baselineOf(compiled); err != nil {
+		return "", ErrPolicyInvalid.Wrapf("configurationrules: %v", err)
 	}
 	now := s.clock.Now()
 	stored := store.Policy{Provider: p.Name, AttestationType: attType, Document: doc.Raw, Text: doc.Text,

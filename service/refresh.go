@@ -160,7 +160,7 @@ func (s *Service) refreshKey(ctx context.Context, who *Principal, key store.Coll
 			"source": got.source, "sha256": storedSHA, "next_update": formatTime(out.NextUpdate)})
 		return out
 	}
-	sc, err := s.storeFetched(ctx, who, "collateral.refresh", key, got, now)
+	sc, err := s.storeFetched(ctx, who, "collateral.refresh", key, got, now, false)
 	if err != nil {
 		c.mu.Lock()
 		out.RetryAt = c.failed(key, now, append(got.attempts, "store: "+errs.Detail(err)))
