@@ -53,6 +53,16 @@ type Type interface {
 	Claims(v *Verified, runtime, initTime *Data) (map[string]any, error)
 }
 
+// TCBBaselined is implemented by types whose evidence the service verifies
+// against a TCB baseline of its own collateral, selected by the policy's
+// x-ms-sgx-tcbidentifier (Intel DCAP quotes): TCBFamily names the
+// collateral family ("sgx", "tdx") whose TCB evaluation data numbers
+// GET {attestUri}/tcbbaselines/{type} lists. Other types have no
+// baselines.
+type TCBBaselined interface {
+	TCBFamily() string
+}
+
 // Evidence is parsed, unverified evidence of one type.
 type Evidence interface {
 	// TEE names the hardware in audit records and metrics: "sgx", "tdx",

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/pcs"
@@ -321,10 +321,127 @@ func (g *graceRelaxation) String() string {
 	return g.Status + " " + strings.Join(g.AdvisoryIDs, ",") + " until " + g.Until.UTC().Format(time.RFC3339)
 }
 
-// keyOf is the collateral key of a verification result.
-func keyOf(res *dcap.Result) (store.CollateralKey, bool) {
-	if res == nil || res.PCK == nil {
-		return store.CollateralKey{}, false
+// TCBBaseline is one baseline of GET {attestUri}/tcbbaselines/{type}, in
+// MAA's shape (api-version 2025-06-01, TcbBaseline).
+type TCBBaseline struct {
+	TCBIdentifier            string `json:"tcbIdentifier"`
+	TCBEvaluationDataNumber  uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	TCBReleaseDate           string `json:"tcbReleaseDate,omitempty"`
+	MinimumPSWLinuxVersion   string `json:"minimumPswLinuxVersion,omitempty"`
+	MinimumPSWWindowsVersion string `json:"minimumPswWindowsVersion,omitempty"`
+	IsSelectedTCB            bool   `json:"isSelectedTcb"`
+}
+
+// mspsw are the minimum PSW versions MAA publishes for the TCB evaluation
+// data numbers it offers (learn.microsoft.com, azure/attestation
+// custom-tcb-baseline-enforcement); Intel's collateral does not carry them,
+// so other numbers have none.
+var mspsw = map[uint32][2]string{
+	10: {"2.9", "2.7.101.2"},
+	11: {"2.13.3", "2.13.100.2"},
+	12: {"2.13.3", "2.13.100.2"},
+	13: {"2.17", "2.16"},
+	14: {"2.17", "2.16"},
+	15: {"2.17", "2.16"},
+}
+
+// releaseDateFormat is MAA's tcbReleaseDate: "2020-11-11T00:00:00".
+const releaseDateFormat = "2006-01-02T15:04:05"
+
+// TCBBaselines lists the TCB baselines a provider's policy for attType can
+// select, as MAA's GET /tcbbaselines/{type} does: "azuredefault" (the
+// deployment's current collateral: the highest number among the current
+// collateral of the type's TEE), then every TCB evaluation data number the
+// service holds collateral of for that TEE, newest first, each with its
+// release date (the latest tcbDate of its TCB info, which is Intel's
+// tcbDate of the number) and, for the numbers MAA publishes, MAA's minimum
+// PSW versions. isSelectedTcb marks the one the provider's policy selects.
+// With selectedOnly (provideCurrentTcbInPolicy=true) only that one is
+// listed. Types without TCB baselines list none.
+func (s *Service) TCBBaselines(ctx context.Context, who *Principal, provider, attType string, selectedOnly bool) ([]TCBBaseline, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
 	}
-	return store.CollateralKey{TEE: res.TEE, FMSPC: hex.EncodeToString(res.PCK.FMSPC[:]), PCEID: hex.EncodeToString(res.PCK.PCEID[:])}, true
+	p, attType, err := s.providerAndType(ctx, provider, attType)
+	if err != nil {
+		return nil, err
+	}
+	typ, err := s.AttestationType(attType)
+	if err != nil {
+		return nil, err
+	}
+	fam, ok := typ.(attestation.TCBBaselined)
+	if !ok {
+		return []TCBBaseline{}, nil
+	}
+	ap, err := s.activePolicy(ctx, p.Name, attType)
+	if err != nil {
+		return nil, err
+	}
+	selected := ap.baseline.id
+	rows, err := s.st.ListCollateralNumbers(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "collateral")
+	}
+	type info struct {
+		release time.Time
+	}
+	numbers := map[uint32]*info{}
+	var current uint32
+	for _, r := range rows {
+		if r.Key.TEE != fam.TCBFamily() || r.TCBEvaluationDataNumber == 0 {
+			continue
+		}
+		if !r.Pinned && r.TCBEvaluationDataNumber > current {
+			current = r.TCBEvaluationDataNumber
+		}
+		in := numbers[r.TCBEvaluationDataNumber]
+		if in == nil {
+			in = &info{}
+			numbers[r.TCBEvaluationDataNumber] = in
+		}
+		if sc, err := s.collateralForNumber(ctx, r.Key, r.TCBEvaluationDataNumber); err == nil {
+			if t, err := pcs.ParseTCBInfo(sc.col.TCBInfo, sc.col.TCBInfoSignature); err == nil {
+				for _, l := range t.TCBLevels {
+					if l.TCBDate.After(in.release) {
+						in.release = l.TCBDate
+					}
+				}
+			}
+		}
+	}
+	entry := func(id string, n uint32) TCBBaseline {
+		b := TCBBaseline{TCBIdentifier: id, TCBEvaluationDataNumber: n, IsSelectedTCB: id == selected}
+		if in := numbers[n]; in != nil && !in.release.IsZero() {
+			b.TCBReleaseDate = in.release.UTC().Format(releaseDateFormat)
+		}
+		if v, ok := mspsw[n]; ok {
+			b.MinimumPSWLinuxVersion, b.MinimumPSWWindowsVersion = v[0], v[1]
+		}
+		return b
+	}
+	out := []TCBBaseline{entry(DefaultTCBIdentifier, current)}
+	sorted := make([]uint32, 0, len(numbers))
+	for n := range numbers {
+		sorted = append(sorted, n)
+	}
+	slices.Sort(sorted)
+	slices.Reverse(sorted)
+	for _, n := range sorted {
+		out = append(out, entry(strconv.FormatUint(uint64(n), 10), n))
+	}
+	if ap.baseline.number != 0 && numbers[ap.baseline.number] == nil {
+		// The policy selects a number the service has no collateral of:
+		// listed, so that the selection shows, without a release date.
+		out = append(out, entry(ap.baseline.id, ap.baseline.number))
+	}
+	if selectedOnly {
+		for _, b := range out {
+			if b.IsSelectedTCB {
+				return []TCBBaseline{b}, nil
+			}
+		}
+		return []TCBBaseline{}, nil
+	}
+	return out, nil
 }
