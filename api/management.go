@@ -331,8 +331,15 @@ func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request, who *servic
 }
 
 func collateralOut(c store.Collateral) map[string]any {
-	return map[string]any{"tee": c.Key.TEE, "fmspc": c.Key.FMSPC, "pceId": c.Key.PCEID, "issueDate": c.IssueDate,
+	out := map[string]any{"id": c.ID, "tee": c.Key.TEE, "fmspc": c.Key.FMSPC, "pceId": c.Key.PCEID, "issueDate": c.IssueDate,
 		"nextUpdate": c.NextUpdate, "fetchedAt": c.FetchedAt, "source": c.Source, "sha256": c.SHA256}
+	if c.TCBEvaluationDataNumber != 0 {
+		out["tcbEvaluationDataNumber"] = c.TCBEvaluationDataNumber
+	}
+	if c.Pinned {
+		out["pinned"] = true
+	}
+	return out
 }
 
 func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service.Principal) {
@@ -363,7 +370,9 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 		}
 		writeJSON(w, http.StatusCreated, collateralOut(row))
 	case http.MethodGet:
-		rows, err := s.svc.ListCollateral(ctx, who)
+		// Every TCB evaluation data number of every platform family: the
+		// current collateral and the collateral kept for baselines (pinned).
+		rows, err := s.svc.ListCollateralNumbers(ctx, who)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -198,6 +198,11 @@ type exportManifest1 struct {
 	NextUpdate time.Time `json:"nextUpdate"`
 	SHA256     string    `json:"sha256,omitempty"`
 	Source     string    `json:"source,omitempty"`
+	// TCBEvaluationDataNumber and Pinned as the server lists them: a
+	// pinned set is kept for its number (a TCB baseline), in
+	// TEE-FMSPC-PCEID-tcbN.json.
+	TCBEvaluationDataNumber uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	Pinned                  bool   `json:"pinned,omitempty"`
 }
 
 func newCollateralExportCmd() *cobra.Command {
@@ -257,15 +262,17 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 				return r.fail(cmd, err)
 			}
 			m.From = r.server
+			// Every TCB evaluation data number: the current collateral
+			// and the sets kept for baselines.
 			for _, x := range list {
 				key := x.TEE + "/" + x.FMSPC + "/" + x.PCEID
-				b, err := c.CollateralBundle(ctx, key, 0)
+				b, err := c.CollateralBundle(ctx, key, x.ID)
 				if err != nil {
 					return r.fail(cmd, err)
 				}
 				bundles = append(bundles, b)
 				m.Sets = append(m.Sets, exportManifest1{TEE: x.TEE, FMSPC: x.FMSPC, PCEID: x.PCEID, IssueDate: x.IssueDate,
-					NextUpdate: x.NextUpdate, SHA256: x.SHA256, Source: x.Source})
+					NextUpdate: x.NextUpdate, SHA256: x.SHA256, Source: x.Source, TCBEvaluationDataNumber: x.TCBEvaluationDataNumber, Pinned: x.Pinned})
 			}
 		}
 		m.Format, m.ExportedAt = "avow collateral bundles v1", time.Now().UTC().Truncate(time.Second)
@@ -275,6 +282,9 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 		for i := range m.Sets {
 			s := &m.Sets[i]
 			s.File = strings.ToLower(s.TEE + "-" + s.FMSPC + "-" + s.PCEID + ".json")
+			if s.Pinned {
+				s.File = strings.ToLower(fmt.Sprintf("%s-%s-%s-tcb%d.json", s.TEE, s.FMSPC, s.PCEID, s.TCBEvaluationDataNumber))
+			}
 			b := bundles[i]
 			if len(b) == 0 || b[len(b)-1] != '\n' {
 				b = append(b, '\n')
