@@ -113,7 +113,7 @@ func (s *Server) writeARMError(w http.ResponseWriter, r *http.Request, err error
 	var e *errs.Error
 	status, code, message := http.StatusInternalServerError, "InternalServerError", "internal error"
 	if errors.As(err, &e) {
-		status, code, message = http.StatusBadRequest, e.Code, errs.Detail(err)
+		status, code, message = http.StatusBadRequest, e.Code, errs.Detail(e)
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}

@@ -62,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body errorBody
 	if errors.As(err, &e) {
 		body.Error.Code = e.Code
-		body.Error.Message = errs.Detail(err)
+		body.Error.Message = errs.Detail(e) // from the typed error on: its sentence, then the causes, each once
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}

@@ -8,11 +8,21 @@
 //	var ErrTCBNotSupported = errs.New("tcb_not_supported", "no TCB level matches the platform")
 //	return ErrTCBNotSupported.Wrap(cause)
 //	errors.Is(err, ErrTCBNotSupported) // true
+//
+// An error is said once: Text renders the code of the chain once, then
+// Detail, in which every sentence, file name and cause appears once, however
+// often the chain wraps the same sentinel or names the same file (a parser's
+// error wrapped by its verifier with the same code, a path added by the
+// loader and again by its caller). Callers wrap with %w (fmt.Errorf,
+// Wrapf) and leave the rendering to Text and Detail; turning an error into
+// a string early (%v, %s of err.Error()) brings its code into the middle of
+// the text.
 package errs
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error is a typed error with a stable code.
@@ -25,12 +35,8 @@ type Error struct {
 // New returns a sentinel error with a code and a client-safe message.
 func New(code, message string) *Error { return &Error{Code: code, Message: message} }
 
-func (e *Error) Error() string {
-	if e.Cause != nil {
-		return e.Code + ": " + e.Message + ": " + e.Cause.Error()
-	}
-	return e.Code + ": " + e.Message
-}
+// Error is the code, then Detail: "code: sentence: cause".
+func (e *Error) Error() string { return e.Code + ": " + Detail(e) }
 
 func (e *Error) Unwrap() error { return e.Cause }
 
@@ -49,7 +55,8 @@ func (e *Error) Wrap(cause error) *Error {
 	return &Error{Code: e.Code, Message: e.Message, Cause: cause}
 }
 
-// Wrapf returns a copy of e with a formatted cause.
+// Wrapf returns a copy of e with a formatted cause (%w wraps, as in
+// fmt.Errorf).
 func (e *Error) Wrapf(format string, args ...any) *Error {
 	return e.Wrap(fmt.Errorf(format, args...))
 }
@@ -66,18 +73,143 @@ func Code(err error) string {
 	return "internal"
 }
 
-// Detail returns the full text of err for operators and CLI users: the
-// message followed by the cause chain.
-func Detail(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		if e.Cause != nil {
-			return e.Message + ": " + e.Cause.Error()
-		}
-		return e.Message
-	}
+// Text renders err on one line for a person (the CLI's error line): the
+// code of the first *Error in the chain, then Detail. An error without a
+// code is its Detail alone.
+func Text(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code + ": " + Detail(err)
+	}
+	return Detail(err)
+}
+
+// Describer is implemented by error types that carry a code of their own in
+// their Error text (policy.SyntaxError: "line 3, column 5: ... (code)").
+// Described returns the text without the code, which Detail uses.
+type Describer interface {
+	error
+	Described() string
+}
+
+// Detail returns the text of err for people, without codes: the sentence
+// of each *Error in the chain, the context added by wrappers (file names,
+// fields) and the causes, joined by ": ", each segment once. A sentence
+// that only restates its code ("invalid argument" for invalid_argument) is
+// left out when a cause follows: the code says it already.
+func Detail(err error) string {
+	if err == nil {
+		return ""
+	}
+	r := &renderer{said: map[string]bool{}}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if x, ok := e.(*Error); ok {
+			r.said[x.Code] = true // brought into a text by an early %v
+		}
+	}
+	return r.render(err)
+}
+
+// renderer collects the ": "-separated segments of a chain's text, with
+// the sentences of *Error values in place of their Error text (so no
+// code), and joins them leaving out what was said before.
+type renderer struct {
+	said map[string]bool // codes, and the segments of an enclosing text
+	segs []string
+}
+
+// render returns err's text with nothing that r has said, or said before.
+func (r *renderer) render(err error) string {
+	said := make(map[string]bool, len(r.said)+len(r.segs))
+	for s := range r.said {
+		said[s] = true
+	}
+	for _, s := range r.segs {
+		said[s] = true
+	}
+	sub := &renderer{said: said}
+	sub.add(err)
+	out := sub.segs[:0:0]
+	for _, s := range sub.segs {
+		if s != "" && !said[s] {
+			said[s] = true
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ": ")
+}
+
+func (r *renderer) add(err error) {
+	if err == nil {
+		return
+	}
+	switch x := err.(type) {
+	case *Error:
+		if x.Cause == nil || !restatesCode(x.Message, x.Code) {
+			r.segs = append(r.segs, split(x.Message)...)
+		}
+		r.add(x.Cause)
+		return
+	case Describer:
+		r.segs = append(r.segs, split(x.Described())...)
+		return
+	case interface{ Unwrap() error }:
+		inner := x.Unwrap()
+		if inner == nil {
+			break
+		}
+		text, innerText := err.Error(), inner.Error()
+		i := strings.LastIndex(text, innerText)
+		if innerText == "" || i < 0 {
+			break
+		}
+		prefix, suffix := text[:i], text[i+len(innerText):]
+		if suffix != "" {
+			// "reading %w (retrying)": the inner text, rendered, in its place.
+			r.segs = append(r.segs, split(prefix+r.render(inner)+suffix)...)
+			return
+		}
+		if p, ok := strings.CutSuffix(prefix, ": "); ok {
+			r.segs = append(r.segs, split(p)...)
+			r.add(inner)
+			return
+		}
+		if prefix == "" {
+			r.add(inner)
+			return
+		}
+		// "tcb.%w": the prefix is glued to the inner text's first part.
+		r.segs = append(r.segs, split(prefix)...)
+		n := len(r.segs)
+		r.add(inner)
+		if len(r.segs) > n {
+			r.segs[n-1] += r.segs[n]
+			r.segs = append(r.segs[:n], r.segs[n+1:]...)
+		}
+		return
+	case interface{ Unwrap() []error }:
+		// errors.Join and fmt.Errorf with several %w: each inner error
+		// rendered in its place, as one segment.
+		text := err.Error()
+		for _, inner := range x.Unwrap() {
+			if inner != nil {
+				text = strings.Replace(text, inner.Error(), r.render(inner), 1)
+			}
+		}
+		r.segs = append(r.segs, text)
+		return
+	}
+	r.segs = append(r.segs, split(err.Error())...)
+}
+
+func split(s string) []string { return strings.Split(s, ": ") }
+
+// restatesCode reports whether a sentence says no more than its code:
+// "invalid argument" for invalid_argument.
+func restatesCode(message, code string) bool {
+	m := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(message)), ".")
+	return m == strings.ReplaceAll(code, "_", " ")
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/avowhq/avow/errs"
 )
 
 // exitError carries a process exit code through cobra when the command has
@@ -49,6 +51,6 @@ func run(args []string, stdout, stderr *os.File) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "avow:", err)
+	fmt.Fprintln(stderr, "avow:", errs.Text(err))
 	return 2
 }
