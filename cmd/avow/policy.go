@@ -302,7 +302,7 @@ Exit status: 0 permitted, 1 not permitted, 2 invalid policy or input.`,
 			}
 			claims, err := policy.ParseClaims(data)
 			if err != nil {
-				return fmt.Errorf("%s: %s", claimsFile, errs.Detail(err))
+				return fmt.Errorf("%s: %w", claimsFile, err)
 			}
 			res, evalErr := p.Evaluate(claims, policy.EvalOptions{Trace: trace})
 			o := evalOutput{Permitted: res.Permitted, Reason: res.Reason, Issued: res.Issued, Properties: res.Properties,

@@ -58,7 +58,7 @@ reported in "collateral_expired" and accepted, as QVL does, unless --strict-expi
 			}
 			col, err := pcs.Load(collateralPath)
 			if err != nil {
-				return fmt.Errorf("collateral %s: %s", collateralPath, errs.Detail(err))
+				return fmt.Errorf("%s: %w", collateralPath, err) // pcs.Load names the file; said once
 			}
 			opts := dcap.Options{Now: now, StrictExpiry: strict}
 			if rootPath != "" {
