@@ -30,8 +30,10 @@ var policySubcommands []func() *cobra.Command
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Check, evaluate, sign and hash attestation policies (MAA claim-rule grammar) offline",
-		Long: `Work with attestation policies offline.
+		Short: "Check, evaluate, sign and hash policies offline; get, set and reset a provider's policy on a server",
+		Long: `Work with attestation policies. check, eval, sign and hash work offline, on
+a file; get, set and reset talk to a provider's policy endpoints on a server
+(--server, or $AVOW_SERVER, when the provider is given by name).
 
 FILE is a policy text or a policy document (the JWS sent to MAA's policy
 endpoints, signed or unsigned); "-" reads standard input. Positions in

@@ -148,6 +148,7 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "audience the issuer's tokens must carry (required with --oidc-issuer)")
 	f.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "roles", "claim holding the caller's roles: string or array (a dotted name walks nested objects)")
 	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")
+	f.Lookup("oidc-role-map").DefValue = "" // the empty map: pflag would add "(default [])"
 	return cmd
 }
 

@@ -73,7 +73,7 @@ or the issuer's metadata could not be fetched.`,
 	}
 	r := remoteFlags(cmd, false)
 	cmd.Flags().StringVar(&issuer, "issuer", "", "expected issuer: the provider's attest URI (required)")
-	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339 (default now)")
+	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339, or now")
 	cmd.Flags().DurationVar(&slack, "clock-skew", 0, "clock skew tolerated on exp and nbf")
 	cmd.Flags().StringVar(&kind, "kind", "attestation", "kind of token accepted: attestation, management (policy or signer management results) or any")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
