@@ -45,3 +45,34 @@ func TestHelpDefaultsSaidOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestArgsUsageLine: every command that takes a fixed number of arguments
+// says which command refused them and prints its usage line (it used to say
+// only "accepts 1 arg(s), received 0").
+func TestArgsUsageLine(t *testing.T) {
+	checked := 0
+	for _, c := range allCommands(newRootCmd()) {
+		if c.Args == nil || c.HasSubCommands() {
+			continue
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		for _, n := range []int{0, 7} {
+			args := make([]string, n)
+			for i := range args {
+				args[i] = "x"
+			}
+			if c.Args(c, args) == nil {
+				continue
+			}
+			checked++
+			code, out, errOut := runAvow(t, append(append([]string{}, path...), args...)...)
+			want := "avow: " + strings.Join(path, " ") + ": "
+			if code != 2 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "\nusage: "+c.UseLine()) { // UseLine adds [flags] once run
+				t.Errorf("avow %s with %d arguments: exit %d\nstdout: %s\nstderr: %s\nwant %q ... usage: %s", strings.Join(path, " "), n, code, out, errOut, want, c.UseLine())
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d argument checks ran", checked)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,25 @@ func newRootCmd() *cobra.Command {
 	for _, add := range commands {
 		root.AddCommand(add())
 	}
+	withUsageLines(root)
 	return root
+}
+
+// withUsageLines wraps the argument check of c and every command under it:
+// a wrong number of arguments names the command and prints its usage line,
+// not only cobra's "accepts 1 arg(s), received 0".
+func withUsageLines(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return fmt.Errorf("%s: %w\nusage: %s", strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), err, cmd.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		withUsageLines(sub)
+	}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
