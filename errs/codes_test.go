@@ -141,6 +141,7 @@ func TestEveryCodeSaidOnce(t *testing.T) {
 			"path twice":          fmt.Errorf("%s: %w", "README.md", e.Wrapf("%s: %w", "README.md", e.Wrapf("%s: %w", "README.md", errors.New("detail 42")))),
 			"path, code, path":    e.Wrapf("README.md: %w", fmt.Errorf("README.md: %w", e.Wrapf("detail 42"))),
 			"stringified early":   e.Wrapf("%v", e.Wrapf("detail 42")),
+			"another stringified": e.Wrapf("%v", otherCode.Wrapf("detail 42")),
 			"detail as string":    e.Wrapf("%s", Detail(e.Wrapf("detail 42"))),
 			"under another code":  otherCode.Wrap(e.Wrap(e.Wrapf("detail 42"))),
 			"over another code":   e.Wrap(otherCode.Wrapf("detail 42")),
@@ -185,8 +186,8 @@ func saidOnce(text, code, sentence string) error {
 			return fmt.Errorf("%q is said twice", p)
 		}
 		seen[p] = true
-		if p == code && i > 0 {
-			return fmt.Errorf("the code %q is in the middle", code)
+		if (p == code || isCode(p)) && i > 0 {
+			return fmt.Errorf("the code %q is in the middle", p)
 		}
 	}
 	for _, s := range []string{sentence, "README.md", "detail 42"} {

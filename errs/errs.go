@@ -22,7 +22,9 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // Error is a typed error with a stable code.
@@ -32,8 +34,39 @@ type Error struct {
 	Cause   error  // internal detail; may be nil
 }
 
-// New returns a sentinel error with a code and a client-safe message.
-func New(code, message string) *Error { return &Error{Code: code, Message: message} }
+// New returns a sentinel error with a code and a client-safe message, and
+// registers the code (Codes).
+func New(code, message string) *Error {
+	registry.LoadOrStore(code, message)
+	return &Error{Code: code, Message: message}
+}
+
+// registry holds every code New was given: code → its first message.
+var registry sync.Map
+
+// Codes returns the codes New has been given, sorted: in a program, those
+// of the sentinels of every package it links (they are made when the
+// packages are initialised).
+func Codes() []string {
+	var out []string
+	registry.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	sort.Strings(out)
+	return out
+}
+
+// isCode reports whether a segment of text is a registered snake_case code
+// (brought in by %v or err.Error() of an error of another chain). Codes of
+// one word ("conflict") could be words of a detail and are kept.
+func isCode(s string) bool {
+	if !strings.Contains(s, "_") || strings.ContainsAny(s, " ") {
+		return false
+	}
+	_, ok := registry.Load(s)
+	return ok
+}
 
 // Error is the code, then Detail: "code: sentence: cause".
 func (e *Error) Error() string { return e.Code + ": " + Detail(e) }
@@ -134,7 +167,7 @@ func (r *renderer) render(err error) string {
 	sub.add(err)
 	out := sub.segs[:0:0]
 	for _, s := range sub.segs {
-		if s != "" && !said[s] {
+		if s != "" && !said[s] && !isCode(s) {
 			said[s] = true
 			out = append(out, s)
 		}

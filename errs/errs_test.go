@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -71,5 +72,19 @@ func TestSaidOnce(t *testing.T) {
 		if e, ok := c.err.(*Error); ok && e.Error() != c.text {
 			t.Errorf("Error():\n got %q\nwant %q", e.Error(), c.text)
 		}
+	}
+}
+
+// TestCodesRegistry: New registers its code; a registered code that an
+// early %v brought into a detail is not shown there.
+func TestCodesRegistry(t *testing.T) {
+	ErrZ := New("zz_registry_test", "the z did not work")
+	if !slices.Contains(Codes(), "zz_registry_test") {
+		t.Fatalf("Codes() lacks zz_registry_test: %v", Codes())
+	}
+	ErrW := New("ww_registry_test", "the w did not work")
+	err := ErrW.Wrapf("reading: %v", ErrZ.Wrapf("detail"))
+	if got := Text(err); got != "ww_registry_test: the w did not work: reading: the z did not work: detail" {
+		t.Errorf("Text: %q", got)
 	}
 }
