@@ -148,6 +148,7 @@ func TestEveryCodeSaidOnce(t *testing.T) {
 			"joined":              e.Wrap(errors.Join(e.Wrapf("detail 42"), errors.New("more"))),
 			"wrapped in fmt":      fmt.Errorf("opening x: %w", e.Wrap(e.Wrapf("detail 42"))),
 			"sentence only cause": e.Wrap(errors.New(d.message)),
+			"file named twice":    fmt.Errorf("README.md: %w", e.Wrap(&fs.PathError{Op: "open", Path: "README.md", Err: fs.ErrNotExist})),
 		}
 		for name, err := range chains {
 			var top *Error

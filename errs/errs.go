@@ -22,6 +22,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 	"sync"
@@ -188,6 +189,13 @@ func (r *renderer) add(err error) {
 		return
 	case Describer:
 		r.segs = append(r.segs, split(x.Described())...)
+		return
+	case *fs.PathError:
+		// "open README.md: no such file or directory" is "README.md: no
+		// such file or directory": the file named once, with the callers'
+		// own mention of it, not again after the system call's name.
+		r.segs = append(r.segs, x.Path)
+		r.add(x.Err)
 		return
 	case interface{ Unwrap() error }:
 		inner := x.Unwrap()

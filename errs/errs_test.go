@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"testing"
 )
@@ -56,6 +57,9 @@ func TestSaidOnce(t *testing.T) {
 			"invalid_request: the request is malformed: the quote format is not supported: too short"},
 		// an early string (%v) still says the code once
 		{ErrReq.Wrapf("%v", ErrReq.Wrapf("field x")), "invalid_request: the request is malformed: field x"},
+		// a file named by the caller and by the system call
+		{ErrCol.Wrapf("%s: %w", "missing.json", &fs.PathError{Op: "stat", Path: "missing.json", Err: fs.ErrNotExist}),
+			"collateral_invalid: the collateral could not be read: missing.json: file does not exist"},
 		// a prefix glued to the inner text
 		{ErrCol.Wrapf("tcb.%w", fmt.Errorf("tcbLevels[%d]: %w", 2, errors.New("missing"))),
 			"collateral_invalid: the collateral could not be read: tcb.tcbLevels[2]: missing"},
