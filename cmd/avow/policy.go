@@ -503,7 +503,7 @@ func readPrivateKey(name string) (crypto.Signer, error) {
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			s, ok := k.(crypto.Signer)
 			if !ok {
@@ -513,13 +513,13 @@ func readPrivateKey(name string) (crypto.Signer, error) {
 		case "RSA PRIVATE KEY":
 			k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			return k, nil
 		case "EC PRIVATE KEY":
 			k, err := x509.ParseECPrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			return k, nil
 		case "ENCRYPTED PRIVATE KEY":
@@ -546,7 +546,7 @@ func readCertificates(name string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		certs = append(certs, c)
 	}

@@ -153,7 +153,7 @@ func readCertificate(path string) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PEM or DER certificate: %v", path, err)
+		return nil, fmt.Errorf("%s: not a PEM or DER certificate: %w", path, err)
 	}
 	return cert, nil
 }

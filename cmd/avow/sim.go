@@ -291,7 +291,7 @@ except --report-data (at most 64 bytes, zero padded).`,
 func bindInitTimeData(cmd *cobra.Command, o *sgxsim.QuoteOptions, file string) error {
 	data, err := readFileOrStdin(file)
 	if err != nil {
-		return fmt.Errorf("--bind-init-time-data: %v", err)
+		return fmt.Errorf("--bind-init-time-data: %w", err)
 	}
 	if o.TEE == sgxsim.TDX {
 		if cmd.Flags().Changed("mrconfigid") {
