@@ -13,10 +13,11 @@
 // Detail, in which every sentence, file name and cause appears once, however
 // often the chain wraps the same sentinel or names the same file (a parser's
 // error wrapped by its verifier with the same code, a path added by the
-// loader and again by its caller). Callers wrap with %w (fmt.Errorf,
-// Wrapf) and leave the rendering to Text and Detail; turning an error into
-// a string early (%v, %s of err.Error()) brings its code into the middle of
-// the text.
+// loader and again by its caller, a file named by the system call too).
+// Callers wrap with %w (fmt.Errorf, Wrapf) and leave the rendering to Text
+// and Detail; an error turned into a string early (%v, err.Error()) loses
+// its structure: its parts are still said once and its code (New registers
+// every code) left out, but a file's system call stays ("open x").
 package errs
 
 import (
