@@ -150,10 +150,27 @@ func Detail(err error) string {
 
 // renderer collects the ": "-separated segments of a chain's text, with
 // the sentences of *Error values in place of their Error text (so no
-// code), and joins them leaving out what was said before.
+// code), and joins them leaving out what an earlier part of the chain said.
+// Each part of the chain (a sentence, a wrapper's prefix, a cause's text)
+// is one group: a segment repeated inside one group ("rule 1: x; rule 2:
+// x") is the text's own and kept.
 type renderer struct {
-	said map[string]bool // codes, and the segments of an enclosing text
-	segs []string
+	said  map[string]bool // codes, and the segments of an enclosing text
+	segs  []segment
+	group int
+}
+
+type segment struct {
+	text  string
+	group int
+}
+
+// put appends the segments of one part of the chain.
+func (r *renderer) put(texts ...string) {
+	r.group++
+	for _, t := range texts {
+		r.segs = append(r.segs, segment{t, r.group})
+	}
 }
 
 // render returns err's text with nothing that r has said, or said before.
@@ -163,16 +180,23 @@ func (r *renderer) render(err error) string {
 		said[s] = true
 	}
 	for _, s := range r.segs {
-		said[s] = true
+		said[s.text] = true
 	}
 	sub := &renderer{said: said}
 	sub.add(err)
-	out := sub.segs[:0:0]
+	first := make(map[string]int, len(sub.segs)) // segment → its group
+	out := make([]string, 0, len(sub.segs))
 	for _, s := range sub.segs {
-		if s != "" && !said[s] && !isCode(s) {
-			said[s] = true
-			out = append(out, s)
+		if s.text == "" || said[s.text] || isCode(s.text) {
+			continue
 		}
+		if g, ok := first[s.text]; ok && g != s.group {
+			continue
+		}
+		if _, ok := first[s.text]; !ok {
+			first[s.text] = s.group
+		}
+		out = append(out, s.text)
 	}
 	return strings.Join(out, ": ")
 }
@@ -184,18 +208,18 @@ func (r *renderer) add(err error) {
 	switch x := err.(type) {
 	case *Error:
 		if x.Cause == nil || !restatesCode(x.Message, x.Code) {
-			r.segs = append(r.segs, split(x.Message)...)
+			r.put(split(x.Message)...)
 		}
 		r.add(x.Cause)
 		return
 	case Describer:
-		r.segs = append(r.segs, split(x.Described())...)
+		r.put(split(x.Described())...)
 		return
 	case *fs.PathError:
 		// "open README.md: no such file or directory" is "README.md: no
 		// such file or directory": the file named once, with the callers'
 		// own mention of it, not again after the system call's name.
-		r.segs = append(r.segs, x.Path)
+		r.put(x.Path)
 		r.add(x.Err)
 		return
 	case interface{ Unwrap() error }:
@@ -211,11 +235,11 @@ func (r *renderer) add(err error) {
 		prefix, suffix := text[:i], text[i+len(innerText):]
 		if suffix != "" {
 			// "reading %w (retrying)": the inner text, rendered, in its place.
-			r.segs = append(r.segs, split(prefix+r.render(inner)+suffix)...)
+			r.put(split(prefix + r.render(inner) + suffix)...)
 			return
 		}
 		if p, ok := strings.CutSuffix(prefix, ": "); ok {
-			r.segs = append(r.segs, split(p)...)
+			r.put(split(p)...)
 			r.add(inner)
 			return
 		}
@@ -224,11 +248,11 @@ func (r *renderer) add(err error) {
 			return
 		}
 		// "tcb.%w": the prefix is glued to the inner text's first part.
-		r.segs = append(r.segs, split(prefix)...)
+		r.put(split(prefix)...)
 		n := len(r.segs)
 		r.add(inner)
 		if len(r.segs) > n {
-			r.segs[n-1] += r.segs[n]
+			r.segs[n-1].text += r.segs[n].text
 			r.segs = append(r.segs[:n], r.segs[n+1:]...)
 		}
 		return
@@ -241,10 +265,10 @@ func (r *renderer) add(err error) {
 				text = strings.Replace(text, inner.Error(), r.render(inner), 1)
 			}
 		}
-		r.segs = append(r.segs, text)
+		r.put(text)
 		return
 	}
-	r.segs = append(r.segs, split(err.Error())...)
+	r.put(split(err.Error())...)
 }
 
 func split(s string) []string { return strings.Split(s, ": ") }

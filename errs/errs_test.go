@@ -60,6 +60,12 @@ func TestSaidOnce(t *testing.T) {
 		// a file named by the caller and by the system call
 		{ErrCol.Wrapf("%s: %w", "missing.json", &fs.PathError{Op: "stat", Path: "missing.json", Err: fs.ErrNotExist}),
 			"collateral_invalid: the collateral could not be read: missing.json: file does not exist"},
+		// a text's own repetition is kept: only what another part of the
+		// chain said is left out
+		{ErrReq.Wrapf("rule 1: denied: rule 2: denied"),
+			"invalid_request: the request is malformed: rule 1: denied: rule 2: denied"},
+		{ErrReq.Wrapf("%s: rule 1: %w", "svn is 1", errors.New("svn is 1")),
+			"invalid_request: the request is malformed: svn is 1: rule 1"},
 		// a prefix glued to the inner text
 		{ErrCol.Wrapf("tcb.%w", fmt.Errorf("tcbLevels[%d]: %w", 2, errors.New("missing"))),
 			"collateral_invalid: the collateral could not be read: tcb.tcbLevels[2]: missing"},
