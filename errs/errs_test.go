@@ -98,3 +98,13 @@ func TestCodesRegistry(t *testing.T) {
 		t.Errorf("Text: %q", got)
 	}
 }
+
+// BenchmarkDetail: the rendering of a refused attestation's body (a
+// verifier's error wrapping the parser's, with the same code).
+func BenchmarkDetail(b *testing.B) {
+	ErrQuote := New("bench_quote_format", "the quote format is not supported")
+	err := ErrQuote.Wrap(ErrQuote.Wrapf("quote version %d is not supported (3, 4 or 5)", 8227))
+	for b.Loop() {
+		_ = Detail(err)
+	}
+}
