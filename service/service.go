@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -31,10 +32,10 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
 	ErrInvalidRequest     = errs.New("invalid_request", "the request is malformed")
-	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
-	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
-	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
-	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported").WithStatus(http.StatusNotFound)
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
 	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
