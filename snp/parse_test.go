@@ -28,7 +28,7 @@ func setFile(t testing.TB, set, name string) []byte {
 func TestParseKinds(t *testing.T) {
 	for _, c := range []struct {
 		set, file, kind string
-		runtime        bool
+		runtime         bool
 	}{
 		{"S01", "report.bin", KindReport, false},
 		{"S03", "hcl-report.bin", KindHCL, true},

@@ -178,7 +178,7 @@ func TestMAATokenClaims(t *testing.T) {
 	notFromEvidence := map[string]string{
 		"exp": "service: token lifetime", "iat": "service", "nbf": "service", "iss": "service: the provider's attest URI",
 		"jti": "service: random", "nonce": "service: echo of the request nonce (absent from the example request)",
-		"x-ms-policy-hash": "service: the policy's hash",
+		"x-ms-policy-hash":       "service: the policy's hash",
 		"x-ms-compliance-status": "Azure's own statement that the VM is an Azure-compliant CVM; a self-hosted service cannot make it",
 	}
 	for k, want := range token {
