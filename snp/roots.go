@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
@@ -165,4 +166,35 @@ func mustAMDRoots() *Roots {
 		rs.Add(r)
 	}
 	return rs
+}
+
+// ParseRootBundle reads a PEM bundle of an ARK and its ASK and/or ASVK (a
+// KDS cert_chain answer, or two of them concatenated) as a Root; the
+// product line is the ARK's common name "ARK-<product>".
+func ParseRootBundle(b []byte) (*Root, error) {
+	ders, err := ParseCertificates(b)
+	if err != nil {
+		return nil, err
+	}
+	var ark, ask, asvk *x509.Certificate
+	for _, der := range ders {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("snp: root bundle: %w", err)
+		}
+		switch cn := c.Subject.CommonName; {
+		case strings.HasPrefix(cn, "ARK-"):
+			ark = c
+		case strings.HasPrefix(cn, "SEV-VLEK-"):
+			asvk = c
+		case strings.HasPrefix(cn, "SEV-"):
+			ask = c
+		default:
+			return nil, fmt.Errorf("snp: root bundle: %q is neither an ARK nor an ASK/ASVK", cn)
+		}
+	}
+	if ark == nil {
+		return nil, fmt.Errorf("snp: root bundle: no ARK (common name ARK-<product>)")
+	}
+	return NewRoot(strings.TrimPrefix(ark.Subject.CommonName, "ARK-"), ark, ask, asvk)
 }
