@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
@@ -225,7 +226,7 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	if err := checkAPIVersion(r); err != nil {
 		return nil, 0, err
 	}
-	t, err := service.CanonicalType(attType)
+	t, err := s.svc.AttestationType(attType)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -240,16 +241,18 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	return req, held, err
 }
 
-// decodeAttest decodes an attestation body of type t.
-func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
+// decodeAttest decodes an attestation body of type t: MAA's request, whose
+// evidence is in the member the type names (quote or report).
+func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error) {
 	var body attestBody
 	if err := decodeAttestBody(raw, &body); err != nil {
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
-	req := &service.AttestRequest{Type: t, DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
+	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
 	evidence, field := body.Quote, "quote"
-	if t == service.TypeOpenEnclave {
-		evidence, field = body.Report, "report"
+	if t.EvidenceField() == "report" {
+		evidence = body.Report
+		field = "report"
 	}
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)

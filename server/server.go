@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/api"
+	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
@@ -39,7 +41,10 @@ type Config struct {
 	ProviderDomain string
 	// RootProvider serves one provider's data plane at the server's root
 	// (service.Config.RootProvider).
-	RootProvider   string
+	RootProvider string
+	// Types are the attestation types served (default:
+	// attestation/builtin.Registry, every type avow ships).
+	Types          *attestation.Registry
 	TLSCert        string // PEM files; default: a self-signed certificate in DataDir
 	TLSKey         string
 	InsecureHTTP   bool   // plain HTTP, only for loopback experiments
@@ -150,7 +155,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.URL = strings.TrimRight(publicURL, "/")
 
 	n.Metrics = api.NewMetrics()
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+	types := cfg.Types
+	if types == nil {
+		types = builtin.Registry()
+	}
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {

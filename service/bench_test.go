@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/quote"
 	"github.com/avowhq/avow/sgxsim"
@@ -22,7 +23,7 @@ func BenchmarkAttest(b *testing.B) {
 	mrsigner := mustHex(b, "e31c9e505f37a58de09335075fc8591254313eb20bb1a27e5443cc450b6e33e5")
 	raw := simQuote(b, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2})
 	ctx := context.Background()
-	req := AttestRequest{Type: TypeSgxEnclave, Evidence: raw}
+	req := AttestRequest{Type: sgx.NameSgxEnclave, Evidence: raw}
 	if _, err := s.Attest(ctx, "contoso", req); err != nil {
 		b.Fatal(err)
 	}
