@@ -1,0 +1,78 @@
+package snpsim
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/avowhq/avow/snp"
+)
+
+func TestReportVerifies(t *testing.T) {
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime := []byte(`{"hello":"snp"}`)
+	h := sha256.Sum256(runtime)
+	low := snp.TCB{Bootloader: 1, SNP: 2, Microcode: 10}
+	for _, o := range []ReportOptions{
+		{ReportData: h[:], Measurement: []byte{1, 2, 3}},
+		{Version: 2, ReportData: h[:], Policy: DefaultPolicy | PolicyDebug, TCB: &low},
+	} {
+		raw, vcek, err := p.Report(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := snp.ParseReport(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := snp.AMDRoots().Clone()
+		roots.Add(p.Root())
+		ev := &snp.Evidence{Report: r, Certs: [][]byte{vcek}, RuntimeData: &snp.Data{Bytes: runtime, DataType: "JSON"}}
+		res, err := snp.Verify(context.Background(), ev, snp.Options{Now: time.Now(), Roots: roots})
+		if err != nil {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		c := res.Claims()
+		if c["x-ms-sevsnpvm-is-debuggable"] != (o.Policy&PolicyDebug != 0) || res.Root.KeyHash != p.Root().KeyHash {
+			t.Errorf("claims %v", c)
+		}
+		if o.TCB != nil && c["x-ms-sevsnpvm-microcode-svn"] != 10 {
+			t.Errorf("microcode svn %v", c["x-ms-sevsnpvm-microcode-svn"])
+		}
+		// Not trusted by default.
+		if _, err := snp.NewVerifier().Verify(context.Background(), ev, snp.Options{Now: time.Now()}); !errors.Is(err, snp.ErrChainInvalid) {
+			t.Errorf("with AMD's roots only: %v", err)
+		}
+	}
+}
+
+func TestOpenPersists(t *testing.T) {
+	dir := t.TempDir() + "/snp"
+	p1, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Root().KeyHash != p2.Root().KeyHash || string(p1.ChipID()) != string(p2.ChipID()) || p1.TCB() != p2.TCB() {
+		t.Fatal("a reopened platform differs")
+	}
+	// A report of the reopened platform verifies under the first one's root.
+	raw, vcek, err := p2.Report(ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := snp.ParseReport(raw)
+	roots := snp.AMDRoots().Clone()
+	roots.Add(p1.Root())
+	if _, err := snp.Verify(context.Background(), &snp.Evidence{Report: r, Certs: [][]byte{vcek}}, snp.Options{Now: time.Now(), Roots: roots}); err != nil {
+		t.Fatal(err)
+	}
+}
