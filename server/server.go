@@ -59,6 +59,8 @@ type Config struct {
 	Ops            Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
+	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
+	SNP SNPOptions
 
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
@@ -156,8 +158,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.Metrics = api.NewMetrics()
 	types := cfg.Types
+	var simulatedKeys [][]byte
 	if types == nil {
-		types = builtin.Registry()
+		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, cfg.Logger)
+		if err != nil {
+			return fail(err)
+		}
+		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
 	}
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
@@ -171,6 +178,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(err)
 		}
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
+		svcCfg.SimulatedKeys = simulatedKeys
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {

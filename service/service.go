@@ -63,6 +63,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// SimulatedKeys are root keys, as an attestation type reports them in
+	// Verified.RootKey, of other simulated platforms (the SEV-SNP
+	// simulator's ARK): their tokens carry x-avow-simulated too.
+	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
 	// "x-avow-private-root": true.
@@ -169,6 +173,7 @@ func New(cfg Config) (*Service, error) {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
 	}
+	s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	if err := s.configureCollateral(cfg); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ func newServeCmd() *cobra.Command {
 	var logFormat string
 	var ops *opsFlags
 	var colFlags *collateralFlags
+	var snpMinTCB string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the attestation service",
@@ -47,6 +48,13 @@ warning.`,
 			}
 			if err := colFlags.apply(&cfg.Collateral); err != nil {
 				return err
+			}
+			if snpMinTCB != "" {
+				t, err := parseSNPTCB(snpMinTCB)
+				if err != nil {
+					return fmt.Errorf("--snp-minimum-tcb: %v", err)
+				}
+				cfg.SNP.MinimumTCB = &t
 			}
 			cfg.Logger = logger
 			procs, gogc := tuneRuntime(&cfg.Ops.Limits)
@@ -107,6 +115,9 @@ warning.`,
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	ops = addOpsFlags(cmd, &cfg.Ops)
 	colFlags = addCollateralFlags(cmd, &cfg.Collateral)
+	f.StringVar(&cfg.SNP.KDS, "snp-kds", "", "where SevSnpVm fetches VCEKs evidence lacks and AMD's CRLs: amd (https://kdsintf.amd.com) or a caching proxy's URL (default: none; evidence must carry its VCEK)")
+	f.StringVar(&snpMinTCB, "snp-minimum-tcb", "", "lowest SEV-SNP REPORTED_TCB reported as UpToDate, as bl=N,tee=N,snp=N,ucode=N; below it OutOfDate (refused unless a provider accepts OutOfDate)")
+	f.BoolVar(&cfg.SNP.RequireCRL, "snp-require-crl", false, "refuse SEV-SNP evidence without a current AMD CRL (needs --snp-kds)")
 	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
 	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "also accept JWT bearer tokens of this OpenID issuer (https URL, the tokens' exact iss)")

@@ -151,3 +151,9 @@ func load(dir string) (*Platform, error) {
 	copy(p.chipID[:], chip)
 	return p, nil
 }
+
+// DirBeside is the SNP platform folder that goes with an SGX/TDX simulated
+// platform folder (sgxsim): the same path with "-snp" appended.
+func DirBeside(sgxDir string) string {
+	return filepath.Clean(sgxDir) + "-snp"
+}
