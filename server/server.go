@@ -26,6 +26,7 @@ import (
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -159,12 +160,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.Metrics = api.NewMetrics()
 	types := cfg.Types
 	var simulatedKeys [][]byte
+	var snpCollateral *snp.CachedCollateral
 	if types == nil {
-		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, cfg.Logger)
+		clock := time.Now
+		if cfg.Clock != nil {
+			clock = cfg.Clock.Now
+		}
+		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
 		if err != nil {
 			return fail(err)
 		}
 		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
+		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
 	}
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
@@ -211,6 +218,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cancel = cancel
 	go svc.Run(runCtx)
 	go svc.RunCollateralRefresh(runCtx)
+	go runSNPRefresh(runCtx, snpCollateral, cfg.SNP.RefreshInterval, cfg.Logger)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/policy"
+	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/snp/snpsim"
 )
 
@@ -201,4 +204,56 @@ func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// A bare report (no VCEK) attests with the VCEK fetched from a KDS
+// (--snp-kds), which the store then caches: after a restart with the KDS
+// failing, the cached VCEK still serves.
+func TestSevSnpVmKDSOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	sim, err := snpsim.Open(snpsim.DirBeside(filepath.Join(dir, "sim")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, vcek, err := sim.Report(snpsim.ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	var hits atomic.Int32
+	files := map[string][]byte{}
+	kds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if b, ok := files[r.URL.RequestURI()]; ok && !down.Load() {
+			w.Write(b)
+			return
+		}
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	defer kds.Close()
+	k := &snp.KDS{BaseURL: kds.URL}
+	files[strings.TrimPrefix(k.VCEKURL(snpsim.Product, sim.ChipID(), snpsim.ComposeTCB(sim.TCB())), kds.URL)] = vcek
+	crl, _ := sim.CRL(time.Now().Add(-time.Hour))
+	files["/vcek/v1/Milan/crl"] = crl
+
+	n, c := startNode(t, dir, func(cfg *Config) { cfg.SNP.KDS = kds.URL })
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "bare"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := client.SevSnpReport(raw, nil)
+	if _, err := c.AttestSevSnp(ctx, p.AttestURI, bare, client.AttestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := n.store.ListTypeCollateral(ctx, SNPCollateralType)
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("cached rows %+v %v", rows, err)
+	}
+	n.Shutdown(ctx)
+	down.Store(true)
+	_, c = startNode(t, dir, func(cfg *Config) { cfg.SNP.KDS = kds.URL })
+	if _, err := c.AttestSevSnp(ctx, c.AttestURI("bare"), bare, client.AttestOptions{}); err != nil {
+		t.Fatalf("with the KDS down after a restart: %v", err)
+	}
 }

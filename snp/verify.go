@@ -349,7 +349,7 @@ func (v *Verifier) cold(ctx context.Context, r *Report, ekDER []byte, cert *x509
 	crl, crlHash, crlErr := v.crl(ctx, opts, product, r.SignerName())
 	switch {
 	case crl != nil && opts.Now.Before(crl.NextUpdate):
-		if err := checkCRL(root, crl, cert, r.Signer, opts.Now); err != nil {
+		if err := checkCRL(root, crl, r.Signer, opts.Now); err != nil {
 			return nil, false, err
 		}
 		ent.crlChecked = true
@@ -383,21 +383,16 @@ func versionRefusal(r *Report) string {
 }
 
 // checkCRL checks AMD's CRL with go-sev-guest (signed by the ARK, the ASK
-// not revoked) and that it revokes neither the ASVK nor the endorsement key.
-func checkCRL(root *Root, crl *x509.RevocationList, ek *x509.Certificate, s abi.ReportSigner, now time.Time) error {
+// not revoked) and, for VLEK-signed reports, that it does not revoke the
+// ASVK. The CRL is the ARK's: it lists the intermediates the ARK issued, not
+// VCEKs (AMD supersedes VCEKs by TCB instead of revoking them).
+func checkCRL(root *Root, crl *x509.RevocationList, s abi.ReportSigner, now time.Time) error {
 	a := root.gsg()
 	a.CRL = crl
 	if _, err := verify.GetCrlAndCheckRoot(a, &verify.Options{Now: now, Getter: noNetwork{}}); err != nil {
-		var unavailable verify.CRLUnavailableErr
-		if errors.As(err, &unavailable) {
-			return ErrRevoked.Wrapf("AMD's CRL could not be read: %v", err)
-		}
 		return ErrRevoked.Wrap(err)
 	}
-	for _, c := range []*x509.Certificate{root.Asvk, ek} {
-		if c == nil || (c == root.Asvk && s != abi.VlekReportSigner) {
-			continue
-		}
+	if c := root.Asvk; c != nil && s == abi.VlekReportSigner {
 		for _, bad := range crl.RevokedCertificateEntries {
 			if c.SerialNumber.Cmp(bad.SerialNumber) == 0 && bytes.Equal(c.RawIssuer, crl.RawIssuer) {
 				return ErrRevoked.Wrapf("%s (serial %s) was revoked at %s", c.Subject.CommonName, serial(c.SerialNumber), bad.RevocationTime.UTC().Format(time.RFC3339))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,8 +27,14 @@ func newSnpCmd() *cobra.Command {
 		Short: "Inspect and verify AMD SEV-SNP evidence (raw reports, Azure HCL reports, SevSnpVm requests)",
 	}
 	cmd.AddCommand(newSnpVerifyCmd(), newSnpShowCmd(), newSnpRequestCmd())
+	for _, add := range snpSubcommands {
+		cmd.AddCommand(add())
+	}
 	return cmd
 }
+
+// snpSubcommands are further `avow snp` subcommands, added by their files.
+var snpSubcommands []func() *cobra.Command
 
 // snpVerifyOutput is the JSON that `avow snp verify` prints.
 type snpVerifyOutput struct {
@@ -108,7 +115,7 @@ the classes of docs/snp.md. Exits 0 when the evidence verifies, 1 when it is ref
 				}
 			}
 			if kdsURL != "" {
-				opts.Collateral = newKDSCollateral(kdsURL)
+				opts.Collateral = newKDSCollateral(kdsURL, opts.Roots)
 			}
 			out := verifySNP(cmd.Context(), input, extra, runtime, opts)
 			if output == "json" {
@@ -135,7 +142,7 @@ the classes of docs/snp.md. Exits 0 when the evidence verifies, 1 when it is ref
 	cmd.Flags().StringVar(&at, "at", "now", `verification time, RFC 3339, or "now"`)
 	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json or table")
 	cmd.Flags().StringArrayVar(&roots, "roots", nil, "PEM bundle of an ARK and its ASK/ASVK to trust besides AMD's; repeatable")
-	cmd.Flags().StringVar(&kdsURL, "kds", "", "AMD KDS (https://kdsintf.amd.com) or a caching proxy, to fetch a VCEK the evidence lacks")
+	cmd.Flags().StringVar(&kdsURL, "kds", "", "where to get a VCEK the evidence lacks and AMD's CRL: amd (https://kdsintf.amd.com), a caching proxy's URL, or a folder of `avow snp collateral fetch`")
 	return cmd
 }
 
@@ -332,6 +339,16 @@ ASK and ARK), PEM or DER. Prints the JSON body; send it with
 
 func parseCertDER(der []byte) (*x509.Certificate, error) { return x509.ParseCertificate(der) }
 
-// newKDSCollateral fetches a missing VCEK and the CRL from a KDS (no cache:
-// the server's sources cache them, see `avow collateral`).
-func newKDSCollateral(url string) snp.Collateral { return &snp.KDS{BaseURL: url} }
+// newKDSCollateral fetches a missing VCEK and the CRL from a KDS ("amd",
+// a URL) or a folder of `avow snp collateral fetch`, checking them before
+// use (no cache: a server's store caches them).
+func newKDSCollateral(src string, roots *snp.Roots) snp.Collateral {
+	var s snp.Collateral = &snp.KDS{BaseURL: src}
+	switch {
+	case src == "amd":
+		s = &snp.KDS{BaseURL: snp.KDSURL}
+	case !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://"):
+		s = snp.Dir(src)
+	}
+	return &snp.CachedCollateral{Source: s, SourceName: src, Roots: roots}
+}

@@ -191,12 +191,17 @@ func (p *Platform) VCEK(t snp.TCB) ([]byte, error) {
 	return der, nil
 }
 
-// CRL returns the platform's CRL (DER, signed by the ARK, revoking
-// nothing), valid from thisUpdate for a week.
-func (p *Platform) CRL(thisUpdate time.Time) ([]byte, error) {
+// CRL returns the platform's CRL (DER, signed by the ARK) revoking the
+// certificates with the given serial numbers, valid from thisUpdate for a
+// week.
+func (p *Platform) CRL(thisUpdate time.Time, revoked ...*big.Int) ([]byte, error) {
+	var entries []x509.RevocationListEntry
+	for _, s := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: thisUpdate})
+	}
 	return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number: big.NewInt(thisUpdate.Unix()), ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(7 * 24 * time.Hour),
-		SignatureAlgorithm: x509.SHA384WithRSAPSS,
+		SignatureAlgorithm: x509.SHA384WithRSAPSS, RevokedCertificateEntries: entries,
 	}, p.ark, p.arkKey)
 }
 
