@@ -207,26 +207,11 @@ issuancerules{
 // FuzzAttestTdxVmRequest: MAA's TdxVm request parser — the body decoder
 // with the TdxVm type's evidence member, then the type's quote parser —
 // never panics; what it accepts has evidence, and evidence it parses is a
-// TD quote.
+// TD quote. The seeds with simulated TDX (v4, v5) and SGX quotes are in
+// testdata/fuzz/FuzzAttestTdxVmRequest (made once: the simulated platform
+// is slow to build in every fuzz worker).
 func FuzzAttestTdxVmRequest(f *testing.F) {
-	enc := base64.RawURLEncoding.EncodeToString
-	q, err := sgxsim.Default().Quote(sgxsim.QuoteOptions{TEE: sgxsim.TDX})
-	if err != nil {
-		f.Fatal(err)
-	}
-	sgx, err := sgxsim.Default().Quote(sgxsim.QuoteOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, b := range []string{
-		`{"quote":"` + enc(q) + `","runtimeData":{"data":"eyJhIjoxfQ","dataType":"JSON"},"nonce":"n"}`,
-		`{"Quote":"` + enc(q) + `","inittimeData":{"data":"AAEC","dataType":"Binary"},"draftPolicyForAttestation":"version= 1.0; authorizationrules{ => permit(); };"}`,
-		`{"quote":"` + base64.StdEncoding.EncodeToString(q) + `"}`,
-		`{"quote":"` + enc(sgx) + `"}`,
-		`{"report":"` + enc(q) + `"}`,
-		`{"quote":"` + enc(q[:200]) + `"}`,
-		`{"quote":null}`, `{}`, `[]`, `{"quote":"@@"}`,
-	} {
+	for _, b := range []string{`{"quote":null}`, `{}`, `[]`, `{"quote":"@@"}`, `{"quote":"BAACAIEAAAA"}`} {
 		f.Add([]byte(b))
 	}
 	typ := tdx.TdxVm{}
