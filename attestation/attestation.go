@@ -83,10 +83,10 @@ type Env struct {
 type Verified struct {
 	Evidence Evidence
 	// PlatformID identifies the platform family in audit records and
-	// metrics (an FMSPC in hex for Intel); Platform names it in messages
-	// ("FMSPC 00906ed50000").
-	PlatformID string
-	Platform   string
+	// messages (an FMSPC in hex for Intel); PlatformKind says what it is
+	// ("FMSPC").
+	PlatformID   string
+	PlatformKind string
 	// TCBStatus is the verifier's verdict on the platform's TCB
 	// ("UpToDate", "OutOfDate", …), checked against the provider's
 	// acceptedTcbStatuses; AdvisoryIDs are its advisories.

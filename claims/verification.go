@@ -22,8 +22,8 @@ import (
 // relying party sees every relaxation in the token.
 //
 // TDX: attester_tcb_status (MAA's TDX EAT profile) and, as avow additions
-// named in the same family, attester_advisory_ids, attester_tcb_date and
-// attester_collateral_expired.
+// named in the same family, attester_advisory_ids, attester_tcb_date,
+// attester_collateral_expired, qe_svn and pce_svn.
 //
 // The advisory ids are a JSON array for the policy (its JSON text, which
 // JmesPath reads); attestation.ForToken turns them into one comma-separated
@@ -39,6 +39,13 @@ func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, r
 		c["attester_advisory_ids"] = advisories
 		c["attester_tcb_date"] = tcbDate
 		c["attester_collateral_expired"] = res.CollateralExpired
+		// The SVNs TCB matching compared: the quoting enclave's (its
+		// report's ISVSVN, against the QE identity) and the PCE's (the PCK
+		// certificate's, against the TCB info).
+		c["qe_svn"] = int(q.QEReport.ISVSVN)
+		if res.PCK != nil {
+			c["pce_svn"] = int(res.PCK.PCESVN)
+		}
 		return
 	}
 	quoteHash := sha256.Sum256(q.Raw)

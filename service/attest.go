@@ -158,8 +158,8 @@ func checkSettings(p store.Provider, v *attestation.Verified, now time.Time) err
 	if v.CollateralExpired {
 		deadline := v.CollateralExpiry.Add(p.Settings.CollateralGracePeriod)
 		if !now.Before(deadline) {
-			return ErrCollateralExpired.Wrapf("the collateral expired at %s (%s); provider %s allows a grace period of %s",
-				v.CollateralExpiry.UTC().Format(time.RFC3339), v.Platform, p.Name, p.Settings.CollateralGracePeriod)
+			return ErrCollateralExpired.Wrapf("the collateral expired at %s (%s %s); provider %s allows a grace period of %s",
+				v.CollateralExpiry.UTC().Format(time.RFC3339), v.PlatformKind, v.PlatformID, p.Name, p.Settings.CollateralGracePeriod)
 		}
 	}
 	return nil

@@ -87,18 +87,23 @@ func Verify(ctx context.Context, ev attestation.Evidence, env attestation.Env) (
 	if err != nil {
 		return nil, err
 	}
-	v := &attestation.Verified{
+	// One allocation for both: Verify runs on every attestation.
+	both := &struct {
+		v attestation.Verified
+		r Result
+	}{r: Result{Result: res, Hashes: hashes}}
+	v := &both.v
+	*v = attestation.Verified{
 		Evidence:          e,
 		TCBStatus:         string(res.TCBStatus),
 		AdvisoryIDs:       res.AdvisoryIDs,
 		CollateralExpired: res.CollateralExpired,
 		CollateralExpiry:  res.EarliestExpirationDate,
 		RootKey:           res.RootKey,
-		Result:            &Result{Result: res, Hashes: hashes},
+		Result:            &both.r,
 	}
 	if res.PCK != nil {
-		v.PlatformID = hex.EncodeToString(res.PCK.FMSPC[:])
-		v.Platform = "FMSPC " + v.PlatformID
+		v.PlatformKind, v.PlatformID = "FMSPC", hex.EncodeToString(res.PCK.FMSPC[:])
 	}
 	return v, nil
 }

@@ -8,10 +8,14 @@ import (
 
 	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/dcapquote"
+	"github.com/avowhq/avow/claims"
 )
 
 // Name is MAA's name of the type.
 const Name = "TdxVm"
+
+// EATProfile is the eat_profile claim of TdxVm tokens.
+const EATProfile = claims.EATProfileTDX
 
 // DefaultPolicy is the default for TdxVm: MAA's is not public and its
 // tokens carry no x-ms-policy, so an authorization-only permit.
