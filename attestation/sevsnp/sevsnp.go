@@ -6,7 +6,6 @@ package sevsnp
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -111,14 +110,13 @@ func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attes
 	if m := cfg.MinimumTCB; m != nil && !res.ReportedTCB.AtLeast(*m) {
 		status = StatusOutOfDate
 	}
-	chip := hex.EncodeToString(res.Report.Proto.GetChipId())
 	return &attestation.Verified{
-		Evidence:   e,
-		PlatformID: fmt.Sprintf("%s-%016x", strings.ToLower(res.Product), res.Report.Proto.GetReportedTcb()),
-		Platform:   fmt.Sprintf("SEV-SNP %s chip %s… at TCB %s", res.Product, chip[:16], res.ReportedTCB),
-		TCBStatus:  status,
-		RootKey:    res.Root.KeyHash[:],
-		Result:     res,
+		Evidence:     e,
+		PlatformID:   fmt.Sprintf("%s/%016x", res.Product, res.Report.Proto.GetReportedTcb()),
+		PlatformKind: "SEV-SNP product/REPORTED_TCB",
+		TCBStatus:    status,
+		RootKey:      res.Root.KeyHash[:],
+		Result:       res,
 	}, nil
 }
 
