@@ -59,7 +59,7 @@ func newSimSNPRootCmd(open func() (*snpsim.Platform, error)) *cobra.Command {
 func newSimSNPReportCmd(open func() (*snpsim.Platform, error)) *cobra.Command {
 	var out, format, measurement, policy, tcb, reportData, hostData, runtimeFile, initFile, vcekOut string
 	var version, vmpl, guestSVN uint32
-	var debug bool
+	var debug, vlek bool
 	cmd := &cobra.Command{
 		Use:   "report --out FILE [--format json|raw] [--measurement HEX] [--policy HEX] [--debug] [--tcb bl=3,tee=0,snp=8,ucode=115] [--runtime-data FILE]",
 		Short: "Write a signed SEV-SNP report of the simulated platform",
@@ -74,7 +74,7 @@ REPORT_DATA to SHA-256 of the file and 32 zero bytes, as MAA binds runtime data;
 			if err != nil {
 				return err
 			}
-			o := snpsim.ReportOptions{Version: version, VMPL: vmpl, GuestSVN: guestSVN}
+			o := snpsim.ReportOptions{Version: version, VMPL: vmpl, GuestSVN: guestSVN, VLEK: vlek}
 			if measurement != "" {
 				if o.Measurement, err = simHex("--measurement", measurement, 48); err != nil {
 					return err
@@ -153,6 +153,7 @@ REPORT_DATA to SHA-256 of the file and 32 zero bytes, as MAA binds runtime data;
 	f.StringVar(&measurement, "measurement", "", "MEASUREMENT, 48 bytes hex")
 	f.StringVar(&policy, "policy", "", "guest POLICY, hex (default 0x30000: SMT allowed, no debug)")
 	f.BoolVar(&debug, "debug", false, "set the policy's DEBUG bit (x-ms-sevsnpvm-is-debuggable: true)")
+	f.BoolVar(&vlek, "vlek", false, "sign with the VLEK (a cloud provider's key, chained to the ASVK) instead of the VCEK")
 	f.StringVar(&tcb, "tcb", "", "REPORTED_TCB as bl=N,tee=N,snp=N,ucode=N (default the platform's, bl=3,tee=0,snp=8,ucode=115)")
 	f.StringVar(&reportData, "report-data", "", "REPORT_DATA, up to 64 bytes hex")
 	f.StringVar(&runtimeFile, "runtime-data", "", "file whose SHA-256 becomes REPORT_DATA[0:32]")

@@ -57,12 +57,13 @@ type Platform struct {
 	arkKey, askKey *rsa.PrivateKey
 	vcekKey        *ecdsa.PrivateKey
 	ark, ask       *x509.Certificate
+	asvk           *x509.Certificate // the ASK's key under the ASVK's name
 	chipID         [64]byte
 	tcb            snp.TCB
 
 	mu    sync.Mutex
 	vceks map[uint64]*x509.Certificate
-	crl   []byte
+	vleks map[uint64]*x509.Certificate
 }
 
 // New creates an in-memory platform with fresh keys.
@@ -87,7 +88,7 @@ func New() (*Platform, error) {
 }
 
 func build(arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]byte, tcb snp.TCB) (*Platform, error) {
-	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, chipID: chip, tcb: tcb, vceks: map[uint64]*x509.Certificate{}}
+	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, chipID: chip, tcb: tcb}
 	arkName := amdName("ARK-"+Product, Marker)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: arkName, Issuer: arkName, NotBefore: NotBefore, NotAfter: NotAfter,
@@ -114,7 +115,27 @@ func build(arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]b
 	if p.ask, err = x509.ParseCertificate(der); err != nil {
 		return nil, err
 	}
+	if err := p.makeASVK(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// makeASVK certifies the ASK's key as the ASVK ("SEV-VLEK-Milan"), the
+// intermediate of VLEKs; a simulator needs no third RSA key.
+func (p *Platform) makeASVK() error {
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: amdName("SEV-VLEK-"+Product, Marker), NotBefore: NotBefore, NotAfter: NotAfter,
+		SignatureAlgorithm: x509.SHA384WithRSAPSS, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		CRLDistributionPoints: []string{kds.CrlLinkByKey(Product, abi.VlekReportSigner)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ark, &p.askKey.PublicKey, p.arkKey)
+	if err != nil {
+		return err
+	}
+	p.asvk, err = x509.ParseCertificate(der)
+	return err
 }
 
 func amdName(cn, serial string) pkix.Name {
@@ -127,17 +148,19 @@ func amdName(cn, serial string) pkix.Name {
 
 // Root is the platform's root as package snp trusts it.
 func (p *Platform) Root() *snp.Root {
-	r, err := snp.NewRoot(Product, p.ark, p.ask, nil)
+	r, err := snp.NewRoot(Product, p.ark, p.ask, p.asvk)
 	if err != nil {
 		panic(err) // the product is fixed
 	}
 	return r
 }
 
-// RootBundlePEM is the ASK and the ARK, PEM, as KDS's cert_chain serves them.
+// RootBundlePEM is the ASK, the ASVK and the ARK, PEM (KDS's two
+// cert_chain answers in one).
 func (p *Platform) RootBundlePEM() []byte {
 	var b bytes.Buffer
 	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ask.Raw})
+	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.asvk.Raw})
 	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ark.Raw})
 	return b.Bytes()
 }
@@ -163,6 +186,9 @@ func (p *Platform) VCEK(t snp.TCB) ([]byte, error) {
 	defer p.mu.Unlock()
 	if c := p.vceks[tcb]; c != nil {
 		return c.Raw, nil
+	}
+	if p.vceks == nil {
+		p.vceks = map[uint64]*x509.Certificate{}
 	}
 	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
 	name, _ := asn1.MarshalWithParams(productName, "ia5")
@@ -191,6 +217,49 @@ func (p *Platform) VCEK(t snp.TCB) ([]byte, error) {
 	return der, nil
 }
 
+// CSPID is the cloud provider id in the simulated VLEKs.
+const CSPID = "avow-simulated-csp"
+
+// VLEK returns the platform's VLEK certificate (DER) for a TCB: the
+// VCEK's key certified by the ASVK with KDS's VLEK extensions (product
+// line without stepping, CSP id instead of HWID).
+func (p *Platform) VLEK(t snp.TCB) ([]byte, error) {
+	tcb := ComposeTCB(t)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.vleks[tcb]; c != nil {
+		return c.Raw, nil
+	}
+	if p.vleks == nil {
+		p.vleks = map[uint64]*x509.Certificate{}
+	}
+	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
+	name, _ := asn1.MarshalWithParams(Product, "ia5")
+	csp, _ := asn1.MarshalWithParams(CSPID, "ia5")
+	zero, _ := asn1.Marshal(0)
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).Add(new(big.Int).SetUint64(tcb), big.NewInt(2)), Subject: amdName("SEV-VLEK", "0"), NotBefore: NotBefore, NotAfter: NotAfter,
+		SignatureAlgorithm: x509.SHA384WithRSAPSS,
+		ExtraExtensions: []pkix.Extension{
+			{Id: kds.OidStructVersion, Value: zero}, {Id: kds.OidProductName1, Value: name},
+			{Id: kds.OidBlSpl, Value: u8(t.Bootloader)}, {Id: kds.OidTeeSpl, Value: u8(t.TEE)},
+			{Id: kds.OidSnpSpl, Value: u8(t.SNP)}, {Id: kds.OidSpl4, Value: u8(0)}, {Id: kds.OidSpl5, Value: u8(0)},
+			{Id: kds.OidSpl6, Value: u8(0)}, {Id: kds.OidSpl7, Value: u8(0)}, {Id: kds.OidUcodeSpl, Value: u8(t.Microcode)},
+			{Id: kds.OidCspID, Value: csp},
+		},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.asvk, &p.vcekKey.PublicKey, p.askKey)
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	p.vleks[tcb] = c
+	return der, nil
+}
+
 // CRL returns the platform's CRL (DER, signed by the ARK) revoking the
 // certificates with the given serial numbers, valid from thisUpdate for a
 // week.
@@ -215,6 +284,7 @@ type ReportOptions struct {
 	TCB         *snp.TCB // REPORTED (and CURRENT, COMMITTED, LAUNCH) TCB; default the platform's
 	GuestSVN    uint32
 	VMPL        uint32
+	VLEK        bool   // signed by the VLEK (SIGNER_INFO 1) instead of the VCEK
 	FamilyID    []byte // 16 bytes
 	ImageID     []byte // 16 bytes
 }
@@ -227,14 +297,19 @@ const DefaultPolicy = 0x30000
 const PolicyDebug = 1 << 19
 
 // Report makes a signed ATTESTATION_REPORT and returns it with the DER
-// VCEK that signs it.
+// VCEK (or VLEK) that signs it.
 func (p *Platform) Report(o ReportOptions) (report, vcek []byte, err error) {
 	t := p.tcb
 	if o.TCB != nil {
 		t = *o.TCB
 	}
 	tcb := ComposeTCB(t)
-	if vcek, err = p.VCEK(t); err != nil {
+	if o.VLEK {
+		vcek, err = p.VLEK(t)
+	} else {
+		vcek, err = p.VCEK(t)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	fixed := func(b []byte, n int) []byte {
@@ -261,6 +336,9 @@ func (p *Platform) Report(o ReportOptions) (report, vcek []byte, err error) {
 	}
 	if version >= 3 {
 		r.Cpuid1EaxFms = abi.FmsToCpuid1Eax(0x19, 0x01, 0x01) // Milan B1
+	}
+	if o.VLEK {
+		r.SignerInfo = abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: abi.VlekReportSigner})
 	}
 	raw, err := abi.ReportToAbiBytes(r)
 	if err != nil {

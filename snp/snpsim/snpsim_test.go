@@ -76,3 +76,38 @@ func TestOpenPersists(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A VLEK-signed report verifies through the ASVK; without its VLEK it is
+// vcek_unavailable (KDS gives VLEKs to cloud providers only); its VLEK is
+// not a VCEK (the chain of a VLEK under the ASK is refused).
+func TestVLEK(t *testing.T) {
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, vlek, err := p.Report(ReportOptions{VLEK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := snp.ParseReport(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := snp.AMDRoots().Clone()
+	roots.Add(p.Root())
+	res, err := snp.NewVerifier().Verify(context.Background(), &snp.Evidence{Report: r, Certs: [][]byte{vlek}}, snp.Options{Now: time.Now(), Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Signer != "vlek" || res.Product != "Milan" {
+		t.Errorf("signer %s product %s", res.Signer, res.Product)
+	}
+	if _, err := snp.NewVerifier().Verify(context.Background(), &snp.Evidence{Report: r}, snp.Options{Now: time.Now(), Roots: roots}); !errors.Is(err, snp.ErrNoEndorsementKey) {
+		t.Errorf("VLEK report without its VLEK: %v", err)
+	}
+	// The VCEK offered for a VLEK-signed report is not taken.
+	vcek, _ := p.VCEK(p.TCB())
+	if _, err := snp.NewVerifier().Verify(context.Background(), &snp.Evidence{Report: r, Certs: [][]byte{vcek}}, snp.Options{Now: time.Now(), Roots: roots}); !errors.Is(err, snp.ErrNoEndorsementKey) {
+		t.Errorf("VLEK report with a VCEK: %v", err)
+	}
+}

@@ -146,9 +146,11 @@ func load(dir string) (*Platform, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return nil, fmt.Errorf("snpsim: %s: unexpected key types", dir)
 	}
-	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, ark: arkCert, ask: askCert,
-		tcb: snpTCB(m.TCB), vceks: map[uint64]*x509.Certificate{}}
+	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, ark: arkCert, ask: askCert, tcb: snpTCB(m.TCB)}
 	copy(p.chipID[:], chip)
+	if err := p.makeASVK(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
