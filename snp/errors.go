@@ -18,6 +18,9 @@ var (
 	ErrChainInvalid = errs.New("vcek_chain_invalid", "the VCEK/VLEK certificate does not chain to a trusted AMD root")
 	// ErrRevoked: AMD's CRL revokes the intermediate or the endorsement key.
 	ErrRevoked = errs.New("vcek_revoked", "AMD's certificate revocation list revokes a certificate of the VCEK/VLEK chain")
+	// ErrCRLUnavailable: Options.RequireCRL and no current AMD CRL of the
+	// product line is available.
+	ErrCRLUnavailable = errs.New("crl_unavailable", "no current AMD certificate revocation list is available to check the VCEK/VLEK chain")
 	// ErrMismatch: a genuine VCEK, but not the key of this report (HWID vs
 	// CHIP_ID, TCB extensions vs REPORTED_TCB).
 	ErrMismatch = errs.New("vcek_mismatch", "the VCEK does not belong to the reporting chip and TCB")
@@ -35,6 +38,6 @@ var (
 
 // Classes lists every error class in the order Verify checks them.
 var Classes = []*errs.Error{
-	ErrUnsupportedReport, ErrNoEndorsementKey, ErrCertExpired, ErrChainInvalid, ErrRevoked, ErrMismatch,
+	ErrUnsupportedReport, ErrNoEndorsementKey, ErrCertExpired, ErrChainInvalid, ErrCRLUnavailable, ErrRevoked, ErrMismatch,
 	ErrSignature, ErrTCBBelowMinimum, ErrBinding,
 }

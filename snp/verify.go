@@ -355,7 +355,7 @@ func (v *Verifier) cold(ctx context.Context, r *Report, ekDER []byte, cert *x509
 		ent.crlChecked = true
 		key.crl = crlHash
 	case opts.RequireCRL:
-		return nil, false, ErrRevoked.Wrapf("no current AMD CRL for %s is available (%v)", product, crlErr)
+		return nil, false, ErrCRLUnavailable.Wrapf("no current AMD CRL for %s (%v)", product, crlErr)
 	}
 	if !sigDone {
 		if err := keyMatches(r, exts); err != nil {
