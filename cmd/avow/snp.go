@@ -142,7 +142,7 @@ the classes of docs/snp.md. Exits 0 when the evidence verifies, 1 when it is ref
 	cmd.Flags().StringVar(&at, "at", "now", `verification time, RFC 3339, or "now"`)
 	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json or table")
 	cmd.Flags().StringArrayVar(&roots, "roots", nil, "PEM bundle of an ARK and its ASK/ASVK to trust besides AMD's; repeatable")
-	cmd.Flags().StringVar(&kdsURL, "kds", "", "where to get a VCEK the evidence lacks and AMD's CRL: amd (https://kdsintf.amd.com), a caching proxy's URL, or a folder of `avow snp collateral fetch`")
+	cmd.Flags().StringVar(&kdsURL, "kds", "", "where to get a VCEK the evidence lacks and AMD's CRL: amd (https://kdsintf.amd.com), a caching proxy's URL, or a folder written by avow snp collateral fetch")
 	return cmd
 }
 
