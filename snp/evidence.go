@@ -231,7 +231,11 @@ func ParseReportJSON(b []byte) (*Evidence, error) {
 	return ev, nil
 }
 
-// ParseCertificates reads one DER certificate or any number of PEM
+// MaxCertificates bounds the certificates evidence may carry (a VCEK or
+// VLEK, its intermediate and the ARK, and room for a CSP's extras).
+const MaxCertificates = 8
+
+// ParseCertificates reads one DER certificate or up to MaxCertificates PEM
 // CERTIFICATE blocks; it returns the DER bytes without parsing them.
 func ParseCertificates(b []byte) ([][]byte, error) {
 	if !bytes.Contains(b, []byte("-----BEGIN")) {
@@ -249,6 +253,9 @@ func ParseCertificates(b []byte) ([][]byte, error) {
 			break
 		}
 		if block.Type == "CERTIFICATE" {
+			if len(out) == MaxCertificates {
+				return nil, ErrUnsupportedReport.Wrapf("more than %d certificates", MaxCertificates)
+			}
 			out = append(out, block.Bytes)
 		}
 	}

@@ -135,3 +135,13 @@ func FuzzParse(f *testing.F) {
 		_, _ = Parse(b)
 	})
 }
+
+func TestParseCertificatesBound(t *testing.T) {
+	pemCert := "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+	if got, err := ParseCertificates([]byte(strings.Repeat(pemCert, MaxCertificates))); err != nil || len(got) != MaxCertificates {
+		t.Fatalf("%d certificates: %v", len(got), err)
+	}
+	if _, err := ParseCertificates([]byte(strings.Repeat(pemCert, MaxCertificates+1))); !errors.Is(err, ErrUnsupportedReport) {
+		t.Fatalf("too many: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/attestation/sevsnp"
 	"github.com/avowhq/avow/internal/ratio"
@@ -138,4 +139,48 @@ func BenchmarkRatioAttest(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// An Azure HCL report sent as the report member: its runtime JSON is bound
+// and becomes x-ms-runtime; a request's runtimeData that is not the HCL's
+// is refused; an unknown dataType is an invalid request.
+func TestHCLAsReport(t *testing.T) {
+	dir := filepath.Join(vectors.Dir(t, "snp"), "S03-milan-azure-snp-vtpm-trustee-v1")
+	hcl, err := os.ReadFile(filepath.Join(dir, "hcl-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek, _ := os.ReadFile(filepath.Join(dir, "vcek.der"))
+	typ := sevsnp.SevSnpVm{}
+	ev, err := typ.Parse(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.(*sevsnp.Evidence).Certs = [][]byte{vcek}
+	env := attestation.Env{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	v, err := typ.Verify(context.Background(), ev, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.TEE() != "snp" || v.TCBStatus != sevsnp.StatusUpToDate || v.PlatformID != "Milan/db18000000000004" {
+		t.Errorf("TEE %s status %s platform %s", ev.TEE(), v.TCBStatus, v.PlatformID)
+	}
+	c, err := typ.Claims(v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := c["x-ms-runtime"].(map[string]any)
+	if rt == nil || rt["keys"] == nil || c["x-ms-sevsnpvm-microcode-svn"] != 219 {
+		t.Errorf("claims %v", c)
+	}
+	if _, err := typ.Claims(v, &attestation.Data{Bytes: []byte(`{}`), DataType: "JSON"}, nil); !errors.Is(err, snp.ErrBinding) {
+		t.Errorf("foreign runtime data: %v", err)
+	}
+	runtime, _ := os.ReadFile(filepath.Join(dir, "runtime-data.json"))
+	if _, err := typ.Claims(v, &attestation.Data{Bytes: runtime, DataType: "XML"}, nil); !errors.Is(err, attestation.ErrInvalidRequest) {
+		t.Errorf("data type XML: %v", err)
+	}
+	if _, err := typ.Parse([]byte(`{"report":"e30"}`)); !errors.Is(err, snp.ErrUnsupportedReport) {
+		t.Errorf("a whole request as the report member: %v", err)
+	}
 }
