@@ -37,11 +37,13 @@ import (
 // Marker is the serial-number attribute of the simulated ARK and ASK.
 const Marker = "avow simulated platform (not AMD)"
 
-// Product is the simulated product line (Milan, stepping B1).
-const (
-	Product     = "Milan"
-	productName = "Milan-B1"
-)
+// Product is the default simulated product line (stepping B1); NewFor
+// makes a Genoa platform too.
+const Product = "Milan"
+
+// cpuModels are the CPUID family and model of the simulated products
+// (stepping 1), as version-3 reports carry them.
+var cpuModels = map[string][2]byte{"Milan": {0x19, 0x01}, "Genoa": {0x19, 0x11}}
 
 // Validity of the simulated certificates.
 var (
@@ -56,6 +58,7 @@ var DefaultTCB = snp.TCB{Bootloader: 3, TEE: 0, SNP: 8, Microcode: 115}
 type Platform struct {
 	arkKey, askKey *rsa.PrivateKey
 	vcekKey        *ecdsa.PrivateKey
+	product        string
 	ark, ask       *x509.Certificate
 	asvk           *x509.Certificate // the ASK's key under the ASVK's name
 	chipID         [64]byte
@@ -66,8 +69,14 @@ type Platform struct {
 	vleks map[uint64]*x509.Certificate
 }
 
-// New creates an in-memory platform with fresh keys.
-func New() (*Platform, error) {
+// New creates an in-memory Milan platform with fresh keys.
+func New() (*Platform, error) { return NewFor(Product) }
+
+// NewFor creates an in-memory platform of a product line (Milan or Genoa).
+func NewFor(product string) (*Platform, error) {
+	if _, ok := cpuModels[product]; !ok {
+		return nil, fmt.Errorf("snpsim: product %q is not simulated (Milan, Genoa)", product)
+	}
 	ark, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -84,17 +93,17 @@ func New() (*Platform, error) {
 	if _, err := rand.Read(chip[:]); err != nil {
 		return nil, err
 	}
-	return build(ark, ask, vcek, chip, DefaultTCB)
+	return build(product, ark, ask, vcek, chip, DefaultTCB)
 }
 
-func build(arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]byte, tcb snp.TCB) (*Platform, error) {
-	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, chipID: chip, tcb: tcb}
-	arkName := amdName("ARK-"+Product, Marker)
+func build(product string, arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]byte, tcb snp.TCB) (*Platform, error) {
+	p := &Platform{product: product, arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, chipID: chip, tcb: tcb}
+	arkName := amdName("ARK-"+product, Marker)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: arkName, Issuer: arkName, NotBefore: NotBefore, NotAfter: NotAfter,
 		SignatureAlgorithm: x509.SHA384WithRSAPSS, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		CRLDistributionPoints: []string{kds.CrlLinkByKey(Product, abi.VcekReportSigner)},
+		CRLDistributionPoints: []string{kds.CrlLinkByKey(product, abi.VcekReportSigner)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &arkKey.PublicKey, arkKey)
 	if err != nil {
@@ -104,10 +113,10 @@ func build(arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]b
 		return nil, err
 	}
 	tmpl = &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: amdName("SEV-"+Product, Marker), NotBefore: NotBefore, NotAfter: NotAfter,
+		SerialNumber: big.NewInt(2), Subject: amdName("SEV-"+product, Marker), NotBefore: NotBefore, NotAfter: NotAfter,
 		SignatureAlgorithm: x509.SHA384WithRSAPSS, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
-		CRLDistributionPoints: []string{kds.CrlLinkByKey(Product, abi.VcekReportSigner)},
+		CRLDistributionPoints: []string{kds.CrlLinkByKey(product, abi.VcekReportSigner)},
 	}
 	if der, err = x509.CreateCertificate(rand.Reader, tmpl, p.ark, &askKey.PublicKey, arkKey); err != nil {
 		return nil, err
@@ -125,10 +134,10 @@ func build(arkKey, askKey *rsa.PrivateKey, vcekKey *ecdsa.PrivateKey, chip [64]b
 // intermediate of VLEKs; a simulator needs no third RSA key.
 func (p *Platform) makeASVK() error {
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(3), Subject: amdName("SEV-VLEK-"+Product, Marker), NotBefore: NotBefore, NotAfter: NotAfter,
+		SerialNumber: big.NewInt(3), Subject: amdName("SEV-VLEK-"+p.product, Marker), NotBefore: NotBefore, NotAfter: NotAfter,
 		SignatureAlgorithm: x509.SHA384WithRSAPSS, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
-		CRLDistributionPoints: []string{kds.CrlLinkByKey(Product, abi.VlekReportSigner)},
+		CRLDistributionPoints: []string{kds.CrlLinkByKey(p.product, abi.VlekReportSigner)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ark, &p.askKey.PublicKey, p.arkKey)
 	if err != nil {
@@ -148,7 +157,7 @@ func amdName(cn, serial string) pkix.Name {
 
 // Root is the platform's root as package snp trusts it.
 func (p *Platform) Root() *snp.Root {
-	r, err := snp.NewRoot(Product, p.ark, p.ask, p.asvk)
+	r, err := snp.NewRoot(p.product, p.ark, p.ask, p.asvk)
 	if err != nil {
 		panic(err) // the product is fixed
 	}
@@ -164,6 +173,9 @@ func (p *Platform) RootBundlePEM() []byte {
 	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: p.ark.Raw})
 	return b.Bytes()
 }
+
+// ProductLine is the platform's product line.
+func (p *Platform) ProductLine() string { return p.product }
 
 // ChipID is the platform's CHIP_ID.
 func (p *Platform) ChipID() []byte { return bytes.Clone(p.chipID[:]) }
@@ -191,7 +203,7 @@ func (p *Platform) VCEK(t snp.TCB) ([]byte, error) {
 		p.vceks = map[uint64]*x509.Certificate{}
 	}
 	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
-	name, _ := asn1.MarshalWithParams(productName, "ia5")
+	name, _ := asn1.MarshalWithParams(p.product+"-B1", "ia5")
 	hwid, _ := asn1.Marshal(p.chipID[:])
 	zero, _ := asn1.Marshal(0)
 	tmpl := &x509.Certificate{
@@ -234,7 +246,7 @@ func (p *Platform) VLEK(t snp.TCB) ([]byte, error) {
 		p.vleks = map[uint64]*x509.Certificate{}
 	}
 	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
-	name, _ := asn1.MarshalWithParams(Product, "ia5")
+	name, _ := asn1.MarshalWithParams(p.product, "ia5")
 	csp, _ := asn1.MarshalWithParams(CSPID, "ia5")
 	zero, _ := asn1.Marshal(0)
 	tmpl := &x509.Certificate{
@@ -335,7 +347,8 @@ func (p *Platform) Report(o ReportOptions) (report, vcek []byte, err error) {
 		Signature: make([]byte, abi.SignatureSize),
 	}
 	if version >= 3 {
-		r.Cpuid1EaxFms = abi.FmsToCpuid1Eax(0x19, 0x01, 0x01) // Milan B1
+		m := cpuModels[p.product]
+		r.Cpuid1EaxFms = abi.FmsToCpuid1Eax(m[0], m[1], 0x01)
 	}
 	if o.VLEK {
 		r.SignerInfo = abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: abi.VlekReportSigner})

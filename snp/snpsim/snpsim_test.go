@@ -111,3 +111,32 @@ func TestVLEK(t *testing.T) {
 		t.Errorf("VLEK report with a VCEK: %v", err)
 	}
 }
+
+// A Genoa platform: version-3 reports name Genoa by their CPUID fields,
+// version-2 reports by the VCEK's productName; both verify against the
+// Genoa root only.
+func TestGenoa(t *testing.T) {
+	p, err := NewFor("Genoa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []uint32{2, 3} {
+		raw, vcek, err := p.Report(ReportOptions{Version: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := snp.ParseReport(raw)
+		roots := snp.AMDRoots().Clone()
+		roots.Add(p.Root())
+		res, err := snp.NewVerifier().Verify(context.Background(), &snp.Evidence{Report: r, Certs: [][]byte{vcek}}, snp.Options{Now: time.Now(), Roots: roots})
+		if err != nil {
+			t.Fatalf("v%d: %v", version, err)
+		}
+		if res.Product != "Genoa" {
+			t.Errorf("v%d: product %s", version, res.Product)
+		}
+	}
+	if _, err := NewFor("Turin"); err == nil {
+		t.Error("Turin is not simulated")
+	}
+}

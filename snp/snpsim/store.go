@@ -84,7 +84,7 @@ func (p *Platform) write(dir string) error {
 	cert := func(name string, c *x509.Certificate) error {
 		return os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
 	}
-	m, _ := json.MarshalIndent(manifest{Product: Product, ChipID: hex.EncodeToString(p.chipID[:]),
+	m, _ := json.MarshalIndent(manifest{Product: p.product, ChipID: hex.EncodeToString(p.chipID[:]),
 		TCB: tcbJSON{p.tcb.Bootloader, p.tcb.TEE, p.tcb.SNP, p.tcb.Microcode}}, "", "  ")
 	for _, err := range []error{
 		key(fileARKKey, p.arkKey), key(fileASKKey, p.askKey), key(fileVCEKKey, p.vcekKey),
@@ -146,7 +146,10 @@ func load(dir string) (*Platform, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return nil, fmt.Errorf("snpsim: %s: unexpected key types", dir)
 	}
-	p := &Platform{arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, ark: arkCert, ask: askCert, tcb: snpTCB(m.TCB)}
+	if _, ok := cpuModels[m.Product]; !ok {
+		return nil, fmt.Errorf("snpsim: %s: product %q is not simulated", fileManifest, m.Product)
+	}
+	p := &Platform{product: m.Product, arkKey: arkKey, askKey: askKey, vcekKey: vcekKey, ark: arkCert, ask: askCert, tcb: snpTCB(m.TCB)}
 	copy(p.chipID[:], chip)
 	if err := p.makeASVK(); err != nil {
 		return nil, err
