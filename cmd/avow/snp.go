@@ -157,7 +157,8 @@ func verifySNP(ctx context.Context, input []byte, certs [][]byte, runtime *snp.D
 		out.Result, out.Message = errs.Code(err), errs.Detail(err)
 		return out
 	}
-	out.Kind, out.ReportVersion = ev.Kind, ev.Report.Version()
+	// What the report says of itself, until verification says more.
+	out.Kind, out.ReportVersion, out.Signer, out.Product = ev.Kind, ev.Report.Version(), ev.Report.SignerName(), ev.Report.ProductLine()
 	ev.Certs = append(ev.Certs, certs...)
 	if runtime != nil {
 		ev.RuntimeData = runtime
