@@ -255,11 +255,11 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	evidence, field := body.Quote, "quote"
 	if t.EvidenceField() == "report" {
 		evidence, field = body.Report, "report"
-		if body.Report == nil && body.Quote != nil {
-			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+		if t.Name() == "OpenEnclave" && body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) OpenEnclave body: the
 			// report under "quote". Deprecated; see docs/azure-sdk.md.
 			evidence, field = body.Quote, "quote"
-		} else if body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+		} else if t.Name() == "OpenEnclave" && body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
 			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
 		}
 	}

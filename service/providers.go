@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -461,7 +462,7 @@ func (s *Service) JWKS(ctx context.Context, provider string) ([]byte, error) {
 	for _, sk := range stored {
 		cert, err := x509.ParseCertificate(sk.Certificate)
 		if err != nil {
-			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").Wrap(err)
+			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, &token.SigningKey{KID: sk.KID, Certificate: cert, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt})
 	}
@@ -509,5 +510,5 @@ func mapStoreErr(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return errs.New("internal", "internal error").Wrap(err)
+	return errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError).Wrap(err)
 }

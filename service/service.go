@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -31,10 +32,10 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
 	ErrInvalidRequest     = attestation.ErrInvalidRequest
-	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
-	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
-	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
-	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported").WithStatus(http.StatusNotFound)
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
 	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
@@ -63,6 +64,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// SimulatedKeys are root keys, as an attestation type reports them in
+	// Verified.RootKey, of other simulated platforms (the SEV-SNP
+	// simulator's ARK): their tokens carry x-avow-simulated too.
+	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
 	// "x-avow-private-root": true.
@@ -175,6 +180,7 @@ func New(cfg Config) (*Service, error) {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
 	}
+	s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	if err := s.configureCollateral(cfg); err != nil {
 		return nil, err
 	}

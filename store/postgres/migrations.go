@@ -124,6 +124,21 @@ CREATE TABLE leases (
 );
 `,
 	3: `
+-- Collateral of attestation types other than Intel DCAP (store.TypeCollateral):
+-- AMD SEV-SNP VCEKs, certificate chains and CRLs.
+CREATE TABLE type_collateral (
+	type       text        NOT NULL,
+	kind       text        NOT NULL,
+	key        text        NOT NULL,
+	data       bytea       NOT NULL,
+	sha256     text        NOT NULL,
+	not_after  timestamptz,
+	fetched_at timestamptz NOT NULL,
+	source     text        NOT NULL,
+	PRIMARY KEY (type, kind, key)
+);
+`,
+	4: `
 -- TCB baselines: the TCB evaluation data number of each row's TCB info
 -- (0: stored before this step) and whether the row is kept for that number
 -- only (pinned) rather than as the key's current collateral.
