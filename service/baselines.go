@@ -445,3 +445,66 @@ func (s *Service) TCBBaselines(ctx context.Context, who *Principal, provider, at
 	}
 	return out, nil
 }
+
+// refreshPinned refreshes the collateral kept for TCB evaluation data
+// number n of key (the refresh job, with the deployment's sources) when it
+// is due: RefreshLead before its earliest expiry, or when it does not
+// verify, and not in back-off. It reports false when nothing was due.
+func (s *Service) refreshPinned(ctx context.Context, key store.CollateralKey, n uint32) (RefreshResult, bool) {
+	c := s.colsrc
+	now := s.clock.Now()
+	out := RefreshResult{Key: key}
+	row, err := s.st.GetCollateralForNumber(ctx, key, n)
+	if err != nil {
+		return out, false
+	}
+	col, err := pcs.ParseBundle(row.Bundle)
+	if err != nil {
+		return out, false
+	}
+	prev := s.describeStored(col, now)
+	fk := fetchKey{key: key, number: n}
+	c.mu.Lock()
+	retryAt := c.stateOf(fk).retryAt
+	c.mu.Unlock()
+	if now.Before(retryAt) || !prev.expiry.IsZero() && now.Before(prev.expiry.Add(-c.cfg.RefreshLead)) {
+		return out, false
+	}
+	req := pcs.FetchRequest{TEE: key.TEE, FMSPC: key.FMSPC, PCEID: key.PCEID, PCKCA: prev.pckCA, TCBEvaluationDataNumber: n}
+	got := s.fetchBest(ctx, req, key, now, prev, func(col *pcs.Collateral) error { return checkNumber(col, n) })
+	out.Errors = got.attempts
+	number := strconv.FormatUint(uint64(n), 10)
+	if got.col == nil || got.stale && !got.cres.EarliestExpirationDate.After(prev.expiry) {
+		c.mu.Lock()
+		c.counters.RefreshFailed++
+		out.RetryAt = c.backOff(c.stateOf(fk), now, got.attempts)
+		c.mu.Unlock()
+		out.Outcome = OutcomeFailed
+		s.auditCollateral(ctx, nil, "collateral.refresh", "failure", now, key, map[string]string{
+			"errors": strings.Join(got.attempts, "; "), "retry_at": formatTime(out.RetryAt), "tcb_evaluation_data_number": number})
+		return out, true
+	}
+	out.Source, out.NextUpdate = got.source, got.cres.EarliestExpirationDate
+	if bundle, err := got.col.MarshalBundle(); err == nil && sha256Hex(bundle) == row.SHA256 {
+		out.Outcome, out.SHA256 = OutcomeUnchanged, row.SHA256
+		c.mu.Lock()
+		c.counters.RefreshUnchanged++
+		c.stateOf(fk).succeed(now, OutcomeUnchanged)
+		c.mu.Unlock()
+		return out, true
+	}
+	sc, err := s.storeFetched(ctx, nil, "collateral.refresh", key, got, now, true)
+	if err != nil {
+		c.mu.Lock()
+		out.RetryAt = c.backOff(c.stateOf(fk), now, append(got.attempts, "store: "+errs.Detail(err)))
+		c.mu.Unlock()
+		out.Outcome, out.Errors = OutcomeFailed, append(out.Errors, "store: "+errs.Detail(err))
+		return out, true
+	}
+	out.Outcome, out.SHA256 = OutcomeUpdated, sc.row.SHA256
+	c.mu.Lock()
+	c.counters.Refreshed++
+	c.stateOf(fk).succeed(now, OutcomeUpdated)
+	c.mu.Unlock()
+	return out, true
+}

@@ -369,3 +369,58 @@ func TestBaselineFetchedByNumber(t *testing.T) {
 		t.Errorf("baseline 15: %v, want tcb_baseline_unavailable", err)
 	}
 }
+
+// TestRefreshPinnedBaseline: the refresh job refreshes collateral kept for
+// a TCB baseline for its number (tcbEvaluationDataNumber=17), before it
+// expires, and keeps it pinned.
+func TestRefreshPinnedBaseline(t *testing.T) {
+	p := sgxsim.Default()
+	srv := pcsfake.New(pcs.KindPCCS)
+	publish := func(at time.Time) {
+		for _, n := range []int{sgxsim.RecoveredTCBEvaluationDataNumber, sgxsim.TCBEvaluationDataNumber} {
+			col, err := p.Collateral(sgxsim.CollateralOptions{Now: at, TCBEvaluationDataNumber: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			add := srv.AddBaseline
+			if n == sgxsim.RecoveredTCBEvaluationDataNumber {
+				add = srv.Add
+			}
+			if err := add(col); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(testNow.Add(-time.Hour))
+	base := srv.Start(t)
+	clock := &fixedClock{testNow}
+	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
+		cfg: CollateralConfig{Sources: []pcs.Source{source(t, "pccs:"+base, srv)}, RefreshLead: 72 * time.Hour, RefreshMaxAge: -1}})
+	createProvider(t, s, "contoso", "UpToDate")
+	setBaseline(t, s, "contoso", sgx.NameSgxEnclave, "17")
+	ctx := context.Background()
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.ListCollateralNumbers(ctx, owner)
+	if err != nil || len(first) != 1 || !first[0].Pinned {
+		t.Fatalf("after the attestation: %+v, %v", first, err)
+	}
+	if res := s.refreshDue(ctx); len(res) != 0 {
+		t.Fatalf("refreshed before due: %+v", res)
+	}
+	publish(testNow.Add(27 * 24 * time.Hour))
+	clock.t = testNow.Add(28 * 24 * time.Hour) // within RefreshLead of the 30-day nextUpdate
+	res := s.refreshDue(ctx)
+	if len(res) != 1 || res[0].Outcome != OutcomeUpdated {
+		t.Fatalf("refresh: %+v", res)
+	}
+	after, err := s.ListCollateralNumbers(ctx, owner)
+	if err != nil || len(after) != 1 || !after[0].Pinned || after[0].TCBEvaluationDataNumber != 17 || after[0].ID == first[0].ID ||
+		!after[0].IssueDate.After(first[0].IssueDate) {
+		t.Fatalf("after the refresh: %+v, %v", after, err)
+	}
+	if _, err := s.st.GetCollateral(ctx, store.CollateralKey{TEE: "sgx", FMSPC: "00feed000000", PCEID: "0000"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refreshed baseline became current collateral: %v", err)
+	}
+}

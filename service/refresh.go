@@ -81,6 +81,19 @@ func (s *Service) refreshDue(ctx context.Context) []RefreshResult {
 			out = append(out, s.refreshKey(ctx, nil, row.Key))
 		}
 	}
+	// Collateral kept for a TCB baseline is refreshed for its number.
+	if numbered, err := s.st.ListCollateralNumbers(ctx); err == nil {
+		for _, row := range numbered {
+			if ctx.Err() != nil {
+				break
+			}
+			if row.Pinned && row.TCBEvaluationDataNumber != 0 {
+				if res, ok := s.refreshPinned(ctx, row.Key, row.TCBEvaluationDataNumber); ok {
+					out = append(out, res)
+				}
+			}
+		}
+	}
 	return out
 }
 
