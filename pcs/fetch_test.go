@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/internal/pcsfake"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
@@ -370,6 +372,75 @@ func TestFetchByTCBEvaluationDataNumber(t *testing.T) {
 		got, err := ds.Fetch(t.Context(), c.r)
 		if err != nil || !bytes.Equal(got.TCBInfo, c.want.TCBInfo) {
 			t.Errorf("folder %s: %v", c.r, err)
+		}
+	}
+}
+
+// TestTCBEvaluationDataNumbers: Intel's real TDX list (June 2025: 19, 18,
+// 17 with their recovery-event and TCB dates) parses, verifies under the
+// TCB signing certificate chained to Intel's root, is refused when one
+// character changes, and is fetched from PCS and PCCS with its issuer chain.
+func TestTCBEvaluationDataNumbers(t *testing.T) {
+	raw := filepath.Join(vectors.Dir(t, "dcap"), "raw", "automata-dcap-attestation")
+	body, err := os.ReadFile(filepath.Join(raw, "evm-0625-tdx-v4", "tdxtcbeval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, f := range []string{"evm-common/tcb_signing.der", "evm-common/root_ca.der"} {
+		der, err := os.ReadFile(filepath.Join(raw, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	doc, err := pcs.ParseTCBEvaluationDataNumbers(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := func(s string) time.Time { d, _ := time.Parse(time.RFC3339, s); return d }
+	want := []pcs.TCBEvalNumber{
+		{19, date("2025-05-13T00:00:00Z"), date("2025-05-14T00:00:00Z")},
+		{18, date("2024-11-12T00:00:00Z"), date("2024-11-13T00:00:00Z")},
+		{17, date("2024-03-12T00:00:00Z"), date("2024-03-13T00:00:00Z")},
+	}
+	if doc.ID != "TDX" || doc.Version != 1 || !doc.IssueDate.Equal(date("2025-06-05T01:31:32Z")) || len(doc.Numbers) != 3 {
+		t.Fatalf("%+v", doc)
+	}
+	for i := range want {
+		if doc.Numbers[i] != want[i] {
+			t.Errorf("[%d] = %+v, want %+v", i, doc.Numbers[i], want[i])
+		}
+	}
+	roots := [][]byte{dcap.IntelRootKey()}
+	if err := doc.VerifySignature(chain, roots); err != nil {
+		t.Errorf("verify: %v", err)
+	}
+	if err := doc.VerifySignature(chain, [][]byte{make([]byte, 65)}); err == nil {
+		t.Errorf("verified under an untrusted root")
+	}
+	bad, err := pcs.ParseTCBEvaluationDataNumbers(bytes.Replace(body, []byte(`"tcbEvaluationDataNumber":17`), []byte(`"tcbEvaluationDataNumber":16`), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.VerifySignature(chain, roots); err == nil {
+		t.Errorf("a changed list verified")
+	}
+	for _, b := range []string{`{"tcbEvaluationDataNumbers":{"id":"SEV","version":1},"signature":"` + strings.Repeat("00", 64) + `"}`, `{}`} {
+		if _, err := pcs.ParseTCBEvaluationDataNumbers([]byte(b)); !errors.Is(err, pcs.ErrCollateralFormat) {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	for _, kind := range []string{pcs.KindPCS, pcs.KindPCCS} {
+		srv := pcsfake.New(kind)
+		srv.SetTCBEvaluationDataNumbers("tdx", body, chain)
+		f := &pcs.Fetcher{Kind: kind, BaseURL: srv.Start(t), Client: srv.Client()}
+		got, gotChain, err := f.TCBEvaluationDataNumbers(t.Context(), "tdx")
+		if err != nil || !bytes.Equal(got.Raw, doc.Raw) || got.VerifySignature(gotChain, roots) != nil {
+			t.Errorf("%s fetch: %v", kind, err)
+		}
+		if _, _, err := f.TCBEvaluationDataNumbers(t.Context(), "sgx"); !errors.Is(err, pcs.ErrNotAtSource) {
+			t.Errorf("%s sgx: %v, want not at source", kind, err)
 		}
 	}
 }

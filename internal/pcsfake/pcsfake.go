@@ -41,6 +41,7 @@ type Server struct {
 	pckCRL   map[string]doc // ca
 	rootCRL  []byte
 	early    map[string]uint32 // "tee/fmspc": the highest number added
+	numbers  map[string]doc    // tee: the tcbevaluationdatanumbers response
 	hits     map[string]int    // path → requests
 	total    int
 
@@ -72,6 +73,17 @@ func (s *Server) AddBaseline(col *pcs.Collateral) error {
 	defer s.mu.Unlock()
 	s.addNumber(id, col)
 	return nil
+}
+
+// SetTCBEvaluationDataNumbers serves body (a tcbevaluationdatanumbers
+// response) with its issuer chain for tee.
+func (s *Server) SetTCBEvaluationDataNumbers(tee string, body, chain []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.numbers == nil {
+		s.numbers = map[string]doc{}
+	}
+	s.numbers[tee] = doc{body, chain}
 }
 
 func (s *Server) addNumber(id pcs.Identity, col *pcs.Collateral) {
@@ -267,6 +279,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeSigned(w, pcs.HeaderQEIdentityIssuerChain, d.chain, d.body)
+	case rest == "tcbevaluationdatanumbers":
+		s.mu.Lock()
+		d, found := s.numbers[tee]
+		s.mu.Unlock()
+		if !found {
+			http.NotFound(w, r)
+			return
+		}
+		s.writeSigned(w, pcs.HeaderTCBEvaluationDataNumbersIssuerChain, d.chain, d.body)
 	case rest == "pckcrl" && tee == "sgx":
 		ca := q.Get("ca")
 		if ca != "processor" && ca != "platform" {
