@@ -84,6 +84,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	now := s.clock.Now()
 	start := time.Now()
 	col := s.collateralAccess(p, ap.baseline)
+	col.draft = req.DraftPolicy != nil
 	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col})
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {

@@ -93,6 +93,10 @@ func baselineOf(p *policy.Policy) (tcbBaseline, error) {
 	return parseTCBIdentifier(v)
 }
 
+// errNoSourcesForNumber: no sources to fetch a number from (none
+// configured, or a draft policy's baseline).
+var errNoSourcesForNumber = errors.New("none is stored")
+
 // numberKey names the collateral of one platform family and TCB
 // evaluation data number.
 type numberKey struct {
@@ -131,6 +135,9 @@ func (s *Service) collateralForNumber(ctx context.Context, key store.CollateralK
 // with other collateral.
 func (s *Service) verifyWithBaseline(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, srcs sourceSet, n uint32) (*dcap.Result, *storedCollateral, error) {
 	unavailable := func(cause error) error {
+		if len(srcs.list) == 0 && errors.Is(cause, errNoSourcesForNumber) {
+			cause = errors.New("none is stored, and it is fetched only for a stored policy from the provider's collateral sources")
+		}
 		return ErrTCBBaselineUnavailable.Wrapf("the policy selects TCB evaluation data number %d and there is no %s collateral of that number for FMSPC %s (%s); import it (avow collateral import) or configure a collateral source that serves it",
 			n, strings.ToUpper(key.TEE), key.FMSPC, errs.Detail(cause))
 	}
@@ -140,7 +147,7 @@ func (s *Service) verifyWithBaseline(ctx context.Context, q *quote.Quote, key st
 			return nil, nil, err
 		}
 		if len(srcs.list) == 0 {
-			return nil, nil, unavailable(errors.New("none is stored and no collateral source is configured"))
+			return nil, nil, unavailable(errNoSourcesForNumber)
 		}
 		res, col, verr, ferr := s.fetchForQuote(ctx, q, key, now, nil, srcs, n)
 		if ferr != nil {

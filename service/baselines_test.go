@@ -424,3 +424,38 @@ func TestRefreshPinnedBaseline(t *testing.T) {
 		t.Errorf("the refreshed baseline became current collateral: %v", err)
 	}
 }
+
+// TestDraftBaselineNeverFetches: a draft policy selecting a number the
+// service does not hold is refused without asking the sources (anonymous
+// callers cannot make the server fetch arbitrary numbers); the stored
+// policy selecting it fetches.
+func TestDraftBaselineNeverFetches(t *testing.T) {
+	p := sgxsim.Default()
+	srv := pcsfake.New(pcs.KindPCCS)
+	col, err := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Add(col); err != nil {
+		t.Fatal(err)
+	}
+	base := srv.Start(t)
+	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{testNow}, roots: []*x509.Certificate{p.Root()},
+		cfg: CollateralConfig{Sources: []pcs.Source{source(t, "pccs:"+base, srv)}}})
+	createProvider(t, s, "contoso", "UpToDate")
+	ctx := context.Background()
+	q := simQuote(t, p, sgxsim.QuoteOptions{})
+	draft := baselinePolicy("17")
+	_, err = s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q, DraftPolicy: &draft})
+	if !errors.Is(err, ErrTCBBaselineUnavailable) || srv.Requests() != 0 {
+		t.Fatalf("draft: %v, %d requests", err, srv.Requests())
+	}
+	setBaseline(t, s, "contoso", sgx.NameSgxEnclave, "17")
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q}); err != nil || srv.Requests() == 0 {
+		t.Fatalf("stored policy: %v", err)
+	}
+	// Stored now: the draft uses it.
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q, DraftPolicy: &draft}); err != nil {
+		t.Errorf("draft with the number stored: %v", err)
+	}
+}

@@ -143,6 +143,7 @@ type collateralAccess struct {
 	s        *Service
 	srcs     sourceSet
 	baseline tcbBaseline  // the TCB baseline the provider's policy selects
+	draft    bool         // the baseline is a draft policy's: no fetching by number
 	res      *dcap.Result // the last DCAP verification, for explainExpired
 }
 
@@ -163,7 +164,13 @@ func (a *collateralAccess) VerifyQuote(ctx context.Context, q *quote.Quote, now 
 	var res *dcap.Result
 	var col *storedCollateral
 	if a.baseline.number != 0 {
-		res, col, err = s.verifyWithBaseline(ctx, q, key, now, a.srcs, a.baseline.number)
+		srcs := a.srcs
+		if a.draft {
+			// A draft policy (anonymous callers may send one) selects only
+			// baselines the service holds: it never makes it fetch a number.
+			srcs = sourceSet{}
+		}
+		res, col, err = s.verifyWithBaseline(ctx, q, key, now, srcs, a.baseline.number)
 	} else {
 		res, col, err = s.verifyWithCollateral(ctx, q, key, now, a.srcs)
 	}
