@@ -63,13 +63,17 @@ func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, r
 // listClaims are the claims whose value is a list of strings.
 var listClaims = []string{"x-ms-sgx-advisory-ids", "attester_advisory_ids"}
 
-// ForToken makes c fit for a token once the policy has seen it: no claim at
-// the top level is a JSON array. Microsoft.Data.SqlClient (and other
+// ForToken makes c fit for a token once the policy has seen it: the
+// policy-only $-names of AddPolicyAliases are removed, and no claim at the
+// top level is a JSON array. Microsoft.Data.SqlClient (and other
 // .NET relying parties) load a token's claims into a dictionary, where an
 // array becomes several claims of one type and validation throws; MAA's
 // own SGX tokens carry no array. The advisory ids become one string, the
 // ids joined with commas ("" when there are none).
 func ForToken(c map[string]any) {
+	for _, a := range policyAliases {
+		delete(c, a.alias)
+	}
 	for _, k := range listClaims {
 		ids, ok := c[k].([]any)
 		if !ok {

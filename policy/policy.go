@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/avowhq/avow/claims"
 )
 
 // Policy is a compiled attestation policy. It is immutable after Parse and
@@ -156,5 +158,27 @@ func (p *parser) lintAction(sec Section, a *action) {
 	}
 	if a.val.kind == eLit && a.val.lit.k != want {
 		p.fail(ErrTypeError, a.val.pos, fmt.Sprintf("the property %s is %s, but %s is %s", a.typ.lit.s, want.article(), a.val.lit.format(), a.val.lit.k.article()))
+	}
+}
+
+// lintClaimTypes warns about conditions on a claim type in avow's
+// namespaces (x-ms-, x-avow-, tdx_, attester_, the $-names, near misses of
+// the legacy names) that no attestation type gives a policy
+// (claims.Known) and the policy does not add, issue or set itself: such a
+// condition never matches, so a misspelling such as x-ms-sgx-is-debugable
+// refuses every attestation.
+func (p *parser) lintClaimTypes() {
+	if p.anyType {
+		return // a computed claim type could be any of them
+	}
+	for _, ref := range p.condTypes {
+		if p.policyTypes[ref.name] || !claims.InNamespace(ref.name) {
+			continue
+		}
+		msg := fmt.Sprintf("no attestation type gives a policy the claim %s, so this condition never matches", ref.name)
+		if s := claims.Suggest(ref.name); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		p.warn(WarnUnknownClaim, ref.pos, msg)
 	}
 }

@@ -74,11 +74,11 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	c := claims.FromQuote(q)
 	claims.AddVerification(c, q, col.hashes, res)
 	if s.simulated(res.RootKey) {
-		c["x-avow-simulated"] = true
+		c[claims.Simulated] = true
 		tr.Simulated = true
 	}
 	if s.privateRoot(res.RootKey) {
-		c["x-avow-private-root"] = true
+		c[claims.PrivateRoot] = true
 	}
 	if err := addData(c, q, req); err != nil {
 		return nil, err
@@ -96,6 +96,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 		return nil, err
 	}
 	tr.PolicyHash = ap.hash
+	claims.AddPolicyAliases(c) // ForToken removes them
 	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
 	s.obs.AttestStage(StagePolicy, time.Since(start))
 	var se *policy.SyntaxError
