@@ -19,6 +19,7 @@ import (
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -685,5 +686,36 @@ func TestRefusedManagementAudited(t *testing.T) {
 	}
 	if len(byOp) != 3 {
 		t.Errorf("refusals recorded: %+v", byOp)
+	}
+}
+
+// TestPolicySetWarnings: a policy with lint findings is stored and the
+// answer carries them beside the token; a clean policy gets MAA's body,
+// {"token": ...} and nothing else.
+func TestPolicySetWarnings(t *testing.T) {
+	e := newEnv(t, Options{})
+	put := func(text string) map[string]json.RawMessage {
+		t.Helper()
+		r := e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", e.owner,
+			strings.NewReader(policy.UnsignedDocument(text)), "Content-Type", "text/plain")
+		if r.status != 200 {
+			t.Fatalf("PUT policy: %d %s", r.status, r.body)
+		}
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(r.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	body := put("version=1.0;\nauthorizationrules {\n  [type==\"x-ms-sgx-is-debugable\", value==false] => permit();\n};")
+	var ws []policy.Warning
+	if err := json.Unmarshal(body["warnings"], &ws); err != nil || len(ws) != 1 || len(body) != 2 || body["token"] == nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	if w := ws[0]; w.Code != "policy_unknown_claim" || w.Line != 3 || w.Column != 10 || !strings.HasSuffix(w.Message, "did you mean x-ms-sgx-is-debuggable?") {
+		t.Errorf("warning %+v", w)
+	}
+	if body := put("version=1.0; authorizationrules { => permit(); };"); len(body) != 1 || body["token"] == nil {
+		t.Errorf("a clean policy's body has %d members: %s", len(body), body)
 	}
 }

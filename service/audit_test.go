@@ -123,7 +123,7 @@ func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *cou
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p, cs, rec, clock

@@ -90,7 +90,7 @@ func simSetup(t testing.TB) (*Service, *sgxsim.Platform) {
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p

@@ -482,6 +482,16 @@ func (f *Server) policy(w http.ResponseWriter, r *http.Request, name, issuer, ty
 	if doc.Signed {
 		claims["x-ms-policy-signer"] = fakeJWK(doc.Certificates[0])
 	}
+	// avow answers a policy with lint findings with {"token", "warnings"}.
+	if p, err := policy.Parse(doc.Text); err == nil && len(p.Warnings()) > 0 {
+		tok, err := token.Issue(claims, f.Key, issuer, Now, token.ManagementLifetime, "")
+		if err != nil {
+			fakeError(w, 500, "internal", err.Error())
+			return
+		}
+		fakeJSON(w, 200, map[string]any{"token": tok, "warnings": p.Warnings()})
+		return
+	}
 	f.fakeToken(w, issuer, claims, token.ManagementLifetime)
 }
 
