@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/errs"
 )
 
@@ -336,5 +337,21 @@ func TestLintUnknownClaim(t *testing.T) {
 				t.Errorf("warnings\n got %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestKnownClaimKindsRegistered: the claims whose types the linter knows
+// are registered claims (claims.Known) or claims of MAA types avow does
+// not implement — never a name the unknown-claim lint would flag.
+func TestKnownClaimKindsRegistered(t *testing.T) {
+	for name := range knownClaims {
+		if claims.InNamespace(name) {
+			t.Errorf("%s has a known type but is not in claims/registry.go", name)
+		}
+	}
+	for name := range hexClaims {
+		if !claims.Known(name) {
+			t.Errorf("hex claim %s is not in claims/registry.go", name)
+		}
 	}
 }
