@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.URL = strings.TrimRight(publicURL, "/")
 
 	n.Metrics = api.NewMetrics()
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, KEKSource: kekSource(kekFile, kekCreated), PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
@@ -179,6 +179,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	svc, err := service.New(svcCfg)
 	if err != nil {
+		return fail(err)
+	}
+	// A node whose KEK does not open the store's keys would start and then
+	// answer every attestation with 500 key_unsealing_failed: refuse now.
+	if err := svc.CheckKEK(ctx); err != nil {
+		if kekCreated {
+			os.Remove(kekFile) // generated for this start: not a key to keep
+		}
 		return fail(err)
 	}
 	n.Service = svc
@@ -232,6 +240,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.done <- err
 	}()
 	return n, nil
+}
+
+// kekSource names the KEK file in errors.
+func kekSource(path string, created bool) string {
+	if created {
+		return path + " (generated at this start: the file did not exist)"
+	}
+	return path
 }
 
 // loadSimCollateral imports fresh collateral of the simulated platform for
