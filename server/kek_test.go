@@ -46,7 +46,7 @@ func testKEKMismatch(t *testing.T, dir, storeURL string) {
 		t.Fatalf("error %v, want kek_mismatch", err)
 	}
 	detail := errs.Detail(err)
-	for _, want := range []string{"--kek-file", "the key in " + otherKEK + " (generated at this start: the file did not exist) opens none of the 1 active signing keys (providers contoso)"} {
+	for _, want := range []string{"--kek-file", otherKEK + " (generated at this start: the file did not exist) opens 0 of 1 (provider contoso)"} {
 		if !strings.Contains(detail, want) {
 			t.Errorf("error %q lacks %q", detail, want)
 		}
@@ -59,7 +59,7 @@ func testKEKMismatch(t *testing.T, dir, storeURL string) {
 		t.Fatal(err)
 	}
 	_, err = Start(ctx, cfg)
-	if want := "the key in " + otherKEK + " opens none"; !errors.Is(err, service.ErrKEKMismatch) || !strings.Contains(errs.Detail(err), want) || strings.Contains(errs.Detail(err), strings.Repeat("ab", 32)) {
+	if want := otherKEK + " opens 0 of 1"; !errors.Is(err, service.ErrKEKMismatch) || !strings.Contains(errs.Detail(err), want) || strings.Contains(errs.Detail(err), strings.Repeat("ab", 32)) {
 		t.Errorf("error %v, want %q (and never the key)", err, want)
 	}
 	if _, err := os.Stat(otherKEK); err != nil {

@@ -111,9 +111,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kekCreated {
-		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
-	}
 	st, err := OpenStore(ctx, cfg.StoreURL, cfg.DataDir, cfg.DBMaxConns, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -188,6 +185,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			os.Remove(kekFile) // generated for this start: not a key to keep
 		}
 		return fail(err)
+	}
+	if kekCreated {
+		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
 	n.Service = svc
 	n.Metrics.Watch(svc)

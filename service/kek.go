@@ -43,15 +43,15 @@ func (s *Service) CheckKEK(ctx context.Context) error {
 	if len(bad) > 3 {
 		names += fmt.Sprintf(" and %d more", len(bad)-3)
 	}
-	opens := fmt.Sprintf("opens none of the %d active signing keys", len(keys))
-	if len(bad) < len(keys) {
-		opens = fmt.Sprintf("does not open %d of the %d active signing keys", len(bad), len(keys))
+	providers := "providers"
+	if len(bad) == 1 {
+		providers = "provider"
 	}
-	who := "the key-encryption key"
+	who := "it"
 	if s.kekSource != "" {
-		who = "the key in " + s.kekSource
+		who = s.kekSource
 	}
-	return ErrKEKMismatch.Wrapf("%s %s (providers %s); every node of a store needs the key-encryption key that sealed them", who, opens, names)
+	return ErrKEKMismatch.Wrapf("%s opens %d of %d (%s %s); every node of a store needs the same one", who, len(keys)-len(bad), len(keys), providers, names)
 }
 
 // checkKEKBeforeSeal runs CheckKEK until it has opened a stored key, so

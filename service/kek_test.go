@@ -43,7 +43,7 @@ func TestCheckKEK(t *testing.T) {
 		t.Fatalf("the KEK that sealed the keys: %v", err)
 	}
 	err = b.CheckKEK(ctx)
-	if !errors.Is(err, ErrKEKMismatch) || !strings.Contains(errs.Detail(err), "the key-encryption key opens none of the 2 active signing keys (providers alpha, beta)") {
+	if !errors.Is(err, ErrKEKMismatch) || !strings.Contains(errs.Detail(err), "it opens 0 of 2 (providers alpha, beta); every node of a store needs the same one") {
 		t.Errorf("another KEK: %v", err)
 	}
 	// b has not opened a stored key: it seals none.
@@ -61,7 +61,7 @@ func TestCheckKEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = a.CheckKEK(ctx)
-	if !errors.Is(err, ErrKEKMismatch) || !strings.Contains(errs.Detail(err), "the key in kek-a does not open 1 of the 2 active signing keys (providers beta)") {
+	if !errors.Is(err, ErrKEKMismatch) || !strings.Contains(errs.Detail(err), "kek-a opens 1 of 2 (provider beta)") {
 		t.Errorf("a mixed store: %v", err)
 	}
 }
