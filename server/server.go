@@ -259,7 +259,7 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 		if err != nil {
 			return err
 		}
-		if _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+		if _, _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
 			return err
 		}
 	}

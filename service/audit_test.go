@@ -117,7 +117,7 @@ func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
