@@ -92,8 +92,7 @@ var registry = sync.OnceValue(func() map[string]bool {
 // this type (matched exactly: claim types are case-sensitive).
 func Known(name string) bool { return registry()[name] }
 
-// Names returns every registered claim type, sorted.
-func Names() []string {
+var sortedNames = sync.OnceValue(func() []string {
 	m := registry()
 	out := make([]string, 0, len(m))
 	for n := range m {
@@ -101,7 +100,10 @@ func Names() []string {
 	}
 	slices.Sort(out)
 	return out
-}
+})
+
+// Names returns every registered claim type, sorted.
+func Names() []string { return slices.Clone(sortedNames()) }
 
 // NamesOf returns the claim types of an attestation type
 // (x-ms-attestation-type: TypeSGX, TypeTDX), common ones included, sorted;
@@ -151,12 +153,18 @@ func InNamespace(name string) bool {
 	if len(name) < 5 {
 		return false // svn, tee: too short to tell a misspelling from another claim
 	}
-	for n := range registry() {
-		if len(n) >= 5 && !hasNamespace(n) && EditDistance(lower, strings.ToLower(n)) <= 2 {
+	for _, n := range sortedNames() {
+		if len(n) >= 5 && !hasNamespace(n) && near(lower, strings.ToLower(n)) {
 			return true
 		}
 	}
 	return false
+}
+
+// near reports an edit distance of at most 2, skipping the distance when
+// the lengths alone differ by more.
+func near(a, b string) bool {
+	return len(a)-len(b) <= 2 && len(b)-len(a) <= 2 && EditDistance(a, b) <= 2
 }
 
 func registeredPrefix(prefix string) bool {
@@ -183,7 +191,10 @@ func hasNamespace(name string) bool {
 func Suggest(name string) string {
 	lower := strings.ToLower(name)
 	best, bestD := "", 3
-	for _, n := range Names() {
+	for _, n := range sortedNames() {
+		if len(lower)-len(n) > 2 || len(n)-len(lower) > 2 {
+			continue
+		}
 		if d := EditDistance(lower, strings.ToLower(n)); d < bestD {
 			best, bestD = n, d
 		}
@@ -198,8 +209,8 @@ func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	var rows [2][65]int
+	prev, cur := rows[0][:len(b)+1], rows[1][:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}

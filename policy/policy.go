@@ -166,19 +166,45 @@ func (p *parser) lintAction(sec Section, a *action) {
 // the legacy names) that no attestation type gives a policy
 // (claims.Known) and the policy does not add, issue or set itself: such a
 // condition never matches, so a misspelling such as x-ms-sgx-is-debugable
-// refuses every attestation.
+// refuses every attestation. Each distinct type is judged once, and only
+// the first maxLintedClaimTypes unregistered ones (a judgement compares
+// the name with every registered one), which bounds the work an anonymous
+// draft policy can ask for.
 func (p *parser) lintClaimTypes() {
 	if p.anyType {
 		return // a computed claim type could be any of them
 	}
+	type verdict struct {
+		warn    bool
+		suggest string
+	}
+	seen := map[string]verdict{}
+	judged := 0
 	for _, ref := range p.condTypes {
-		if p.policyTypes[ref.name] || !claims.InNamespace(ref.name) {
+		v, ok := seen[ref.name]
+		if !ok {
+			if !claims.Known(ref.name) && !p.policyTypes[ref.name] {
+				if judged == maxLintedClaimTypes {
+					continue
+				}
+				judged++
+				if claims.InNamespace(ref.name) {
+					v = verdict{true, claims.Suggest(ref.name)}
+				}
+			}
+			seen[ref.name] = v
+		}
+		if !v.warn {
 			continue
 		}
 		msg := fmt.Sprintf("no attestation type gives a policy the claim %s, so this condition never matches", ref.name)
-		if s := claims.Suggest(ref.name); s != "" {
-			msg += "; did you mean " + s + "?"
+		if v.suggest != "" {
+			msg += "; did you mean " + v.suggest + "?"
 		}
 		p.warn(WarnUnknownClaim, ref.pos, msg)
 	}
 }
+
+// maxLintedClaimTypes bounds the distinct unregistered claim types
+// lintClaimTypes judges (a real policy names a few).
+const maxLintedClaimTypes = 64

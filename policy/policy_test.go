@@ -355,3 +355,27 @@ func TestKnownClaimKindsRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestLintUnknownClaimBounded: a policy naming thousands of distinct
+// misspelled claims gets warnings for the first maxLintedClaimTypes only.
+func TestLintUnknownClaimBounded(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("version=1.0; authorizationrules {\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&sb, "[type==\"x-ms-sgx-svn%d\"] => permit();\n", i)
+	}
+	sb.WriteString("[type==\"x-ms-sgx-svn0\"] => permit();\n};")
+	p, err := Parse(sb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range p.Warnings() {
+		if w.Code == WarnUnknownClaim {
+			n++
+		}
+	}
+	if n != maxLintedClaimTypes+1 { // the repeated first name warns again
+		t.Errorf("%d unknown-claim warnings, want %d", n, maxLintedClaimTypes+1)
+	}
+}
