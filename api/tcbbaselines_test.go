@@ -28,7 +28,7 @@ func TestTCBBaselines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ImportCollateral(ctx, admin, rec, "sgxsim"); err != nil {
+	if _, _, err := e.svc.ImportCollateral(ctx, admin, rec, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	type baseline struct {
@@ -69,7 +69,7 @@ func TestTCBBaselines(t *testing.T) {
 			t.Errorf("%s: isSelectedTcb false is not written: %s", v, raw)
 		}
 	}
-	if _, err := e.svc.SetPolicy(ctx, admin, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(`version= 1.1;
+	if _, _, err := e.svc.SetPolicy(ctx, admin, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(`version= 1.1;
 configurationrules{ => issueproperty(type="x-ms-sgx-tcbidentifier", value="17"); };
 authorizationrules{ => permit(); };`)); err != nil {
 		t.Fatal(err)

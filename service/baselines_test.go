@@ -33,7 +33,7 @@ authorizationrules{
 
 func setBaseline(t testing.TB, s *Service, provider, typ, id string) {
 	t.Helper()
-	if _, err := s.SetPolicy(context.Background(), owner, provider, typ, policy.UnsignedDocument(baselinePolicy(id))); err != nil {
+	if _, _, err := s.SetPolicy(context.Background(), owner, provider, typ, policy.UnsignedDocument(baselinePolicy(id))); err != nil {
 		t.Fatalf("set policy with baseline %s: %v", id, err)
 	}
 }
@@ -55,7 +55,7 @@ func TestBaselinesRealQuote(t *testing.T) {
 			s := newTestService(t, clock)
 			ctx := context.Background()
 			for _, v := range order {
-				if _, err := s.ImportCollateral(ctx, owner, v.col, "vectors"); err != nil {
+				if _, _, err := s.ImportCollateral(ctx, owner, v.col, "vectors"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -125,7 +125,7 @@ func recoverySetup(t testing.TB) (*Service, *sgxsim.Platform, *fixedClock) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ImportCollateral(context.Background(), owner, col, "sgxsim"); err != nil {
+		if _, _, err := s.ImportCollateral(context.Background(), owner, col, "sgxsim"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -279,7 +279,7 @@ func TestBaselineIdentifiers(t *testing.T) {
 	}
 	s, p, _ := recoverySetup(t)
 	ctx := context.Background()
-	_, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(baselinePolicy("latest")))
+	_, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(baselinePolicy("latest")))
 	if !errors.Is(err, ErrPolicyInvalid) || !strings.Contains(errs.Detail(err), `"latest" is neither`) {
 		t.Errorf("set policy with baseline latest: %v", err)
 	}
