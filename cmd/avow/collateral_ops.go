@@ -209,7 +209,7 @@ type exportManifest1 struct {
 func newCollateralExportCmd() *cobra.Command {
 	var sources, platforms, roots []string
 	var apiKeyFile string
-	var numbers []uint
+	var numberFlags []string
 	cmd := &cobra.Command{
 		Use:   "export DIR",
 		Short: "Write collateral to a bundle folder for an air-gapped server",
@@ -228,10 +228,18 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 	cmd.Flags().StringArrayVar(&platforms, "platform", nil, "with --source: a platform family TEE/FMSPC[/PCEID] to fetch (repeatable), optionally :processor or :platform for its PCK CA")
 	cmd.Flags().StringArrayVar(&roots, "trust-root", nil, "with --source: a PEM root trusted besides Intel's for verifying what is fetched (repeatable)")
 	cmd.Flags().StringVar(&apiKeyFile, "pcs-api-key-file", "", "with --source: file holding the Intel PCS subscription key (default $"+envPCSAPIKey+")")
-	cmd.Flags().UintSliceVar(&numbers, "tcb-evaluation-data-number", nil, "with --source: also fetch each platform's TCB info and QE identity of these TCB evaluation data numbers (TCB baselines; repeat or comma-separate), exported pinned to their numbers")
+	cmd.Flags().StringSliceVar(&numberFlags, "tcb-evaluation-data-number", nil, "with --source: also fetch each platform's TCB info and QE identity of these TCB evaluation data numbers (TCB baselines; repeat or comma-separate), exported pinned to their numbers")
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		dir := args[0]
+		var numbers []uint
+		for _, v := range numberFlags {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil || n == 0 {
+				return fmt.Errorf("--tcb-evaluation-data-number %q is not a TCB evaluation data number such as 17", v)
+			}
+			numbers = append(numbers, uint(n))
+		}
 		if len(numbers) > 0 && len(sources) == 0 {
 			return errors.New("--tcb-evaluation-data-number goes with --source (a server's export carries every number it holds)")
 		}
