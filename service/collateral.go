@@ -26,6 +26,19 @@ import (
 // best an air-gapped site may have): expired lists its documents that are
 // not valid now, earliest first, for the caller to say so.
 func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (stored store.Collateral, expired []pcs.Expiry, err error) {
+	return s.importCollateral(ctx, who, col, source, false)
+}
+
+// ImportBaselineCollateral is ImportCollateral for collateral kept for its
+// TCB evaluation data number only (pinned: a TCB baseline a policy may
+// select), whatever the platform's current number: it never becomes the
+// platform's current collateral (avow serve --dev loads the simulated
+// platform's recovered baseline so).
+func (s *Service) ImportBaselineCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (store.Collateral, []pcs.Expiry, error) {
+	return s.importCollateral(ctx, who, col, source, true)
+}
+
+func (s *Service) importCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string, pin bool) (stored store.Collateral, expired []pcs.Expiry, err error) {
 	if err := require(who, store.RoleOwner); err != nil {
 		return store.Collateral{}, nil, err
 	}
@@ -45,7 +58,7 @@ func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs
 	row := store.Collateral{
 		Key:    store.CollateralKey{TEE: strings.ToLower(info.ID), FMSPC: hex.EncodeToString(info.FMSPC[:]), PCEID: hex.EncodeToString(info.PCEID[:])},
 		Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: source,
-		TCBEvaluationDataNumber: info.TCBEvaluationDataNumber,
+		TCBEvaluationDataNumber: info.TCBEvaluationDataNumber, Pinned: pin,
 	}
 	// Collateral of an older TCB evaluation data number than the key's
 	// current one is kept for that number (a baseline a policy may
