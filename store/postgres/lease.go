@@ -2,10 +2,10 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/avowhq/avow/store"
 )
@@ -23,16 +23,13 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 		return false, store.ErrInvalid.Wrapf("negative lease duration")
 	}
 	var got string
-	err := s.pool.QueryRow(ctx, `INSERT INTO leases (name, holder, expires_at)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO leases (name, holder, expires_at)
 		VALUES ($1, $2, now() + $3 * interval '1 microsecond')
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 			WHERE leases.holder = excluded.holder OR leases.expires_at <= now()
 		RETURNING holder`, name, holder, ttl.Microseconds()).Scan(&got)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
-	if err != nil {
-		return false, mapErr(ctx, err, "take lease %s", name)
-	}
-	return true, nil
+	return err == nil, s.MapErr(ctx, err, "take lease %s", name)
 }
