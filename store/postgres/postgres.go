@@ -52,7 +52,6 @@ type Options struct {
 type Store struct {
 	*sqlstore.Store
 
-	db      *sql.DB
 	pool    *pgxpool.Pool
 	cfg     *pgxpool.Config
 	schema  string
@@ -98,14 +97,16 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	// their bound); database/sql only borrows them.
 	db := stdlib.OpenDBFromPool(pool)
 	db.SetMaxOpenConns(o.MaxConns)
-	s := &Store{db: db, pool: pool, cfg: cfg, log: o.Logger}
-	if err := sqlstore.Migrate(ctx, db, dialect{}, migrations); err != nil {
-		s.closeDB()
-		return nil, err
+	s := &Store{pool: pool, cfg: cfg, log: o.Logger}
+	if err = db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
+		err = store.ErrStore.Wrapf("postgres: connect: %w", err)
+	} else {
+		err = sqlstore.Migrate(ctx, db, dialect{}, migrations)
 	}
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
-		s.closeDB()
-		return nil, store.ErrStore.Wrapf("postgres: current schema: %w", err)
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, err
 	}
 	s.channel = channelName(s.schema)
 	s.Store = sqlstore.New(sqlstore.Config{Dialect: dialect{channel: s.channel}, Write: db,
@@ -134,13 +135,8 @@ func (s *Store) Schema() string { return s.schema }
 // Close stops the listeners and closes the pool.
 func (s *Store) Close() error {
 	s.stop()
-	return s.closeDB()
-}
-
-func (s *Store) closeDB() error {
-	err := s.db.Close()
-	s.pool.Close()
-	return err
+	defer s.pool.Close()
+	return s.Store.Close()
 }
 
 // quoteIdent quotes an SQL identifier.
@@ -175,6 +171,13 @@ func (dialect) LatestPerKey(table, key, cols string) string {
 func (d dialect) BumpChange() (string, []any) {
 	return `WITH v AS (UPDATE change_version SET version = version + 1 WHERE id = 1 RETURNING version)
 	SELECT pg_notify($1, version::text) FROM v`, []any{d.channel}
+}
+
+func (dialect) Lease(name, holder string, ttl time.Duration) (string, []any) {
+	return `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + $3 * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= now()`,
+		[]any{name, holder, ttl.Microseconds()}
 }
 
 func (dialect) Classify(err error) *errs.Error {

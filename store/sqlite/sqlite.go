@@ -206,6 +206,14 @@ func (dialect) LatestPerKey(table, key, cols string) string {
 		` GROUP BY ` + key + `) ORDER BY ` + key
 }
 
+func (dialect) Lease(name, holder string, ttl time.Duration) (string, []any) {
+	now := time.Now().UTC()
+	return `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+		[]any{name, holder, now.Add(ttl).UnixMicro(), now.UnixMicro()}
+}
+
 func (dialect) Classify(err error) *errs.Error {
 	var le *sqlite.Error
 	if !errors.As(err, &le) {

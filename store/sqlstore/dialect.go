@@ -60,4 +60,11 @@ type Dialect interface {
 	// other nodes where the database can (PostgreSQL's NOTIFY, delivered
 	// on commit).
 	BumpChange() (query string, args []any)
+
+	// Lease returns the statement of store.Leaser's TryLease, and its
+	// arguments: an upsert of the lease row that touches the row when
+	// holder takes or keeps the lease, on the clock the nodes share
+	// (PostgreSQL: the database's; SQLite: the process's, as nodes sharing
+	// one file share a machine).
+	Lease(name, holder string, ttl time.Duration) (query string, args []any)
 }

@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/avowhq/avow/store"
@@ -30,82 +30,43 @@ func (m Migrations) Latest() int { return len(m.Steps) - 1 }
 // or processes open the same database at once, one applies a step and the
 // others, waiting on the lock, then see it applied and skip it.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect, m Migrations) error {
-	s := &Store{d: d}
+	s := &Store{d: d, cfg: Config{Write: db}}
 	for v := 1; v <= m.Latest(); v++ {
-		if err := migrateStep(ctx, s, db, m, v); err != nil {
+		if err := s.withTx(ctx, true, func(t *tx) error { return migrateStep(ctx, t.reader, m, v) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func migrateStep(ctx context.Context, s *Store, db *sql.DB, m Migrations, v int) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.mapErr(ctx, err, "begin migration %d", v)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
+func migrateStep(ctx context.Context, r reader, m Migrations, v int) error {
 	for _, q := range []string{m.Lock, m.VersionTable} {
 		if q == "" {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return s.mapErr(ctx, err, "prepare migration %d", v)
+		if _, err := r.exec(ctx, "prepare migration", q); err != nil {
+			return err
 		}
 	}
-	cur, err := schemaVersion(ctx, s, tx)
-	if err != nil {
+	cur, err := schemaVersion(ctx, r.s, r.q)
+	switch {
+	case err != nil:
 		return err
-	}
-	if cur > m.Latest() {
+	case cur > m.Latest():
 		return store.ErrStore.Wrapf("database schema version %d is newer than this program's %d: upgrade avow", cur, m.Latest())
-	}
-	if cur >= v {
-		return tx.Commit()
-	}
-	if cur != v-1 {
+	case cur >= v:
+		return nil
+	case cur != v-1:
 		return store.ErrStore.Wrapf("database schema version %d, cannot apply migration %d", cur, v)
 	}
-	for _, stmt := range splitSQL(m.Steps[v]) {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return s.mapErr(ctx, err, "migration %d", v)
-		}
+	// One Exec runs all of a step's statements (no arguments: pgx's
+	// simple protocol; modernc's Exec runs every statement).
+	if _, err := r.exec(ctx, fmt.Sprintf("migration %d", v), m.Steps[v]); err != nil {
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`),
-		v, s.ts(time.Now())); err != nil {
-		return s.mapErr(ctx, err, "record migration %d", v)
-	}
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(ctx, err, "commit migration %d", v)
-	}
-	return nil
-}
-
-// splitSQL splits a migration into statements at semicolons that end a
-// line, without -- comments. Migrations contain no triggers or literals
-// with ";\n" or "--".
-func splitSQL(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ";\n") {
-		var b strings.Builder
-		for _, line := range strings.Split(part, "\n") {
-			if i := strings.Index(line, "--"); i >= 0 {
-				line = line[:i]
-			}
-			if strings.TrimSpace(line) != "" {
-				b.WriteString(line)
-				b.WriteByte('\n')
-			}
-		}
-		if st := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(b.String()), ";")); st != "" {
-			out = append(out, st)
-		}
-	}
-	return out
+	_, err = r.exec(ctx, "record migration", r.s.d.Rebind(`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`),
+		v, r.s.ts(time.Now()))
+	return err
 }
 
 // schemaVersion reads the applied schema version.

@@ -13,10 +13,11 @@ import (
 )
 
 // reader implements store.Reader on a querier: the read pool for the
-// Store, the transaction for a tx.
+// Store, the transaction for a tx (then t).
 type reader struct {
 	s *Store
 	q querier
+	t *tx // nil outside a transaction
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -70,12 +71,18 @@ func list[T any](r reader, ctx context.Context, what string, scan func(scanner) 
 	return out, r.s.mapErr(ctx, rows.Err(), "%s", what)
 }
 
-func (r reader) GetProvider(ctx context.Context, name string) (store.Provider, error) {
-	p, err := scanProvider(r.q.QueryRowContext(ctx, r.s.q.getProvider, name))
+// one scans the row of a query that selects one; what describes the row
+// in errors.
+func one[T any](r reader, ctx context.Context, scan func(scanner) (T, error), what func() string, q string, args ...any) (T, error) {
+	v, err := scan(r.q.QueryRowContext(ctx, q, args...))
 	if err != nil {
-		return store.Provider{}, r.s.mapErr(ctx, err, "provider %q", name)
+		return v, r.s.mapErr(ctx, err, "%s", what())
 	}
-	return p, nil
+	return v, nil
+}
+
+func (r reader) GetProvider(ctx context.Context, name string) (store.Provider, error) {
+	return one(r, ctx, scanProvider, func() string { return fmt.Sprintf("provider %q", name) }, r.s.q.getProvider, name)
 }
 
 func (r reader) ListProviders(ctx context.Context) ([]store.Provider, error) {
@@ -117,11 +124,8 @@ func nilIfEmpty(b []byte) []byte {
 }
 
 func (r reader) GetPolicy(ctx context.Context, provider, typ string) (store.Policy, error) {
-	p, err := scanPolicy(r.q.QueryRowContext(ctx, r.s.q.getPolicy, provider, typ))
-	if err != nil {
-		return store.Policy{}, r.s.mapErr(ctx, err, "policy %s of provider %q", typ, provider)
-	}
-	return p, nil
+	return one(r, ctx, scanPolicy, func() string { return fmt.Sprintf("policy %s of provider %q", typ, provider) },
+		r.s.q.getPolicy, provider, typ)
 }
 
 func (r reader) ListPolicies(ctx context.Context, provider string) ([]store.Policy, error) {
@@ -150,11 +154,8 @@ func scanKey(sc scanner) (store.SigningKey, error) {
 }
 
 func (r reader) ActiveKey(ctx context.Context, provider string) (store.SigningKey, error) {
-	k, err := scanKey(r.q.QueryRowContext(ctx, r.s.q.activeKey, provider))
-	if err != nil {
-		return store.SigningKey{}, r.s.mapErr(ctx, err, "active key of provider %q", provider)
-	}
-	return k, nil
+	return one(r, ctx, scanKey, func() string { return fmt.Sprintf("active key of provider %q", provider) },
+		r.s.q.activeKey, provider)
 }
 
 func (r reader) ListKeys(ctx context.Context, provider string) ([]store.SigningKey, error) {
@@ -179,22 +180,25 @@ func scanToken(sc scanner) (store.AdminToken, error) {
 }
 
 func (r reader) GetAdminTokenByHash(ctx context.Context, hash []byte) (store.AdminToken, error) {
-	t, err := scanToken(r.q.QueryRowContext(ctx, r.s.q.tokenByHash, hash))
-	if err != nil {
-		return store.AdminToken{}, r.s.mapErr(ctx, err, "admin token")
-	}
-	return t, nil
+	return one(r, ctx, scanToken, func() string { return "admin token" }, r.s.q.tokenByHash, hash)
 }
 
 func (r reader) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error) {
 	return list(r, ctx, "list admin tokens", scanToken, r.s.q.listTokens)
 }
 
-func scanCollateral(sc scanner) (store.Collateral, error) {
+func scanCollateral(sc scanner) (store.Collateral, error) { return scanCollateralBundle(sc, nil) }
+
+// scanCollateralBundle scans a collateral row, and its bundle into bundle
+// when not nil.
+func scanCollateralBundle(sc scanner, bundle *sql.RawBytes) (store.Collateral, error) {
 	var c store.Collateral
-	err := sc.Scan(&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256,
-		tsCol{&c.IssueDate}, tsCol{&c.NextUpdate}, tsCol{&c.FetchedAt}, &c.Source)
-	return c, err
+	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256,
+		tsCol{&c.IssueDate}, tsCol{&c.NextUpdate}, tsCol{&c.FetchedAt}, &c.Source}
+	if bundle != nil {
+		dest = append(dest, bundle)
+	}
+	return c, sc.Scan(dest...)
 }
 
 // getCollateral reads one row with its bundle; Rows, not Row, because
@@ -211,12 +215,9 @@ func (r reader) getCollateral(ctx context.Context, what string, q string, args .
 		}
 		return store.Collateral{}, store.ErrNotFound.Wrapf("%s", what)
 	}
-	var (
-		c      store.Collateral
-		bundle sql.RawBytes
-	)
-	if err := rows.Scan(&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256,
-		tsCol{&c.IssueDate}, tsCol{&c.NextUpdate}, tsCol{&c.FetchedAt}, &c.Source, &bundle); err != nil {
+	var bundle sql.RawBytes // valid until Close: saves a copy of the bundle
+	c, err := scanCollateralBundle(rows, &bundle)
+	if err != nil {
 		return store.Collateral{}, r.s.mapErr(ctx, err, "%s", what)
 	}
 	c.Bundle = bytes.Clone(bundle)

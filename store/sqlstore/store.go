@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type Config struct {
 // Store implements store.Store on a Config. The backends embed it.
 type Store struct {
 	reader // the read methods, on the read pool
+	writer // the write methods, each in a transaction of its own
 
 	d     Dialect
 	q     *queries
@@ -49,10 +51,10 @@ func New(cfg Config) *Store {
 	s := &Store{d: cfg.Dialect, q: newQueries(cfg.Dialect), cfg: cfg}
 	var rq querier = cfg.Read
 	if cfg.PrepareReads {
-		s.cache = &stmtCache{db: cfg.Read}
+		s.cache = &stmtCache{DB: cfg.Read}
 		rq = s.cache
 	}
-	s.reader = reader{s: s, q: rq}
+	s.reader, s.writer = reader{s: s, q: rq}, writer{s: s}
 	return s
 }
 
@@ -86,6 +88,22 @@ func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+var _ store.Leaser = (*Store)(nil)
+
+// TryLease implements store.Leaser in one statement. Leases are not cached
+// state: taking one does not move ChangeVersion.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if strings.TrimSpace(name) == "" || strings.TrimSpace(holder) == "" {
+		return false, store.ErrInvalid.Wrapf("lease name and holder are required")
+	}
+	if ttl < 0 {
+		return false, store.ErrInvalid.Wrapf("negative lease duration")
+	}
+	q, args := s.d.Lease(name, holder, ttl)
+	n, err := reader{s: s, q: s.cfg.Write}.exec(ctx, "take lease "+name, q, args...)
+	return n == 1, err
+}
+
 // SchemaVersion returns the applied schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return schemaVersion(ctx, s, s.reader.q)
@@ -96,15 +114,17 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // the transaction usable (PostgreSQL otherwise aborts a transaction on its
 // first error; SQLite would keep a half-done multi-statement write).
 func (s *Store) WithTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.withTx(ctx, true, func(t *tx) error { return fn(t) })
+	return s.withTx(ctx, false, func(t *tx) error { return fn(t) })
 }
 
-func (s *Store) withTx(ctx context.Context, savepoints bool, fn func(t *tx) error) error {
+// withTx runs fn in a new transaction; auto: for one write method.
+func (s *Store) withTx(ctx context.Context, auto bool, fn func(t *tx) error) error {
 	sqlTx, err := s.cfg.Write.BeginTx(ctx, s.cfg.TxOptions)
 	if err != nil {
 		return s.mapErr(ctx, err, "begin")
 	}
-	t := &tx{reader: reader{s: s, q: sqlTx}, sqlTx: sqlTx, savepoints: savepoints}
+	t := &tx{sqlTx: sqlTx, auto: auto}
+	t.reader, t.writer = reader{s: s, q: sqlTx, t: t}, writer{s: s, tx: t}
 	committed := false
 	defer func() {
 		t.done = true
@@ -115,7 +135,7 @@ func (s *Store) withTx(ctx context.Context, savepoints bool, fn func(t *tx) erro
 	if err := fn(t); err != nil {
 		return err
 	}
-	if t.changed {
+	if t.change {
 		q, args := s.d.BumpChange()
 		if _, err := sqlTx.ExecContext(ctx, q, args...); err != nil {
 			return s.mapErr(ctx, err, "bump change version")
@@ -138,25 +158,22 @@ type querier interface {
 // stmtCache runs queries through statements prepared once per query text
 // (database/sql then prepares them once per pooled connection).
 type stmtCache struct {
-	db    *sql.DB
-	stmts sync.Map // string -> *sql.Stmt
-	mu    sync.Mutex
+	*sql.DB          // ExecContext, and what could not be prepared
+	stmts   sync.Map // string -> *sql.Stmt
 }
 
 func (c *stmtCache) stmt(q string) *sql.Stmt {
 	if st, ok := c.stmts.Load(q); ok {
 		return st.(*sql.Stmt)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts.Load(q); ok {
-		return st.(*sql.Stmt)
-	}
-	st, err := c.db.PrepareContext(context.Background(), q)
+	st, err := c.PrepareContext(context.Background(), q)
 	if err != nil {
 		return nil // the unprepared call reports the error
 	}
-	c.stmts.Store(q, st)
+	if prev, loaded := c.stmts.LoadOrStore(q, st); loaded {
+		st.Close() // another goroutine's came first
+		return prev.(*sql.Stmt)
+	}
 	return st
 }
 
@@ -168,22 +185,18 @@ func (c *stmtCache) close() {
 	})
 }
 
-func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.db.ExecContext(ctx, q, args...)
-}
-
 func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := c.stmt(q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return c.db.QueryContext(ctx, q, args...)
+	return c.DB.QueryContext(ctx, q, args...)
 }
 
 func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := c.stmt(q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return c.db.QueryRowContext(ctx, q, args...)
+	return c.DB.QueryRowContext(ctx, q, args...)
 }
 
 // hidden is a driver error behind a client-safe description: Error() is
@@ -268,6 +281,7 @@ func (c tsCol) Scan(v any) error {
 var (
 	foldRE  = regexp.MustCompile(`\b(fold|foldorder)\(([^()]*)\)`)
 	orderRE = regexp.MustCompile(`\{insertorder:(\w+)\}`)
+	qmarkRE = regexp.MustCompile(`\?`)
 )
 
 func render(d Dialect, tmpl string) string {
@@ -288,18 +302,6 @@ func render(d Dialect, tmpl string) string {
 // RebindDollar rewrites ? placeholders as $1, $2…, for dialects that
 // number them. The queries have no ? inside literals.
 func RebindDollar(q string) string {
-	if !strings.Contains(q, "?") {
-		return q
-	}
-	var b strings.Builder
 	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
+	return qmarkRE.ReplaceAllStringFunc(q, func(string) string { n++; return "$" + strconv.Itoa(n) })
 }

@@ -12,68 +12,90 @@ import (
 	"github.com/avowhq/avow/store"
 )
 
-// tx implements store.Tx. Every write method checks its input before it
-// writes, and inside a caller's WithTx runs in a savepoint: one that fails
-// has written nothing, and the transaction goes on.
-type tx struct {
-	reader
-	sqlTx      *sql.Tx
-	savepoints bool // a caller's transaction (not a single Store method)
-	changed    bool // a cached-state change: bump change_version on commit
-	done       bool
+// writer implements store.Writer. On a Store (tx nil) every method runs in
+// a transaction of its own; in a caller's WithTx each runs in a savepoint
+// of the caller's transaction. Every method checks its input before it
+// writes, and one that fails has written nothing.
+type writer struct {
+	s  *Store
+	tx *tx // nil on the Store
 }
 
-var _ store.Tx = (*tx)(nil)
+// tx implements store.Tx: the reads and writes of one transaction.
+type tx struct {
+	reader
+	writer
+	sqlTx  *sql.Tx
+	auto   bool // one Store method's own transaction: no savepoints
+	change bool // a cached-state change: bump change_version on commit
+	done   bool
+}
 
-// step runs the SQL of one write method, in a savepoint when inside a
-// caller's transaction. changes reports whether a success changes cached
-// state.
-func (t *tx) step(ctx context.Context, changes bool, fn func() error) error {
+// step runs the SQL of one write method with a reader on its transaction:
+// a new one on the Store, the caller's in a savepoint otherwise. changes
+// reports whether a success changes cached state.
+func (w writer) step(ctx context.Context, changes bool, fn func(r reader) error) error {
+	t := w.tx
+	if t == nil {
+		return w.s.withTx(ctx, true, func(t *tx) error { return t.run(ctx, changes, fn) })
+	}
 	if t.done {
 		return store.ErrStore.Wrapf("transaction used after WithTx returned")
 	}
-	if !t.savepoints {
-		if err := fn(); err != nil {
-			return err
+	return t.run(ctx, changes, fn)
+}
+
+func (t *tx) run(ctx context.Context, changes bool, fn func(r reader) error) error {
+	if !t.auto {
+		if _, err := t.sqlTx.ExecContext(ctx, `SAVEPOINT avow_step`); err != nil {
+			return t.reader.s.mapErr(ctx, err, "savepoint")
 		}
-		t.changed = t.changed || changes
-		return nil
 	}
-	if _, err := t.sqlTx.ExecContext(ctx, `SAVEPOINT avow_step`); err != nil {
-		return t.s.mapErr(ctx, err, "savepoint")
-	}
-	if err := fn(); err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_, _ = t.sqlTx.ExecContext(rctx, `ROLLBACK TO SAVEPOINT avow_step`)
+	if err := fn(t.reader); err != nil {
+		if !t.auto {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, _ = t.sqlTx.ExecContext(rctx, `ROLLBACK TO SAVEPOINT avow_step`)
+		}
 		return err
 	}
-	if _, err := t.sqlTx.ExecContext(ctx, `RELEASE SAVEPOINT avow_step`); err != nil {
-		return t.s.mapErr(ctx, err, "release savepoint")
+	if !t.auto {
+		if _, err := t.sqlTx.ExecContext(ctx, `RELEASE SAVEPOINT avow_step`); err != nil {
+			return t.reader.s.mapErr(ctx, err, "release savepoint")
+		}
 	}
-	t.changed = t.changed || changes
+	t.change = t.change || changes
 	return nil
 }
 
-func (t *tx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
-	res, err := t.sqlTx.ExecContext(ctx, q, args...)
+// only returns v, or the zero value with a non-nil err.
+func only[T any](v T, err error) (T, error) {
 	if err != nil {
-		return 0, t.s.mapErr(ctx, err, "%s", what)
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+func (r reader) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
+	res, err := r.q.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, r.s.mapErr(ctx, err, "%s", what)
 	}
 	n, err := res.RowsAffected()
-	return n, t.s.mapErr(ctx, err, "%s", what)
+	return n, r.s.mapErr(ctx, err, "%s", what)
 }
 
 // execOne is exec for a statement that must touch a row: none is err.
-func (t *tx) execOne(ctx context.Context, err error, what, q string, args ...any) error {
-	n, xerr := t.exec(ctx, what, q, args...)
+func (r reader) execOne(ctx context.Context, err error, what, q string, args ...any) error {
+	n, xerr := r.exec(ctx, what, q, args...)
 	if xerr == nil && n == 0 {
 		return err
 	}
 	return xerr
 }
 
-func (t *tx) CreateProvider(ctx context.Context, p store.Provider) (out store.Provider, err error) {
+func (w writer) CreateProvider(ctx context.Context, p store.Provider) (out store.Provider, err error) {
 	if err := p.Validate(); err != nil {
 		return out, err
 	}
@@ -85,18 +107,18 @@ func (t *tx) CreateProvider(ctx context.Context, p store.Provider) (out store.Pr
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = p.CreatedAt
 	}
-	args = append(append([]any{p.Name}, args...), t.s.ts(p.CreatedAt), t.s.ts(p.UpdatedAt))
-	err = t.step(ctx, true, func() error {
-		out, err = scanProvider(t.sqlTx.QueryRowContext(ctx, t.s.q.createProvider, args...))
+	args = append(append([]any{p.Name}, args...), w.s.ts(p.CreatedAt), w.s.ts(p.UpdatedAt))
+	err = w.step(ctx, true, func(r reader) error {
+		out, err = scanProvider(r.q.QueryRowContext(ctx, w.s.q.createProvider, args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrConflict.Wrapf("provider %q exists", p.Name)
 		}
-		return t.s.mapErr(ctx, err, "create provider %q", p.Name)
+		return w.s.mapErr(ctx, err, "create provider %q", p.Name)
 	})
 	return out, err
 }
 
-func (t *tx) UpdateProvider(ctx context.Context, p store.Provider) (out store.Provider, err error) {
+func (w writer) UpdateProvider(ctx context.Context, p store.Provider) (out store.Provider, err error) {
 	if err := p.Validate(); err != nil {
 		return out, err
 	}
@@ -104,28 +126,28 @@ func (t *tx) UpdateProvider(ctx context.Context, p store.Provider) (out store.Pr
 	if err != nil {
 		return out, err
 	}
-	args = append(args, t.s.ts(store.TimestampOrNow(p.UpdatedAt)), p.Name, p.Version)
-	err = t.step(ctx, true, func() error {
-		out, err = scanProvider(t.sqlTx.QueryRowContext(ctx, t.s.q.updateProvider, args...))
+	args = append(args, w.s.ts(store.TimestampOrNow(p.UpdatedAt)), p.Name, p.Version)
+	err = w.step(ctx, true, func(r reader) error {
+		out, err = scanProvider(r.q.QueryRowContext(ctx, w.s.q.updateProvider, args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			cur, gerr := t.GetProvider(ctx, p.Name)
+			cur, gerr := r.GetProvider(ctx, p.Name)
 			if gerr != nil {
 				return gerr
 			}
 			return store.ErrConflict.Wrapf("provider %q is at version %d, not %d", cur.Name, cur.Version, p.Version)
 		}
-		return t.s.mapErr(ctx, err, "update provider %q", p.Name)
+		return w.s.mapErr(ctx, err, "update provider %q", p.Name)
 	})
 	return out, err
 }
 
-func (t *tx) DeleteProvider(ctx context.Context, name string) error {
-	return t.step(ctx, true, func() error {
-		return t.execOne(ctx, store.ErrNotFound.Wrapf("provider %q", name), "delete provider "+name, t.s.q.deleteProvider, name)
+func (w writer) DeleteProvider(ctx context.Context, name string) error {
+	return w.step(ctx, true, func(r reader) error {
+		return r.execOne(ctx, store.ErrNotFound.Wrapf("provider %q", name), "delete provider "+name, w.s.q.deleteProvider, name)
 	})
 }
 
-func (t *tx) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error) {
+func (w writer) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error) {
 	if err := p.Validate(); err != nil {
 		return store.Policy{}, err
 	}
@@ -138,8 +160,8 @@ func (t *tx) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error
 	if len(p.SignerCert) > 0 {
 		signer = p.SignerCert
 	}
-	err := t.step(ctx, true, func() error {
-		pid, pname, err := t.providerID(ctx, p.Provider, false)
+	err := w.step(ctx, true, func(r reader) error {
+		pid, pname, err := r.providerID(ctx, p.Provider, false)
 		if err != nil {
 			return err
 		}
@@ -147,84 +169,75 @@ func (t *tx) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error
 		var row *sql.Row
 		if p.Version == 0 {
 			// Unconditional: insert, or replace and bump atomically.
-			row = t.sqlTx.QueryRowContext(ctx, t.s.q.upsertPolicy,
-				pid, p.AttestationType, p.Document, p.Text, hash, signer, t.s.ts(p.UpdatedAt))
+			row = r.q.QueryRowContext(ctx, w.s.q.upsertPolicy,
+				pid, p.AttestationType, p.Document, p.Text, hash, signer, w.s.ts(p.UpdatedAt))
 		} else {
 			// Conditional: only over the version the caller read; a
 			// missing policy has version 0, so this finds no row either.
-			row = t.sqlTx.QueryRowContext(ctx, t.s.q.updatePolicy,
-				p.Document, p.Text, hash, signer, t.s.ts(p.UpdatedAt), pid, p.AttestationType, p.Version)
+			row = r.q.QueryRowContext(ctx, w.s.q.updatePolicy,
+				p.Document, p.Text, hash, signer, w.s.ts(p.UpdatedAt), pid, p.AttestationType, p.Version)
 		}
 		err = row.Scan(&p.AttestationType, &p.Version)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrConflict.Wrapf("policy %s of %q is not at version %d", p.AttestationType, pname, p.Version)
 		}
-		return t.s.mapErr(ctx, err, "set policy %s of %q", p.AttestationType, pname)
+		return w.s.mapErr(ctx, err, "set policy %s of %q", p.AttestationType, pname)
 	})
-	if err != nil {
-		return store.Policy{}, err
-	}
 	p.Hash, p.SignerCert = nilIfEmpty(p.Hash), nilIfEmpty(p.SignerCert)
-	return p, nil
+	return only(p, err)
 }
 
-func (t *tx) DeletePolicy(ctx context.Context, provider, typ string) error {
-	return t.step(ctx, true, func() error {
-		pid, pname, err := t.providerID(ctx, provider, false)
+func (w writer) DeletePolicy(ctx context.Context, provider, typ string) error {
+	return w.step(ctx, true, func(r reader) error {
+		pid, pname, err := r.providerID(ctx, provider, false)
 		if err != nil {
 			return err
 		}
-		return t.execOne(ctx, store.ErrNotFound.Wrapf("policy %s of provider %q", typ, pname),
-			"delete policy", t.s.q.deletePolicy, pid, typ)
+		return r.execOne(ctx, store.ErrNotFound.Wrapf("policy %s of provider %q", typ, pname),
+			"delete policy", w.s.q.deletePolicy, pid, typ)
 	})
 }
 
-func (t *tx) AddSigner(ctx context.Context, s store.Signer) (store.Signer, error) {
+func (w writer) AddSigner(ctx context.Context, s store.Signer) (store.Signer, error) {
 	if len(s.Certificate) == 0 {
 		return store.Signer{}, store.ErrInvalid.Wrapf("signer certificate is empty")
 	}
-	s.Thumbprint = store.Thumbprint(s.Certificate)
-	s.AddedAt = store.TimestampOrNow(s.AddedAt)
-	err := t.step(ctx, true, func() error {
-		pid, pname, err := t.providerID(ctx, s.Provider, false)
+	s.Thumbprint, s.AddedAt = store.Thumbprint(s.Certificate), store.TimestampOrNow(s.AddedAt)
+	err := w.step(ctx, true, func(r reader) error {
+		pid, pname, err := r.providerID(ctx, s.Provider, false)
 		if err != nil {
 			return err
 		}
 		s.Provider = pname
-		return t.execOne(ctx, store.ErrConflict.Wrapf("provider %q already has signer %s", pname, s.Thumbprint),
-			"add signer "+s.Thumbprint+" to "+pname, t.s.q.addSigner, pid, s.Thumbprint, s.Certificate, t.s.ts(s.AddedAt))
+		return r.execOne(ctx, store.ErrConflict.Wrapf("provider %q already has signer %s", pname, s.Thumbprint),
+			"add signer "+s.Thumbprint+" to "+pname, w.s.q.addSigner, pid, s.Thumbprint, s.Certificate, w.s.ts(s.AddedAt))
 	})
-	if err != nil {
-		return store.Signer{}, err
-	}
-	return s, nil
+	return only(s, err)
 }
 
-func (t *tx) RemoveSigner(ctx context.Context, provider, thumbprint string) error {
-	return t.step(ctx, true, func() error {
-		pid, pname, err := t.providerID(ctx, provider, false)
+func (w writer) RemoveSigner(ctx context.Context, provider, thumbprint string) error {
+	return w.step(ctx, true, func(r reader) error {
+		pid, pname, err := r.providerID(ctx, provider, false)
 		if err != nil {
 			return err
 		}
-		return t.execOne(ctx, store.ErrNotFound.Wrapf("signer %s of provider %q", thumbprint, pname),
-			"remove signer", t.s.q.removeSigner, pid, strings.ToLower(thumbprint))
+		return r.execOne(ctx, store.ErrNotFound.Wrapf("signer %s of provider %q", thumbprint, pname),
+			"remove signer", w.s.q.removeSigner, pid, strings.ToLower(thumbprint))
 	})
 }
 
-func (t *tx) RotateKey(ctx context.Context, provider string, k store.SigningKey, retireAt time.Time) (store.SigningKey, error) {
+func (w writer) RotateKey(ctx context.Context, provider string, k store.SigningKey, retireAt time.Time) (store.SigningKey, error) {
 	if err := k.Validate(); err != nil {
 		return store.SigningKey{}, err
 	}
-	k.CreatedAt = store.TimestampOrNow(k.CreatedAt)
-	k.RetiredAt = time.Time{}
-	k.Active = true
+	k.CreatedAt, k.RetiredAt, k.Active = store.TimestampOrNow(k.CreatedAt), time.Time{}, true
 	if retireAt.IsZero() {
 		retireAt = k.CreatedAt
 	}
-	err := t.step(ctx, true, func() error {
+	err := w.step(ctx, true, func(r reader) error {
 		// Lock the provider row: concurrent rotations (from any node)
 		// serialise here instead of failing on the one-active-key index.
-		pid, pname, err := t.providerID(ctx, provider, true)
+		pid, pname, err := r.providerID(ctx, provider, true)
 		if err != nil {
 			return err
 		}
@@ -232,65 +245,56 @@ func (t *tx) RotateKey(ctx context.Context, provider string, k store.SigningKey,
 		// Check the KID first: once the current key is retired, the
 		// insert must not fail on something we could have seen.
 		var dup int
-		if err := t.sqlTx.QueryRowContext(ctx, t.s.q.keyExists, pid, k.KID).Scan(&dup); err != nil {
-			return t.s.mapErr(ctx, err, "rotate key of %q", pname)
+		if err := r.q.QueryRowContext(ctx, w.s.q.keyExists, pid, k.KID).Scan(&dup); err != nil {
+			return w.s.mapErr(ctx, err, "rotate key of %q", pname)
 		}
 		if dup > 0 {
 			return store.ErrConflict.Wrapf("provider %q already has a key %q", pname, k.KID)
 		}
-		if _, err := t.exec(ctx, "retire key of "+pname, t.s.q.retireKey, t.s.ts(retireAt), pid); err != nil {
+		if _, err := r.exec(ctx, "retire key of "+pname, w.s.q.retireKey, w.s.ts(retireAt), pid); err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, "insert key of "+pname, t.s.q.insertKey,
-			pid, k.KID, k.SealedKey, k.Certificate, t.s.ts(k.CreatedAt))
+		_, err = r.exec(ctx, "insert key of "+pname, w.s.q.insertKey,
+			pid, k.KID, k.SealedKey, k.Certificate, w.s.ts(k.CreatedAt))
 		return err
 	})
-	if err != nil {
-		return store.SigningKey{}, err
-	}
-	return k, nil
+	return only(k, err)
 }
 
-func (t *tx) PruneRetiredKeys(ctx context.Context, before time.Time) (n int64, err error) {
-	err = t.step(ctx, false, func() error {
-		n, err = t.exec(ctx, "prune retired keys", t.s.q.pruneKeys, t.s.ts(store.TimestampOrNow(before)))
+func (w writer) PruneRetiredKeys(ctx context.Context, before time.Time) (n int64, err error) {
+	err = w.step(ctx, false, func(r reader) error {
+		n, err = r.exec(ctx, "prune retired keys", w.s.q.pruneKeys, w.s.ts(store.TimestampOrNow(before)))
+		r.t.change = r.t.change || n > 0
 		return err
 	})
-	if err == nil && n > 0 {
-		t.changed = true
-	}
 	return n, err
 }
 
-func (t *tx) CreateAdminToken(ctx context.Context, a store.AdminToken) (store.AdminToken, error) {
+func (w writer) CreateAdminToken(ctx context.Context, a store.AdminToken) (store.AdminToken, error) {
 	if err := a.Validate(); err != nil {
 		return store.AdminToken{}, err
 	}
-	a.CreatedAt = store.TimestampOrNow(a.CreatedAt)
-	a.RevokedAt = store.Timestamp(a.RevokedAt)
+	a.CreatedAt, a.RevokedAt = store.TimestampOrNow(a.CreatedAt), store.Timestamp(a.RevokedAt)
 	if a.Revoked && a.RevokedAt.IsZero() {
 		a.RevokedAt = a.CreatedAt
 	}
 	a.Revoked = !a.RevokedAt.IsZero()
-	err := t.step(ctx, true, func() error {
-		return t.execOne(ctx, store.ErrConflict.Wrapf("admin token %q or its hash exists", a.ID),
-			"create admin token "+a.ID, t.s.q.createToken,
-			a.ID, a.Hash, string(a.Role), a.Description, t.s.ts(a.CreatedAt), t.s.nullTS(a.RevokedAt))
+	err := w.step(ctx, true, func(r reader) error {
+		return r.execOne(ctx, store.ErrConflict.Wrapf("admin token %q or its hash exists", a.ID),
+			"create admin token "+a.ID, w.s.q.createToken,
+			a.ID, a.Hash, string(a.Role), a.Description, w.s.ts(a.CreatedAt), w.s.nullTS(a.RevokedAt))
 	})
-	if err != nil {
-		return store.AdminToken{}, err
-	}
-	return a, nil
+	return only(a, err)
 }
 
-func (t *tx) RevokeAdminToken(ctx context.Context, id string, at time.Time) error {
-	return t.step(ctx, true, func() error {
-		return t.execOne(ctx, store.ErrNotFound.Wrapf("admin token %q", id), "revoke admin token "+id,
-			t.s.q.revokeToken, t.s.ts(store.TimestampOrNow(at)), id)
+func (w writer) RevokeAdminToken(ctx context.Context, id string, at time.Time) error {
+	return w.step(ctx, true, func(r reader) error {
+		return r.execOne(ctx, store.ErrNotFound.Wrapf("admin token %q", id), "revoke admin token "+id,
+			w.s.q.revokeToken, w.s.ts(store.TimestampOrNow(at)), id)
 	})
 }
 
-func (t *tx) PutCollateral(ctx context.Context, c store.Collateral) (store.Collateral, error) {
+func (w writer) PutCollateral(ctx context.Context, c store.Collateral) (store.Collateral, error) {
 	k, err := c.Key.Normalize()
 	if err != nil {
 		return store.Collateral{}, err
@@ -299,28 +303,22 @@ func (t *tx) PutCollateral(ctx context.Context, c store.Collateral) (store.Colla
 		return store.Collateral{}, store.ErrInvalid.Wrapf("collateral %s: empty bundle", k)
 	}
 	sum := sha256.Sum256(c.Bundle)
-	c.Key = k
-	c.Size = int64(len(c.Bundle))
-	c.SHA256 = hex.EncodeToString(sum[:])
-	c.IssueDate = store.Timestamp(c.IssueDate)
-	c.NextUpdate = store.Timestamp(c.NextUpdate)
+	c.Key, c.Size, c.SHA256 = k, int64(len(c.Bundle)), hex.EncodeToString(sum[:])
+	c.IssueDate, c.NextUpdate = store.Timestamp(c.IssueDate), store.Timestamp(c.NextUpdate)
 	c.FetchedAt = store.TimestampOrNow(c.FetchedAt)
-	err = t.step(ctx, true, func() error {
-		err := t.sqlTx.QueryRowContext(ctx, t.s.q.putCollateral, k.TEE, k.FMSPC, k.PCEID, c.Bundle, c.Size,
-			c.SHA256, t.s.nullTS(c.IssueDate), t.s.nullTS(c.NextUpdate), t.s.ts(c.FetchedAt), c.Source).Scan(&c.ID)
-		return t.s.mapErr(ctx, err, "put collateral %s", k)
+	err = w.step(ctx, true, func(r reader) error {
+		err := r.q.QueryRowContext(ctx, w.s.q.putCollateral, k.TEE, k.FMSPC, k.PCEID, c.Bundle, c.Size,
+			c.SHA256, w.s.nullTS(c.IssueDate), w.s.nullTS(c.NextUpdate), w.s.ts(c.FetchedAt), c.Source).Scan(&c.ID)
+		return w.s.mapErr(ctx, err, "put collateral %s", k)
 	})
-	if err != nil {
-		return store.Collateral{}, err
-	}
-	return c, nil
+	return only(c, err)
 }
 
-func (t *tx) PruneCollateral(ctx context.Context, olderThan time.Time) (n int64, err error) {
+func (w writer) PruneCollateral(ctx context.Context, olderThan time.Time) (n int64, err error) {
 	// Only history rows go: what GetCollateral returns does not change, so
 	// the change version is not bumped.
-	err = t.step(ctx, false, func() error {
-		n, err = t.exec(ctx, "prune collateral", t.s.q.pruneCollateral, t.s.ts(store.TimestampOrNow(olderThan)))
+	err = w.step(ctx, false, func(r reader) error {
+		n, err = r.exec(ctx, "prune collateral", w.s.q.pruneCollateral, w.s.ts(store.TimestampOrNow(olderThan)))
 		return err
 	})
 	return n, err
@@ -372,101 +370,24 @@ func (s *Store) appendAudit(ctx context.Context, q querier, args []any) error {
 	return nil
 }
 
-func (t *tx) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
-	args, err := t.s.auditArgs(entries)
+func (w writer) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
+	args, err := w.s.auditArgs(entries)
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	return t.step(ctx, false, func() error { return t.s.appendAudit(ctx, t.sqlTx, args) })
+	if w.tx == nil && len(entries) <= auditBatch {
+		// One autocommitted INSERT: attestation records are the hottest
+		// write, and they change no cached state.
+		return w.s.appendAudit(ctx, w.s.cfg.Write, args)
+	}
+	return w.step(ctx, false, func(r reader) error { return w.s.appendAudit(ctx, r.q, args) })
 }
 
-func (t *tx) PruneAttestations(ctx context.Context, olderThan time.Time) (n int64, err error) {
-	err = t.step(ctx, false, func() error {
-		n, err = t.exec(ctx, "prune attestation records", t.s.q.pruneAttestations,
-			t.s.ts(store.TimestampOrNow(olderThan)))
+func (w writer) PruneAttestations(ctx context.Context, olderThan time.Time) (n int64, err error) {
+	err = w.step(ctx, false, func(r reader) error {
+		n, err = r.exec(ctx, "prune attestation records", w.s.q.pruneAttestations,
+			w.s.ts(store.TimestampOrNow(olderThan)))
 		return err
 	})
 	return n, err
-}
-
-// The Store's write methods: one transaction each (no savepoint needed:
-// an error rolls the whole transaction back).
-
-func write[T any](s *Store, ctx context.Context, fn func(t *tx) (T, error)) (out T, err error) {
-	err = s.withTx(ctx, false, func(t *tx) error { out, err = fn(t); return err })
-	return out, err
-}
-
-func write0(s *Store, ctx context.Context, fn func(t *tx) error) error {
-	return s.withTx(ctx, false, fn)
-}
-
-func (s *Store) CreateProvider(ctx context.Context, p store.Provider) (store.Provider, error) {
-	return write(s, ctx, func(t *tx) (store.Provider, error) { return t.CreateProvider(ctx, p) })
-}
-
-func (s *Store) UpdateProvider(ctx context.Context, p store.Provider) (store.Provider, error) {
-	return write(s, ctx, func(t *tx) (store.Provider, error) { return t.UpdateProvider(ctx, p) })
-}
-
-func (s *Store) DeleteProvider(ctx context.Context, name string) error {
-	return write0(s, ctx, func(t *tx) error { return t.DeleteProvider(ctx, name) })
-}
-
-func (s *Store) SetPolicy(ctx context.Context, p store.Policy) (store.Policy, error) {
-	return write(s, ctx, func(t *tx) (store.Policy, error) { return t.SetPolicy(ctx, p) })
-}
-
-func (s *Store) DeletePolicy(ctx context.Context, provider, typ string) error {
-	return write0(s, ctx, func(t *tx) error { return t.DeletePolicy(ctx, provider, typ) })
-}
-
-func (s *Store) AddSigner(ctx context.Context, sg store.Signer) (store.Signer, error) {
-	return write(s, ctx, func(t *tx) (store.Signer, error) { return t.AddSigner(ctx, sg) })
-}
-
-func (s *Store) RemoveSigner(ctx context.Context, provider, thumbprint string) error {
-	return write0(s, ctx, func(t *tx) error { return t.RemoveSigner(ctx, provider, thumbprint) })
-}
-
-func (s *Store) RotateKey(ctx context.Context, provider string, k store.SigningKey, retireAt time.Time) (store.SigningKey, error) {
-	return write(s, ctx, func(t *tx) (store.SigningKey, error) { return t.RotateKey(ctx, provider, k, retireAt) })
-}
-
-func (s *Store) PruneRetiredKeys(ctx context.Context, before time.Time) (int64, error) {
-	return write(s, ctx, func(t *tx) (int64, error) { return t.PruneRetiredKeys(ctx, before) })
-}
-
-func (s *Store) CreateAdminToken(ctx context.Context, a store.AdminToken) (store.AdminToken, error) {
-	return write(s, ctx, func(t *tx) (store.AdminToken, error) { return t.CreateAdminToken(ctx, a) })
-}
-
-func (s *Store) RevokeAdminToken(ctx context.Context, id string, at time.Time) error {
-	return write0(s, ctx, func(t *tx) error { return t.RevokeAdminToken(ctx, id, at) })
-}
-
-func (s *Store) PutCollateral(ctx context.Context, c store.Collateral) (store.Collateral, error) {
-	return write(s, ctx, func(t *tx) (store.Collateral, error) { return t.PutCollateral(ctx, c) })
-}
-
-func (s *Store) PruneCollateral(ctx context.Context, olderThan time.Time) (int64, error) {
-	return write(s, ctx, func(t *tx) (int64, error) { return t.PruneCollateral(ctx, olderThan) })
-}
-
-// AppendAudit appends entries. Up to auditBatch entries are one
-// autocommitted INSERT: attestation records are the hottest write, and
-// they change no cached state.
-func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
-	args, err := s.auditArgs(entries)
-	if err != nil || len(entries) == 0 {
-		return err
-	}
-	if len(entries) <= auditBatch {
-		return s.appendAudit(ctx, s.cfg.Write, args)
-	}
-	return write0(s, ctx, func(t *tx) error { return s.appendAudit(ctx, t.sqlTx, args) })
-}
-
-func (s *Store) PruneAttestations(ctx context.Context, olderThan time.Time) (int64, error) {
-	return write(s, ctx, func(t *tx) (int64, error) { return t.PruneAttestations(ctx, olderThan) })
 }
