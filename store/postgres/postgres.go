@@ -93,10 +93,15 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, store.ErrStore.Wrapf("postgres: connect: %w", err)
 	}
-	// database/sql over the pool: the pool keeps the connections (and
-	// their bound); database/sql only borrows them.
-	db := stdlib.OpenDBFromPool(pool)
+	// database/sql over the pool, which bounds the connections:
+	// database/sql borrows them and keeps the idle ones (as many as the
+	// pool allows, for as long as the pool would), so that an operation
+	// does not acquire one from the pool.
+	db := sql.OpenDB(stdlib.GetPoolConnector(pool))
 	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
 	s := &Store{pool: pool, cfg: cfg, log: o.Logger}
 	if err = db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
 		err = store.ErrStore.Wrapf("postgres: connect: %w", err)
