@@ -158,7 +158,9 @@ func (dialect) Rebind(q string) string       { return sqlstore.RebindDollar(q) }
 func (dialect) Time(t time.Time) any         { return t }
 func (dialect) Fold(expr string) string      { return "lower(" + expr + ")" }
 func (dialect) FoldOrder(expr string) string { return "lower(" + expr + `) COLLATE "C"` }
-func (dialect) LockRow() string              { return "FOR NO KEY UPDATE" }
+func (dialect) Bool(v bool) string           { return map[bool]string{true: "TRUE", false: "FALSE"}[v] }
+
+func (dialect) LockRow() string { return "FOR NO KEY UPDATE" }
 
 func (dialect) InsertOrder(table string) string {
 	if table == "admin_tokens" {

@@ -117,10 +117,9 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
+	// Connections never expire (the default): their statements stay prepared.
 	r.SetMaxOpenConns(o.ReadConns)
 	r.SetMaxIdleConns(o.ReadConns)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
 
 	s := sqlstore.New(sqlstore.Config{Dialect: dialect{}, Write: w, Read: r, PrepareReads: true})
 	return &Store{Store: s, path: path, w: w}, nil
@@ -134,9 +133,6 @@ func openWriter(ctx context.Context, path string, q url.Values) (*sql.DB, error)
 		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
 
 	var mode string
 	if err := w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -197,7 +193,9 @@ func (dialect) Time(t time.Time) any            { return t.UnixMicro() }
 func (dialect) Fold(expr string) string         { return expr }
 func (dialect) FoldOrder(expr string) string    { return expr }
 func (dialect) InsertOrder(table string) string { return "rowid" }
-func (dialect) LockRow() string                 { return "" }
+func (dialect) Bool(v bool) string              { return map[bool]string{true: "1", false: "0"}[v] }
+
+func (dialect) LockRow() string { return "" }
 func (dialect) BumpChange() (string, []any) {
 	return `UPDATE change_version SET version = version + 1 WHERE id = 1`, nil
 }

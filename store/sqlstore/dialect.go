@@ -33,6 +33,10 @@ type Dialect interface {
 	Fold(expr string) string
 	FoldOrder(expr string) string
 
+	// Bool is a boolean literal (SQLite: 1 or 0, which its partial
+	// indexes on "active = 1" need; PostgreSQL: TRUE or FALSE).
+	Bool(v bool) string
+
 	// InsertOrder names the column that orders a table's rows by insertion
 	// where the table has no integer key of its own ("signers",
 	// "admin_tokens").

@@ -45,7 +45,7 @@ func newQueries(d Dialect) *queries {
 		listSigners: r(`SELECT thumbprint, certificate, added_at FROM signers
 			WHERE provider_id = ? ORDER BY added_at, {insertorder:signers}`),
 		activeKey: r(`SELECT ` + keyCols + ` FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
-			WHERE fold(pr.name) = fold(?) AND k.active = TRUE`),
+			WHERE fold(pr.name) = fold(?) AND k.active = {true}`),
 		listKeys: r(`SELECT ` + keyCols + ` FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
 			WHERE k.provider_id = ? ORDER BY k.active DESC, k.created_at DESC, k.id DESC`),
 		tokenByHash: r(`SELECT ` + tokenCols + ` FROM admin_tokens WHERE hash = ?`),
@@ -85,10 +85,10 @@ func newQueries(d Dialect) *queries {
 			ON CONFLICT DO NOTHING`),
 		removeSigner: r(`DELETE FROM signers WHERE provider_id = ? AND thumbprint = ?`),
 		keyExists:    r(`SELECT count(*) FROM signing_keys WHERE provider_id = ? AND kid = ?`),
-		retireKey:    r(`UPDATE signing_keys SET active = FALSE, retired_at = ? WHERE provider_id = ? AND active = TRUE`),
+		retireKey:    r(`UPDATE signing_keys SET active = {false}, retired_at = ? WHERE provider_id = ? AND active = {true}`),
 		insertKey: r(`INSERT INTO signing_keys (provider_id, kid, sealed_key, certificate, created_at, retired_at, active)
-			VALUES (?, ?, ?, ?, ?, NULL, TRUE)`),
-		pruneKeys: r(`DELETE FROM signing_keys WHERE active = FALSE AND retired_at < ?`),
+			VALUES (?, ?, ?, ?, ?, NULL, {true})`),
+		pruneKeys: r(`DELETE FROM signing_keys WHERE active = {false} AND retired_at < ?`),
 		createToken: r(`INSERT INTO admin_tokens (id, hash, role, description, created_at, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 		revokeToken: r(`UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),

@@ -16,6 +16,7 @@ func (dollar) Fold(e string) string                                { return "low
 func (dollar) FoldOrder(e string) string                           { return "lower(" + e + ") C" }
 func (dollar) InsertOrder(table string) string                     { return table + "_seq" }
 func (dollar) LatestPerKey(table, key, cols string) string         { return "" }
+func (dollar) Bool(v bool) string                                  { return map[bool]string{true: "T", false: "F"}[v] }
 func (dollar) LockRow() string                                     { return "FOR UPDATE" }
 func (dollar) Classify(error) *errs.Error                          { return nil }
 func (dollar) BumpChange() (string, []any)                         { return "", nil }
@@ -26,6 +27,7 @@ func TestRender(t *testing.T) {
 		`SELECT a FROM t WHERE fold(name) = fold(?) AND b = ? {lock}`:        `SELECT a FROM t WHERE lower(name) = lower($1) AND b = $2 FOR UPDATE`,
 		`SELECT a FROM t ORDER BY foldorder(po.name), {insertorder:signers}`: `SELECT a FROM t ORDER BY lower(po.name) C, signers_seq`,
 		`SELECT 1`: `SELECT 1`,
+		`UPDATE k SET active = {false} WHERE active = {true}`: `UPDATE k SET active = F WHERE active = T`,
 	} {
 		if got := render(dollar{}, in); got != want {
 			t.Errorf("render(%q)\n= %q\nwant %q", in, got, want)

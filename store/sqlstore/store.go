@@ -276,8 +276,8 @@ func (c tsCol) Scan(v any) error {
 }
 
 // Query templates: fold(x) and foldorder(x) become the dialect's Fold and
-// FoldOrder, {lock} its LockRow, {insertorder:table} its InsertOrder; then
-// the placeholders are rebound.
+// FoldOrder, {lock} its LockRow, {true} and {false} its Bool,
+// {insertorder:table} its InsertOrder; then the placeholders are rebound.
 var (
 	foldRE  = regexp.MustCompile(`\b(fold|foldorder)\(([^()]*)\)`)
 	orderRE = regexp.MustCompile(`\{insertorder:(\w+)\}`)
@@ -295,7 +295,7 @@ func render(d Dialect, tmpl string) string {
 	q = orderRE.ReplaceAllStringFunc(q, func(m string) string {
 		return d.InsertOrder(orderRE.FindStringSubmatch(m)[1])
 	})
-	q = strings.ReplaceAll(q, "{lock}", d.LockRow())
+	q = strings.NewReplacer("{lock}", d.LockRow(), "{true}", d.Bool(true), "{false}", d.Bool(false)).Replace(q)
 	return d.Rebind(q)
 }
 
