@@ -119,7 +119,7 @@ function deleteControl(name) {
 }
 
 function createProviderForm() {
-  const name = h('input', { type: 'text', required: true, pattern: '[a-z][a-z0-9-]{2,23}', autocomplete: 'off' });
+  const name = h('input', { type: 'text', required: true, pattern: '[a-z][a-z0-9\\-]{2,23}', autocomplete: 'off' });
   const model = h('select', {}, h('option', { value: 'AAD' }, 'AAD (any policy administrator may set policies)'), h('option', { value: 'Isolated' }, 'Isolated (signed policies only)'));
   const alg = h('select', {}, h('option', { value: 'RS256' }, 'RS256 (MAA default)'), h('option', { value: 'ES256' }, 'ES256'));
   const pems = h('textarea', { rows: 4, spellcheck: 'false', placeholder: '-----BEGIN CERTIFICATE-----' });

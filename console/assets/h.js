@@ -1,6 +1,6 @@
 // h builds DOM elements. Children that are strings become text nodes, so
-// every value shown is escaped by construction: the console never assigns
-// innerHTML.
+// every value shown is escaped by construction: the console never parses
+// strings as markup.
 export function h(tag, attrs, ...children) {
   const svg = tag.startsWith('svg:');
   const el = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag.slice(4)) : document.createElement(tag);
