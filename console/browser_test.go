@@ -221,6 +221,9 @@ func (b *browser) page(name, hash string, tabTo ...string) {
 // real avow serve --dev: the scenario of issue 16.
 func TestConsoleInBrowser(t *testing.T) {
 	bin := chromium()
+	if bin == "" && os.Getenv("AVOW_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("no Chromium, and AVOW_REQUIRE_CHROMIUM is set (.ci/run installs Debian's chromium)")
+	}
 	if bin == "" {
 		t.Skip("no Chromium: install Debian's chromium (apt-get install chromium; .ci/run does) or set AVOW_CHROMIUM")
 	}
