@@ -82,15 +82,23 @@ func (b *browser) eval(expr string) any {
 	return v
 }
 
-// wait polls a JavaScript predicate until it holds.
+// wait polls a JavaScript predicate until it holds; a navigation during
+// the wait (the OpenID round trip) restarts the poll in the new document.
 func (b *browser) wait(what, predicate string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[any](predicate, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
-		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, predicate, err, text)
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(b.ctx, deadline)
+		_, err = chromedp.Run(ctx, chromedp.Poll[any](predicate, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+	b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, predicate, err, text)
 }
 
 func (b *browser) text(sel string) string {
@@ -217,32 +225,15 @@ func (b *browser) page(name, hash string, tabTo ...string) {
 	b.screenshot(name)
 }
 
-// TestConsoleInBrowser drives Debian's Chromium through the console of a
-// real avow serve --dev: the scenario of issue 16.
-func TestConsoleInBrowser(t *testing.T) {
-	bin := chromium()
-	if bin == "" && os.Getenv("AVOW_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("no Chromium, and AVOW_REQUIRE_CHROMIUM is set (.ci/run installs Debian's chromium)")
-	}
-	if bin == "" {
-		t.Skip("no Chromium: install Debian's chromium (apt-get install chromium; .ci/run does) or set AVOW_CHROMIUM")
-	}
-	dir := t.TempDir()
-	node, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-		Dev: true, SimDir: filepath.Join(dir, "sim"), InsecureHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Shutdown(context.Background()) })
-	owner := node.AdminToken.Secret
-	reader := createToken(t, node.URL, owner, "reader")
-
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))...)
-	defer cancelA()
+// newBrowser starts headless Chromium for a test and collects the
+// page's exceptions, console errors and security (CSP) messages.
+func newBrowser(t *testing.T, bin, base string, flags ...chromedp.ExecAllocatorOption) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(opts, flags...)...)
+	t.Cleanup(cancelA)
 	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	b := &browser{t: t, ctx: ctx, base: node.URL, shot: screenshotDir(t)}
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: ctx, base: base, shot: screenshotDir(t)}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -261,6 +252,42 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		}
 	}()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.problems {
+			t.Errorf("browser console: %s", p)
+		}
+	})
+	return b
+}
+
+func needChromium(t *testing.T) string {
+	bin := chromium()
+	if bin == "" && os.Getenv("AVOW_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("no Chromium, and AVOW_REQUIRE_CHROMIUM is set (.ci/run installs Debian's chromium)")
+	}
+	if bin == "" {
+		t.Skip("no Chromium: install Debian's chromium (apt-get install chromium; .ci/run does) or set AVOW_CHROMIUM")
+	}
+	return bin
+}
+
+// TestConsoleInBrowser drives Debian's Chromium through the console of a
+// real avow serve --dev: the scenario of issue 16.
+func TestConsoleInBrowser(t *testing.T) {
+	bin := needChromium(t)
+	dir := t.TempDir()
+	node, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
+		Dev: true, SimDir: filepath.Join(dir, "sim"), InsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Shutdown(context.Background()) })
+	owner := node.AdminToken.Secret
+	reader := createToken(t, node.URL, owner, "reader")
+
+	b := newBrowser(t, bin, node.URL)
 
 	// Sign in.
 	b.do("open the console", chromedp.Navigate(node.URL+"/ui/"))
@@ -392,12 +419,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if v := b.eval(`document.cookie + location.href`).(string); strings.Contains(v, reader) || strings.Contains(v, owner) {
 		t.Error("the token is in a cookie or the URL")
-	}
-
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.problems {
-		t.Errorf("browser console: %s", p)
 	}
 }
 
