@@ -191,3 +191,18 @@ func TestConsoleHeaders(t *testing.T) {
 		t.Errorf("console off: %d", r.status)
 	}
 }
+
+func TestConsoleRoutesOf(t *testing.T) {
+	for path, want := range map[string]string{
+		"/ui":                                      "/ui",
+		"/ui/assets/" + strings.Repeat("z", 100):   "/ui",
+		"/management/whoami":                       "/management/whoami",
+		"/management/policy:check":                 "/management/policy:check",
+		"/management/sim/quote":                    "/management/sim/quote",
+		"/management/providers/contoso/playground": "/management/providers/{id}/playground",
+	} {
+		if got := routeOf(path); got != want {
+			t.Errorf("routeOf(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -30,6 +30,11 @@ export async function api(method, path, body, opts = {}) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = opts.text ? text : null; }
+  if (res.status === 401 && session.token && !path.startsWith('/ui/')) {
+    // The token was revoked or expired: back to sign-in.
+    session.token = ''; session.who = null;
+    location.hash = '#/signin';
+  }
   if (!res.ok) {
     const e = (data && data.error) || {};
     throw new ApiError(res.status, e.code || String(res.status), e.message || res.statusText, e.requestId || requestId);

@@ -1,6 +1,6 @@
 import { h, mount, field, fmtTime, relTime } from './h.js';
 import { api, dataPlane, withVersion, jwtPayload, b64urlDecode, sha256, hex } from './api.js';
-import { providerTabs, can, needs, errorBox, status, route, go } from './app.js';
+import { providerTabs, needs, errorBox, status, route, go } from './app.js';
 
 // Signers: the policy signer certificates of a provider (MAA's GET
 // /certificates), added and removed with documents signed by a current signer.
@@ -140,7 +140,8 @@ function showDetail(box, e) {
 // and the top refusal reasons, from the audit log (attest.* records and the
 // per-minute counts of attestations refused before a policy).
 export async function activityPage(main) {
-  const { entries } = await api('GET', '/management/audit?kind=attestation&since=1h&limit=10000');
+  const LIMIT = 10000;
+  const { entries } = await api('GET', `/management/audit?kind=attestation&since=1h&limit=${LIMIT}`);
   const now = Date.now();
   const start = Math.floor(now / 60000) * 60000 - 59 * 60000;
   const bins = Array.from({ length: 60 }, () => ({ ok: 0, bad: 0 }));
@@ -174,6 +175,7 @@ export async function activityPage(main) {
   mount(main, h('h1', {}, 'Activity'),
     h('section', { class: 'card', 'aria-labelledby': 'rate-title' }, h('h2', { id: 'rate-title' }, 'Attestations per minute, last hour'),
       h('p', {}, `${total} attestations, ${refused} refused. `, h('span', { class: 'legend ok' }, '■ permitted'), ' ', h('span', { class: 'legend bad' }, '■ refused')),
+      entries.length === LIMIT ? h('p', { class: 'warn' }, `More than ${LIMIT} audit records in the hour: the chart shows the latest ${LIMIT}; /metrics has the full counts.`) : null,
       h('figure', {}, svg)),
     h('section', { class: 'card', 'aria-labelledby': 'reasons-title' }, h('h2', { id: 'reasons-title' }, 'Top refusal reasons'),
       top.length ? h('table', { class: 'grid' }, h('caption', {}, 'Refusals in the last hour by code and message'),
