@@ -83,12 +83,18 @@ async function providersPage(main) {
     const { entries } = await api('GET', '/management/audit?kind=attestation&limit=1000');
     for (const e of entries) if (e.provider && !last[e.provider]) last[e.provider] = e;
   } catch { /* the audit log is optional here */ }
+  let defaults = {};
+  try {
+    const { templates } = await api('GET', '/ui/templates.json');
+    defaults = { SgxEnclave: templates.find((t) => t.name === 'SGX default')?.text, TdxVm: templates.find((t) => t.name === 'TDX default')?.text };
+  } catch { /* no default marks */ }
   const rows = await Promise.all(providers.map(async (p) => {
     const pol = {};
     for (const t of ['SgxEnclave', 'TdxVm']) {
       try {
         const { token } = await api('GET', withVersion(dataPlane(p.name, `policies/${t}`)));
-        pol[t] = (await policyHash(policyFromDocument(jwtPayload(token)['x-ms-policy']))).slice(0, 10);
+        const text = policyFromDocument(jwtPayload(token)['x-ms-policy']);
+        pol[t] = text === defaults[t] ? 'default' : (await policyHash(text)).slice(0, 10) + '…';
       } catch { pol[t] = '?'; }
     }
     const l = last[p.name];
