@@ -384,6 +384,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("providers list: %q", r)
 	}
 
+	// A draft from the editor, tried in the playground before it is set.
+	b.visit("#/providers/contoso/policies/SgxEnclave")
+	b.paste(".editor textarea", strings.Replace(console.AlwaysEncryptedCondensed, "value>= 2", "value>= 3", 1))
+	b.wait("the draft's diff", `(document.querySelector('.diff .add') || {}).textContent?.includes('value>= 3')`)
+	b.eval(`[...document.querySelectorAll('main button')].find(x => x.textContent === 'Try in playground').click()`)
+	b.wait("the playground with the draft", `document.getElementById('main').dataset.ready === '#/providers/contoso/playground?type=SgxEnclave&policy=draft'`)
+	b.do("run the draft", chromedp.Click(chromedp.CSS(`#pg-run`)))
+	b.wait("refused by the draft", `(document.getElementById('pg-verdict') || {}).textContent?.includes('x-ms-sgx-svn is 2, the rule requires >= 3')`)
+	b.visit("#/providers/contoso/policies/SgxEnclave")
+	if h := b.text("#active-hash"); h != hash {
+		t.Errorf("trying a draft changed the active policy: %q", h)
+	}
+
 	// A reader sees everything and can change nothing.
 	b.do("sign out", chromedp.Click(chromedp.CSS(`#who button`)))
 	b.wait("sign-in page", `document.getElementById('main').dataset.ready === '#/signin'`)
