@@ -115,6 +115,14 @@ func (b *browser) visit(hash string) {
 	b.wait("page "+hash, fmt.Sprintf(`document.getElementById('main').dataset.ready === %q`, hash))
 }
 
+// activate focuses a control and presses Enter, as a keyboard user does
+// (and without aiming the mouse at coordinates a screenshot may have
+// moved).
+func (b *browser) activate(what, sel string) {
+	b.t.Helper()
+	b.do(what, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(kb.Enter))
+}
+
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
@@ -303,7 +311,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Create a provider.
 	b.page("providers-empty", "#/providers", `form[aria-labelledby=create-title] input[type=text]`)
 	b.do("create a provider", chromedp.SendKeys(chromedp.CSS(`form[aria-labelledby=create-title] input[type=text]`), "contoso"),
-		chromedp.Click(chromedp.CSS(`form[aria-labelledby=create-title] button[type=submit]`)))
+		chromedp.KeyEvent(kb.Enter))
 	b.wait("overview", `document.getElementById('main').dataset.ready === '#/providers/contoso'`)
 	if uri := b.text("#attest-uri"); uri != node.URL+"/providers/contoso" {
 		t.Errorf("attest URI shown: %q", uri)
@@ -329,7 +337,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if p := b.text(".problems"); !strings.Contains(p, "policy_condensed_form") {
 		t.Errorf("the condensed form's warning is not shown: %q", p)
 	}
-	b.do("set the policy", chromedp.Click(chromedp.CSS(`#set-policy`)))
+	b.activate("set the policy", `#set-policy`)
 	hash := policy.PolicyHash(console.AlwaysEncryptedCondensed)
 	b.wait("the policy set", fmt.Sprintf(`(document.getElementById('active-hash') || {}).textContent === %q`, hash))
 	b.wait("the confirmation", `document.getElementById('status').textContent.includes('Policy Updated')`)
@@ -337,13 +345,14 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Playground: a production enclave is permitted, a debuggable one refused.
 	b.page("playground", "#/providers/contoso/playground", `#pg-run`)
-	b.do("run the playground", chromedp.Click(chromedp.CSS(`#pg-run`)))
+	b.activate("run the playground", `#pg-run`)
 	b.wait("permitted", `(document.getElementById('pg-verdict') || {}).textContent === 'Permitted'`)
 	if trace := b.text(".trace"); !strings.Contains(trace, "x-ms-sgx-is-debuggable = false") || !strings.Contains(trace, "fired") {
 		t.Errorf("trace of the permit: %q", trace)
 	}
 	b.screenshot("playground-permitted")
-	b.do("a debuggable enclave", chromedp.Click(chromedp.CSS(`#sim-debug`)), chromedp.Click(chromedp.CSS(`#pg-run`)))
+	b.do("a debuggable enclave", chromedp.Focus(chromedp.CSS(`#sim-debug`)), chromedp.KeyEvent(" "))
+	b.activate("run again", `#pg-run`)
 	b.wait("refused", `(document.getElementById('pg-verdict') || {}).textContent?.startsWith('Refused')`)
 	if v := b.text("#pg-verdict"); !strings.Contains(v, "policy_denied") || !strings.Contains(v, "x-ms-sgx-is-debuggable is true, the rule requires == false") {
 		t.Errorf("refusal shown: %q", v)
@@ -390,7 +399,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.wait("the draft's diff", `(document.querySelector('.diff .add') || {}).textContent?.includes('value>= 3')`)
 	b.eval(`[...document.querySelectorAll('main button')].find(x => x.textContent === 'Try in playground').click()`)
 	b.wait("the playground with the draft", `document.getElementById('main').dataset.ready === '#/providers/contoso/playground?type=SgxEnclave&policy=draft'`)
-	b.do("run the draft", chromedp.Click(chromedp.CSS(`#pg-run`)))
+	b.activate("run the draft", `#pg-run`)
 	b.wait("refused by the draft", `(document.getElementById('pg-verdict') || {}).textContent?.includes('x-ms-sgx-svn is 2, the rule requires >= 3')`)
 	b.visit("#/providers/contoso/policies/SgxEnclave")
 	if h := b.text("#active-hash"); h != hash {
@@ -398,7 +407,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// A reader sees everything and can change nothing.
-	b.do("sign out", chromedp.Click(chromedp.CSS(`#who button`)))
+	b.activate("sign out", `#who button`)
 	b.wait("sign-in page", `document.getElementById('main').dataset.ready === '#/signin'`)
 	signIn(b, reader)
 	if role := b.text("#role"); role != "reader" {
@@ -437,7 +446,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 func signIn(b *browser, token string) {
 	b.t.Helper()
-	b.do("sign in", chromedp.SendKeys(chromedp.CSS(`input[type=password]`), token), chromedp.Click(chromedp.CSS(`form button[type=submit]`)))
+	b.do("sign in", chromedp.SendKeys(chromedp.CSS(`input[type=password]`), token), chromedp.KeyEvent(kb.Enter))
 	b.wait("providers after sign-in", `document.getElementById('main').dataset.ready === '#/providers'`)
 }
 

@@ -44,11 +44,12 @@ function nav() {
 
 function signOut() {
   session.token = ''; session.who = null;
-  go('#/signin'); route();
+  // One render: the hash change renders, unless the hash does not change.
+  if (location.hash === '#/signin') route(); else go('#/signin');
 }
 
 function signInPage(main) {
-  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', required: true });
+  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, autofocus: true });
   const out = h('div');
   const form = h('form', {
     class: 'card narrow', 'aria-labelledby': 'signin-title', onsubmit: async (ev) => {
@@ -56,7 +57,9 @@ function signInPage(main) {
       session.token = token.value.trim();
       try {
         session.who = await api('GET', '/management/whoami');
-        go('#/providers');
+        // Back to the page that asked for sign-in, else the providers.
+        const dest = location.hash && location.hash !== '#/signin' ? location.hash : '#/providers';
+        if (location.hash === dest) route(); else go(dest);
       } catch (e) {
         session.token = '';
         mount(out, errorBox(e));
@@ -71,7 +74,6 @@ function signInPage(main) {
     `Sign in with ${new URL(config.oidc.issuer).host}`)] : null,
   out);
   mount(main, form);
-  token.focus();
 }
 
 async function providersPage(main) {
@@ -206,6 +208,9 @@ const routes = [
   [/^#\/activity$/, activityPage],
 ];
 
+// route renders the page of the current hash into a new element and puts
+// it in <main> only if no later navigation started meanwhile: renders never
+// overlap or land out of order.
 let seq = 0;
 export async function route() {
   const mine = ++seq;
@@ -214,30 +219,38 @@ export async function route() {
   if (!session.token && hash !== '#/signin') hash = '#/signin';
   if (session.token && !session.who) {
     try { session.who = await api('GET', '/management/whoami'); } catch { session.token = ''; hash = '#/signin'; }
+    if (mine !== seq) return;
   }
   nav();
   status('');
+  const box = h('div', { class: 'page' });
+  let found = false;
   for (const [re, page] of routes) {
     const m = hash.match(re);
     if (!m) continue;
+    found = true;
     try {
-      await page(main, ...m.slice(1).map((s) => s === undefined ? s : decodeURIComponent(s)));
+      await page(box, ...m.slice(1).map((s) => s === undefined ? s : decodeURIComponent(s)));
     } catch (e) {
-      if (mine === seq) mount(main, h('h1', {}, 'Something went wrong'), errorBox(e));
+      mount(box, h('h1', {}, 'Something went wrong'), errorBox(e));
     }
-    if (mine === seq) {
-      document.title = `${(main.querySelector('h1') || {}).textContent || 'avow'} · avow console`;
-      main.dataset.ready = hash;
-    }
-    return;
+    break;
   }
-  mount(main, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/providers' }, 'Providers')));
+  if (!found) mount(box, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/providers' }, 'Providers')));
+  if (mine !== seq) return;
+  mount(main, box);
+  const auto = box.querySelector('[autofocus]');
+  if (auto) auto.focus();
+  document.title = `${(box.querySelector('h1') || {}).textContent || 'avow'} · avow console`;
+  main.dataset.ready = hash;
 }
 
 async function start() {
   try { config = await api('GET', '/ui/config.json'); } catch { /* defaults */ }
   try { if (await oidcFinish(config.oidc)) session.who = null; } catch (e) { status(`OpenID sign-in failed: ${e.message}`, 'error'); }
-  window.addEventListener('hashchange', () => { route().then(() => document.getElementById('main').focus({ preventScroll: true })); });
+  window.addEventListener('hashchange', () => {
+    route().then(() => { const m = document.getElementById('main'); if (!m.contains(document.activeElement)) m.focus({ preventScroll: true }); });
+  });
   route();
 }
 
