@@ -70,8 +70,13 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 	case "/management/sim/quote":
 		s.simQuote(w, r, who)
 	default:
+		// The playground attests: a provider whose public network access
+		// is disabled answers it only on the private networks, as its
+		// data plane.
 		name := strings.TrimSuffix(strings.TrimPrefix(path, "/management/providers/"), "/playground")
-		s.playground(w, r, who, name)
+		if s.networkAllowed(w, r, name) {
+			s.playground(w, r, who, name)
+		}
 	}
 }
 

@@ -28,6 +28,9 @@ type Options struct {
 	Limits Limits
 	// Console configures the web console at /ui/ (see console.go).
 	Console ConsoleOptions
+	// Network declares the private networks and trusted proxies that
+	// publicNetworkAccess Disabled relies on (network.go).
+	Network NetworkOptions
 }
 
 // NewServer returns the HTTP handler of svc.
@@ -41,7 +44,7 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
 		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),
-		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory),
+		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory), network: o.Network,
 		console: newConsole(svc, o.Console), sim: o.Console.Sim}
 }
 

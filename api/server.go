@@ -37,6 +37,7 @@ type Server struct {
 	attestSlots   semaphore
 	workers       semaphore
 	attestBodies  *byteBudget
+	network       NetworkOptions
 	// console serves /ui/ (nil when disabled); sim makes quotes in --dev
 	// (console.go).
 	console http.Handler
@@ -145,7 +146,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case isARMPath(path):
 		s.arm(w, r)
 	case strings.HasPrefix(path, "/providers/"):
-		s.dataPlane(w, r, strings.TrimPrefix(path, "/providers/"))
+		rest := strings.TrimPrefix(path, "/providers/")
+		if name, _, _ := strings.Cut(rest, "/"); !s.networkAllowed(w, r, name) {
+			return
+		}
+		s.dataPlane(w, r, rest)
 	case path == "/management" || strings.HasPrefix(path, "/management/"):
 		s.management(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/management"), "/"))
 	default:

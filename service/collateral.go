@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/avowhq/avow/errs"
@@ -79,7 +80,7 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 	}
 	col, err := pcs.ParseBundle(row.Bundle)
 	if err != nil {
-		return nil, errs.New("internal", "stored collateral cannot be read").Wrap(err)
+		return nil, errs.New("internal", "stored collateral cannot be read").WithStatus(http.StatusInternalServerError).Wrap(err)
 	}
 	sc := newStoredCollateral(col, row)
 	putCached(c, c.collateral, key, sc)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/avowhq/avow/errs"
@@ -83,7 +84,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		text := DefaultPolicy(attType)
 		compiled, err := policy.Parse(text)
 		if err != nil {
-			return nil, errs.New("internal", "the built-in default policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
 	case err != nil:
@@ -91,13 +92,13 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	default:
 		compiled, err := policy.Parse(stored.Text)
 		if err != nil {
-			return nil, errs.New("internal", "a stored policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "a stored policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
-				return nil, errs.New("internal", "a stored policy signer cannot be parsed").Wrap(err)
+				return nil, errs.New("internal", "a stored policy signer cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 			}
 			ap.signer = signerJWK(cert)
 		}
@@ -219,6 +220,9 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 	if err := require(who, store.RolePolicyAdmin); err != nil {
 		return "", err
 	}
+	if err := s.refuseShared(provider, "set policy"); err != nil {
+		return "", err
+	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
 	if err != nil {
 		return "", err
@@ -272,6 +276,9 @@ func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, att
 	if err := require(who, store.RolePolicyAdmin); err != nil {
 		return "", err
 	}
+	if err := s.refuseShared(provider, "reset policy"); err != nil {
+		return "", err
+	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
 	if err != nil {
 		return "", err
@@ -315,7 +322,7 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 	for _, sg := range signers {
 		cert, err := x509.ParseCertificate(sg.Certificate)
 		if err != nil {
-			return "", errs.New("internal", "a stored signer certificate cannot be parsed").Wrap(err)
+			return "", errs.New("internal", "a stored signer certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, signerJWK(cert))
 	}
@@ -327,6 +334,9 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 // signer whose payload names the certificate.
 func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider string, add bool, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	if err := s.refuseShared(provider, "policy signer change"); err != nil {
 		return "", err
 	}
 	p, err := s.provider(ctx, provider)

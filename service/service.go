@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -31,10 +32,10 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
 	ErrInvalidRequest     = errs.New("invalid_request", "the request is malformed")
-	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
-	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
-	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
-	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported").WithStatus(http.StatusNotFound)
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
 	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
@@ -85,6 +86,10 @@ type Config struct {
 	// RootProvider, when set, serves that provider's data plane at the
 	// root of the server: its attest URI is the public URL's origin.
 	RootProvider string
+	// SharedProviders are the operator's shared (default) providers
+	// (shared.go): EnsureSharedProviders creates them, the API refuses
+	// changes to them.
+	SharedProviders []SharedProvider
 }
 
 // Service is the attestation service. It is safe for concurrent use.
@@ -110,6 +115,8 @@ type Service struct {
 	audit *auditWriter
 
 	oidc BearerVerifier
+
+	shared map[string]SharedProvider // by name; read-only after New
 }
 
 // New returns a service over cfg.Store.
@@ -161,6 +168,9 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	if err := s.configureCollateral(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.setShared(cfg.SharedProviders); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -49,6 +49,7 @@ package store
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/avowhq/avow/errs"
@@ -59,10 +60,10 @@ import (
 // codes (and context errors, wrapped in ErrStore, which errors.Is still
 // finds).
 var (
-	ErrNotFound = errs.New("not_found", "the requested item does not exist")
-	ErrConflict = errs.New("conflict", "the item already exists or was changed by someone else")
-	ErrInvalid  = errs.New("invalid_argument", "the request is missing a required value or has an invalid one")
-	ErrStore    = errs.New("store_unavailable", "the data store is unavailable")
+	ErrNotFound = errs.New("not_found", "the requested item does not exist").WithStatus(http.StatusNotFound)
+	ErrConflict = errs.New("conflict", "the item already exists or was changed by someone else").WithStatus(http.StatusConflict)
+	ErrInvalid  = errs.New("invalid_value", "the request is missing a required value or has an invalid one")
+	ErrStore    = errs.New("store_unavailable", "the data store is unavailable").WithStatus(http.StatusServiceUnavailable)
 )
 
 // Reader holds the read methods, available on a Store and inside a Tx.
