@@ -121,7 +121,7 @@ func checkPolicy(text string) map[string]any {
 	if policy.LooksLikeDocument(text) {
 		doc, err := policy.ParseDocument(strings.TrimSpace(text))
 		if err != nil {
-			out["errors"] = []positioned{{Code: errs.Code(err), Message: errs.Detail(err)}}
+			out["errors"] = []positioned{{Code: errs.Code(err), Message: errs.ClientDetail(err)}}
 			return out
 		}
 		out["document"] = map[string]any{"signed": doc.Signed, "tokenHash": doc.TokenHash()}
@@ -136,7 +136,7 @@ func checkPolicy(text string) map[string]any {
 		if se, ok := err.(*policy.SyntaxError); ok {
 			e = positioned{Line: se.Line, Column: se.Column, Code: se.Code, Message: se.Message}
 		} else {
-			e = positioned{Code: errs.Code(err), Message: errs.Detail(err)}
+			e = positioned{Code: errs.Code(err), Message: errs.ClientDetail(err)}
 		}
 		out["errors"] = []positioned{e}
 		out["warnings"] = warnings
@@ -183,7 +183,7 @@ func (s *Server) simQuote(w http.ResponseWriter, r *http.Request, who *service.P
 	if in.TEE != "" {
 		tee, err := sgxsim.ParseTEE(strings.ToLower(in.TEE))
 		if err != nil {
-			s.writeError(w, r, ErrBadJSON.Wrapf("tee: %s", errs.Detail(err)))
+			s.writeError(w, r, ErrBadJSON.Wrapf("tee: %s", errs.ClientDetail(err)))
 			return
 		}
 		o.TEE = tee
@@ -213,7 +213,7 @@ func (s *Server) simQuote(w http.ResponseWriter, r *http.Request, who *service.P
 	}
 	q, err := s.sim.Quote(o)
 	if err != nil {
-		s.writeError(w, r, ErrBadJSON.Wrapf("%s", errs.Detail(err)))
+		s.writeError(w, r, ErrBadJSON.Wrapf("%s", errs.ClientDetail(err)))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"quote": base64.RawURLEncoding.EncodeToString(q)})
@@ -266,7 +266,7 @@ func (s *Server) playground(w http.ResponseWriter, r *http.Request, who *service
 		if policy.LooksLikeDocument(text) {
 			doc, err := policy.ParseDocument(strings.TrimSpace(text))
 			if err != nil {
-				s.writeError(w, r, ErrBadJSON.Wrapf("policy: %s", errs.Detail(err)))
+				s.writeError(w, r, ErrBadJSON.Wrapf("policy: %s", errs.ClientDetail(err)))
 				return
 			}
 			text = doc.Text

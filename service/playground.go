@@ -78,7 +78,7 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 	if err == nil {
 		out.Permitted, out.Token, out.TokenClaims = true, res.Token, res.Claims
 	} else {
-		out.Code, out.Message = errorCode(err), errs.Detail(err)
+		out.Code, out.Message = errorCode(err), errs.ClientDetail(err)
 		switch out.Code {
 		case ErrPolicyDenied.Code, ErrPolicyInvalid.Code, ErrPolicyLimit.Code:
 			out.Stage = "policy"
@@ -98,7 +98,7 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 	probe.DraftPolicy = &pa
 	pres, perr := s.attest(ctx, provider, probe, &AttestRecord{Provider: provider, Type: req.Type})
 	if perr != nil {
-		out.Note = "the claims could not be rebuilt for the trace: " + errs.Detail(perr)
+		out.Note = "the claims could not be rebuilt for the trace: " + errs.ClientDetail(perr)
 		return out, nil
 	}
 	incoming := incomingClaims(pres.Claims)
