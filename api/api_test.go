@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
@@ -75,7 +76,7 @@ func newTestServiceWith(tb testing.TB, m *Metrics, mutate func(*service.Config))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := service.Config{Store: s, KEK: make([]byte, 32), PublicURL: "https://avow.test",
+	cfg := service.Config{Store: s, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test",
 		Clock: fixedClock{testNow}, ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: obs,
 		Collateral: service.CollateralConfig{ProviderSourceRules: []pcs.SourceRule{pcsRule}}}
 	if mutate != nil {

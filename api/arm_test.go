@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
@@ -36,7 +37,7 @@ func newARMEnv(t *testing.T) *armEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc, err := service.New(service.Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test"})
+	svc, err := service.New(service.Config{Store: st, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test"})
 	if err != nil {
 		t.Fatal(err)
 	}

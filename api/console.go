@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -106,7 +107,7 @@ func (s *Server) policyCheck(w http.ResponseWriter, r *http.Request, who *servic
 		return
 	}
 	if in.Type != "" {
-		if _, err := service.CanonicalType(in.Type); err != nil {
+		if _, err := s.svc.CanonicalType(in.Type); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -226,43 +227,50 @@ func (s *Server) playground(w http.ResponseWriter, r *http.Request, who *service
 	if !s.method(w, r, http.MethodPost) || !s.allow(w, r, who, store.RoleReader) {
 		return
 	}
-	var in struct {
-		Type         string    `json:"type"`
-		Quote        *string   `json:"quote"`
-		Report       *string   `json:"report"`
-		RuntimeData  *dataJSON `json:"runtimeData"`
-		InitTimeData *dataJSON `json:"initTimeData"`
-		Policy       *string   `json:"policy"`
+	// The body is an attest request body (decoded by the data plane's own
+	// decoder, so every shape the attest route takes works here) with two
+	// more members: the type and the policy.
+	err := requireJSON(r)
+	var raw []byte
+	if err == nil {
+		raw, err = readBody(r, MaxAttestBody)
 	}
-	if err := decodeJSON(r, MaxAttestBody, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	t, err := service.CanonicalType(in.Type)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	req := service.AttestRequest{Type: t}
-	evidence, field := in.Quote, "quote"
-	if t == service.TypeOpenEnclave {
-		evidence, field = in.Report, "report"
-	}
-	if evidence == nil {
-		s.writeError(w, r, ErrBadJSON.Wrapf("the body has no %q", field))
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		s.writeError(w, r, ErrBadJSON.Wrapf("%v", err))
 		return
 	}
-	if req.Evidence, err = b64(field, *evidence); err == nil {
-		if req.RuntimeData, err = data("runtimeData", in.RuntimeData); err == nil {
-			req.InitTimeData, err = data("initTimeData", in.InitTimeData)
+	var typeName string
+	var draft *string
+	if err := json.Unmarshal(members["type"], &typeName); err != nil || typeName == "" {
+		s.writeError(w, r, ErrBadJSON.Wrapf("the body has no \"type\" (an attestation type such as SgxEnclave)"))
+		return
+	}
+	if p, ok := members["policy"]; ok {
+		if err := json.Unmarshal(p, &draft); err != nil {
+			s.writeError(w, r, ErrBadJSON.Wrapf("policy must be a string: %v", err))
+			return
 		}
 	}
+	delete(members, "type")
+	delete(members, "policy")
+	typ, err := s.svc.AttestationType(typeName)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if in.Policy != nil {
-		text := *in.Policy
+	body, _ := json.Marshal(members)
+	req, err := decodeAttest(body, typ)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if draft != nil {
+		text := *draft
 		if policy.LooksLikeDocument(text) {
 			doc, err := policy.ParseDocument(strings.TrimSpace(text))
 			if err != nil {
@@ -281,7 +289,7 @@ func (s *Server) playground(w http.ResponseWriter, r *http.Request, who *service
 		s.writeError(w, r, errs.New("client_gone", "the request was cancelled").Wrap(err))
 		return
 	}
-	res, err := s.svc.Playground(r.Context(), who, provider, req)
+	res, err := s.svc.Playground(r.Context(), who, provider, *req)
 	s.workers.handOff()
 	if err != nil {
 		s.writeError(w, r, err)
@@ -312,5 +320,12 @@ func newConsole(svc *service.Service, o ConsoleOptions) http.Handler {
 	if o.Off {
 		return nil
 	}
-	return console.New(console.Config{Dev: o.Dev, ProviderDomain: svc.ProviderDomain(), OIDC: o.OIDC})
+	var types []console.Type
+	for _, name := range svc.TypeNames() {
+		text, err := svc.DefaultPolicy(name)
+		if err == nil {
+			types = append(types, console.Type{Name: name, DefaultPolicy: text})
+		}
+	}
+	return console.New(console.Config{Dev: o.Dev, ProviderDomain: svc.ProviderDomain(), OIDC: o.OIDC, Types: types})
 }

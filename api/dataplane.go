@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
@@ -225,7 +226,7 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	if err := checkAPIVersion(r); err != nil {
 		return nil, 0, err
 	}
-	t, err := service.CanonicalType(attType)
+	t, err := s.svc.AttestationType(attType)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -240,21 +241,22 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	return req, held, err
 }
 
-// decodeAttest decodes an attestation body of type t.
-func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
+// decodeAttest decodes an attestation body of type t: MAA's request, whose
+// evidence is in the member the type names (quote or report).
+func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error) {
 	var body attestBody
 	if err := decodeAttestBody(raw, &body); err != nil {
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
-	req := &service.AttestRequest{Type: t, DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
+	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
 	evidence, field := body.Quote, "quote"
-	if t == service.TypeOpenEnclave {
+	if t.EvidenceField() == "report" {
 		evidence, field = body.Report, "report"
-		if body.Report == nil && body.Quote != nil {
-			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+		if t.Name() == "OpenEnclave" && body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) OpenEnclave body: the
 			// report under "quote". Deprecated; see docs/azure-sdk.md.
 			evidence, field = body.Quote, "quote"
-		} else if body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+		} else if t.Name() == "OpenEnclave" && body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
 			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
 		}
 	}

@@ -139,7 +139,7 @@ func (m *Metrics) Attested(r service.AttestRecord) {
 		provider = "" // names of unknown providers come from requests: no label per name
 	}
 	typ := r.Type
-	if _, err := service.CanonicalType(typ); err != nil {
+	if !r.TypeKnown {
 		typ = "other"
 	}
 	m.attestations.WithLabelValues(provider, typ, r.TCBStatus, r.Outcome, r.FailureCode).Inc()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/sqlite"
@@ -95,7 +97,7 @@ func TestSharedProviders(t *testing.T) {
 
 	// Every change is refused with a typed error, to the owner too.
 	unsigned := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"AttestationPolicy":"`+
-		base64.RawURLEncoding.EncodeToString([]byte(service.DefaultSGXPolicy))+`"}`)) + "."
+		base64.RawURLEncoding.EncodeToString([]byte(sgx.DefaultPolicy))+`"}`)) + "."
 	for _, tc := range []struct{ method, path, body, ct string }{
 		{"PUT", "/providers/sharedcus/policies/SgxEnclave?api-version=2022-08-01", unsigned, "text/plain"},
 		{"POST", "/providers/sharedcus/policies/SgxEnclave:reset?api-version=2022-08-01", "eyJhbGciOiJub25lIn0..", "text/plain"},
@@ -131,7 +133,7 @@ func TestSharedProviderChecks(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg := func(sp ...service.SharedProvider) service.Config {
-		return service.Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test", SharedProviders: sp}
+		return service.Config{Store: st, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test", SharedProviders: sp}
 	}
 	svc, err := service.New(cfg())
 	if err != nil {
@@ -142,7 +144,7 @@ func TestSharedProviderChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	unsigned := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"AttestationPolicy":"`+
-		base64.RawURLEncoding.EncodeToString([]byte(service.DefaultSGXPolicy))+`"}`)) + "."
+		base64.RawURLEncoding.EncodeToString([]byte(sgx.DefaultPolicy))+`"}`)) + "."
 	if _, err := svc.SetPolicy(ctx, owner, "contoso", "SgxEnclave", unsigned); err != nil {
 		t.Fatal(err)
 	}

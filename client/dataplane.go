@@ -18,6 +18,7 @@ const (
 	TypeSgxEnclave  = "SgxEnclave"
 	TypeOpenEnclave = "OpenEnclave"
 	TypeTdxVm       = "TdxVm"
+	TypeSevSnpVm    = "SevSnpVm"
 )
 
 var b64url = base64.RawURLEncoding
@@ -87,7 +88,8 @@ func (c *Client) AttestTDX(ctx context.Context, attestURI string, quote []byte, 
 }
 
 // Attest sends evidence of an attestation type (TypeSgxEnclave,
-// TypeOpenEnclave: evidence is the report; TypeTdxVm) and returns the
+// TypeOpenEnclave: evidence is the report; TypeTdxVm; TypeSevSnpVm:
+// evidence is the report JSON, see SevSnpReport) and returns the
 // token. Attestation is anonymous: the admin token is not sent.
 func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, evidence []byte, opts AttestOptions) (string, error) {
 	if len(evidence) == 0 {
@@ -97,10 +99,10 @@ func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, 
 	switch attestationType {
 	case TypeSgxEnclave, TypeTdxVm:
 		b.Quote = b64url.EncodeToString(evidence)
-	case TypeOpenEnclave:
+	case TypeOpenEnclave, TypeSevSnpVm:
 		b.Report = b64url.EncodeToString(evidence)
 	default:
-		return "", ErrInvalidArgument.Wrapf("attestation type %q: use SgxEnclave, OpenEnclave or TdxVm", attestationType)
+		return "", ErrInvalidArgument.Wrapf("attestation type %q: use SgxEnclave, OpenEnclave, SevSnpVm or TdxVm", attestationType)
 	}
 	var err error
 	if b.RuntimeData, err = newAttestData(opts.RuntimeData, opts.RuntimeDataJSON, "runtime data"); err != nil {
@@ -116,6 +118,20 @@ func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, 
 	}
 	body, _ := json.Marshal(b)
 	return c.tokenCall(ctx, request{method: http.MethodPost, url: u, body: body})
+}
+
+// SevSnpReport is the "report" of MAA's SevSnpVm request: the JSON
+// {"SnpReport": base64url(report), "VcekCertChain": base64url(chain)}, the
+// chain being PEM (VCEK, and optionally ASK and ARK).
+func SevSnpReport(report, chainPEM []byte) []byte {
+	b, _ := json.Marshal(map[string]string{"SnpReport": b64url.EncodeToString(report), "VcekCertChain": b64url.EncodeToString(chainPEM)})
+	return b
+}
+
+// AttestSevSnp sends SEV-SNP evidence (POST {attestURI}/attest/SevSnpVm):
+// report is the JSON SevSnpReport builds.
+func (c *Client) AttestSevSnp(ctx context.Context, attestURI string, report []byte, opts AttestOptions) (string, error) {
+	return c.Attest(ctx, attestURI, TypeSevSnpVm, report, opts)
 }
 
 // OpenEnclaveReport wraps an SGX quote in the OpenEnclave report header:

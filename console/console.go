@@ -32,11 +32,19 @@ type OIDC struct {
 	TokenType string `json:"tokenType"`
 }
 
+// Type is an attestation type the server serves.
+type Type struct {
+	Name          string `json:"name"`
+	DefaultPolicy string `json:"-"`
+}
+
 // Config is what the page learns from /ui/config.json.
 type Config struct {
 	Dev            bool   `json:"dev"`
 	ProviderDomain string `json:"providerDomain,omitempty"`
 	OIDC           *OIDC  `json:"oidc,omitempty"`
+	// Types are the attestation types the server serves, in its order.
+	Types []Type `json:"types"`
 }
 
 // CSP is the Content-Security-Policy of every /ui response without OIDC.
@@ -58,7 +66,7 @@ func New(cfg Config) *Handler {
 		cfg.OIDC.Scope = "openid"
 	}
 	conf, _ := json.Marshal(cfg)
-	tmpl, _ := json.Marshal(map[string]any{"templates": Templates()})
+	tmpl, _ := json.Marshal(map[string]any{"templates": Templates(cfg.Types)})
 	sub, _ := fs.Sub(assets, "assets")
 	return &Handler{csp: cspFor(cfg), config: conf, templates: tmpl, files: sub}
 }

@@ -1,7 +1,5 @@
 package console
 
-import "github.com/avowhq/avow/service"
-
 // Template is a policy the console offers to start from.
 type Template struct {
 	Name        string `json:"name"`
@@ -35,16 +33,19 @@ authorizationrules
 };
 `
 
-// Templates returns the policies avow ships.
-func Templates() []Template {
-	return []Template{
-		{Name: "Always Encrypted (recommended, condensed)", Type: service.TypeSgxEnclave, Text: AlwaysEncryptedCondensed,
+// Templates returns the policies avow ships: the Always Encrypted
+// recommendation, and the default policy of each attestation type the
+// server serves (defaults maps a type's name to its default policy).
+func Templates(types []Type) []Template {
+	out := []Template{
+		{Name: "Always Encrypted (recommended, condensed)", Type: "SgxEnclave", Text: AlwaysEncryptedCondensed,
 			Description: "Microsoft's recommended policy for SQL Server Always Encrypted with SGX enclaves: not debuggable, product id 4639, SVN ≥ 2, SQL Server's MRSIGNER."},
-		{Name: "Always Encrypted (recommended, full form)", Type: service.TypeSgxEnclave, Text: AlwaysEncryptedFull,
+		{Name: "Always Encrypted (recommended, full form)", Type: "SgxEnclave", Text: AlwaysEncryptedFull,
 			Description: "The same policy with its authorizationrules section written out."},
-		{Name: "SGX default", Type: service.TypeSgxEnclave, Text: service.DefaultPolicy(service.TypeSgxEnclave),
-			Description: "avow's (and MAA's) default SGX policy: permits every verified enclave and issues its identity claims."},
-		{Name: "TDX default", Type: service.TypeTdxVm, Text: service.DefaultPolicy(service.TypeTdxVm),
-			Description: "avow's default TdxVm policy: an authorization-only permit."},
 	}
+	for _, t := range types {
+		out = append(out, Template{Name: t.Name + " default", Type: t.Name, Text: t.DefaultPolicy,
+			Description: "The policy a provider evaluates for " + t.Name + " until one is set."})
+	}
+	return out
 }

@@ -15,9 +15,10 @@ import (
 // carry on purpose, with the reason: errors.Is matches them across the
 // packages, which is what each of these wants.
 var sharedCodes = map[string]string{
-	"unauthorized": "oidc's failures are the service's unauthenticated caller (401)",
-	"forbidden":    "oidc's missing role is the service's forbidden caller (403)",
-	"not_found":    "a missing store item that reaches a client is the API's missing resource (404), the same answer",
+	"unauthorized":          "oidc's failures are the service's unauthenticated caller (401)",
+	"forbidden":             "oidc's missing role is the service's forbidden caller (403)",
+	"not_found":             "a missing store item that reaches a client is the API's missing resource (404), the same answer",
+	"runtime_data_mismatch": "attestation's is the binding failure of any type; claims' is the DCAP types' instance of it",
 }
 
 // dcapClassCodes are the result classes of testdata/vectors/dcap/README.md:

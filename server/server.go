@@ -20,10 +20,13 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/api"
+	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -39,7 +42,10 @@ type Config struct {
 	ProviderDomain string
 	// RootProvider serves one provider's data plane at the server's root
 	// (service.Config.RootProvider).
-	RootProvider   string
+	RootProvider string
+	// Types are the attestation types served (default:
+	// attestation/builtin.Registry, every type avow ships).
+	Types          *attestation.Registry
 	TLSCert        string // PEM files; default: a self-signed certificate in DataDir
 	TLSKey         string
 	InsecureHTTP   bool   // plain HTTP, only for loopback experiments
@@ -54,6 +60,8 @@ type Config struct {
 	Ops            Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
+	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
+	SNP SNPOptions
 
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
@@ -162,7 +170,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.URL = strings.TrimRight(publicURL, "/")
 
 	n.Metrics = api.NewMetrics()
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+	types := cfg.Types
+	var simulatedKeys [][]byte
+	var snpCollateral *snp.CachedCollateral
+	if types == nil {
+		clock := time.Now
+		if cfg.Clock != nil {
+			clock = cfg.Clock.Now
+		}
+		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
+		if err != nil {
+			return fail(err)
+		}
+		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
+		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
+	}
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
@@ -174,6 +197,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(err)
 		}
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
+		svcCfg.SimulatedKeys = simulatedKeys
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
@@ -209,6 +233,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cancel = cancel
 	go svc.Run(runCtx)
 	go svc.RunCollateralRefresh(runCtx)
+	go runSNPRefresh(runCtx, snpCollateral, cfg.SNP.RefreshInterval, cfg.Logger)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),

@@ -70,6 +70,8 @@ func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest
 	}
 	if !tr.ProviderKnown {
 		tr.Provider = truncate(tr.Provider)
+	}
+	if !tr.TypeKnown {
 		tr.Type = truncate(tr.Type)
 	}
 	s.obs.Attested(tr)
@@ -93,7 +95,7 @@ func (tr *AttestRecord) noteProvider(p store.Provider, attType string) {
 		tr.Provider, tr.ProviderKnown = p.Name, true
 	}
 	if attType != "" {
-		tr.Type = attType
+		tr.Type, tr.TypeKnown = attType, true
 	}
 }
 
@@ -174,8 +176,8 @@ func (t *refusalTally) count(tr *AttestRecord) {
 	if tr.ProviderKnown {
 		k.provider = tr.Provider
 	}
-	if t, err := CanonicalType(tr.Type); err == nil {
-		k.typ = t
+	if tr.TypeKnown {
+		k.typ = tr.Type
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

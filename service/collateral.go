@@ -6,9 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/quote"
 	"github.com/avowhq/avow/store"
 )
 
@@ -85,4 +88,49 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 	sc := newStoredCollateral(col, row)
 	putCached(c, c.collateral, key, sc)
 	return sc, nil
+}
+
+// collateralAccess is the service's collateral for one attestation against
+// one provider: the attestation.Env.Collateral the types get. For Intel
+// DCAP quotes it implements dcapquote.Collateral over the store, the
+// caches and the provider's collateral sources.
+type collateralAccess struct {
+	s    *Service
+	srcs sourceSet
+	res  *dcap.Result // the last DCAP verification, for explainExpired
+}
+
+func (s *Service) collateralAccess(p store.Provider) *collateralAccess {
+	return &collateralAccess{s: s, srcs: s.sourcesFor(p)}
+}
+
+// VerifyQuote finds the quote's collateral (fetching from the provider's
+// sources when it is missing or expired) and verifies the quote with it at
+// now.
+func (a *collateralAccess) VerifyQuote(ctx context.Context, q *quote.Quote, now time.Time) (*dcap.Result, pcs.CollateralHashes, error) {
+	s := a.s
+	ext, err := s.verifier.Platform(q)
+	if err != nil {
+		return nil, pcs.CollateralHashes{}, err
+	}
+	key := store.CollateralKey{TEE: strings.ToLower(teeOf(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
+	res, col, err := s.verifyWithCollateral(ctx, q, key, now, a.srcs)
+	a.res = res
+	if err != nil {
+		return nil, pcs.CollateralHashes{}, err
+	}
+	return res, col.hashes, nil
+}
+
+// explainExpired adds to a collateral_expired refusal of the provider's
+// settings why no fresh collateral could be had (see Service.explainExpired).
+func (a *collateralAccess) explainExpired(err error) error {
+	return a.s.explainExpired(err, a.res, a.srcs)
+}
+
+func teeOf(q *quote.Quote) string {
+	if q.IsTDX() {
+		return "tdx"
+	}
+	return "sgx"
 }

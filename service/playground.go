@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"maps"
-	"strings"
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
@@ -42,10 +41,14 @@ type PlaygroundResult struct {
 	Note string
 }
 
-// permitAll is the probe policy that lets the playground see the claims
-// the pipeline gives a policy: it permits every attestation and issues
-// nothing, so the probe's token claims are the incoming claims.
-const permitAll = "version=1.0; authorizationrules { => permit(); }; issuancerules { };"
+// TypeNames returns the names of the attestation types the service serves,
+// in the registry's order (the console lists them).
+func (s *Service) TypeNames() []string { return s.types.Names() }
+
+// probePolicy is the policy of the run that shows the playground the
+// claims the pipeline gives a policy: it permits every attestation and
+// issues every incoming claim as the policy sees it (x-ms-policy).
+const probePolicy = `version=1.0; authorizationrules { => permit(); }; issuancerules { c:[type != ""] => issue(claim=c); };`
 
 // Playground runs an attestation request through the real pipeline as a
 // draft (MAA's draftPolicyForAttestation: the token comes back unsigned)
@@ -56,8 +59,8 @@ const permitAll = "version=1.0; authorizationrules { => permit(); }; issuancerul
 // The run is one attestation in the audit log (draft=true, the caller's
 // request id). To show the trace of a refusal, the incoming claims are
 // obtained by a second, unrecorded run of the same evidence under a policy
-// that permits everything (the pipeline's claims are its token's claims);
-// the policy is then evaluated on them with tracing.
+// that permits everything and issues every claim it is given
+// (incomingClaims); the policy is then evaluated on them with tracing.
 func (s *Service) Playground(ctx context.Context, who *Principal, provider string, req AttestRequest) (*PlaygroundResult, error) {
 	if err := require(who, store.RoleReader); err != nil {
 		return nil, err
@@ -94,8 +97,8 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 	out.Warnings = compiled.Warnings()
 
 	probe := req
-	pa := permitAll
-	probe.DraftPolicy = &pa
+	pp := probePolicy
+	probe.DraftPolicy = &pp
 	pres, perr := s.attest(ctx, provider, probe, &AttestRecord{Provider: provider, Type: req.Type})
 	if perr != nil {
 		out.Note = "the claims could not be rebuilt for the trace: " + errs.ClientDetail(perr)
@@ -116,27 +119,27 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 	return out, nil
 }
 
-// incomingClaims turns a token's claims back into the claims the policy
-// was given: without what the pipeline adds after the policy (x-ms-policy,
-// its hash and signer, the nonce), and with the list claims that
-// claims.ForToken joined split again.
+// incomingClaims rebuilds the claims a policy was given from the claims of
+// the probe run's token: the token's top-level claims without what the
+// pipeline adds after the policy (x-ms-policy, its hash and signer, the
+// nonce), where a string is taken from x-ms-policy, which holds every
+// incoming claim as the policy saw it. A top-level string may be a list
+// the token joined with commas (attestation.ForToken), which the policy saw
+// as its JSON text; numbers, booleans and objects are untouched by the
+// token and exact there (issuing turns a non-integer number into a string).
 func incomingClaims(tokenClaims map[string]any) map[string]any {
+	issued, _ := tokenClaims["x-ms-policy"].(map[string]any)
 	c := maps.Clone(tokenClaims)
 	for _, k := range []string{"x-ms-policy", "x-ms-policy-hash", "x-ms-policy-signer", "nonce"} {
 		delete(c, k)
 	}
-	for _, k := range []string{"x-ms-sgx-advisory-ids", "attester_advisory_ids"} {
-		s, ok := c[k].(string)
-		if !ok {
+	for k, v := range c {
+		if _, isString := v.(string); !isString {
 			continue
 		}
-		list := []any{}
-		if s != "" {
-			for _, id := range strings.Split(s, ",") {
-				list = append(list, id)
-			}
+		if seen, ok := issued[k].(string); ok {
+			c[k] = seen
 		}
-		c[k] = list
 	}
 	return c
 }

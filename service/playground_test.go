@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 )
@@ -23,11 +24,11 @@ func TestPlayground(t *testing.T) {
 	svn1 := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 1})
 
 	// The active policy (recommended): permitted, then refused by the SVN.
-	ok, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: good})
+	ok, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good})
 	if err != nil || !ok.Permitted || ok.Stage != "token" || ok.Token == "" || ok.Note != "" || len(ok.Trace) == 0 {
 		t.Fatalf("good quote: %+v, %v", ok, err)
 	}
-	bad, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: svn1})
+	bad, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: svn1})
 	if err != nil || bad.Permitted || bad.Code != "policy_denied" || bad.Stage != "policy" || bad.Note != "" {
 		t.Fatalf("svn 1: %+v, %v", bad, err)
 	}
@@ -45,7 +46,7 @@ func TestPlayground(t *testing.T) {
 	}
 	// A draft that issues a claim: the issued claims and the token's agree.
 	draft := `version=1.0; authorizationrules { => permit(); }; issuancerules { c:[type=="x-ms-sgx-svn"] => issue(type="svn-seen", value=c.value); };`
-	d, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: svn1, DraftPolicy: &draft})
+	d, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: svn1, DraftPolicy: &draft})
 	if err != nil || !d.Permitted || d.Issued["svn-seen"] == nil {
 		t.Fatalf("draft: %+v, %v", d, err)
 	}
@@ -53,14 +54,14 @@ func TestPlayground(t *testing.T) {
 		t.Errorf("token's x-ms-policy %v, trace issued %v", d.TokenClaims["x-ms-policy"], d.Issued)
 	}
 	// Refused before the policy: no trace, the pipeline's code.
-	early, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("not a quote")})
+	early, err := s.Playground(ctx, reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: []byte("not a quote")})
 	if err != nil || early.Permitted || early.Stage != "evidence" || early.Code == "" || len(early.Trace) != 0 {
 		t.Errorf("garbage: %+v, %v", early, err)
 	}
-	if _, err := s.Playground(ctx, reader, "nobody", AttestRequest{Type: TypeSgxEnclave, Evidence: good}); err == nil {
+	if _, err := s.Playground(ctx, reader, "nobody", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good}); err == nil {
 		t.Error("unknown provider")
 	}
-	if _, err := s.Playground(ctx, nil, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: good}); err == nil {
+	if _, err := s.Playground(ctx, nil, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good}); err == nil {
 		t.Error("anonymous")
 	}
 
@@ -87,7 +88,7 @@ func TestPlayground(t *testing.T) {
 	}
 	records := 0
 	for _, e := range entries {
-		if e.Operation == "attest."+TypeSgxEnclave {
+		if e.Operation == "attest."+sgx.NameSgxEnclave {
 			records++
 			if e.Details["draft"] != "true" {
 				t.Errorf("a playground record is not a draft: %+v", e)
@@ -100,9 +101,13 @@ func TestPlayground(t *testing.T) {
 }
 
 func TestIncomingClaimsUndoForToken(t *testing.T) {
-	got := incomingClaims(map[string]any{"x-ms-sgx-advisory-ids": "INTEL-SA-1,INTEL-SA-2", "attester_advisory_ids": "",
-		"x-ms-policy": map[string]any{}, "x-ms-policy-hash": "h", "nonce": "n", "x-ms-sgx-svn": 2})
-	want := map[string]any{"x-ms-sgx-advisory-ids": []any{"INTEL-SA-1", "INTEL-SA-2"}, "attester_advisory_ids": []any{}, "x-ms-sgx-svn": 2}
+	got := incomingClaims(map[string]any{
+		"x-ms-sgx-advisory-ids": "INTEL-SA-1,INTEL-SA-2", "attester_advisory_ids": "", "x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text",
+		"x-ms-policy": map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
+			"x-ms-sgx-svn": int64(2), "f": "2.5", "s": "text"},
+		"x-ms-policy-hash": "h", "nonce": "n"})
+	want := map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
+		"x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("incoming claims %v", got)
 	}

@@ -10,63 +10,39 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
 
-// The attestation types avow evaluates, as MAA spells them.
-const (
-	TypeSgxEnclave  = "SgxEnclave"
-	TypeOpenEnclave = "OpenEnclave"
-	TypeTdxVm       = "TdxVm"
-)
-
-// CanonicalType returns MAA's spelling of an attestation type (matched
-// case-insensitively), or ErrUnknownType.
-func CanonicalType(t string) (string, error) {
-	for _, known := range []string{TypeSgxEnclave, TypeOpenEnclave, TypeTdxVm} {
-		if strings.EqualFold(t, known) {
-			return known, nil
-		}
+// CanonicalType returns the registered spelling of an attestation type
+// (matched case-insensitively, as MAA does), or ErrUnknownType.
+func (s *Service) CanonicalType(t string) (string, error) {
+	typ, err := s.AttestationType(t)
+	if err != nil {
+		return "", err
 	}
-	return "", ErrUnknownType.Wrapf("%q (supported: SgxEnclave, OpenEnclave, TdxVm)", t)
+	return typ.Name(), nil
 }
 
-// DefaultSGXPolicy is MAA's documented default policy for SgxEnclave and
-// OpenEnclave (../shared/spec/maa.md §3.7).
-const DefaultSGXPolicy = `version= 1.1;
-configurationrules{
-	=> issueproperty(type="x-ms-sgx-tcbidentifier", value="azuredefault");
-};
-authorizationrules{
-	=> permit();
-};
-issuancerules{
-	c:[type=="x-ms-sgx-is-debuggable"] => issue(type="is-debuggable", value=c.value);
-	c:[type=="x-ms-sgx-mrsigner"] => issue(type="sgx-mrsigner", value=c.value);
-	c:[type=="x-ms-sgx-mrenclave"] => issue(type="sgx-mrenclave", value=c.value);
-	c:[type=="x-ms-sgx-product-id"] => issue(type="product-id", value=c.value);
-	c:[type=="x-ms-sgx-svn"] => issue(type="svn", value=c.value);
-	c:[type=="x-ms-attestation-type"] => issue(type="tee", value=c.value);
-};
-`
-
-// DefaultTDXPolicy is the default for TdxVm: MAA's is not public and its
-// tokens carry no x-ms-policy, so an authorization-only permit.
-const DefaultTDXPolicy = `version= 1.0;
-authorizationrules{
-	=> permit();
-};
-`
+// AttestationType returns the registered type of a name, or ErrUnknownType.
+func (s *Service) AttestationType(t string) (attestation.Type, error) {
+	typ, ok := s.types.Lookup(t)
+	if !ok {
+		return nil, ErrUnknownType.Wrapf("%q (supported: %s)", t, strings.Join(s.types.Names(), ", "))
+	}
+	return typ, nil
+}
 
 // DefaultPolicy returns the built-in default policy text of a type.
-func DefaultPolicy(attType string) string {
-	if attType == TypeTdxVm {
-		return DefaultTDXPolicy
+func (s *Service) DefaultPolicy(attType string) (string, error) {
+	typ, err := s.AttestationType(attType)
+	if err != nil {
+		return "", err
 	}
-	return DefaultSGXPolicy
+	return typ.DefaultPolicy(), nil
 }
 
 // activePolicy returns the provider's compiled policy for a type: the
@@ -81,7 +57,10 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	stored, err := s.st.GetPolicy(ctx, provider, attType)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		text := DefaultPolicy(attType)
+		text, err := s.DefaultPolicy(attType)
+		if err != nil {
+			return nil, err
+		}
 		compiled, err := policy.Parse(text)
 		if err != nil {
 			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
@@ -163,7 +142,7 @@ func (s *Service) providerAndType(ctx context.Context, provider, attType string)
 	if err != nil {
 		return p, "", err
 	}
-	t, err := CanonicalType(attType)
+	t, err := s.CanonicalType(attType)
 	return p, t, err
 }
 

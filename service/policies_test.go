@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/store"
@@ -112,18 +113,18 @@ func TestResetWithStoredSignedPolicyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, admin, "isolated", TypeSgxEnclave, signed); err != nil {
+	if _, err := s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, signed); err != nil {
 		t.Fatal(err)
 	}
-	stored := storedPolicyDocument(t, s, "isolated", TypeSgxEnclave)
+	stored := storedPolicyDocument(t, s, "isolated", sgx.NameSgxEnclave)
 	if stored != signed {
 		t.Fatalf("x-ms-policy %q is not the signed document", stored)
 	}
-	_, err = s.ResetPolicy(ctx, admin, "isolated", TypeSgxEnclave, stored)
+	_, err = s.ResetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, stored)
 	if codeOf(err) != "policy_document_operation" {
 		t.Fatalf("reset with the stored signed policy: %v, want code policy_document_operation", err)
 	}
-	if got, _ := s.PolicyText(ctx, "isolated", TypeSgxEnclave); got != text {
+	if got, _ := s.PolicyText(ctx, "isolated", sgx.NameSgxEnclave); got != text {
 		t.Errorf("the policy in force changed to %q", got)
 	}
 	// A signed reset with an empty payload still works.
@@ -131,7 +132,7 @@ func TestResetWithStoredSignedPolicyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ResetPolicy(ctx, admin, "isolated", TypeSgxEnclave, reset); err != nil {
+	if _, err := s.ResetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, reset); err != nil {
 		t.Fatalf("signed empty reset: %v", err)
 	}
 }
@@ -154,7 +155,7 @@ func TestDocumentsOnlyServeTheirOperation(t *testing.T) {
 			t.Fatal(err)
 		}
 		reader := &Principal{ID: "r", Role: store.RoleReader}
-		policyResult, err := s.GetPolicy(context.Background(), reader, "isolated", TypeSgxEnclave)
+		policyResult, err := s.GetPolicy(context.Background(), reader, "isolated", sgx.NameSgxEnclave)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,9 +204,9 @@ func TestDocumentsOnlyServeTheirOperation(t *testing.T) {
 				var err error
 				switch op {
 				case "set":
-					_, err = s.SetPolicy(ctx, admin, provider, TypeSgxEnclave, d[name])
+					_, err = s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, d[name])
 				case "reset":
-					_, err = s.ResetPolicy(ctx, admin, provider, TypeSgxEnclave, d[name])
+					_, err = s.ResetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, d[name])
 				case "add", "remove":
 					_, err = s.ModifySigners(ctx, admin, provider, op == "add", d[name])
 				}
@@ -264,9 +265,9 @@ func TestDocumentTimeClaims(t *testing.T) {
 						m[k] = v
 					}
 					b, _ := json.Marshal(m)
-					_, err = s.SetPolicy(ctx, admin, "isolated", TypeSgxEnclave, mustSign(t, b, key, cert))
+					_, err = s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, mustSign(t, b, key, cert))
 				case "reset":
-					_, err = s.ResetPolicy(ctx, admin, "isolated", TypeSgxEnclave, signWithHeader(t, tc.claims, key, cert))
+					_, err = s.ResetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, signWithHeader(t, tc.claims, key, cert))
 				case "add", "remove":
 					if op == "remove" {
 						if _, err := s.ModifySigners(ctx, admin, "isolated", true, mustSign(t, signerPayload(other, nil), key, cert)); err != nil {
@@ -327,11 +328,11 @@ func TestSignerCertificateValidity(t *testing.T) {
 	}{{expiredKey, expired}, {futureKey, future}} {
 		signed, _ := policy.SignDocument(text, sg.key, []*x509.Certificate{sg.cert})
 		for _, provider := range []string{"isolated", "contoso"} {
-			if _, err := s.SetPolicy(ctx, admin, provider, TypeSgxEnclave, signed); codeOf(err) != "policy_signer_expired" {
+			if _, err := s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, signed); codeOf(err) != "policy_signer_expired" {
 				t.Errorf("%s: set on %s: %v", sg.cert.Subject.CommonName, provider, err)
 			}
 		}
-		if _, err := s.ResetPolicy(ctx, admin, "isolated", TypeSgxEnclave, mustSign(t, nil, sg.key, sg.cert)); codeOf(err) != "policy_signer_expired" {
+		if _, err := s.ResetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, mustSign(t, nil, sg.key, sg.cert)); codeOf(err) != "policy_signer_expired" {
 			t.Errorf("%s: reset: %v", sg.cert.Subject.CommonName, err)
 		}
 		_, other := testSigner(t, "other", testNow.Add(-time.Hour), testNow.Add(time.Hour))

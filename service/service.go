@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avowhq/avow/claims"
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
@@ -31,7 +31,7 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
-	ErrInvalidRequest     = errs.New("invalid_request", "the request is malformed")
+	ErrInvalidRequest     = attestation.ErrInvalidRequest
 	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
 	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
 	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
@@ -43,7 +43,7 @@ var (
 	ErrTCBNotAccepted     = errs.New("tcb_status_not_accepted", "the platform's TCB status is not accepted by this provider")
 	ErrCollateralNotFound = errs.New("collateral_not_found", "no collateral is stored for the platform of this quote")
 	ErrCollateralExpired  = errs.New("collateral_expired", "the collateral for this platform has expired beyond the provider's grace period")
-	ErrRuntimeData        = claims.ErrRuntimeDataMismatch // the binding is checked in package claims
+	ErrRuntimeData        = attestation.ErrRuntimeDataMismatch // the binding is checked by the attestation type
 	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
 	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
 )
@@ -51,6 +51,10 @@ var (
 // Config configures a Service.
 type Config struct {
 	Store store.Store
+	// Types are the attestation types the service answers
+	// (attestation/builtin.Registry for avow's); the service only reads
+	// the registry.
+	Types *attestation.Registry
 	// KEK is the 32-byte key-encryption key that seals signing keys at rest.
 	KEK []byte
 	// PublicURL is the base URL clients use (no trailing slash); a
@@ -60,6 +64,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// SimulatedKeys are root keys, as an attestation type reports them in
+	// Verified.RootKey, of other simulated platforms (the SEV-SNP
+	// simulator's ARK): their tokens carry x-avow-simulated too.
+	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
 	// "x-avow-private-root": true.
@@ -95,6 +103,7 @@ type Config struct {
 // Service is the attestation service. It is safe for concurrent use.
 type Service struct {
 	st    store.Store
+	types *attestation.Registry
 	kek   []byte
 	urls  providerURLs
 	clock Clock
@@ -124,6 +133,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errs.New("invalid_config", "the service needs a store")
 	}
+	if cfg.Types == nil || len(cfg.Types.Names()) == 0 {
+		return nil, errs.New("invalid_config", "the service needs its attestation types (Config.Types)")
+	}
 	if len(cfg.KEK) != 32 {
 		return nil, errs.New("invalid_config", "the key-encryption key must be 32 bytes")
 	}
@@ -133,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		st:       cfg.Store,
+		types:    cfg.Types,
 		kek:      cfg.KEK,
 		urls:     urls,
 		clock:    cfg.Clock,
@@ -167,6 +180,7 @@ func New(cfg Config) (*Service, error) {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
 	}
+	s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	if err := s.configureCollateral(cfg); err != nil {
 		return nil, err
 	}

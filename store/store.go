@@ -108,6 +108,13 @@ type Reader interface {
 	// without the Bundle bytes. ErrNotFound when there is none.
 	CollateralHistory(ctx context.Context, key CollateralKey) ([]Collateral, error)
 
+	// GetTypeCollateral returns the collateral row (typ, kind, key) of an
+	// attestation type; ErrNotFound when there is none.
+	GetTypeCollateral(ctx context.Context, typ, kind, key string) (TypeCollateral, error)
+	// ListTypeCollateral returns the collateral rows of an attestation
+	// type ("" for every type), ordered by type, kind and key.
+	ListTypeCollateral(ctx context.Context, typ string) ([]TypeCollateral, error)
+
 	// ListAudit returns audit entries matching f, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
@@ -166,6 +173,10 @@ type Writer interface {
 	// PruneCollateral deletes history rows fetched before olderThan. The
 	// latest row of each key is never deleted.
 	PruneCollateral(ctx context.Context, olderThan time.Time) (int64, error)
+
+	// PutTypeCollateral stores (or replaces) the collateral row
+	// (c.Type, c.Kind, c.Key) and returns it with its SHA256.
+	PutTypeCollateral(ctx context.Context, c TypeCollateral) (TypeCollateral, error)
 
 	// AppendAudit appends entries. An invalid entry (no Operation, unknown
 	// Kind…) is rejected with ErrInvalid and, inside a Tx, the caller's

@@ -52,7 +52,17 @@ Nothing here is Intel's: never trust the simulated root outside tests and demos.
 		}
 		return sgxsim.Open(d)
 	}
-	cmd.AddCommand(newSimRootCmd(open), newSimCollateralCmd(open), newSimQuoteCmd(open), newSimDefectsCmd(), newSimPresetsCmd())
+	cmd.AddCommand(newSimRootCmd(open), newSimCollateralCmd(open), newSimQuoteCmd(open), newSimDefectsCmd(), newSimPresetsCmd(),
+		newSimSNPCmd(func() string {
+			d := dir
+			if d == "" {
+				d = os.Getenv("AVOW_SIM_DIR")
+			}
+			if d == "" {
+				d = simDefaultDir
+			}
+			return d
+		}))
 	return cmd
 }
 

@@ -5,7 +5,8 @@ import { playgroundPage } from './playground.js';
 import { signersPage, keysPage, collateralPage, auditPage, activityPage } from './pages.js';
 import { oidcStart, oidcFinish } from './oidc.js';
 
-export const TYPES = ['SgxEnclave', 'OpenEnclave', 'TdxVm'];
+// The attestation types the server serves (config.json), in its order.
+export let TYPES = ['SgxEnclave', 'OpenEnclave', 'TdxVm'];
 const ROLES = { reader: 1, 'policy-admin': 2, owner: 3 };
 export const can = (role) => session.who && ROLES[session.who.role] >= ROLES[role];
 export let config = { dev: false };
@@ -88,11 +89,11 @@ async function providersPage(main) {
   let defaults = {};
   try {
     const { templates } = await api('GET', '/ui/templates.json');
-    defaults = { SgxEnclave: templates.find((t) => t.name === 'SGX default')?.text, TdxVm: templates.find((t) => t.name === 'TDX default')?.text };
+    for (const t of templates) if (t.name === `${t.type} default`) defaults[t.type] = t.text;
   } catch { /* no default marks */ }
   const rows = await Promise.all(providers.map(async (p) => {
     const pol = {};
-    for (const t of ['SgxEnclave', 'TdxVm']) {
+    for (const t of TYPES) {
       try {
         const { token } = await api('GET', withVersion(dataPlane(p.name, `policies/${t}`)));
         const text = policyFromDocument(jwtPayload(token)['x-ms-policy']);
@@ -103,7 +104,7 @@ async function providersPage(main) {
     return h('tr', {},
       h('th', { scope: 'row' }, h('a', { href: `#/providers/${encodeURIComponent(p.name)}` }, p.name)),
       h('td', {}, p.trustModel), h('td', {}, h('code', {}, p.attestUri)),
-      h('td', {}, `SgxEnclave ${pol.SgxEnclave} · TdxVm ${pol.TdxVm}`),
+      h('td', {}, h('ul', { class: 'plain' }, TYPES.map((t) => h('li', {}, `${t}: `, pol[t] === 'default' ? pol[t] : h('code', {}, pol[t]))))),
       h('td', {}, l ? [fmtTime(l.time), ' ', h('span', { class: l.outcome === 'success' ? 'ok' : 'bad' }, l.outcome)] : '—'),
       h('td', {}, can('owner') ? deleteControl(p.name) : null));
   }));
@@ -247,6 +248,7 @@ export async function route() {
 
 async function start() {
   try { config = await api('GET', '/ui/config.json'); } catch { /* defaults */ }
+  if (config.types && config.types.length) TYPES = config.types.map((t) => t.name);
   try { if (await oidcFinish(config.oidc)) session.who = null; } catch (e) { status(`OpenID sign-in failed: ${e.message}`, 'error'); }
   window.addEventListener('hashchange', () => {
     route().then(() => { const m = document.getElementById('main'); if (!m.contains(document.activeElement)) m.focus({ preventScroll: true }); });
