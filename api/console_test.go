@@ -206,3 +206,33 @@ func TestConsoleRoutesOf(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaygroundRuntimeData: a simulated quote made with runtime data
+// binds it as attestation checks it, and the playground takes the attest
+// body's runtimeData.
+func TestPlaygroundRuntimeData(t *testing.T) {
+	e := newEnv(t, Options{Console: ConsoleOptions{Dev: true, Sim: sgxsim.Default()}})
+	rd := base64.RawURLEncoding.EncodeToString([]byte(`{"jwk":{"kty":"RSA"}}`))
+	r := e.do(t, "POST", "/management/sim/quote", e.owner, strings.NewReader(`{"runtimeData":"`+rd+`"}`), "Content-Type", jsonCT)
+	var q struct{ Quote string }
+	if r.status != 200 || json.Unmarshal(r.body, &q) != nil {
+		t.Fatalf("sim quote: %d %s", r.status, r.body)
+	}
+	for _, tc := range []struct {
+		data      string
+		permitted bool
+	}{{rd, true}, {base64.RawURLEncoding.EncodeToString([]byte("other")), false}} {
+		body := `{"type":"SgxEnclave","quote":"` + q.Quote + `","runtimeData":{"data":"` + tc.data + `","dataType":"JSON"}}`
+		r = e.do(t, "POST", "/management/providers/contoso/playground", e.reader, strings.NewReader(body), "Content-Type", jsonCT)
+		var out playgroundOut
+		if r.status != 200 || json.Unmarshal(r.body, &out) != nil || out.Permitted != tc.permitted {
+			t.Fatalf("playground with runtime data: %d %s", r.status, r.body)
+		}
+		if !tc.permitted && (out.Code != "runtime_data_mismatch" || out.Stage != "evidence") {
+			t.Errorf("mismatched runtime data: %+v", out)
+		}
+	}
+	if r := e.do(t, "POST", "/management/providers/contoso/playground", e.reader, strings.NewReader(`{"quote":"AAAA"}`), "Content-Type", jsonCT); r.status != 400 {
+		t.Errorf("no type: %d %s", r.status, r.body)
+	}
+}
