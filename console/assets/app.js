@@ -110,7 +110,7 @@ async function providersPage(main) {
   }));
   mount(list, providers.length === 0 ? h('p', {}, 'No provider yet.') : h('table', { class: 'grid' },
     h('caption', {}, `${providers.length} provider${providers.length === 1 ? '' : 's'}`),
-    h('thead', {}, h('tr', {}, ['Name', 'Trust model', 'Attest URI', 'Policy hash per type', 'Last attestation', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ['Name', 'Trust model', 'Attest URI', 'Policy per type', 'Last attestation', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, rows)));
 }
 
