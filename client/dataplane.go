@@ -224,6 +224,10 @@ type PolicyResult struct {
 	// Claims are all claims of the result token; Token is the token.
 	Claims map[string]any
 	Token  string
+	// Warnings are avow's lint findings on the policy set (for example a
+	// condition on a misspelled claim type): the policy is stored, but
+	// probably does not do what its author meant. MAA sends none.
+	Warnings []policy.Warning
 }
 
 // SignerCertificate returns the certificate of Signer (x5c[0]), or nil.
@@ -274,11 +278,24 @@ func (c *Client) policyChange(ctx context.Context, attestURI, attestationType, s
 	if suffix != "" {
 		method = http.MethodPost
 	}
-	tok, claims, err := c.resultClaims(ctx, request{method: method, url: u, body: []byte(jws), contentType: "text/plain; charset=utf-8", auth: true})
-	if err != nil {
+	var out struct {
+		Token    string           `json:"token"`
+		Warnings []policy.Warning `json:"warnings"`
+	}
+	r := request{method: method, url: u, body: []byte(jws), contentType: "text/plain; charset=utf-8", auth: true, out: &out}
+	if err := c.do(ctx, r); err != nil {
 		return nil, err
 	}
-	return newPolicyResult(tok, claims), nil
+	if out.Token == "" {
+		return nil, ErrBadResponse.Wrapf("%s %s: no token in the answer", r.method, redact(r.url))
+	}
+	claims, _, err := token.DecodeUnverified(out.Token)
+	if err != nil {
+		return nil, ErrBadResponse.Wrapf("%s %s: the result token cannot be decoded: %v", r.method, redact(r.url), err)
+	}
+	res := newPolicyResult(out.Token, claims)
+	res.Warnings = out.Warnings
+	return res, nil
 }
 
 // ListSigners returns a provider's policy signer certificates (GET

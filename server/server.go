@@ -121,9 +121,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kekCreated {
-		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
-	}
 	st, err := OpenStore(ctx, cfg.StoreURL, cfg.DataDir, cfg.DBMaxConns, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -185,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
 		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
 	}
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, KEKSource: kekSource(kekFile, kekCreated), PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
@@ -206,6 +203,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	svc, err := service.New(svcCfg)
 	if err != nil {
 		return fail(err)
+	}
+	// A node whose KEK does not open the store's keys would start and then
+	// answer every attestation with 500 key_unsealing_failed: refuse now.
+	if err := svc.CheckKEK(ctx); err != nil {
+		if kekCreated {
+			os.Remove(kekFile) // generated for this start: not a key to keep
+		}
+		return fail(err)
+	}
+	if kekCreated {
+		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
 	n.Service = svc
 	n.Metrics.Watch(svc)
@@ -261,6 +269,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// kekSource names the KEK file in errors.
+func kekSource(path string, created bool) string {
+	if created {
+		return path + " (generated at this start: the file did not exist)"
+	}
+	return path
+}
+
 // loadSimCollateral imports fresh collateral of the simulated platform for
 // SGX and TDX, issued now.
 func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Platform) error {
@@ -270,7 +286,7 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 		if err != nil {
 			return err
 		}
-		if _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+		if _, _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
 			return err
 		}
 	}

@@ -122,23 +122,28 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 // incomingClaims rebuilds the claims a policy was given from the claims of
 // the probe run's token: the token's top-level claims without what the
 // pipeline adds after the policy (x-ms-policy, its hash and signer, the
-// nonce), where a string is taken from x-ms-policy, which holds every
-// incoming claim as the policy saw it. A top-level string may be a list
-// the token joined with commas (attestation.ForToken), which the policy saw
-// as its JSON text; numbers, booleans and objects are untouched by the
-// token and exact there (issuing turns a non-integer number into a string).
+// nonce), completed and corrected from x-ms-policy, which holds every
+// incoming claim as the policy saw it. attestation.ForToken removed the
+// "$" names (they are only in x-ms-policy) and joined lists with commas
+// (the policy saw their JSON text, the string in x-ms-policy); numbers,
+// booleans and objects are left alone by the token and exact at the top
+// level (issuing turns a non-integer number into a string).
 func incomingClaims(tokenClaims map[string]any) map[string]any {
 	issued, _ := tokenClaims["x-ms-policy"].(map[string]any)
 	c := maps.Clone(tokenClaims)
 	for _, k := range []string{"x-ms-policy", "x-ms-policy-hash", "x-ms-policy-signer", "nonce"} {
 		delete(c, k)
 	}
-	for k, v := range c {
-		if _, isString := v.(string); !isString {
+	for k, v := range issued {
+		top, ok := c[k]
+		if !ok {
+			c[k] = v
 			continue
 		}
-		if seen, ok := issued[k].(string); ok {
-			c[k] = seen
+		if _, isString := top.(string); isString {
+			if seen, ok := v.(string); ok {
+				c[k] = seen
+			}
 		}
 	}
 	return c

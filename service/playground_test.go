@@ -104,11 +104,31 @@ func TestIncomingClaimsUndoForToken(t *testing.T) {
 	got := incomingClaims(map[string]any{
 		"x-ms-sgx-advisory-ids": "INTEL-SA-1,INTEL-SA-2", "attester_advisory_ids": "", "x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text",
 		"x-ms-policy": map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
-			"x-ms-sgx-svn": int64(2), "f": "2.5", "s": "text"},
+			"x-ms-sgx-svn": int64(2), "f": "2.5", "s": "text", "$svn": int64(2)},
 		"x-ms-policy-hash": "h", "nonce": "n"})
 	want := map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
-		"x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text"}
+		"x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text", "$svn": int64(2)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("incoming claims %v", got)
+	}
+}
+
+// TestPlaygroundTracesTheNamesTheTokenDrops: a policy on MAA's 2020 "$"
+// names, which the token leaves out, is traced on them.
+func TestPlaygroundTracesTheNamesTheTokenDrops(t *testing.T) {
+	s, p, _, _, _ := auditSetup(t, AuditConfig{})
+	reader := &Principal{ID: "r", Role: store.RoleReader}
+	q := simQuote(t, p, sgxsim.QuoteOptions{ISVProdID: 7, ISVSVN: 3, Debug: true})
+	draft := `version=1.0; authorizationrules { [type=="$is-debuggable", value==false] => permit(); };`
+	res, err := s.Playground(context.Background(), reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q, DraftPolicy: &draft})
+	if err != nil || res.Permitted || res.Code != "policy_denied" || res.Note != "" {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	var seen bool
+	for _, c := range res.Incoming {
+		seen = seen || c.Type == "$is-debuggable" && c.Value == true
+	}
+	if !seen || !strings.Contains(res.Reason, "$is-debuggable is true") {
+		t.Errorf("reason %q; $is-debuggable among the incoming claims: %v", res.Reason, seen)
 	}
 }

@@ -173,7 +173,7 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 			return nil, err
 		}
 	}
-	key, sealed, err := s.newKey(req.Name, TokenAlgorithm(settings), now)
+	key, sealed, err := s.newKey(ctx, req.Name, TokenAlgorithm(settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,10 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 	return &ProviderView{Provider: created, AttestURI: s.AttestURI(created.Name), Signers: len(req.PolicySigningCertificates)}, nil
 }
 
-func (s *Service) newKey(provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+func (s *Service) newKey(ctx context.Context, provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+	if err := s.checkKEKBeforeSeal(ctx); err != nil {
+		return nil, nil, err
+	}
 	key, err := token.GenerateSigningKeyAlg(rand.Reader, alg, "avow attestation signing key: "+provider, now)
 	if err != nil {
 		return nil, nil, err
@@ -235,7 +238,7 @@ func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*
 		return nil, err
 	}
 	now := s.clock.Now()
-	key, sealed, err := s.newKey(p.Name, TokenAlgorithm(p.Settings), now)
+	key, sealed, err := s.newKey(ctx, p.Name, TokenAlgorithm(p.Settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +329,7 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 			return nil, mapStoreErr(err, "provider "+name)
 		}
 		if TokenAlgorithm(cur.Settings) != *a {
-			if key, sealed, err = s.newKey(cur.Name, *a, now); err != nil {
+			if key, sealed, err = s.newKey(ctx, cur.Name, *a, now); err != nil {
 				return nil, err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avowhq/avow/attestation"
@@ -46,6 +47,9 @@ var (
 	ErrRuntimeData        = attestation.ErrRuntimeDataMismatch // the binding is checked by the attestation type
 	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
 	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
+	// ErrKEKMismatch: the node's key-encryption key does not open the
+	// signing keys in the store (CheckKEK); nodes of one store share it.
+	ErrKEKMismatch = errs.New("kek_mismatch", "this node's key-encryption key (--kek-file) does not open the signing keys in the store").WithStatus(http.StatusInternalServerError)
 )
 
 // Config configures a Service.
@@ -57,6 +61,9 @@ type Config struct {
 	Types *attestation.Registry
 	// KEK is the 32-byte key-encryption key that seals signing keys at rest.
 	KEK []byte
+	// KEKSource names where KEK comes from (its file) in errors; never
+	// the key itself.
+	KEKSource string
 	// PublicURL is the base URL clients use (no trailing slash); a
 	// provider's attest URI is PublicURL + "/providers/" + name.
 	PublicURL string
@@ -102,13 +109,14 @@ type Config struct {
 
 // Service is the attestation service. It is safe for concurrent use.
 type Service struct {
-	st    store.Store
-	types *attestation.Registry
-	kek   []byte
-	urls  providerURLs
-	clock Clock
-	log   *slog.Logger
-	poll  time.Duration
+	st        store.Store
+	types     *attestation.Registry
+	kek       []byte
+	kekSource string
+	urls      providerURLs
+	clock     Clock
+	log       *slog.Logger
+	poll      time.Duration
 
 	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
 	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
@@ -126,6 +134,10 @@ type Service struct {
 	oidc BearerVerifier
 
 	shared map[string]SharedProvider // by name; read-only after New
+
+	// kekChecked is set once CheckKEK has opened at least one stored key:
+	// until then a new key is sealed only after CheckKEK passes (kek.go).
+	kekChecked atomic.Bool
 }
 
 // New returns a service over cfg.Store.
@@ -144,17 +156,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		st:       cfg.Store,
-		types:    cfg.Types,
-		kek:      cfg.KEK,
-		urls:     urls,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		poll:     cfg.PollInterval,
-		rootKeys: [][]byte{dcap.IntelRootKey()},
-		verifier: dcap.NewCache(),
-		cache:    newCache(),
-		oidc:     cfg.OIDC,
+		st:        cfg.Store,
+		types:     cfg.Types,
+		kek:       cfg.KEK,
+		kekSource: cfg.KEKSource,
+		urls:      urls,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		poll:      cfg.PollInterval,
+		rootKeys:  [][]byte{dcap.IntelRootKey()},
+		verifier:  dcap.NewCache(),
+		cache:     newCache(),
+		oidc:      cfg.OIDC,
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}

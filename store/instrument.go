@@ -94,6 +94,13 @@ func (s *instrumented) ListKeys(ctx context.Context, provider string) ([]Signing
 	return v, err
 }
 
+func (s *instrumented) ActiveKeys(ctx context.Context) ([]SigningKey, error) {
+	start := time.Now()
+	v, err := s.Store.ActiveKeys(ctx)
+	s.done("active_keys", start, err)
+	return v, err
+}
+
 func (s *instrumented) GetAdminTokenByHash(ctx context.Context, hash []byte) (AdminToken, error) {
 	start := time.Now()
 	v, err := s.Store.GetAdminTokenByHash(ctx, hash)

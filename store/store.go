@@ -90,6 +90,10 @@ type Reader interface {
 	// ListKeys returns all of a provider's signing keys, newest first (the
 	// active key first). ErrNotFound when the provider does not exist.
 	ListKeys(ctx context.Context, provider string) ([]SigningKey, error)
+	// ActiveKeys returns every provider's active signing key, ordered by
+	// provider name: what a node checks its key-encryption key against
+	// when it starts.
+	ActiveKeys(ctx context.Context) ([]SigningKey, error)
 
 	// GetAdminTokenByHash returns the token whose secret hashes to hash,
 	// revoked or not: the caller must check Revoked.
