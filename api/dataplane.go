@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
@@ -225,7 +227,7 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	if err := checkAPIVersion(r); err != nil {
 		return nil, 0, err
 	}
-	t, err := service.CanonicalType(attType)
+	t, err := s.svc.AttestationType(attType)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -240,16 +242,24 @@ func (s *Server) parseAttest(r *http.Request, attType string) (req *service.Atte
 	return req, held, err
 }
 
-// decodeAttest decodes an attestation body of type t.
-func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
+// decodeAttest decodes an attestation body of type t: MAA's request, whose
+// evidence is in the member the type names (quote or report).
+func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error) {
 	var body attestBody
 	if err := decodeAttestBody(raw, &body); err != nil {
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
-	req := &service.AttestRequest{Type: t, DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
+	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
 	evidence, field := body.Quote, "quote"
-	if t == service.TypeOpenEnclave {
+	if t.EvidenceField() == "report" {
 		evidence, field = body.Report, "report"
+		if t.Name() == "OpenEnclave" && body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) OpenEnclave body: the
+			// report under "quote". Deprecated; see docs/azure-sdk.md.
+			evidence, field = body.Quote, "quote"
+		} else if t.Name() == "OpenEnclave" && body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
+		}
 	}
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)
@@ -274,8 +284,19 @@ func decodeAttest(raw []byte, t string) (*service.AttestRequest, error) {
 	return req, nil
 }
 
+// data reads runtimeData or initTimeData. An object that names a dataType
+// but carries no data is refused rather than taken as absent: the caller
+// meant to send data and would otherwise get a token without its claims
+// (azure-security-attestation 1.0.1 sends initTimeData {"dataType":
+// "JSON"} and no data for inittime_json). An empty object is absent.
 func data(field string, d *dataJSON) (*service.Data, error) {
-	if d == nil || d.Data == nil {
+	if d == nil {
+		return nil, nil
+	}
+	if d.Data == nil {
+		if d.DataType != "" {
+			return nil, ErrBadJSON.Wrapf("%s has dataType %q but no data", field, d.DataType)
+		}
 		return nil, nil
 	}
 	b, err := b64(field+".data", *d.Data)
@@ -309,7 +330,7 @@ func jwsBody(r *http.Request) (string, error) {
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest string) {
 	// The caller first, so that a refused change names its actor in the
 	// audit log whatever the reason.
-	who, ok := s.authenticate(w, r)
+	who, ok := s.dataPlaneCaller(w, r, provider)
 	if !ok {
 		return
 	}
@@ -321,6 +342,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 	var err error
 	ctx := r.Context()
 	var tok string
+	var warnings []policy.Warning
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		tok, err = s.svc.GetPolicy(ctx, who, provider, attType)
@@ -330,7 +352,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		}
 		var jws string
 		if jws, err = jwsBody(r); err == nil {
-			tok, err = s.svc.SetPolicy(ctx, who, provider, attType, jws)
+			tok, warnings, err = s.svc.SetPolicy(ctx, who, provider, attType, jws)
 		}
 	case action == "reset" && r.Method == http.MethodPost:
 		if !s.allow(w, r, who, store.RolePolicyAdmin) {
@@ -349,11 +371,24 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		s.writeError(w, r, err)
 		return
 	}
+	if len(warnings) > 0 {
+		// An avow addition: MAA's SDKs read "token" and ignore the rest,
+		// and a policy without findings gets MAA's body exactly.
+		writeJSON(w, http.StatusOK, policyResultBody{Token: tok, Warnings: warnings})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 
+// policyResultBody is the answer of a policy set with lint findings: the
+// result token and the warnings (code, message, line, column).
+type policyResultBody struct {
+	Token    string           `json:"token"`
+	Warnings []policy.Warning `json:"warnings"`
+}
+
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {
-	who, ok := s.authenticate(w, r) // first: see policies
+	who, ok := s.dataPlaneCaller(w, r, provider) // first: see policies
 	if !ok {
 		return
 	}

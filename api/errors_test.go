@@ -1,92 +1,39 @@
 package api
 
 import (
-	"database/sql"
 	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/avowhq/avow/store"
-	"github.com/avowhq/avow/store/sqlite"
 )
 
-// TestStoreErrorsWithoutDriverText: a unique violation and a driver
-// failure raised by a real database reach a client as the store's codes
-// and fixed sentences; the driver's text is logged at most.
-func TestStoreErrorsWithoutDriverText(t *testing.T) {
+// TestErrorSaidOnce: a quote the parser refuses is refused by the verifier
+// with the same code; the body says the code once, the sentence once and
+// the detail once (it used to say "the quote format is not supported:
+// unsupported_quote_format: the quote format is not supported: ...").
+func TestErrorSaidOnce(t *testing.T) {
 	e := newEnv(t, Options{})
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "avow.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	exec := func(q string) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A constraint the store does not check first: the database refuses.
-	exec(`CREATE UNIQUE INDEX test_one_document ON policies (document)`)
-	if _, err := st.CreateProvider(ctx, store.Provider{Name: "p", TrustModel: store.TrustModelAAD}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "SgxEnclave", Document: "same"}); err != nil {
-		t.Fatal(err)
-	}
-	_, unique := st.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "OpenEnclave", Document: "same"})
-	if !errors.Is(unique, store.ErrConflict) {
-		t.Fatalf("unique violation: %v", unique)
-	}
-	var driver interface{ Code() int }
-	if !errors.As(unique, &driver) {
-		t.Errorf("the driver's error is not kept as the cause of %v", unique)
-	}
-	// A driver failure.
-	exec(`DROP TABLE admin_tokens`)
-	_, failure := st.GetAdminTokenByHash(ctx, make([]byte, 32))
-	if !errors.Is(failure, store.ErrStore) {
-		t.Fatalf("driver failure: %v", failure)
-	}
-
-	leaks := []string{"UNIQUE", "constraint", "policies.document", "no such table", "admin_tokens", "SQL", "(2067)"}
-	for _, c := range []struct {
-		err    error
-		status int
-		code   string
-		msg    string
+	for _, tc := range []struct {
+		quote      []byte
+		code, want string
 	}{
-		{unique, http.StatusConflict, store.ErrConflict.Code, store.ErrConflict.Message},
-		{failure, http.StatusServiceUnavailable, store.ErrStore.Code, store.ErrStore.Message},
+		{append([]byte("# avow\n"), make([]byte, 1100)...), // README.md sent as a quote
+			"unsupported_quote_format", "the quote format is not supported: quote version 8227 is not supported (3, 4 or 5)"},
+		{[]byte("# avow"), "unsupported_quote_format", "the quote format is not supported: quote is 6 bytes, the minimum is "},
 	} {
-		rec := httptest.NewRecorder()
-		e.api.writeError(rec, httptest.NewRequest(http.MethodGet, "/", nil), c.err)
+		r := e.do(t, "POST", attestPath, "", strings.NewReader(e.attestBody(tc.quote)), "Content-Type", "application/json")
 		var b errBody
-		if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(r.body, &b); err != nil || r.status != 400 {
+			t.Fatalf("%d %s", r.status, r.body)
 		}
-		if rec.Code != c.status || b.Error.Code != c.code || !strings.HasPrefix(b.Error.Message, c.msg) {
-			t.Errorf("%v rendered as %d %s", c.err, rec.Code, rec.Body)
+		if b.Error.Code != tc.code || !strings.HasPrefix(b.Error.Message, tc.want) {
+			t.Errorf("body %s\nwant code %s, message %q", r.body, tc.code, tc.want)
 		}
-		for _, leak := range leaks {
-			if strings.Contains(rec.Body.String(), leak) {
-				t.Errorf("body %s shows the driver's text %q", rec.Body, leak)
+		seen := map[string]bool{}
+		for _, part := range strings.Split(b.Error.Message, ": ") {
+			if seen[part] || part == b.Error.Code {
+				t.Errorf("%q is said twice: %s", part, r.body)
 			}
+			seen[part] = true
 		}
-	}
-	// The operator finds the driver's text of the 5xx in the log.
-	if !strings.Contains(e.logs.String(), "no such table") {
-		t.Errorf("the driver failure is not logged: %s", e.logs)
 	}
 }

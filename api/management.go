@@ -9,57 +9,52 @@ import (
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
-// providerJSON is a provider as the management API shows it.
-type providerJSON struct {
-	Name                      string       `json:"name"`
-	TrustModel                string       `json:"trustModel"`
-	AttestURI                 string       `json:"attestUri"`
-	Settings                  settingsJSON `json:"settings"`
-	PolicySigningCertificates int          `json:"policySigningCertificates"`
-	CreatedAt                 time.Time    `json:"createdAt"`
-	UpdatedAt                 time.Time    `json:"updatedAt"`
-	Version                   int64        `json:"version"`
-}
-
-type settingsJSON struct {
-	AcceptedTCBStatuses   []string `json:"acceptedTcbStatuses"`
-	CollateralGracePeriod string   `json:"collateralGracePeriod"`
-	// TokenAlgorithm is RS256 (default, MAA's) or ES256.
-	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
-	// CollateralSources replace the deployment's collateral sources for
-	// this provider (absent: the deployment's; on PATCH absent keeps the
-	// current list and [] goes back to the deployment's).
-	CollateralSources []string `json:"collateralSources,omitempty"`
-}
-
-func providerOut(v *service.ProviderView) providerJSON {
-	return providerJSON{
+func providerOut(v *service.ProviderView) wire.Provider {
+	return wire.Provider{
 		Name: v.Name, TrustModel: string(v.TrustModel), AttestURI: v.AttestURI,
-		Settings: settingsJSON{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
+		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
-			CollateralSources: service.CollateralSources(v.Settings)},
-		PolicySigningCertificates: v.Signers, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
+			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
+			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings))},
+		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
 }
 
-type createProviderJSON struct {
-	Name                      string        `json:"name"`
-	TrustModel                string        `json:"trustModel"`
-	PolicySigningCertificates []string      `json:"policySigningCertificates"`
-	Settings                  *settingsJSON `json:"settings"`
+// disabledOnly shows an Enabled/Disabled setting only when it is not the
+// default.
+func disabledOnly(v string) string {
+	if v == service.AccessEnabled {
+		return ""
+	}
+	return v
 }
 
-func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
+type createProviderJSON struct {
+	Name                      string         `json:"name"`
+	TrustModel                string         `json:"trustModel"`
+	PolicySigningCertificates []string       `json:"policySigningCertificates"`
+	Settings                  *wire.Settings `json:"settings"`
+}
+
+// settingsIn turns the settings of a create or update body into the
+// service's (nil: keep every default or current value).
+func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	if in == nil {
 		return nil, nil
 	}
 	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources}
+	if in.PublicNetworkAccess != "" {
+		out.PublicNetworkAccess = &in.PublicNetworkAccess
+	}
+	if in.TPMAttestationAuthentication != "" {
+		out.TPMAttestationAuthentication = &in.TPMAttestationAuthentication
+	}
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm
 		out.TokenAlgorithm = &alg
@@ -137,7 +132,7 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 				s.writeError(w, r, err)
 				return
 			}
-			out := make([]providerJSON, 0, len(views))
+			out := make([]wire.Provider, 0, len(views))
 			for i := range views {
 				out = append(out, providerOut(&views[i]))
 			}
@@ -156,7 +151,7 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 				s.writeError(w, r, err)
 				return
 			}
-			settings, err := in.Settings.toService()
+			settings, err := settingsIn(in.Settings)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -201,7 +196,7 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 			return
 		}
 		var in struct {
-			Settings *settingsJSON `json:"settings"`
+			Settings *wire.Settings `json:"settings"`
 		}
 		if err := decodeJSON(r, MaxMgmtBody, &in); err != nil {
 			s.writeError(w, r, err)
@@ -211,7 +206,7 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 			s.writeError(w, r, ErrBadJSON.Wrapf("the body has no settings"))
 			return
 		}
-		settings, err := in.Settings.toService()
+		settings, err := settingsIn(in.Settings)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -244,7 +239,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, client.Key{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
+		writeJSON(w, http.StatusOK, wire.Key{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
 		return
 	}
 	if !s.method(w, r, http.MethodGet) {
@@ -255,9 +250,9 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]client.Key, 0, len(keys))
+	out := make([]wire.Key, 0, len(keys))
 	for _, k := range keys {
-		kj := client.Key{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
+		kj := wire.Key{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
 		if !k.RetiredAt.IsZero() {
 			t := k.RetiredAt
 			kj.RetiredAt = &t
@@ -341,12 +336,22 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 			s.writeError(w, r, err)
 			return
 		}
-		row, err := s.svc.ImportCollateral(ctx, who, col, "api")
+		row, expired, err := s.svc.ImportCollateral(ctx, who, col, "api")
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, collateralOut(row))
+		out := collateralOut(row)
+		if len(expired) > 0 {
+			docs := make([]map[string]any, len(expired))
+			for i, e := range expired {
+				docs[i] = map[string]any{"document": e.Document, "expiredAt": e.At}
+			}
+			out["expired"] = true
+			out["expiredDocuments"] = docs
+			out["warnings"] = []string{service.ExpiredWarning(expired, s.svc.Now())}
+		}
+		writeJSON(w, http.StatusCreated, out)
 	case http.MethodGet:
 		rows, err := s.svc.ListCollateral(ctx, who)
 		if err != nil {
@@ -355,7 +360,13 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 		}
 		out := make([]map[string]any, 0, len(rows))
 		for _, c := range rows {
-			out = append(out, collateralOut(c))
+			m := collateralOut(c.Collateral)
+			m["expired"] = c.Expired
+			if !c.ExpiresAt.IsZero() {
+				m["expiresAt"] = c.ExpiresAt
+				m["expiresInSeconds"] = int64(c.TimeToExpiry / time.Second)
+			}
+			out = append(out, m)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"collateral": out})
 	default:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/sgxsim"
 )
 
 // Body limits.
@@ -36,6 +37,11 @@ type Server struct {
 	attestSlots   semaphore
 	workers       semaphore
 	attestBodies  *byteBudget
+	network       NetworkOptions
+	// console serves /ui/ (nil when disabled); sim makes quotes in --dev
+	// (console.go).
+	console http.Handler
+	sim     *sgxsim.Platform
 	// attestHook, when set (tests), runs while an attestation holds its
 	// slot, before the pipeline.
 	attestHook func()
@@ -135,10 +141,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ready\n"))
+	case consolePath(path):
+		s.serveConsole(w, r)
 	case isARMPath(path):
 		s.arm(w, r)
 	case strings.HasPrefix(path, "/providers/"):
-		s.dataPlane(w, r, strings.TrimPrefix(path, "/providers/"))
+		rest := strings.TrimPrefix(path, "/providers/")
+		if name, _, _ := strings.Cut(rest, "/"); !s.networkAllowed(w, r, name) {
+			return
+		}
+		s.dataPlane(w, r, rest)
 	case path == "/management" || strings.HasPrefix(path, "/management/"):
 		s.management(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/management"), "/"))
 	default:

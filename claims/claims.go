@@ -47,6 +47,8 @@ var (
 const (
 	TypeSGX = "sgx"
 	TypeTDX = "tdxvm"
+	// TypeSevSnpVm is the x-ms-attestation-type of AMD SEV-SNP VMs (package snp).
+	TypeSevSnpVm = "sevsnpvm"
 )
 
 // EATProfileTDX is the eat_profile of MAA's TDX tokens.
@@ -238,7 +240,7 @@ func AddInitTimeData(c map[string]any, data []byte, dataType string) error {
 }
 
 // topLevelArray says why JSON data that is an array is refused: it would be
-// a top-level array claim (see ForToken).
+// a top-level array claim (see attestation.ForToken).
 const topLevelArray = "data of type JSON is an array, which cannot be a token claim (relying parties such as the .NET drivers load claims into a dictionary); send a JSON object"
 
 // parseJSON decodes exactly one JSON value, numbers as json.Number.

@@ -3,7 +3,6 @@ package claims
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/avowhq/avow/dcap"
@@ -23,12 +22,12 @@ import (
 // relying party sees every relaxation in the token.
 //
 // TDX: attester_tcb_status (MAA's TDX EAT profile) and, as avow additions
-// named in the same family, attester_advisory_ids, attester_tcb_date and
-// attester_collateral_expired.
+// named in the same family, attester_advisory_ids, attester_tcb_date,
+// attester_collateral_expired, qe_svn and pce_svn.
 //
 // The advisory ids are a JSON array for the policy (its JSON text, which
-// JmesPath reads); ForToken turns them into one comma-separated string for
-// the token.
+// JmesPath reads); attestation.ForToken turns them into one comma-separated
+// string for the token.
 func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, res *dcap.Result) {
 	advisories := make([]any, len(res.AdvisoryIDs))
 	for i, id := range res.AdvisoryIDs {
@@ -40,6 +39,13 @@ func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, r
 		c["attester_advisory_ids"] = advisories
 		c["attester_tcb_date"] = tcbDate
 		c["attester_collateral_expired"] = res.CollateralExpired
+		// The SVNs TCB matching compared: the quoting enclave's (its
+		// report's ISVSVN, against the QE identity) and the PCE's (the PCK
+		// certificate's, against the TCB info).
+		c["qe_svn"] = int(q.QEReport.ISVSVN)
+		if res.PCK != nil {
+			c["pce_svn"] = int(res.PCK.PCESVN)
+		}
 		return
 	}
 	quoteHash := sha256.Sum256(q.Raw)
@@ -58,29 +64,4 @@ func AddVerification(c map[string]any, q *quote.Quote, h pcs.CollateralHashes, r
 	c["x-ms-sgx-advisory-ids"] = advisories
 	c["x-ms-sgx-tcb-date"] = tcbDate
 	c["x-ms-sgx-collateral-expired"] = res.CollateralExpired
-}
-
-// listClaims are the claims whose value is a list of strings.
-var listClaims = []string{"x-ms-sgx-advisory-ids", "attester_advisory_ids"}
-
-// ForToken makes c fit for a token once the policy has seen it: no claim at
-// the top level is a JSON array. Microsoft.Data.SqlClient (and other
-// .NET relying parties) load a token's claims into a dictionary, where an
-// array becomes several claims of one type and validation throws; MAA's
-// own SGX tokens carry no array. The advisory ids become one string, the
-// ids joined with commas ("" when there are none).
-func ForToken(c map[string]any) {
-	for _, k := range listClaims {
-		ids, ok := c[k].([]any)
-		if !ok {
-			continue
-		}
-		parts := make([]string, 0, len(ids))
-		for _, id := range ids {
-			if s, ok := id.(string); ok {
-				parts = append(parts, s)
-			}
-		}
-		c[k] = strings.Join(parts, ",")
-	}
 }

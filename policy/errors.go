@@ -82,6 +82,9 @@ func (e *SyntaxError) Located() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Message)
 }
 
+// Described is Located: errs.Detail renders the error without its code.
+func (e *SyntaxError) Described() string { return e.Located() }
+
 // Unwrap returns the sentinel of the error's code.
 func (e *SyntaxError) Unwrap() error { return e.sentinel }
 
@@ -121,6 +124,7 @@ const (
 	WarnTypeMismatch      = "policy_type_mismatch"
 	WarnHexCase           = "policy_hex_case"
 	WarnUnknownProperty   = "policy_unknown_property"
+	WarnUnknownClaim      = "policy_unknown_claim"
 	WarnIssueInAuthz      = "policy_issue_in_authorization"
 	WarnNoPermit          = "policy_no_permit"
 	WarnRawPolicyDocument = "policy_document_raw_text"

@@ -23,11 +23,12 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/policy"
-	"github.com/avowhq/avow/service"
+
 	"github.com/avowhq/avow/sgxsim"
 )
 
@@ -441,7 +442,7 @@ func TestDraftPolicy(t *testing.T) {
 		t.Errorf("x-ms-policy %v", d.Claims["x-ms-policy"])
 	}
 	text, _, err := c.GetPolicy(ctx, p.AttestURI, "SgxEnclave")
-	if err != nil || text != service.DefaultSGXPolicy {
+	if err != nil || text != sgx.DefaultPolicy {
 		t.Errorf("the draft was stored: %q %v", text, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/oidc"
 	"github.com/avowhq/avow/service"
 )
 
@@ -15,23 +16,32 @@ type OIDCConfig struct {
 	Audience  string            // required with Issuer
 	RoleClaim string            // default "roles"
 	RoleMap   map[string]string // claim value -> reader, policy-admin or owner
+	// ConsoleClientID is the web console's OAuth client id (avow serve
+	// --console-oidc-client-id): with Issuer, the console signs in with
+	// the issuer (server/console.go).
+	ConsoleClientID string
 	// HTTPClient fetches the issuer's metadata and keys (default: system
 	// roots, 10 s timeout; SSL_CERT_FILE adds a private CA).
 	HTTPClient *http.Client
 }
 
-// oidcVerifier returns the verifier of cfg, or nil when no issuer is set.
-func oidcVerifier(cfg OIDCConfig) (*service.OIDCVerifier, error) {
+// oidcVerifier returns the verifier of cfg, or nil when no issuer is set
+// (an untyped nil: a nil *oidc.Verifier in the interface would be "set").
+func oidcVerifier(cfg OIDCConfig) (service.BearerVerifier, error) {
 	if strings.TrimSpace(cfg.Issuer) == "" {
 		if cfg.Audience != "" || len(cfg.RoleMap) > 0 {
 			return nil, ErrConfig.Wrapf("--oidc-audience and --oidc-role-map need --oidc-issuer")
 		}
 		return nil, nil
 	}
-	roles, err := service.ParseRoleMap(cfg.RoleMap)
+	roles, err := oidc.ParseRoleMap(cfg.RoleMap)
 	if err != nil {
 		return nil, err
 	}
-	return service.NewOIDCVerifier(service.OIDCConfig{Issuer: cfg.Issuer, Audience: cfg.Audience,
+	v, err := oidc.New(oidc.Config{Issuer: cfg.Issuer, Audience: cfg.Audience,
 		RoleClaim: cfg.RoleClaim, RoleMap: roles, HTTPClient: cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -20,10 +20,13 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/api"
+	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -39,7 +42,10 @@ type Config struct {
 	ProviderDomain string
 	// RootProvider serves one provider's data plane at the server's root
 	// (service.Config.RootProvider).
-	RootProvider   string
+	RootProvider string
+	// Types are the attestation types served (default:
+	// attestation/builtin.Registry, every type avow ships).
+	Types          *attestation.Registry
 	TLSCert        string // PEM files; default: a self-signed certificate in DataDir
 	TLSKey         string
 	InsecureHTTP   bool   // plain HTTP, only for loopback experiments
@@ -54,10 +60,21 @@ type Config struct {
 	Ops            Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
+	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
+	SNP SNPOptions
 
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
 	OIDC OIDCConfig
+	// NoConsole turns the web console at /ui/ off (see console.go).
+	NoConsole bool
+
+	// Network declares the private networks (and trusted proxies) a
+	// provider with publicNetworkAccess Disabled answers to.
+	Network api.NetworkOptions
+	// SharedProviders are created at start if missing and served
+	// read-only with the default policies (service/shared.go).
+	SharedProviders []service.SharedProvider
 }
 
 // Node is a running avow node.
@@ -90,6 +107,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, ErrConfig.Wrapf("data folder: %v", err)
 	}
 	warnLoosePermissions(cfg.Logger, cfg.DataDir)
+	if cfg.Network.TrustedProxyHeader != "" && len(cfg.Network.TrustedProxies) == 0 {
+		return nil, ErrConfig.Wrapf("--trusted-proxy-header needs --trusted-proxies: the addresses of the proxies allowed to set it")
+	}
 	if cfg.InsecureHTTP && !loopbackAddr(cfg.Listen) {
 		return nil, ErrConfig.Wrapf("--insecure-http is only allowed on a loopback address, not %q", cfg.Listen)
 	}
@@ -100,9 +120,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	kek, kekCreated, err := token.LoadOrCreateKEK(kekFile)
 	if err != nil {
 		return nil, err
-	}
-	if kekCreated {
-		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
 	st, err := OpenStore(ctx, cfg.StoreURL, cfg.DataDir, cfg.DBMaxConns, cfg.Logger)
 	if err != nil {
@@ -150,8 +167,23 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.URL = strings.TrimRight(publicURL, "/")
 
 	n.Metrics = api.NewMetrics()
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
-		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
+	types := cfg.Types
+	var simulatedKeys [][]byte
+	var snpCollateral *snp.CachedCollateral
+	if types == nil {
+		clock := time.Now
+		if cfg.Clock != nil {
+			clock = cfg.Clock.Now
+		}
+		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
+		if err != nil {
+			return fail(err)
+		}
+		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
+		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
+	}
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, KEKSource: kekSource(kekFile, kekCreated), PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
 		return fail(err)
@@ -162,6 +194,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(err)
 		}
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
+		svcCfg.SimulatedKeys = simulatedKeys
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
@@ -170,6 +203,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	svc, err := service.New(svcCfg)
 	if err != nil {
 		return fail(err)
+	}
+	// A node whose KEK does not open the store's keys would start and then
+	// answer every attestation with 500 key_unsealing_failed: refuse now.
+	if err := svc.CheckKEK(ctx); err != nil {
+		if kekCreated {
+			os.Remove(kekFile) // generated for this start: not a key to keep
+		}
+		return fail(err)
+	}
+	if kekCreated {
+		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
 	n.Service = svc
 	n.Metrics.Watch(svc)
@@ -184,6 +228,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.AdminToken, err = bootstrap(ctx, svc, secret, cfg.Logger); err != nil {
 		return fail(err)
 	}
+	if err := svc.EnsureSharedProviders(ctx); err != nil {
+		return fail(err)
+	}
 	if sim != nil {
 		if err := loadSimCollateral(ctx, svc, sim); err != nil {
 			return fail(err)
@@ -194,10 +241,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cancel = cancel
 	go svc.Run(runCtx)
 	go svc.RunCollateralRefresh(runCtx)
+	go runSNPRefresh(runCtx, snpCollateral, cfg.SNP.RefreshInterval, cfg.Logger)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),
-			Limits: cfg.Ops.Limits}),
+			Limits: cfg.Ops.Limits, Network: cfg.Network, Console: consoleOptions(cfg, sim)}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: orDefault(cfg.Ops.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(cfg.Ops.ReadTimeout, 30*time.Second),
@@ -221,6 +269,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// kekSource names the KEK file in errors.
+func kekSource(path string, created bool) string {
+	if created {
+		return path + " (generated at this start: the file did not exist)"
+	}
+	return path
+}
+
 // loadSimCollateral imports fresh collateral of the simulated platform for
 // SGX and TDX, issued now.
 func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Platform) error {
@@ -230,7 +286,7 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 		if err != nil {
 			return err
 		}
-		if _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+		if _, _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
 			return err
 		}
 	}

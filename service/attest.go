@@ -3,32 +3,26 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/claims"
-	"github.com/avowhq/avow/dcap"
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
-	"github.com/avowhq/avow/quote"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
 
 // Data is runtime or init-time data of an attestation request.
-type Data struct {
-	Bytes    []byte
-	DataType string // "Binary" or "JSON"
-}
+type Data = attestation.Data
 
 // AttestRequest is one attestation: the evidence of an attestation type
 // and the optional data the token binds.
 type AttestRequest struct {
-	Type         string // SgxEnclave, OpenEnclave or TdxVm
-	Evidence     []byte // the quote (SgxEnclave, TdxVm) or OpenEnclave report
+	Type         string // a registered type: SgxEnclave, OpenEnclave, TdxVm, …
+	Evidence     []byte // the type's evidence member (quote or report), decoded
 	RuntimeData  *Data
 	InitTimeData *Data
 	// DraftPolicy, when set, is evaluated instead of the stored policy and
@@ -41,47 +35,98 @@ type AttestRequest struct {
 type AttestResult struct {
 	Token        string
 	Claims       map[string]any // the token's claims without iss/iat/nbf/exp/jti
-	Verification *dcap.Result
+	Verification *attestation.Verified
+}
+
+// Attest verifies evidence for a provider and issues its token: quote
+// verification at the service's now with the stored collateral, the
+// provider's TCB and expiry settings, runtime/init-time data binding, the
+// policy, and the signature of the provider's active key.
+//
+// Every call is recorded: an attestation record in the audit log (written
+// asynchronously in batches, see AuditConfig) and the outcome reported to
+// the Observer.
+func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest) (*AttestResult, error) {
+	start := time.Now()
+	tr := AttestRecord{Provider: provider, Type: req.Type}
+	res, err := s.attest(ctx, provider, req, &tr)
+	tr.Duration = time.Since(start)
+	tr.Time = s.clock.Now()
+	tr.RequestID = RequestIDFrom(ctx)
+	tr.Outcome = OutcomeSuccess
+	if err != nil {
+		tr.Outcome, tr.FailureCode, tr.Message = OutcomeFailure, errorCode(err), truncate(errs.Detail(err))
+	}
+	if !tr.ProviderKnown {
+		tr.Provider = truncate(tr.Provider)
+	}
+	if !tr.TypeKnown {
+		tr.Type = truncate(tr.Type)
+	}
+	s.obs.Attested(tr)
+	switch {
+	case s.audit.cfg.Disabled:
+	case tr.PolicyHash != "":
+		// The attestation reached a provider's policy: a record of its own.
+		s.audit.record(attestationEntry(&tr))
+	default:
+		// Refused before any policy (unknown provider, malformed or
+		// unverifiable evidence, ...): anyone can send these, so they are
+		// counted per provider, type, code and minute, not recorded one by
+		// one.
+		s.audit.countRefused(&tr)
+	}
+	return res, err
 }
 
 // attest is Attest without the audit record and the outcome metrics (see
 // audit.go); it notes what it learns in tr and reports the time of each
 // stage to the observer.
 func (s *Service) attest(ctx context.Context, provider string, req AttestRequest, tr *AttestRecord) (*AttestResult, error) {
-	p, attType, err := s.providerAndType(ctx, provider, req.Type)
+	p, err := s.provider(ctx, provider)
+	typ, terr := s.AttestationType(req.Type)
+	attType := ""
+	if terr == nil {
+		attType = typ.Name()
+	}
 	tr.noteProvider(p, attType)
 	if err != nil {
 		return nil, err
 	}
-	q, err := parseEvidence(attType, req.Evidence)
+	if terr != nil {
+		return nil, terr
+	}
+	if len(req.Evidence) == 0 {
+		return nil, ErrInvalidRequest.Wrapf("the request carries no evidence")
+	}
+	ev, err := typ.Parse(req.Evidence)
 	if err != nil {
 		return nil, err
 	}
-	tr.TEE = strings.ToLower(teeName(q))
+	tr.TEE = ev.TEE()
 	now := s.clock.Now()
 	start := time.Now()
-	srcs := s.sourcesFor(p)
-	res, col, err := s.verify(ctx, q, now, srcs)
+	col := s.collateralAccess(p)
+	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col})
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
-	tr.TCBStatus, tr.FMSPC = string(res.TCBStatus), hex.EncodeToString(res.PCK.FMSPC[:])
-	if err := checkSettings(p, res, now); err != nil {
-		return nil, s.explainExpired(err, res, srcs)
+	tr.TCBStatus, tr.FMSPC = v.TCBStatus, v.PlatformID
+	if err := checkSettings(p, v, now); err != nil {
+		return nil, col.explainExpired(err)
 	}
 	start = time.Now()
-	c := claims.FromQuote(q)
-	claims.AddVerification(c, q, col.hashes, res)
-	if s.simulated(res.RootKey) {
+	c, err := typ.Claims(v, withDataType(req.RuntimeData), withDataType(req.InitTimeData))
+	if err != nil {
+		return nil, err
+	}
+	if s.simulated(v.RootKey) {
 		c["x-avow-simulated"] = true
 		tr.Simulated = true
 	}
-	if s.privateRoot(res.RootKey) {
+	if s.privateRoot(v.RootKey) {
 		c["x-avow-private-root"] = true
-	}
-	if err := addData(c, q, req); err != nil {
-		return nil, err
 	}
 
 	var ap *activePolicy
@@ -111,7 +156,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if len(outcome.Issued) > 0 {
 		c["x-ms-policy"] = outcome.Issued
 	}
-	claims.ForToken(c)
+	attestation.ForToken(c)
 	c["x-ms-policy-hash"] = ap.hash
 	if ap.signer != nil {
 		c["x-ms-policy-signer"] = ap.signer
@@ -139,63 +184,24 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if err != nil {
 		return nil, err
 	}
-	return &AttestResult{Token: tok, Claims: c, Verification: res}, nil
-}
-
-// parseEvidence parses the evidence of an attestation type.
-func parseEvidence(attType string, evidence []byte) (*quote.Quote, error) {
-	if len(evidence) == 0 {
-		return nil, ErrInvalidRequest.Wrapf("the request carries no evidence")
-	}
-	var q *quote.Quote
-	var err error
-	if attType == TypeOpenEnclave {
-		q, err = quote.ParseOpenEnclave(evidence)
-	} else {
-		q, err = quote.Parse(evidence)
-	}
-	if err != nil {
-		return nil, dcap.ErrUnsupportedQuoteFormat.Wrap(err)
-	}
-	if q.IsTDX() != (attType == TypeTdxVm) {
-		return nil, dcap.ErrUnsupportedQuoteFormat.Wrapf("a %s quote cannot be attested as %s", teeName(q), attType)
-	}
-	return q, nil
-}
-
-func teeName(q *quote.Quote) string {
-	if q.IsTDX() {
-		return "TDX"
-	}
-	return "SGX"
-}
-
-// verify finds the quote's collateral (fetching from srcs when it is
-// missing or expired) and verifies the quote with it.
-func (s *Service) verify(ctx context.Context, q *quote.Quote, now time.Time, srcs sourceSet) (*dcap.Result, *storedCollateral, error) {
-	ext, err := s.verifier.Platform(q)
-	if err != nil {
-		return nil, nil, err
-	}
-	key := store.CollateralKey{TEE: strings.ToLower(teeName(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
-	return s.verifyWithCollateral(ctx, q, key, now, srcs)
+	return &AttestResult{Token: tok, Claims: c, Verification: v}, nil
 }
 
 // checkSettings applies the provider's acceptance of TCB statuses and of
 // expired collateral.
-func checkSettings(p store.Provider, res *dcap.Result, now time.Time) error {
-	if !slices.Contains(p.Settings.AcceptedTCBStatuses, string(res.TCBStatus)) {
-		msg := "the platform's TCB status is " + string(res.TCBStatus)
-		if len(res.AdvisoryIDs) > 0 {
-			msg += " (advisories " + strings.Join(res.AdvisoryIDs, ", ") + ")"
+func checkSettings(p store.Provider, v *attestation.Verified, now time.Time) error {
+	if !slices.Contains(p.Settings.AcceptedTCBStatuses, v.TCBStatus) {
+		msg := "the platform's TCB status is " + v.TCBStatus
+		if len(v.AdvisoryIDs) > 0 {
+			msg += " (advisories " + strings.Join(v.AdvisoryIDs, ", ") + ")"
 		}
 		return ErrTCBNotAccepted.Wrapf("%s; provider %s accepts %s", msg, p.Name, strings.Join(p.Settings.AcceptedTCBStatuses, ", "))
 	}
-	if res.CollateralExpired {
-		deadline := res.EarliestExpirationDate.Add(p.Settings.CollateralGracePeriod)
+	if v.CollateralExpired {
+		deadline := v.CollateralExpiry.Add(p.Settings.CollateralGracePeriod)
 		if !now.Before(deadline) {
-			return ErrCollateralExpired.Wrapf("the collateral expired at %s (FMSPC %x); provider %s allows a grace period of %s",
-				res.EarliestExpirationDate.UTC().Format(time.RFC3339), res.PCK.FMSPC, p.Name, p.Settings.CollateralGracePeriod)
+			return ErrCollateralExpired.Wrapf("the collateral expired at %s (%s %s); provider %s allows a grace period of %s",
+				v.CollateralExpiry.UTC().Format(time.RFC3339), v.PlatformKind, v.PlatformID, p.Name, p.Settings.CollateralGracePeriod)
 		}
 	}
 	return nil
@@ -210,31 +216,10 @@ func (s *Service) simulated(rootKey []byte) bool {
 	return false
 }
 
-// addData binds runtime and init-time data and adds their claims.
-func addData(c map[string]any, q *quote.Quote, req AttestRequest) error {
-	if rd := req.RuntimeData; rd != nil {
-		if err := claims.CheckRuntimeDataBinding(q, rd.Bytes); err != nil {
-			return err // runtime_data_mismatch, said once
-		}
-		if err := claims.AddRuntimeData(c, rd.Bytes, dataType(rd.DataType)); err != nil {
-			return ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
-		}
+// withDataType defaults an absent dataType to Binary, as MAA does.
+func withDataType(d *Data) *Data {
+	if d == nil || d.DataType != "" {
+		return d
 	}
-	if id := req.InitTimeData; id != nil {
-		if err := claims.CheckInitTimeDataBinding(q, id.Bytes); err != nil {
-			return err // inittime_data_mismatch
-		}
-		if err := claims.AddInitTimeData(c, id.Bytes, dataType(id.DataType)); err != nil {
-			return ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
-		}
-	}
-	return nil
-}
-
-// dataType defaults an absent dataType to Binary, as MAA does.
-func dataType(t string) string {
-	if t == "" {
-		return claims.DataTypeBinary
-	}
-	return t
+	return &Data{Bytes: d.Bytes, DataType: "Binary"}
 }

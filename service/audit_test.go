@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -107,7 +109,7 @@ func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *cou
 	rec := newRecorder()
 	p := sgxsim.Default()
 	clock := &fixedClock{testNow}
-	s, err := New(Config{Store: cs, KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: clock,
+	s, err := New(Config{Store: cs, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: clock,
 		ExtraRoots: []*x509.Certificate{p.Root()}, Simulated: true, Observer: rec, Audit: cfg})
 	if err != nil {
 		t.Fatal(err)
@@ -117,13 +119,13 @@ func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p, cs, rec, clock
@@ -135,10 +137,10 @@ func TestAttestationAudit(t *testing.T) {
 	good := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2})
 	svn1 := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 1})
 	ctx := WithRequestID(context.Background(), "req-good")
-	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: good}); err != nil {
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Attest(WithRequestID(context.Background(), "req-denied"), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: svn1}); err == nil {
+	if _, err := s.Attest(WithRequestID(context.Background(), "req-denied"), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: svn1}); err == nil {
 		t.Fatal("svn 1 permitted")
 	}
 	if _, err := s.Attest(WithRequestID(context.Background(), "req-unknown"), "nobody", AttestRequest{Type: "sgxenclave", Evidence: good}); err == nil {
@@ -176,7 +178,7 @@ func TestAttestationAudit(t *testing.T) {
 	// Refused before a policy: counted, not recorded one by one.
 	u := byReq[""]
 	if u.Provider != "" || u.Outcome != "provider_not_found" || u.Operation != OperationAttestRefused ||
-		u.Details["count"] != "1" || u.Details["type"] != TypeSgxEnclave || !u.Time.Equal(testNow.Truncate(time.Minute)) {
+		u.Details["count"] != "1" || u.Details["type"] != sgx.NameSgxEnclave || !u.Time.Equal(testNow.Truncate(time.Minute)) {
 		t.Errorf("unknown provider record %+v", u)
 	}
 	// No evidence in the log: no detail is longer than a hash or a message.
@@ -243,7 +245,7 @@ func TestAuditBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+			s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 		}()
 	}
 	wg.Wait()
@@ -258,7 +260,7 @@ func TestAuditBatches(t *testing.T) {
 		t.Errorf("%d transactions for %d records", calls-callsBefore, n)
 	}
 	// After Close, records are dropped, not queued.
-	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+	s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 	if _, e := cs.counts(); e != n {
 		t.Errorf("a record was written after Close")
 	}
@@ -274,7 +276,7 @@ func TestAuditQueueFullNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 20; i++ {
-			s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+			s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 		}
 		close(done)
 	}()
@@ -302,10 +304,10 @@ func TestAuditQueueFullNeverBlocks(t *testing.T) {
 func TestPruneAudit(t *testing.T) {
 	s, p, _, _, clock := auditSetup(t, AuditConfig{})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
-	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+	s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 	s.FlushAudit(context.Background())
 	clock.t = testNow.Add(31 * 24 * time.Hour)
-	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+	s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 	s.FlushAudit(context.Background())
 	n, err := s.PruneAudit(context.Background(), DefaultAuditRetention)
 	if err != nil || n != 1 {
@@ -332,7 +334,7 @@ func TestAuditDisabled(t *testing.T) {
 	s, p, cs, _, _ := auditSetup(t, AuditConfig{Disabled: true})
 	q := simQuote(t, p, sgxsim.QuoteOptions{})
 	_, before := cs.counts()
-	s.Attest(context.Background(), "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+	s.Attest(context.Background(), "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 	s.FlushAudit(context.Background())
 	if _, after := cs.counts(); after != before {
 		t.Errorf("records written with the audit writer disabled")
@@ -350,14 +352,14 @@ func TestAuditRefusalsCounted(t *testing.T) {
 	bad := simQuote(t, p, sgxsim.QuoteOptions{Defect: sgxsim.BadQuoteSignature})
 	const n = 2000
 	for i := 0; i < n; i++ {
-		s.Attest(ctx, fmt.Sprintf("nobody-%d", i), AttestRequest{Type: TypeSgxEnclave, Evidence: good}) // unknown providers
-		s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")})      // malformed evidence
-		s.Attest(ctx, "contoso", AttestRequest{Type: "Nonsense" + strconv.Itoa(i), Evidence: good})     // unknown types
+		s.Attest(ctx, fmt.Sprintf("nobody-%d", i), AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good}) // unknown providers
+		s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: []byte("garbage")})      // malformed evidence
+		s.Attest(ctx, "contoso", AttestRequest{Type: "Nonsense" + strconv.Itoa(i), Evidence: good})         // unknown types
 	}
-	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: bad}) // evidence that does not verify
+	s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: bad}) // evidence that does not verify
 	clock.t = clock.t.Add(time.Minute)
-	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: []byte("garbage")}) // the next minute
-	s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: good})              // reaches the policy: denied
+	s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: []byte("garbage")}) // the next minute
+	s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: good})              // reaches the policy: denied
 	if err := s.FlushAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +374,7 @@ func TestAuditRefusalsCounted(t *testing.T) {
 		case OperationAttestRefused:
 			key := e.Time.Format("15:04") + " " + e.Provider + "/" + e.Details["type"] + " " + e.Outcome
 			counts[key] = e.Details["count"]
-		case "attest." + TypeSgxEnclave:
+		case "attest." + sgx.NameSgxEnclave:
 			policyRecords++
 		default:
 			t.Errorf("record %+v", e)

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/avowhq/avow/oidc"
+
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
 )
@@ -19,6 +21,12 @@ import (
 // adminTokenPrefix marks avow admin tokens so that they are recognisable
 // in configuration files and secret scanners.
 const adminTokenPrefix = "avow_"
+
+// BearerVerifier verifies JWT bearer tokens of an identity provider
+// (*oidc.Verifier). Its errors carry the codes unauthorized and forbidden.
+type BearerVerifier interface {
+	Verify(ctx context.Context, raw string) (*oidc.Identity, error)
+}
 
 // Authenticate resolves a bearer token to its principal. A JWT goes to the
 // configured OpenID issuer's verifier (Config.OIDC), anything else is an
@@ -28,12 +36,12 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if bearer == "" {
 		return nil, ErrUnauthorized.Wrapf("no bearer token")
 	}
-	if s.oidc != nil && LooksLikeJWT(bearer) {
-		p, err := s.oidc.Verify(ctx, bearer)
-		if p != nil {
-			p.RequestID = RequestIDFrom(ctx)
+	if s.oidc != nil && oidc.LooksLikeJWT(bearer) {
+		id, err := s.oidc.Verify(ctx, bearer)
+		if err != nil {
+			return nil, err
 		}
-		return p, err
+		return &Principal{ID: "oidc:" + id.Subject, Role: id.Role, RequestID: RequestIDFrom(ctx)}, nil
 	}
 	sum := sha256.Sum256([]byte(bearer))
 	t, err := s.st.GetAdminTokenByHash(ctx, sum[:])

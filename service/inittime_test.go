@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/sgx"
+	"github.com/avowhq/avow/attestation/tdx"
 	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/sgxsim"
 )
@@ -37,13 +39,13 @@ func TestAttestInitTimeDataBinding(t *testing.T) {
 		o    sgxsim.QuoteOptions
 		ok   bool
 	}{
-		{"SGX without KSS", TypeSgxEnclave, sgxsim.QuoteOptions{}, false},
-		{"SGX with KSS, zero CONFIGID", TypeSgxEnclave, sgxsim.QuoteOptions{KSS: true}, false},
-		{"SGX with KSS, another CONFIGID", TypeSgxEnclave, sgxsim.QuoteOptions{KSS: true, ConfigID: otherID}, false},
-		{"SGX with KSS, CONFIGID binds the data", TypeSgxEnclave, sgxsim.QuoteOptions{KSS: true, ConfigID: configID}, true},
-		{"TDX, zero MRCONFIGID", TypeTdxVm, sgxsim.QuoteOptions{TEE: sgxsim.TDX}, false},
-		{"TDX, MRCONFIGID = SHA-384", TypeTdxVm, sgxsim.QuoteOptions{TEE: sgxsim.TDX, MRConfigID: s384[:]}, true},
-		{"TDX, MRCONFIGID = SHA-256 and zeros", TypeTdxVm, sgxsim.QuoteOptions{TEE: sgxsim.TDX, MRConfigID: mrconfig256}, true},
+		{"SGX without KSS", sgx.NameSgxEnclave, sgxsim.QuoteOptions{}, false},
+		{"SGX with KSS, zero CONFIGID", sgx.NameSgxEnclave, sgxsim.QuoteOptions{KSS: true}, false},
+		{"SGX with KSS, another CONFIGID", sgx.NameSgxEnclave, sgxsim.QuoteOptions{KSS: true, ConfigID: otherID}, false},
+		{"SGX with KSS, CONFIGID binds the data", sgx.NameSgxEnclave, sgxsim.QuoteOptions{KSS: true, ConfigID: configID}, true},
+		{"TDX, zero MRCONFIGID", tdx.Name, sgxsim.QuoteOptions{TEE: sgxsim.TDX}, false},
+		{"TDX, MRCONFIGID = SHA-384", tdx.Name, sgxsim.QuoteOptions{TEE: sgxsim.TDX, MRConfigID: s384[:]}, true},
+		{"TDX, MRCONFIGID = SHA-256 and zeros", tdx.Name, sgxsim.QuoteOptions{TEE: sgxsim.TDX, MRConfigID: mrconfig256}, true},
 	} {
 		for _, dt := range []string{"Binary", "JSON"} {
 			err := attest(tc.typ, tc.o, dt)
@@ -55,7 +57,7 @@ func TestAttestInitTimeDataBinding(t *testing.T) {
 			}
 		}
 	}
-	res, err := s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{KSS: true, ConfigID: configID}),
+	res, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{KSS: true, ConfigID: configID}),
 		InitTimeData: &Data{Bytes: init, DataType: "JSON"}, DraftPolicy: ptr("version=1.0; authorizationrules { => permit(); };")})
 	if err != nil {
 		t.Fatal(err)

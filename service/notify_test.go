@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/sqlite"
 )
@@ -37,7 +38,7 @@ func TestRunUsesNotifications(t *testing.T) {
 	}
 	defer other.Close()
 	ns := &notifyingStore{Store: st, ch: make(chan int64, 1)}
-	s, err := New(Config{Store: ns, KEK: make([]byte, 32), PublicURL: "https://avow.test", PollInterval: time.Hour})
+	s, err := New(Config{Store: ns, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test", PollInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

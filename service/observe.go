@@ -66,8 +66,9 @@ type AttestRecord struct {
 	// exist it is the requested name and ProviderKnown is false.
 	Provider      string
 	ProviderKnown bool
-	Type          string // SgxEnclave, OpenEnclave, TdxVm (as requested when unknown)
-	TEE           string // sgx or tdx, once the evidence parsed
+	Type          string // the registered name (SgxEnclave, TdxVm, …); as requested when unknown
+	TypeKnown     bool   // Type is a registered attestation type
+	TEE           string // sgx, tdx, … once the evidence parsed
 	FMSPC         string // once the platform was identified
 	TCBStatus     string // once the quote verified
 	PolicyHash    string // once the policy was chosen

@@ -7,65 +7,43 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
 
-// The attestation types avow evaluates, as MAA spells them.
-const (
-	TypeSgxEnclave  = "SgxEnclave"
-	TypeOpenEnclave = "OpenEnclave"
-	TypeTdxVm       = "TdxVm"
-)
-
-// CanonicalType returns MAA's spelling of an attestation type (matched
-// case-insensitively), or ErrUnknownType.
-func CanonicalType(t string) (string, error) {
-	for _, known := range []string{TypeSgxEnclave, TypeOpenEnclave, TypeTdxVm} {
-		if strings.EqualFold(t, known) {
-			return known, nil
-		}
+// CanonicalType returns the registered spelling of an attestation type
+// (matched case-insensitively, as MAA does), or ErrUnknownType.
+func (s *Service) CanonicalType(t string) (string, error) {
+	typ, err := s.AttestationType(t)
+	if err != nil {
+		return "", err
 	}
-	return "", ErrUnknownType.Wrapf("%q (supported: SgxEnclave, OpenEnclave, TdxVm)", t)
+	return typ.Name(), nil
 }
 
-// DefaultSGXPolicy is MAA's documented default policy for SgxEnclave and
-// OpenEnclave (../shared/spec/maa.md §3.7).
-const DefaultSGXPolicy = `version= 1.1;
-configurationrules{
-	=> issueproperty(type="x-ms-sgx-tcbidentifier", value="azuredefault");
-};
-authorizationrules{
-	=> permit();
-};
-issuancerules{
-	c:[type=="x-ms-sgx-is-debuggable"] => issue(type="is-debuggable", value=c.value);
-	c:[type=="x-ms-sgx-mrsigner"] => issue(type="sgx-mrsigner", value=c.value);
-	c:[type=="x-ms-sgx-mrenclave"] => issue(type="sgx-mrenclave", value=c.value);
-	c:[type=="x-ms-sgx-product-id"] => issue(type="product-id", value=c.value);
-	c:[type=="x-ms-sgx-svn"] => issue(type="svn", value=c.value);
-	c:[type=="x-ms-attestation-type"] => issue(type="tee", value=c.value);
-};
-`
-
-// DefaultTDXPolicy is the default for TdxVm: MAA's is not public and its
-// tokens carry no x-ms-policy, so an authorization-only permit.
-const DefaultTDXPolicy = `version= 1.0;
-authorizationrules{
-	=> permit();
-};
-`
+// AttestationType returns the registered type of a name, or ErrUnknownType.
+func (s *Service) AttestationType(t string) (attestation.Type, error) {
+	typ, ok := s.types.Lookup(t)
+	if !ok {
+		return nil, ErrUnknownType.Wrapf("%q (supported: %s)", t, strings.Join(s.types.Names(), ", "))
+	}
+	return typ, nil
+}
 
 // DefaultPolicy returns the built-in default policy text of a type.
-func DefaultPolicy(attType string) string {
-	if attType == TypeTdxVm {
-		return DefaultTDXPolicy
+func (s *Service) DefaultPolicy(attType string) (string, error) {
+	typ, err := s.AttestationType(attType)
+	if err != nil {
+		return "", err
 	}
-	return DefaultSGXPolicy
+	return typ.DefaultPolicy(), nil
 }
 
 // activePolicy returns the provider's compiled policy for a type: the
@@ -80,10 +58,13 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	stored, err := s.st.GetPolicy(ctx, provider, attType)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		text := DefaultPolicy(attType)
+		text, err := s.DefaultPolicy(attType)
+		if err != nil {
+			return nil, err
+		}
 		compiled, err := policy.Parse(text)
 		if err != nil {
-			return nil, errs.New("internal", "the built-in default policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
 	case err != nil:
@@ -91,13 +72,13 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	default:
 		compiled, err := policy.Parse(stored.Text)
 		if err != nil {
-			return nil, errs.New("internal", "a stored policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "a stored policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
-				return nil, errs.New("internal", "a stored policy signer cannot be parsed").Wrap(err)
+				return nil, errs.New("internal", "a stored policy signer cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 			}
 			ap.signer = signerJWK(cert)
 		}
@@ -162,7 +143,7 @@ func (s *Service) providerAndType(ctx context.Context, provider, attType string)
 	if err != nil {
 		return p, "", err
 	}
-	t, err := CanonicalType(attType)
+	t, err := s.CanonicalType(attType)
 	return p, t, err
 }
 
@@ -214,25 +195,32 @@ func (s *Service) parseDocument(jws, op string) (*policy.Document, error) {
 
 // SetPolicy stores a policy document (MAA's PUT /policies/{type}) and
 // returns the result token: x-ms-policy-result Updated, the token hash,
-// and the signer when the document was signed.
-func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
+// and the signer when the document was signed. The warnings are the
+// document's and the policy's lint findings (policy_unknown_claim…): the
+// policy is stored all the same.
+func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, []policy.Warning, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
-		return "", err
+		return "", nil, err
+	}
+	if err := s.refuseShared(provider, "set policy"); err != nil {
+		return "", nil, err
 	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	doc, err := s.parseDocument(jws, policy.OpSetPolicy)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if doc.Text == "" {
-		return "", ErrPolicyInvalid.Wrapf("the document carries no policy text")
+		return "", nil, ErrPolicyInvalid.Wrapf("the document carries no policy text")
 	}
-	if _, err := policy.Parse(doc.Text); err != nil {
-		return "", ErrPolicyInvalid.Wrap(err)
+	compiled, err := policy.Parse(doc.Text)
+	if err != nil {
+		return "", nil, ErrPolicyInvalid.Wrap(err)
 	}
+	warnings := append(slices.Clone(doc.Warnings), compiled.Warnings()...)
 	now := s.clock.Now()
 	stored := store.Policy{Provider: p.Name, AttestationType: attType, Document: doc.Raw, Text: doc.Text,
 		Hash: []byte(doc.PolicyHash()), UpdatedAt: now}
@@ -253,14 +241,18 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 		return tx.AppendAudit(ctx, audit(who, p.Name, "policy.set", now, details))
 	})
 	if err != nil {
-		return "", mapStoreErr(err, "provider "+p.Name)
+		return "", nil, mapStoreErr(err, "provider "+p.Name)
 	}
 	s.invalidate(0)
 	result := map[string]any{"x-ms-policy-result": "Updated", "x-ms-policy-token-hash": doc.TokenHash()}
 	if doc.Signed {
 		result["x-ms-policy-signer"] = signerJWK(doc.Certificates[0])
 	}
-	return s.managementToken(ctx, p.Name, result)
+	tok, err := s.managementToken(ctx, p.Name, result)
+	if err != nil {
+		return "", nil, err
+	}
+	return tok, warnings, nil
 }
 
 // ResetPolicy removes a stored policy (MAA's POST /policies/{type}:reset):
@@ -270,6 +262,9 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 // reader gets from GET /policies/{type}, is refused.
 func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	if err := s.refuseShared(provider, "reset policy"); err != nil {
 		return "", err
 	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
@@ -315,7 +310,7 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 	for _, sg := range signers {
 		cert, err := x509.ParseCertificate(sg.Certificate)
 		if err != nil {
-			return "", errs.New("internal", "a stored signer certificate cannot be parsed").Wrap(err)
+			return "", errs.New("internal", "a stored signer certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, signerJWK(cert))
 	}
@@ -327,6 +322,9 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 // signer whose payload names the certificate.
 func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider string, add bool, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	if err := s.refuseShared(provider, "policy signer change"); err != nil {
 		return "", err
 	}
 	p, err := s.provider(ctx, provider)

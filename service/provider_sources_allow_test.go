@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/pcsfake"
 	"github.com/avowhq/avow/pcs"
@@ -132,7 +133,7 @@ func TestStoredSourceNoLongerAllowed(t *testing.T) {
 	var logs syncBuffer
 	after := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, dbPath: db, log: slog.New(slog.NewTextHandler(&logs, nil))})
 	for _, name := range []string{"own", "files"} {
-		_, err := after.Attest(ctx, name, AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
+		_, err := after.Attest(ctx, name, AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote})
 		if !errors.Is(err, ErrCollateralNotFound) {
 			t.Errorf("%s: %v, want collateral_not_found", name, err)
 		}

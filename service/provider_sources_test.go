@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/internal/pcsfake"
 	"github.com/avowhq/avow/pcs"
 )
@@ -31,7 +32,7 @@ func TestProviderCollateralSources(t *testing.T) {
 	// The deployment-wide provider is created first and attests first:
 	// nothing is stored and the deployment has no sources.
 	createProvider(t, s, "plain", statuses...)
-	if _, err := s.Attest(ctx, "plain", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) {
+	if _, err := s.Attest(ctx, "plain", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) {
 		t.Fatalf("provider without sources: %v, want collateral_not_found", err)
 	}
 	if n := srv.Requests(); n != 0 {
@@ -54,7 +55,7 @@ func TestProviderCollateralSources(t *testing.T) {
 	if got := CollateralSources(pv.Settings); !slices.Equal(got, specs) {
 		t.Fatalf("created with sources %q", got)
 	}
-	if _, err := s.Attest(ctx, "own", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); err != nil {
+	if _, err := s.Attest(ctx, "own", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); err != nil {
 		t.Fatalf("provider with sources: %v", err)
 	}
 	if srv.Requests() == 0 {
@@ -115,10 +116,10 @@ func TestProviderSourcesFetchState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Attest(ctx, "down", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) {
+	if _, err := s.Attest(ctx, "down", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) {
 		t.Fatalf("provider with a failing source: %v, want collateral_not_found", err)
 	}
-	if _, err := s.Attest(ctx, "good", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); err != nil {
+	if _, err := s.Attest(ctx, "good", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); err != nil {
 		t.Fatalf("provider with a working source after the other's failure: %v", err)
 	}
 }

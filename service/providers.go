@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,10 @@ type ProviderSettings struct {
 	// strings of avow serve --collateral-source, in order); an empty,
 	// non-nil list goes back to the deployment's.
 	CollateralSources []string
+	// PublicNetworkAccess and TPMAttestationAuthentication are MAA's ARM
+	// properties, "Enabled" (the default) or "Disabled" (access.go).
+	PublicNetworkAccess          *string
+	TPMAttestationAuthentication *string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -90,6 +95,7 @@ type ProviderView struct {
 	store.Provider
 	AttestURI string
 	Signers   int
+	Shared    bool // a shared provider of the operator (shared.go)
 }
 
 // settings applies in to base (a new provider's defaults or its current
@@ -134,7 +140,7 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		}
 		out.Extra = extra
 	}
-	return out, nil
+	return accessSettings(out, in)
 }
 
 // CreateProvider creates a provider with a fresh signing key. New providers
@@ -167,7 +173,7 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 			return nil, err
 		}
 	}
-	key, sealed, err := s.newKey(req.Name, TokenAlgorithm(settings), now)
+	key, sealed, err := s.newKey(ctx, req.Name, TokenAlgorithm(settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +208,10 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 	return &ProviderView{Provider: created, AttestURI: s.AttestURI(created.Name), Signers: len(req.PolicySigningCertificates)}, nil
 }
 
-func (s *Service) newKey(provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+func (s *Service) newKey(ctx context.Context, provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+	if err := s.checkKEKBeforeSeal(ctx); err != nil {
+		return nil, nil, err
+	}
 	key, err := token.GenerateSigningKeyAlg(rand.Reader, alg, "avow attestation signing key: "+provider, now)
 	if err != nil {
 		return nil, nil, err
@@ -229,7 +238,7 @@ func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*
 		return nil, err
 	}
 	now := s.clock.Now()
-	key, sealed, err := s.newKey(p.Name, TokenAlgorithm(p.Settings), now)
+	key, sealed, err := s.newKey(ctx, p.Name, TokenAlgorithm(p.Settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -298,13 +307,16 @@ func (s *Service) view(ctx context.Context, p store.Provider) (*ProviderView, er
 	if err != nil {
 		return nil, mapStoreErr(err, "provider "+p.Name)
 	}
-	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers)}, nil
+	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers), Shared: s.IsShared(p.Name)}, nil
 }
 
 // UpdateProviderSettings changes the settings given in in; nil members
 // keep their current values.
 func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, name string, in ProviderSettings) (*ProviderView, error) {
 	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	if err := s.refuseShared(name, "settings change"); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -317,7 +329,7 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 			return nil, mapStoreErr(err, "provider "+name)
 		}
 		if TokenAlgorithm(cur.Settings) != *a {
-			if key, sealed, err = s.newKey(cur.Name, *a, now); err != nil {
+			if key, sealed, err = s.newKey(ctx, cur.Name, *a, now); err != nil {
 				return nil, err
 			}
 		}
@@ -364,6 +376,9 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 // DeleteProvider deletes a provider with its policies, signers and keys.
 func (s *Service) DeleteProvider(ctx context.Context, who *Principal, name string) error {
 	if err := require(who, store.RoleOwner); err != nil {
+		return err
+	}
+	if err := s.refuseShared(name, "deletion"); err != nil {
 		return err
 	}
 	now := s.clock.Now()
@@ -436,7 +451,7 @@ func (s *Service) JWKS(ctx context.Context, provider string) ([]byte, error) {
 	for _, sk := range stored {
 		cert, err := x509.ParseCertificate(sk.Certificate)
 		if err != nil {
-			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").Wrap(err)
+			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, &token.SigningKey{KID: sk.KID, Certificate: cert, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt})
 	}
@@ -484,5 +499,5 @@ func mapStoreErr(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return errs.New("internal", "internal error").Wrap(err)
+	return errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError).Wrap(err)
 }

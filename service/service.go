@@ -9,10 +9,12 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/avowhq/avow/claims"
+	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
@@ -30,11 +32,11 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
-	ErrInvalidRequest     = errs.New("invalid_request", "the request is malformed")
-	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
-	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
-	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
-	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrInvalidRequest     = attestation.ErrInvalidRequest
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported").WithStatus(http.StatusNotFound)
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
 	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
@@ -42,16 +44,26 @@ var (
 	ErrTCBNotAccepted     = errs.New("tcb_status_not_accepted", "the platform's TCB status is not accepted by this provider")
 	ErrCollateralNotFound = errs.New("collateral_not_found", "no collateral is stored for the platform of this quote")
 	ErrCollateralExpired  = errs.New("collateral_expired", "the collateral for this platform has expired beyond the provider's grace period")
-	ErrRuntimeData        = claims.ErrRuntimeDataMismatch // the binding is checked in package claims
+	ErrRuntimeData        = attestation.ErrRuntimeDataMismatch // the binding is checked by the attestation type
 	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
 	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
+	// ErrKEKMismatch: the node's key-encryption key does not open the
+	// signing keys in the store (CheckKEK); nodes of one store share it.
+	ErrKEKMismatch = errs.New("kek_mismatch", "this node's key-encryption key (--kek-file) does not open the signing keys in the store").WithStatus(http.StatusInternalServerError)
 )
 
 // Config configures a Service.
 type Config struct {
 	Store store.Store
+	// Types are the attestation types the service answers
+	// (attestation/builtin.Registry for avow's); the service only reads
+	// the registry.
+	Types *attestation.Registry
 	// KEK is the 32-byte key-encryption key that seals signing keys at rest.
 	KEK []byte
+	// KEKSource names where KEK comes from (its file) in errors; never
+	// the key itself.
+	KEKSource string
 	// PublicURL is the base URL clients use (no trailing slash); a
 	// provider's attest URI is PublicURL + "/providers/" + name.
 	PublicURL string
@@ -59,6 +71,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// SimulatedKeys are root keys, as an attestation type reports them in
+	// Verified.RootKey, of other simulated platforms (the SEV-SNP
+	// simulator's ARK): their tokens carry x-avow-simulated too.
+	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
 	// "x-avow-private-root": true.
@@ -75,8 +91,8 @@ type Config struct {
 	// Audit configures the asynchronous writer of attestation records.
 	Audit AuditConfig
 	// OIDC, when set, accepts JWT bearer tokens of an OpenID issuer beside
-	// admin tokens (see OIDCVerifier).
-	OIDC *OIDCVerifier
+	// admin tokens (an *oidc.Verifier).
+	OIDC BearerVerifier
 	// ProviderDomain, when set, gives each provider NAME its own host,
 	// NAME.{ProviderDomain} (with the public URL's scheme and port): its
 	// attest URI and token issuer, with its whole data plane at that
@@ -85,16 +101,22 @@ type Config struct {
 	// RootProvider, when set, serves that provider's data plane at the
 	// root of the server: its attest URI is the public URL's origin.
 	RootProvider string
+	// SharedProviders are the operator's shared (default) providers
+	// (shared.go): EnsureSharedProviders creates them, the API refuses
+	// changes to them.
+	SharedProviders []SharedProvider
 }
 
 // Service is the attestation service. It is safe for concurrent use.
 type Service struct {
-	st    store.Store
-	kek   []byte
-	urls  providerURLs
-	clock Clock
-	log   *slog.Logger
-	poll  time.Duration
+	st        store.Store
+	types     *attestation.Registry
+	kek       []byte
+	kekSource string
+	urls      providerURLs
+	clock     Clock
+	log       *slog.Logger
+	poll      time.Duration
 
 	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
 	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
@@ -109,13 +131,22 @@ type Service struct {
 	obs   Observer
 	audit *auditWriter
 
-	oidc *OIDCVerifier
+	oidc BearerVerifier
+
+	shared map[string]SharedProvider // by name; read-only after New
+
+	// kekChecked is set once CheckKEK has opened at least one stored key:
+	// until then a new key is sealed only after CheckKEK passes (kek.go).
+	kekChecked atomic.Bool
 }
 
 // New returns a service over cfg.Store.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errs.New("invalid_config", "the service needs a store")
+	}
+	if cfg.Types == nil || len(cfg.Types.Names()) == 0 {
+		return nil, errs.New("invalid_config", "the service needs its attestation types (Config.Types)")
 	}
 	if len(cfg.KEK) != 32 {
 		return nil, errs.New("invalid_config", "the key-encryption key must be 32 bytes")
@@ -125,16 +156,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		st:       cfg.Store,
-		kek:      cfg.KEK,
-		urls:     urls,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		poll:     cfg.PollInterval,
-		rootKeys: [][]byte{dcap.IntelRootKey()},
-		verifier: dcap.NewCache(),
-		cache:    newCache(),
-		oidc:     cfg.OIDC,
+		st:        cfg.Store,
+		types:     cfg.Types,
+		kek:       cfg.KEK,
+		kekSource: cfg.KEKSource,
+		urls:      urls,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		poll:      cfg.PollInterval,
+		rootKeys:  [][]byte{dcap.IntelRootKey()},
+		verifier:  dcap.NewCache(),
+		cache:     newCache(),
+		oidc:      cfg.OIDC,
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}
@@ -160,7 +193,11 @@ func New(cfg Config) (*Service, error) {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
 	}
+	s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	if err := s.configureCollateral(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.setShared(cfg.SharedProviders); err != nil {
 		return nil, err
 	}
 	return s, nil

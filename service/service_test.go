@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
@@ -46,7 +48,7 @@ func newTestService(t testing.TB, clock Clock, roots ...*x509.Certificate) *Serv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: clock,
+	s, err := New(Config{Store: st, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: clock,
 		ExtraRoots: roots, Simulated: len(roots) > 0})
 	if err != nil {
 		t.Fatal(err)
@@ -83,14 +85,14 @@ func simSetup(t testing.TB) (*Service, *sgxsim.Platform) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+		if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", TypeSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p
@@ -110,7 +112,7 @@ func TestAttestRecommendedPolicy(t *testing.T) {
 	ctx := context.Background()
 	mrsigner := mustHex(t, "e31c9e505f37a58de09335075fc8591254313eb20bb1a27e5443cc450b6e33e5")
 	good := sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2}
-	res, err := s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, good)})
+	res, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, good)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestAttestRecommendedPolicy(t *testing.T) {
 	wantCode := map[string]error{"debuggable": ErrPolicyDenied, "product": ErrPolicyDenied, "svn": ErrPolicyDenied,
 		"mrsigner": ErrPolicyDenied, "outofdate": ErrTCBNotAccepted, "bad quote": dcap.ErrInvalidQuoteSignature}
 	for name, o := range deny {
-		_, err := s.Attest(ctx, "contoso", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, o)})
+		_, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, o)})
 		if !errors.Is(err, wantCode[name]) {
 			t.Errorf("%s: err = %v, want %v", name, err, wantCode[name])
 		}
@@ -179,14 +181,14 @@ func TestAttestRealQuote(t *testing.T) {
 	at := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	s := newTestService(t, &fixedClock{at})
 	ctx := context.Background()
-	if _, err := s.ImportCollateral(ctx, owner, col, "vector S01"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "vector S01"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "real", Settings: &ProviderSettings{
 		AcceptedTCBStatuses: []string{"UpToDate", "ConfigurationAndSWHardeningNeeded"}}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: raw})
+	res, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: raw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +207,7 @@ func TestAttestRealQuote(t *testing.T) {
 	if _, err := s.UpdateProviderSettings(ctx, owner, "real", ProviderSettings{AcceptedTCBStatuses: []string{"UpToDate"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: raw}); !errors.Is(err, ErrTCBNotAccepted) {
+	if _, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: raw}); !errors.Is(err, ErrTCBNotAccepted) {
 		t.Fatalf("err = %v, want tcb_status_not_accepted", err)
 	}
 }
@@ -215,13 +217,13 @@ func TestSimulatedQuoteRefusedWithoutDevRoot(t *testing.T) {
 	s := newTestService(t, &fixedClock{testNow})
 	ctx := context.Background()
 	col, _ := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
-	if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "prod"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Attest(ctx, "prod", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
+	_, err := s.Attest(ctx, "prod", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
 	if !errors.Is(err, dcap.ErrPCKChainUntrusted) {
 		t.Fatalf("err = %v, want pck_chain_untrusted", err)
 	}

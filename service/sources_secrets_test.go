@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/sgxsim"
 )
@@ -92,7 +94,7 @@ func TestAttestErrorHidesSources(t *testing.T) {
 	ctx := context.Background()
 	host := strings.TrimPrefix(ts.URL, "http://")
 	for _, attempt := range []string{"first attempt", "in back-off"} {
-		_, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
+		_, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote})
 		if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "FMSPC 00a067110000") || !strings.Contains(err.Error(), "next attempt after") {
 			t.Fatalf("%s: %v", attempt, err)
 		}
@@ -119,18 +121,18 @@ func TestExpiredErrorHidesSources(t *testing.T) {
 	src.serving.Store(true)
 	ts := httptest.NewServer(src)
 	t.Cleanup(ts.Close)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{mustSource(t, "pccs:"+ts.URL)}}})
 	createProvider(t, s, "sim")
 	ctx := context.Background()
 	quote := simQuote(t, p, sgxsim.QuoteOptions{})
-	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatal(err)
 	}
 	src.serving.Store(false)
 	clock.Set(t0.Add(31 * 24 * time.Hour))
-	_, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote})
+	_, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote})
 	if !errors.Is(err, ErrCollateralExpired) || !strings.Contains(err.Error(), "2026-03-31T00:00:00Z") || !strings.Contains(err.Error(), "no fresh collateral could be fetched") {
 		t.Fatalf("err = %v", err)
 	}

@@ -12,32 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sgx"
+	"github.com/avowhq/avow/attestation/tdx"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/sqlite"
 )
-
-// movableClock is a clock tests move.
-type movableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movableClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 type sourcesSetup struct {
 	clock  Clock
@@ -58,7 +44,7 @@ func newSourcesService(t testing.TB, o sourcesSetup) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Config{Store: st, KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: o.clock,
+	s, err := New(Config{Store: st, Types: builtin.Registry(), KEK: make([]byte, 32), PublicURL: "https://avow.test", Clock: o.clock,
 		PrivateRoots: o.roots, Collateral: o.cfg, Logger: o.log})
 	if err != nil {
 		t.Fatal(err)
@@ -125,31 +111,31 @@ func auditOps(t testing.TB, s *Service, op string) []store.AuditEntry {
 // collateral hashes are those of the fetched collateral; attestations with
 // warm caches make no request.
 func TestAttestFetchesRealCollateral(t *testing.T) {
-	sgx := loadVector(t, "S01-sgx-v3-phala", "2025-07-01T00:00:00Z")
-	tdx := loadVector(t, "S02-tdx-v4-phala", "2025-07-01T00:00:00Z")
+	sgxv := loadVector(t, "S01-sgx-v3-phala", "2025-07-01T00:00:00Z")
+	tdxv := loadVector(t, "S02-tdx-v4-phala", "2025-07-01T00:00:00Z")
 	for _, kind := range []string{pcs.KindPCCS, pcs.KindPCS} {
 		t.Run(kind, func(t *testing.T) {
 			srv := pcsfake.New(kind)
-			for _, v := range []vectorSet{sgx, tdx} {
+			for _, v := range []vectorSet{sgxv, tdxv} {
 				if err := srv.Add(v.col); err != nil {
 					t.Fatal(err)
 				}
 			}
 			base := srv.Start(t)
-			s := newSourcesService(t, sourcesSetup{clock: &fixedClock{sgx.at},
+			s := newSourcesService(t, sourcesSetup{clock: &fixedClock{sgxv.at},
 				cfg: CollateralConfig{Sources: []pcs.Source{source(t, kind+":"+base, srv)}}})
 			createProvider(t, s, "real", "UpToDate", "ConfigurationAndSWHardeningNeeded")
 			ctx := context.Background()
-			res, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: sgx.quote})
+			res, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: sgxv.quote})
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := sgx.col.Hashes()
+			h := sgxv.col.Hashes()
 			got, _ := res.Claims["x-ms-sgx-collateral"].(map[string]any)
 			if got["tcbinfohash"] != h.TCBInfoHash || got["qeidcertshash"] != h.QEIDCertsHash || got["tcbinfocrlhash"] != h.TCBInfoCRLHash {
 				t.Errorf("x-ms-sgx-collateral %v, want the fetched collateral's %+v", got, h)
 			}
-			if _, err := s.Attest(ctx, "real", AttestRequest{Type: TypeTdxVm, Evidence: tdx.quote}); err != nil {
+			if _, err := s.Attest(ctx, "real", AttestRequest{Type: tdx.Name, Evidence: tdxv.quote}); err != nil {
 				t.Fatalf("TDX: %v", err)
 			}
 			rows, err := s.st.ListCollateral(ctx)
@@ -166,10 +152,10 @@ func TestAttestFetchesRealCollateral(t *testing.T) {
 			}
 			before := srv.Requests()
 			for range 3 {
-				if _, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: sgx.quote}); err != nil {
+				if _, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: sgxv.quote}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.Attest(ctx, "real", AttestRequest{Type: TypeTdxVm, Evidence: tdx.quote}); err != nil {
+				if _, err := s.Attest(ctx, "real", AttestRequest{Type: tdx.Name, Evidence: tdxv.quote}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -204,7 +190,7 @@ func TestSourceDownFallsThrough(t *testing.T) {
 		Sources: []pcs.Source{source(t, down.URL(), down), source(t, stalled.URL(), stalled), source(t, good.URL(), good)}}})
 	createProvider(t, s, "real", "ConfigurationAndSWHardeningNeeded")
 	start := time.Now()
-	if _, err := s.Attest(context.Background(), "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); err != nil {
+	if _, err := s.Attest(context.Background(), "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -242,7 +228,7 @@ func TestTamperedCollateralRejected(t *testing.T) {
 	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, cfg: CollateralConfig{
 		Sources: []pcs.Source{source(t, bad.URL(), bad), source(t, good.URL(), good)}}})
 	createProvider(t, s, "real", "ConfigurationAndSWHardeningNeeded")
-	res, err := s.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
+	res, err := s.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +241,7 @@ func TestTamperedCollateralRejected(t *testing.T) {
 
 	only := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, cfg: CollateralConfig{Sources: []pcs.Source{source(t, bad.URL(), bad)}}})
 	createProvider(t, only, "real", "ConfigurationAndSWHardeningNeeded")
-	_, err = only.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
+	_, err = only.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote})
 	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "00a067110000") {
 		t.Fatalf("err = %v", err)
 	}
@@ -268,7 +254,7 @@ func TestTamperedCollateralRejected(t *testing.T) {
 		t.Errorf("tampered collateral was stored: %+v", rows)
 	}
 	n := bad.Requests()
-	if _, err := only.Attest(ctx, "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "next attempt after") {
+	if _, err := only.Attest(ctx, "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote}); !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "next attempt after") {
 		t.Errorf("second attempt: %v", err)
 	}
 	if bad.Requests() != n {
@@ -290,7 +276,7 @@ func TestUnknownFMSPC(t *testing.T) {
 	srv.Start(t)
 	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{v.at}, cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "real")
-	_, err := s.Attest(context.Background(), "real", AttestRequest{Type: TypeSgxEnclave, Evidence: v.quote})
+	_, err := s.Attest(context.Background(), "real", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: v.quote})
 	if !errors.Is(err, ErrCollateralNotFound) || !strings.Contains(err.Error(), "FMSPC 00a067110000") {
 		t.Fatalf("err = %v", err)
 	}
@@ -330,14 +316,14 @@ func TestRefreshBeforeNextUpdate(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()}, cfg: CollateralConfig{
 		Sources: []pcs.Source{source(t, srv.URL(), srv)}, RefreshLead: 72 * time.Hour, RefreshMaxAge: -1,
 		RetryMin: time.Minute, RetryMax: time.Hour}})
 	createProvider(t, s, "sim")
 	ctx := context.Background()
 	quote := simQuote(t, p, sgxsim.QuoteOptions{})
-	res, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote})
+	res, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +375,7 @@ func TestRefreshBeforeNextUpdate(t *testing.T) {
 	// Past the old nextUpdate the new collateral serves, without a request.
 	clock.Set(t0.Add(31 * 24 * time.Hour))
 	n = srv.Requests()
-	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatal(err)
 	}
 	if srv.Requests() != n {
@@ -411,7 +397,7 @@ func TestTwoNodesOneRefresh(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	path := filepath.Join(t.TempDir(), "shared.db")
 	cfg := func(node string) sourcesSetup {
 		return sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()}, dbPath: path,
@@ -420,7 +406,7 @@ func TestTwoNodesOneRefresh(t *testing.T) {
 	a, b := newSourcesService(t, cfg("node-a")), newSourcesService(t, cfg("node-b"))
 	createProvider(t, a, "sim")
 	ctx := context.Background()
-	if _, err := a.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
+	if _, err := a.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
 		t.Fatal(err)
 	}
 	addSim(t, srv, p, t0.Add(2*24*time.Hour))
@@ -454,7 +440,7 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "sim")
@@ -464,12 +450,12 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	}
 	ctx := context.Background()
 	quote := simQuote(t, p, sgxsim.QuoteOptions{})
-	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Fail(500)
 	clock.Set(t0.Add(31 * 24 * time.Hour))
-	_, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote})
+	_, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote})
 	if !errors.Is(err, ErrCollateralExpired) || !strings.Contains(err.Error(), "2026-03-31T00:00:00Z") ||
 		!strings.Contains(err.Error(), "no fresh collateral could be fetched") ||
 		!strings.Contains(strings.ToLower(err.Error()), "fmspc") {
@@ -483,7 +469,7 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 		strings.Contains(strings.Join(rep.Items[0].LastErrors, "; "), "no answer within") {
 		t.Fatalf("report items %+v", rep.Items)
 	}
-	if _, err := s.Attest(ctx, "lenient", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
+	if _, err := s.Attest(ctx, "lenient", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatalf("within the grace period: %v", err)
 	}
 	// The source is back and has newer collateral: the next attestation
@@ -491,7 +477,7 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	srv.Fail(0)
 	addSim(t, srv, p, t0.Add(31*24*time.Hour-time.Hour))
 	clock.Set(t0.Add(31*24*time.Hour + 2*time.Hour))
-	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: quote}); err != nil {
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: quote}); err != nil {
 		t.Fatalf("after the source recovered: %v", err)
 	}
 }
@@ -503,7 +489,7 @@ func TestSimulatedUntrustedNoFetch(t *testing.T) {
 	srv := simSources(t, p, testNow.Add(-time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: &fixedClock{testNow}, cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "prod")
-	_, err := s.Attest(context.Background(), "prod", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
+	_, err := s.Attest(context.Background(), "prod", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
 	if !errors.Is(err, dcap.ErrPCKChainUntrusted) || srv.Requests() != 0 {
 		t.Fatalf("err = %v, %d requests", err, srv.Requests())
 	}
@@ -512,7 +498,7 @@ func TestSimulatedUntrustedNoFetch(t *testing.T) {
 func TestCollateralAdmin(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	noSources := newSourcesService(t, sourcesSetup{clock: clock})
 	ctx := context.Background()
 	if _, err := noSources.RefreshCollateral(ctx, owner, nil); !errors.Is(err, ErrNoSources) {
@@ -526,7 +512,7 @@ func TestCollateralAdmin(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Set(t0.Add(time.Duration(i)*time.Hour + time.Minute))
-		row, err := s.ImportCollateral(ctx, owner, col, "test")
+		row, _, err := s.ImportCollateral(ctx, owner, col, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -577,7 +563,7 @@ func TestBrokenImportReplaced(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "sim")
@@ -586,10 +572,10 @@ func TestBrokenImportReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportCollateral(ctx, owner, bad, "broken import"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, bad, "broken import"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
+	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
 		t.Fatalf("attest with a broken import and a good source: %v", err)
 	}
 	rows, _ := s.st.ListCollateral(ctx)
@@ -611,7 +597,7 @@ func TestBrokenImportReplaced(t *testing.T) {
 	s2 := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{source(t, revoking.URL(), revoking), source(t, lenient.URL(), lenient)}}})
 	createProvider(t, s2, "sim")
-	_, err = s2.Attest(ctx, "sim", AttestRequest{Type: TypeSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
+	_, err = s2.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})})
 	if !errors.Is(err, dcap.ErrPCKRevoked) || lenient.Requests() != 0 {
 		t.Errorf("revoked: %v, %d requests to the second source", err, lenient.Requests())
 	}

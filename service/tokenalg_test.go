@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
@@ -32,7 +33,7 @@ func TestES256Provider(t *testing.T) {
 	q := simQuote(t, p, sgxsim.QuoteOptions{MRSigner: mrsigner, ISVProdID: 4639, ISVSVN: 2})
 	verify := func(provider, wantAlg string) {
 		t.Helper()
-		res, err := s.Attest(ctx, provider, AttestRequest{Type: TypeSgxEnclave, Evidence: q})
+		res, err := s.Attest(ctx, provider, AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +82,7 @@ func TestES256Provider(t *testing.T) {
 		t.Error("setting the same algorithm rotated the key")
 	}
 	// Management result tokens are signed with the same key.
-	tok, err := s.GetPolicy(ctx, owner, "contoso", TypeSgxEnclave)
+	tok, err := s.GetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave)
 	if err != nil {
 		t.Fatal(err)
 	}

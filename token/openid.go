@@ -45,7 +45,7 @@ var AvowClaimsSupported = []string{
 	"tdx_td_attributes_perfmon", "tdx_td_attributes_protection_keys", "tdx_td_attributes_septve_disable",
 	// TDX, avow additions (TDX 1.5 fields, verification results).
 	"tdx_mrservicetd", "tdx_tee_tcb_svn2",
-	"attester_advisory_ids", "attester_tcb_date", "attester_collateral_expired",
+	"attester_advisory_ids", "attester_tcb_date", "attester_collateral_expired", "qe_svn", "pce_svn",
 }
 
 // OpenIDConfiguration is the OpenID metadata document of an issuer, with

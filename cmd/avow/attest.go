@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,7 @@ type attestOutput struct {
 }
 
 func newAttestCmd() *cobra.Command {
-	var uri, quoteFile, typ, runtimeFile, initFile, nonce, draftFile string
+	var uri, quoteFile, typ, runtimeFile, initFile, nonce, draftFile, tokenOut string
 	var runtimeJSON, initJSON, verify bool
 	cmd := &cobra.Command{
 		Use:   "attest --url ATTEST_URI --quote FILE [flags]",
@@ -38,33 +39,38 @@ claims. --url is the attest URI, or a provider name on --server.
 
 FILE ("-" for standard input) holds the evidence raw, as hex or as base64;
 an OpenEnclave report (16-byte header + quote) is recognised. --type
-defaults to OpenEnclave for an OpenEnclave report, TdxVm for a TDX quote and
-SgxEnclave otherwise.
+defaults to OpenEnclave for an OpenEnclave report, TdxVm for a TDX quote,
+SevSnpVm for SEV-SNP evidence (the {"SnpReport", "VcekCertChain"} JSON that
+'avow sim snp report' writes, a SevSnpVm request body, or an Azure HCL
+report) and SgxEnclave otherwise.
 
 --runtime-data FILE binds data to the evidence (its SHA-256 must be the first
 32 bytes of the report data); it is sent as Binary, or as JSON with --json.
 --draft-policy FILE evaluates that policy text instead of the provider's and
 returns an unsigned token. --verify also verifies the token through the
-provider's OpenID metadata.
+provider's OpenID metadata. --token-out FILE writes the token alone to FILE,
+as avow token verify reads it.
 
 Exit status: 0 token issued (and verified), 1 the server refused (or the
 token does not verify), 2 usage or connection error.`,
 		Example: `  avow attest --url https://localhost:8443/providers/contoso --quote quote.bin \
       --runtime-data key.json --json --nonce 42
-  avow attest --server https://localhost:8443 --url contoso --quote quote.hex --verify -o json`,
+  avow attest --server https://localhost:8443 --url contoso --quote quote.hex --verify -o json
+  avow attest --url contoso --quote quote.bin --token-out token.jwt`,
 		Args: cobra.NoArgs,
 	}
 	r := remoteFlags(cmd, true)
 	f := cmd.Flags()
 	f.StringVar(&uri, "url", "", "attest URI of the provider, or a provider name on --server (required)")
 	f.StringVar(&quoteFile, "quote", "", "evidence file: SGX/TDX quote or OpenEnclave report, raw, hex or base64 (required)")
-	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave or TdxVm (default: from the evidence)")
+	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave, SevSnpVm or TdxVm (default: from the evidence)")
 	f.StringVar(&runtimeFile, "runtime-data", "", "file with runtime data bound to the evidence")
 	f.BoolVar(&runtimeJSON, "json", false, "send the runtime data as JSON (token claim x-ms-runtime) rather than Binary")
 	f.StringVar(&initFile, "init-time-data", "", "file with init-time data")
 	f.BoolVar(&initJSON, "init-time-json", false, "send the init-time data as JSON (token claim x-ms-inittime)")
 	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token")
 	f.StringVar(&draftFile, "draft-policy", "", "policy text file to evaluate instead of the provider's policy (unsigned token)")
+	f.StringVar(&tokenOut, "token-out", "", "also write the token (the JWT alone, one line) to this file, e.g. for avow token verify")
 	f.BoolVar(&verify, "verify", false, "verify the token's signature, times and issuer through OpenID discovery of the attest URI")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if uri == "" || quoteFile == "" {
@@ -83,20 +89,27 @@ token does not verify), 2 usage or connection error.`,
 		if err != nil {
 			return err
 		}
-		q, oe, err := quote.Decode(input)
-		if err != nil {
-			return fmt.Errorf("%s: %w", quoteFile, err)
-		}
-		if len(q) == 0 {
-			return fmt.Errorf("%s: no evidence in the file", quoteFile)
-		}
-		t, err := attestType(typ, q, oe)
-		if err != nil {
-			return err
-		}
-		evidence := q
-		if t == client.TypeOpenEnclave {
-			evidence = client.OpenEnclaveReport(q)
+		var t string
+		var evidence []byte
+		if canonicalType(typ) == client.TypeSevSnpVm || (typ == "" && looksSNP(input)) {
+			if t, evidence, err = snpEvidence(input); err != nil {
+				return fmt.Errorf("%s: %w", quoteFile, err)
+			}
+		} else {
+			q, oe, err := quote.Decode(input)
+			if err != nil {
+				return fmt.Errorf("%s: %w", quoteFile, err)
+			}
+			if len(q) == 0 {
+				return fmt.Errorf("%s: no evidence in the file", quoteFile)
+			}
+			if t, err = attestType(typ, q, oe); err != nil {
+				return err
+			}
+			evidence = q
+			if t == client.TypeOpenEnclave {
+				evidence = client.OpenEnclaveReport(q)
+			}
 		}
 		opts := client.AttestOptions{Nonce: nonce, RuntimeDataJSON: runtimeJSON, InitTimeDataJSON: initJSON}
 		if runtimeFile != "" {
@@ -129,6 +142,11 @@ token does not verify), 2 usage or connection error.`,
 		tok, err := c.Attest(ctx, attestURI, t, evidence, opts)
 		if err != nil {
 			return r.fail(cmd, err)
+		}
+		if tokenOut != "" {
+			if err := os.WriteFile(tokenOut, []byte(tok+"\n"), 0o644); err != nil {
+				return fmt.Errorf("--token-out: %w", err)
+			}
 		}
 		out := attestOutput{AttestURI: attestURI, Type: t, Token: tok}
 		d, err := client.DecodeToken(tok)
@@ -165,7 +183,7 @@ func attestType(flag string, q []byte, openEnclave bool) (string, error) {
 		case client.TypeSgxEnclave, client.TypeOpenEnclave, client.TypeTdxVm:
 			return t, nil
 		}
-		return "", fmt.Errorf("--type must be SgxEnclave, OpenEnclave or TdxVm, not %q", flag)
+		return "", fmt.Errorf("--type must be SgxEnclave, OpenEnclave, SevSnpVm or TdxVm, not %q", flag)
 	}
 	switch {
 	case openEnclave:

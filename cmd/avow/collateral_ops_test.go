@@ -8,36 +8,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
+	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/server"
 	"github.com/avowhq/avow/sgxsim"
 )
 
-type cliClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *cliClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *cliClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // collateralNode starts a real server with the given collateral options
 // and returns the connection flags for it.
-func collateralNode(t *testing.T, clock *cliClock, o server.CollateralOptions) []string {
+func collateralNode(t *testing.T, clock *testenv.Clock, o server.CollateralOptions) []string {
 	t.Helper()
 	n, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "data"),
 		Clock: clock, Collateral: o})
@@ -67,7 +51,7 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 		pccs.Add(col)
 	}
 	url := pccs.Start(t)
-	clock := &cliClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	conn := collateralNode(t, clock, server.CollateralOptions{Sources: []string{url}, TrustRoots: []string{rootFile}})
 
 	out, _ := mustRemote(t, 0, remoteArgs(conn, "collateral", "refresh")...)
@@ -130,7 +114,7 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 	// Refresh needs sources.
 	mustRemote(t, 1, remoteArgs(airgapped, "collateral", "refresh")...)
 
-	clock.add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "prune", "--older-than", "1h")...)
 	if !strings.Contains(out, "deleted 1 collateral history rows") {
 		t.Errorf("prune:\n%s", out)
@@ -149,4 +133,28 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 	}
 	// Without --trust-root the simulated collateral does not verify.
 	mustRemote(t, 2, "collateral", "export", filepath.Join(t.TempDir(), "x"), "--source", url, "--platform", "tdx/"+id.FMSPC)
+}
+
+// TestCollateralExpiredCLI: on a real server whose clock is past the
+// collateral's dates, importing real collateral (S01) warns with the
+// expired documents and since when, the list marks the row and show says
+// "EXPIRED 1 year 4 months ago" (not a negative Go duration).
+func TestCollateralExpiredCLI(t *testing.T) {
+	remoteEnv(t)
+	clock := testenv.NewClock(time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC))
+	conn := collateralNode(t, clock, server.CollateralOptions{})
+	file := filepath.Join(vectors.Dir(t, "dcap"), "S01-sgx-v3-phala", "collateral.json")
+	out, errOut := mustRemote(t, 0, remoteArgs(conn, "collateral", "import", file)...)
+	want := "avow: warning: " + file + ": sgx/00a067110000/0000: the collateral is expired: QE identity expired 1 year 4 months ago (2025-07-19T10:01:18Z), PCK CRL expired 1 year 4 months ago"
+	if !strings.Contains(out, "imported collateral from "+file) || !strings.Contains(errOut, want) {
+		t.Errorf("import:\n%s\nstderr:\n%s\nwant %s", out, errOut, want)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "list")...)
+	if !strings.Contains(out, "STATUS") || !strings.Contains(out, "EXPIRED 1 year 4 months ago") {
+		t.Errorf("list:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "show", "sgx/00a067110000")...)
+	if !strings.Contains(out, "2025-07-19T10:01:18Z (EXPIRED 1 year 4 months ago)") || !strings.Contains(out, "age:") || strings.Contains(out, "-12") {
+		t.Errorf("show:\n%s", out)
+	}
 }

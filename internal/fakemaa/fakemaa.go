@@ -4,9 +4,9 @@
 // uses only exported APIs of the project.
 package fakemaa
 
-// This file is the fake avow server of the client and CLI tests. The same
-// text (but the package clause) is cmd/avow/output_test.go;
-// TestClientFakeInSync keeps the two identical. It uses only exported APIs.
+// contract_test.go sends the same requests to the fake and to a real server
+// and compares the statuses and the shapes of the answers, so the fake
+// cannot drift from the API it stands for.
 
 import (
 	"crypto"
@@ -109,7 +109,7 @@ func (f *Server) providerJSON(name, trustModel string, settings map[string]any) 
 	if trustModel == "" {
 		trustModel = "AAD"
 	}
-	s := map[string]any{"acceptedTcbStatuses": []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}, "collateralGracePeriod": "0s"}
+	s := map[string]any{"acceptedTcbStatuses": []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}, "collateralGracePeriod": "0s", "tokenAlgorithm": "RS256"}
 	for k, v := range settings {
 		s[k] = v
 	}
@@ -123,7 +123,7 @@ func (f *Server) providerJSON(name, trustModel string, settings map[string]any) 
 func fakeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg, "requestId": RequestID}})
 	w.Write(b)
 }
 
@@ -267,11 +267,11 @@ func (f *Server) management(w http.ResponseWriter, r *http.Request, seg []string
 		delete(f.providers, name)
 		w.WriteHeader(204)
 	case "POST providers/{name}/keys:rotate":
-		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "createdAt": Now})
+		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "active": true, "createdAt": Now})
 	case "GET providers/{name}/keys":
 		fakeJSON(w, 200, map[string]any{"keys": []any{
-			map[string]any{"kid": "kid-1", "active": false, "createdAt": Now.Add(-time.Hour), "retiredAt": Now},
 			map[string]any{"kid": "kid-2", "active": true, "createdAt": Now},
+			map[string]any{"kid": "kid-1", "active": false, "createdAt": Now.Add(-time.Hour), "retiredAt": Now},
 		}})
 	case "POST admin-tokens":
 		var req struct{ Role, Description string }
@@ -287,14 +287,32 @@ func (f *Server) management(w http.ResponseWriter, r *http.Request, seg []string
 	case "DELETE admin-tokens/tok-1":
 		w.WriteHeader(204)
 	case "POST collateral":
-		if _, err := pcs.ParseBundle(body); err != nil {
+		col, err := pcs.ParseBundle(body)
+		if err != nil {
 			fakeError(w, 400, "collateral_format", err.Error())
 			return
 		}
 		sum := sha256.Sum256(body)
 		c := map[string]any{"tee": "sgx", "fmspc": "00906ED50000", "pceId": "0000", "issueDate": Now, "nextUpdate": Now.Add(30 * 24 * time.Hour), "sha256": hex.EncodeToString(sum[:])}
+		// As avow: the list says when it expires, the import which
+		// documents are expired (at Now).
+		out := map[string]any{}
+		for k, v := range c {
+			out[k] = v
+		}
+		if e := col.Expiries(); len(e) > 0 {
+			c["expiresAt"], c["expiresInSeconds"], c["expired"] = e[0].At, int64(e[0].At.Sub(Now)/time.Second), !e[0].At.After(Now)
+		}
+		if expired := col.Expired(Now); len(expired) > 0 {
+			docs := []map[string]any{}
+			for _, e := range expired {
+				docs = append(docs, map[string]any{"document": e.Document, "expiredAt": e.At})
+			}
+			out["expired"], out["expiredDocuments"] = true, docs
+			out["warnings"] = []string{"the collateral is expired: " + expired[0].Document + " expired at " + expired[0].At.Format(time.RFC3339)}
+		}
 		f.collat = append(f.collat, c)
-		fakeJSON(w, 201, c)
+		fakeJSON(w, 201, out)
 	case "GET collateral":
 		list := []any{}
 		for _, c := range f.collat {
@@ -481,6 +499,16 @@ func (f *Server) policy(w http.ResponseWriter, r *http.Request, name, issuer, ty
 	claims := map[string]any{"x-ms-policy-result": "Updated", "x-ms-policy-token-hash": policy.PolicyTokenHash(jws)}
 	if doc.Signed {
 		claims["x-ms-policy-signer"] = fakeJWK(doc.Certificates[0])
+	}
+	// avow answers a policy with lint findings with {"token", "warnings"}.
+	if p, err := policy.Parse(doc.Text); err == nil && len(p.Warnings()) > 0 {
+		tok, err := token.Issue(claims, f.Key, issuer, Now, token.ManagementLifetime, "")
+		if err != nil {
+			fakeError(w, 500, "internal", err.Error())
+			return
+		}
+		fakeJSON(w, 200, map[string]any{"token": tok, "warnings": p.Warnings()})
+		return
 	}
 	f.fakeToken(w, issuer, claims, token.ManagementLifetime)
 }

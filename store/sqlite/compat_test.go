@@ -10,8 +10,9 @@ import (
 )
 
 // TestOpensVersion1 opens a database written by an avow of schema version
-// 1 (before the backends shared their queries): migration 2 renames two
-// columns and adds the lease table, and every row reads back unchanged.
+// 1 (before the backends shared their queries): migrations 2
+// (type_collateral) and 3 (two columns renamed, the lease table) apply, and
+// every row reads back unchanged.
 func TestOpensVersion1(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "avow.db")

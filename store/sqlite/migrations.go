@@ -105,10 +105,25 @@ CREATE TABLE change_version (
 ) STRICT;
 INSERT INTO change_version (id, version) VALUES (1, 0);
 `,
-	// 2: the column names PostgreSQL's schema has always had, so that both
+	2: `
+-- Collateral of attestation types other than Intel DCAP (store.TypeCollateral):
+-- AMD SEV-SNP VCEKs, certificate chains and CRLs.
+CREATE TABLE type_collateral (
+	type       TEXT    NOT NULL,
+	kind       TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	data       BLOB    NOT NULL,
+	sha256     TEXT    NOT NULL,
+	not_after  INTEGER,
+	fetched_at INTEGER NOT NULL,
+	source     TEXT    NOT NULL,
+	PRIMARY KEY (type, kind, key)
+) STRICT;
+`,
+	// 3: the column names PostgreSQL's schema has always had, so that both
 	// backends share their queries (store/sqlstore); the lease table that
 	// TryLease used to create on first use.
-	2: `
+	3: `
 ALTER TABLE policies RENAME COLUMN text TO policy_text;
 ALTER TABLE audit RENAME COLUMN time TO logged_at;
 CREATE TABLE IF NOT EXISTS leases (

@@ -18,7 +18,8 @@ type queries struct {
 	getPolicy, listPolicies, listSigners                   string
 	activeKey, listKeys, tokenByHash, listTokens           string
 	getCollateral, collateralByID, listCollateral          string
-	collateralHistory                                      string
+	collateralHistory, activeKeys                          string
+	getTypeCollateral, listTypeCollateral                  string
 
 	createProvider, updateProvider, deleteProvider string
 	upsertPolicy, updatePolicy, deletePolicy       string
@@ -26,7 +27,7 @@ type queries struct {
 	keyExists, retireKey, insertKey, pruneKeys     string
 	createToken, revokeToken                       string
 	putCollateral, pruneCollateral                 string
-	pruneAttestations                              string
+	pruneAttestations, putTypeCollateral           string
 }
 
 func newQueries(d Dialect) *queries {
@@ -46,6 +47,15 @@ func newQueries(d Dialect) *queries {
 			WHERE provider_id = ? ORDER BY added_at, {insertorder:signers}`),
 		activeKey: r(`SELECT ` + keyCols + ` FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
 			WHERE fold(pr.name) = fold(?) AND k.active = {true}`),
+		activeKeys: r(`SELECT ` + keyCols + ` FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
+			WHERE k.active = {true} ORDER BY foldorder(pr.name), pr.id`),
+		getTypeCollateral: r(`SELECT ` + typeCollateralCols + ` FROM type_collateral
+			WHERE type = ? AND kind = ? AND key = ?`),
+		listTypeCollateral: r(`SELECT ` + typeCollateralCols + ` FROM type_collateral
+			WHERE ? = '' OR type = ? ORDER BY type, kind, key`),
+		putTypeCollateral: r(`INSERT INTO type_collateral (` + typeCollateralCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (type, kind, key) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256,
+			not_after = excluded.not_after, fetched_at = excluded.fetched_at, source = excluded.source`),
 		listKeys: r(`SELECT ` + keyCols + ` FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
 			WHERE k.provider_id = ? ORDER BY k.active DESC, k.created_at DESC, k.id DESC`),
 		tokenByHash: r(`SELECT ` + tokenCols + ` FROM admin_tokens WHERE hash = ?`),

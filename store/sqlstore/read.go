@@ -158,6 +158,10 @@ func (r reader) ActiveKey(ctx context.Context, provider string) (store.SigningKe
 		r.s.q.activeKey, provider)
 }
 
+func (r reader) ActiveKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return list(r, ctx, "list active keys", scanKey, r.s.q.activeKeys)
+}
+
 func (r reader) ListKeys(ctx context.Context, provider string) ([]store.SigningKey, error) {
 	id, _, err := r.providerID(ctx, provider, false)
 	if err != nil {

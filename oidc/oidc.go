@@ -1,4 +1,8 @@
-package service
+// Package oidc accepts JWT bearer tokens from an OpenID Connect issuer
+// (Microsoft Entra ID, Keycloak, Dex…) as callers of avow's management API:
+// discovery and keys over https only, signature, iss, aud, exp/nbf/iat, and
+// the caller's role from a claim. It knows nothing of the service.
+package oidc
 
 import (
 	"context"
@@ -21,10 +25,10 @@ import (
 	"github.com/avowhq/avow/token"
 )
 
-// OIDCConfig configures the acceptance of JWT bearer tokens from an
+// Config configures the acceptance of JWT bearer tokens from an
 // OpenID Connect issuer (Microsoft Entra ID, Keycloak, Dex…) beside avow's
 // admin tokens.
-type OIDCConfig struct {
+type Config struct {
 	// Issuer is the issuer URL: tokens' iss must equal it exactly, and its
 	// keys are found by OpenID discovery at Issuer +
 	// "/.well-known/openid-configuration". https only.
@@ -56,17 +60,28 @@ type OIDCConfig struct {
 	MaxKeyAge time.Duration
 }
 
-// OIDC errors. Token failures are ErrUnauthorized; a token without a
-// mapped role is ErrForbidden.
-var ErrOIDCConfig = errs.New("invalid_config", "the OpenID Connect configuration is invalid")
+// Errors. ErrToken and ErrNoRole have the service's codes for a caller that
+// is not authenticated (401) and one without the right (403).
+var (
+	ErrConfig = errs.New("oidc_config_invalid", "the OpenID Connect configuration is invalid")
+	ErrToken  = errs.New("unauthorized", "the caller is not authenticated").WithStatus(http.StatusUnauthorized)
+	ErrNoRole = errs.New("forbidden", "the caller lacks the role for this operation").WithStatus(http.StatusForbidden)
+)
+
+// Identity is a verified token's caller: the issuer's subject and the most
+// privileged avow role its role claim maps to.
+type Identity struct {
+	Subject string
+	Role    store.Role
+}
 
 // oidcAlgorithms are the signature algorithms accepted from an issuer.
 var oidcAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 
-// OIDCVerifier verifies JWT bearer tokens of one OpenID issuer and maps
-// them to principals. It is safe for concurrent use.
-type OIDCVerifier struct {
-	cfg OIDCConfig
+// Verifier verifies JWT bearer tokens of one OpenID issuer and maps them to
+// identities. It is safe for concurrent use.
+type Verifier struct {
+	cfg Config
 
 	fetchMu sync.Mutex // one fetch at a time
 
@@ -76,16 +91,16 @@ type OIDCVerifier struct {
 	attempt   time.Time // last fetch attempt
 }
 
-// NewOIDCVerifier checks cfg and returns a verifier. Nothing is fetched
+// New checks cfg and returns a verifier. Nothing is fetched
 // until the first token arrives.
-func NewOIDCVerifier(cfg OIDCConfig) (*OIDCVerifier, error) {
+func New(cfg Config) (*Verifier, error) {
 	cfg.Issuer = strings.TrimSpace(cfg.Issuer)
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, ErrOIDCConfig.Wrapf("the issuer %q must be an https URL", cfg.Issuer)
+		return nil, ErrConfig.Wrapf("the issuer %q must be an https URL", cfg.Issuer)
 	}
 	if strings.TrimSpace(cfg.Audience) == "" {
-		return nil, ErrOIDCConfig.Wrapf("an audience is required: tokens issued for other applications must not be accepted")
+		return nil, ErrConfig.Wrapf("an audience is required: tokens issued for other applications must not be accepted")
 	}
 	if cfg.RoleClaim == "" {
 		cfg.RoleClaim = "roles"
@@ -98,7 +113,7 @@ func NewOIDCVerifier(cfg OIDCConfig) (*OIDCVerifier, error) {
 	}
 	for v, r := range cfg.RoleMap {
 		if !r.Valid() {
-			return nil, ErrOIDCConfig.Wrapf("claim value %q maps to %q, which is not reader, policy-admin or owner", v, r)
+			return nil, ErrConfig.Wrapf("claim value %q maps to %q, which is not reader, policy-admin or owner", v, r)
 		}
 	}
 	if cfg.HTTPClient == nil {
@@ -117,7 +132,7 @@ func NewOIDCVerifier(cfg OIDCConfig) (*OIDCVerifier, error) {
 	if cfg.MaxKeyAge <= 0 {
 		cfg.MaxKeyAge = 24 * time.Hour
 	}
-	return &OIDCVerifier{cfg: cfg}, nil
+	return &Verifier{cfg: cfg}, nil
 }
 
 // httpsOnly returns a copy of c that refuses to follow a redirect to
@@ -147,7 +162,7 @@ func ParseRoleMap(pairs map[string]string) (map[string]store.Role, error) {
 	for v, r := range pairs {
 		role := store.Role(strings.TrimSpace(r))
 		if !role.Valid() {
-			return nil, ErrOIDCConfig.Wrapf("claim value %q maps to %q, which is not reader, policy-admin or owner", v, r)
+			return nil, ErrConfig.Wrapf("claim value %q maps to %q, which is not reader, policy-admin or owner", v, r)
 		}
 		out[strings.TrimSpace(v)] = role
 	}
@@ -159,15 +174,14 @@ func ParseRoleMap(pairs map[string]string) (map[string]store.Role, error) {
 func LooksLikeJWT(bearer string) bool { return strings.Count(bearer, ".") == 2 }
 
 // Verify checks a JWT (RS256 or ES256 signature by a key of the issuer's
-// JWKS, iss, aud, exp required, nbf and iat) and returns its principal:
-// ID "oidc:" + sub, the most privileged mapped role.
-func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+// JWKS, iss, aud, exp required, nbf and iat) and returns its caller.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 	tok, err := jwt.ParseSigned(raw, oidcAlgorithms)
 	if err != nil {
-		return nil, ErrUnauthorized.Wrapf("the bearer token is not a JWT signed with RS256 or ES256: %v", err)
+		return nil, ErrToken.Wrapf("the bearer token is not a JWT signed with RS256 or ES256: %v", err)
 	}
 	if len(tok.Headers) != 1 {
-		return nil, ErrUnauthorized.Wrapf("the bearer token must have exactly one signature")
+		return nil, ErrToken.Wrapf("the bearer token must have exactly one signature")
 	}
 	kid := tok.Headers[0].KeyID
 	keys, err := v.keysFor(ctx, kid)
@@ -184,26 +198,26 @@ func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 		}
 	}
 	if !verified {
-		return nil, ErrUnauthorized.Wrapf("the bearer token's signature does not verify with the issuer's keys")
+		return nil, ErrToken.Wrapf("the bearer token's signature does not verify with the issuer's keys")
 	}
 	if std.Expiry == nil {
-		return nil, ErrUnauthorized.Wrapf("the bearer token has no exp")
+		return nil, ErrToken.Wrapf("the bearer token has no exp")
 	}
 	err = std.ValidateWithLeeway(jwt.Expected{Issuer: v.cfg.Issuer, AnyAudience: jwt.Audience{v.cfg.Audience}, Time: v.cfg.Now()}, v.cfg.Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return nil, ErrUnauthorized.Wrapf("the bearer token is issued by %q, not %q", std.Issuer, v.cfg.Issuer)
+		return nil, ErrToken.Wrapf("the bearer token is issued by %q, not %q", std.Issuer, v.cfg.Issuer)
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return nil, ErrUnauthorized.Wrapf("the bearer token is for audience %q, not %q", []string(std.Audience), v.cfg.Audience)
+		return nil, ErrToken.Wrapf("the bearer token is for audience %q, not %q", []string(std.Audience), v.cfg.Audience)
 	case errors.Is(err, jwt.ErrExpired):
-		return nil, ErrUnauthorized.Wrapf("the bearer token expired at %s", std.Expiry.Time().UTC().Format(time.RFC3339))
+		return nil, ErrToken.Wrapf("the bearer token expired at %s", std.Expiry.Time().UTC().Format(time.RFC3339))
 	case errors.Is(err, jwt.ErrNotValidYet):
-		return nil, ErrUnauthorized.Wrapf("the bearer token is not valid before %s", std.NotBefore.Time().UTC().Format(time.RFC3339))
+		return nil, ErrToken.Wrapf("the bearer token is not valid before %s", std.NotBefore.Time().UTC().Format(time.RFC3339))
 	case err != nil:
-		return nil, ErrUnauthorized.Wrapf("the bearer token is not valid: %v", err)
+		return nil, ErrToken.Wrapf("the bearer token is not valid: %v", err)
 	}
 	if std.Subject == "" {
-		return nil, ErrUnauthorized.Wrapf("the bearer token has no sub")
+		return nil, ErrToken.Wrapf("the bearer token has no sub")
 	}
 	values := roleValues(all, v.cfg.RoleClaim)
 	var role store.Role
@@ -213,9 +227,9 @@ func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 		}
 	}
 	if role == "" {
-		return nil, ErrForbidden.Wrapf("the token of %s has no role avow knows in claim %q (values %q)", std.Subject, v.cfg.RoleClaim, values)
+		return nil, ErrNoRole.Wrapf("the token of %s has no role avow knows in claim %q (values %q)", std.Subject, v.cfg.RoleClaim, values)
 	}
-	return &Principal{ID: "oidc:" + std.Subject, Role: role}, nil
+	return &Identity{Subject: std.Subject, Role: role}, nil
 }
 
 func rank(r store.Role) int {
@@ -257,7 +271,7 @@ func roleValues(claims map[string]any, name string) []string {
 // keysFor returns the keys that may have signed a token with kid: the
 // cached keys, fetched again when they are old or none has kid (at most
 // once per RefreshInterval).
-func (v *OIDCVerifier) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+func (v *Verifier) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	now := v.cfg.Now()
 	if keys, ok := v.cached(kid, now); ok {
 		return keys, nil
@@ -275,7 +289,7 @@ func (v *OIDCVerifier) keysFor(ctx context.Context, kid string) ([]jose.JSONWebK
 		if keys, ok := v.match(kid); ok {
 			return keys, nil
 		}
-		return nil, ErrUnauthorized.Wrapf("the bearer token's key %q is not among the issuer's keys", kid)
+		return nil, ErrToken.Wrapf("the bearer token's key %q is not among the issuer's keys", kid)
 	}
 	keys, err := v.fetch(ctx)
 	v.mu.Lock()
@@ -289,16 +303,16 @@ func (v *OIDCVerifier) keysFor(ctx context.Context, kid string) ([]jose.JSONWebK
 		if keys, ok := v.match(kid); ok {
 			return keys, nil
 		}
-		return nil, ErrUnauthorized.Wrapf("the keys of issuer %s cannot be fetched: %s", v.cfg.Issuer, errs.Detail(err))
+		return nil, ErrToken.Wrapf("the keys of issuer %s cannot be fetched: %s", v.cfg.Issuer, errs.Detail(err))
 	}
 	if keys, ok := v.match(kid); ok {
 		return keys, nil
 	}
-	return nil, ErrUnauthorized.Wrapf("the bearer token's key %q is not among the issuer's keys", kid)
+	return nil, ErrToken.Wrapf("the bearer token's key %q is not among the issuer's keys", kid)
 }
 
 // cached returns the keys matching kid when the cache is fresh.
-func (v *OIDCVerifier) cached(kid string, now time.Time) ([]jose.JSONWebKey, bool) {
+func (v *Verifier) cached(kid string, now time.Time) ([]jose.JSONWebKey, bool) {
 	v.mu.RLock()
 	fresh := !v.fetchedAt.IsZero() && now.Sub(v.fetchedAt) < v.cfg.MaxKeyAge
 	v.mu.RUnlock()
@@ -309,7 +323,7 @@ func (v *OIDCVerifier) cached(kid string, now time.Time) ([]jose.JSONWebKey, boo
 }
 
 // match returns the keys with kid, or every key when kid is empty.
-func (v *OIDCVerifier) match(kid string) ([]jose.JSONWebKey, bool) {
+func (v *Verifier) match(kid string) ([]jose.JSONWebKey, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []jose.JSONWebKey
@@ -322,7 +336,7 @@ func (v *OIDCVerifier) match(kid string) ([]jose.JSONWebKey, bool) {
 }
 
 // fetch discovers the issuer's jwks_uri and reads its signature keys.
-func (v *OIDCVerifier) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+func (v *Verifier) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	cfg, err := token.FetchOpenIDConfiguration(ctx, v.cfg.HTTPClient, v.cfg.Issuer)
 	if err != nil {
 		return nil, err
