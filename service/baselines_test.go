@@ -65,8 +65,14 @@ func TestBaselinesRealQuote(t *testing.T) {
 			if err != nil || len(rows) != 2 || rows[0].TCBEvaluationDataNumber != 17 || rows[1].TCBEvaluationDataNumber != 18 || rows[1].Pinned {
 				t.Fatalf("numbers: %+v, %v", rows, err)
 			}
-			if cur, err := s.st.GetCollateral(ctx, store.CollateralKey{TEE: "tdx", FMSPC: "90c06f000000", PCEID: "0000"}); err != nil || cur.TCBEvaluationDataNumber != 18 {
+			cur, err := s.st.GetCollateral(ctx, store.CollateralKey{TEE: "tdx", FMSPC: "90c06f000000", PCEID: "0000"})
+			if err != nil || cur.TCBEvaluationDataNumber != 18 {
 				t.Fatalf("current collateral: %+v, %v", cur, err)
+			}
+			// The management view's head is the current collateral, even
+			// when a pinned row is newer; the history has both.
+			if v, err := s.GetCollateral(ctx, owner, cur.Key); err != nil || v.ID != cur.ID || len(v.History) != 2 {
+				t.Fatalf("collateral view: %+v, %v", v, err)
 			}
 			createProvider(t, s, "real", "UpToDate", "OutOfDate")
 			for _, c := range []struct {

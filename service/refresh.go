@@ -380,7 +380,16 @@ func (s *Service) GetCollateral(ctx context.Context, who *Principal, key store.C
 	if err != nil {
 		return nil, mapStoreErr(err, "collateral")
 	}
-	item, err := s.collateralItem(ctx, rows[0], s.clock.Now())
+	// The head is the key's current collateral: its latest row not pinned
+	// to a TCB evaluation data number (baselines.go).
+	head := rows[0]
+	for _, r := range rows {
+		if !r.Pinned {
+			head = r
+			break
+		}
+	}
+	item, err := s.collateralItem(ctx, head, s.clock.Now())
 	if err != nil {
 		return nil, err
 	}
