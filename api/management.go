@@ -21,7 +21,8 @@ func providerOut(v *service.ProviderView) wire.Provider {
 		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
 			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
-			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)), TCBGrace: tcbGraceOut(v.Settings)},
+			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)),
+			TypeSettings:                 service.TypeSettings(v.Settings), TCBGrace: tcbGraceOut(v.Settings)},
 		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
 }
@@ -61,7 +62,8 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	if in == nil {
 		return nil, nil
 	}
-	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources}
+	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources,
+		TypeSettings: in.TypeSettings}
 	if in.PublicNetworkAccess != "" {
 		out.PublicNetworkAccess = &in.PublicNetworkAccess
 	}

@@ -127,7 +127,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	start := time.Now()
 	col := s.collateralAccess(p, ap.baseline)
 	col.draft = req.DraftPolicy != nil
-	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col})
+	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col, Settings: TypeSettings(p.Settings)[typ.Name()]})
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err

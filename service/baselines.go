@@ -189,15 +189,8 @@ const graceStatus = "OutOfDate"
 
 // TCBGraceOf returns a provider's tcbGrace setting.
 func TCBGraceOf(s store.Settings) []TCBGrace {
-	if len(s.Extra) == 0 {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(s.Extra, &m) != nil {
-		return nil
-	}
 	var out []TCBGrace
-	if json.Unmarshal(m[tcbGraceMember], &out) != nil {
+	if !extraMember(s.Extra, tcbGraceMember, &out) {
 		return nil
 	}
 	return out
@@ -252,25 +245,10 @@ func advisoryID(s string) bool {
 // withTCBGrace sets the tcbGrace member of Extra (removing it for an empty
 // list), keeping the other members.
 func withTCBGrace(extra json.RawMessage, g []TCBGrace) (json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(extra) > 0 {
-		if err := json.Unmarshal(extra, &m); err != nil || m == nil {
-			m = map[string]json.RawMessage{}
-		}
-	}
 	if len(g) == 0 {
-		delete(m, tcbGraceMember)
-	} else {
-		b, err := json.Marshal(g)
-		if err != nil {
-			return nil, err
-		}
-		m[tcbGraceMember] = b
+		return withExtraMember(extra, tcbGraceMember, nil)
 	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(m)
+	return withExtraMember(extra, tcbGraceMember, g)
 }
 
 // graceRelaxation is what a tcbGrace setting admitted: the claim value and

@@ -91,6 +91,10 @@ type ProviderSettings struct {
 	// TCBGrace, when not nil, replaces the provider's tcbGrace setting
 	// (baselines.go); an empty list removes it.
 	TCBGrace *[]TCBGrace
+	// TypeSettings change the settings of the attestation types named:
+	// each type's settings are replaced (an empty map removes them);
+	// types not named keep theirs (typesettings.go).
+	TypeSettings map[string]map[string]string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -151,6 +155,13 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		extra, err := withCollateralSources(out.Extra, specs)
 		if err != nil {
 			return out, ErrInvalidRequest.Wrap(err)
+		}
+		out.Extra = extra
+	}
+	if in.TypeSettings != nil {
+		extra, err := s.withTypeSettings(out, in.TypeSettings)
+		if err != nil {
+			return out, err
 		}
 		out.Extra = extra
 	}

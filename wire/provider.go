@@ -20,6 +20,11 @@ type Settings struct {
 	// against the provider: PCCS URLs, "pcs" or "pcs:URL", bundle files or
 	// folders on the server, tried in order.
 	CollateralSources []string `json:"collateralSources,omitempty"`
+	// TypeSettings are the provider's settings per attestation type
+	// ({"SevSnpVm": {"minimumTcb": "bl=3,tee=0,snp=8,ucode=115"}}). On
+	// update, a type named here gets exactly these settings ({} removes
+	// them); types not named keep theirs.
+	TypeSettings map[string]map[string]string `json:"typeSettings,omitempty"`
 	// UseDeploymentSources, on update, makes the client send
 	// "collateralSources": [] (which omitempty cannot say): the provider
 	// goes back to the deployment's sources. Not itself on the wire.

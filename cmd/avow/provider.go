@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
 	cmd.Flags().StringArrayVar(&tcbGraceFlag, "tcb-grace", nil, "admit OutOfDate platforms whose advisories are all listed, until a date: ADVISORY[,ADVISORY...]@RFC3339 or @YYYY-MM-DD (repeatable; replaces the provider's list; each admission is marked in the token and the audit log; see docs/tcb-baselines.md)")
 	cmd.Flags().BoolVar(&noTCBGraceFlag, "no-tcb-grace", false, "remove the provider's TCB grace")
+	cmd.Flags().StringArrayVar(&typeSettingFlags, "type-setting", nil, "a setting of one attestation type, TYPE.KEY=VALUE (repeatable), e.g. SevSnpVm.minimumTcb=bl=3,tee=0,snp=8,ucode=115; the settings given for a type replace its current ones, and TYPE= removes them")
 	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL or pcs, which the server must allow: one of its own --collateral-source URLs or under its --provider-collateral-source-allow (files and folders are the server operator's only)")
 }
 
@@ -80,7 +82,39 @@ func parseTCBGrace(values []string) ([]client.TCBGrace, error) {
 var (
 	collateralSourcesFlag []string
 	deploymentSourcesFlag bool
+	typeSettingFlags      []string
 )
+
+// typeSettings reads --type-setting TYPE.KEY=VALUE (TYPE= clears a type's
+// settings) into the typeSettings of a settings change.
+func typeSettings(flags []string) (map[string]map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		typ, key, hasKey := strings.Cut(name, ".")
+		typ, key = strings.TrimSpace(typ), strings.TrimSpace(key)
+		switch {
+		case !ok || typ == "" || (hasKey && key == ""):
+			return nil, fmt.Errorf("--type-setting %q: want TYPE.KEY=VALUE, or TYPE= to remove a type's settings", f)
+		case !hasKey:
+			if strings.TrimSpace(value) != "" {
+				return nil, fmt.Errorf("--type-setting %q: want TYPE.KEY=VALUE, or TYPE= to remove a type's settings", f)
+			}
+			if out[typ] == nil {
+				out[typ] = map[string]string{}
+			}
+		default:
+			if out[typ] == nil {
+				out[typ] = map[string]string{}
+			}
+			out[typ][key] = strings.TrimSpace(value)
+		}
+	}
+	return out, nil
+}
 
 func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 	s := &client.Settings{}
@@ -119,13 +153,18 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 		}
 		s.TCBGrace = &g
 	}
+	ts, err := typeSettings(typeSettingFlags)
+	if err != nil {
+		return nil, err
+	}
+	s.TypeSettings = ts
 	if deploymentSourcesFlag {
 		if len(s.CollateralSources) > 0 {
 			return nil, fmt.Errorf("--deployment-sources and --collateral-source exclude each other")
 		}
 		s.UseDeploymentSources = true
 	}
-	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.TCBGrace == nil {
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.TCBGrace == nil && s.TypeSettings == nil {
 		return nil, nil
 	}
 	return s, nil
@@ -204,6 +243,7 @@ func providerFields(w io.Writer, p *client.Provider) {
 		"token algorithm", outDash(p.Settings.TokenAlgorithm),
 		"collateral sources", outDash(strings.Join(p.Settings.CollateralSources, ", ")),
 		"TCB grace", outDash(tcbGraceText(p.Settings.TCBGrace)),
+		"type settings", outDash(typeSettingsText(p.Settings.TypeSettings)),
 		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
 		"created", outTime(p.CreatedAt),
 		"updated", outTime(p.UpdatedAt),
@@ -274,6 +314,18 @@ provider's policy selects with x-ms-sgx-tcbidentifier (docs/tcb-baselines.md).`,
 		})
 	}
 	return cmd
+}
+
+// typeSettingsText is TYPE.KEY=VALUE, …, sorted.
+func typeSettingsText(ts map[string]map[string]string) string {
+	var parts []string
+	for typ, kv := range ts {
+		for k, v := range kv {
+			parts = append(parts, typ+"."+k+"="+v)
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func newProviderListCmd() *cobra.Command {
@@ -363,7 +415,7 @@ func newProviderUpdateCmd() *cobra.Command {
 	var tcb []string
 	cmd := &cobra.Command{
 		Use:   "update NAME [--accept-tcb STATUS]... [--grace DURATION] [--tcb-grace ADVISORY@DATE]... [--collateral-source S]...",
-		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, collateral sources)",
+		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, TCB grace, collateral sources, type settings)",
 		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h
   avow provider update contoso --collateral-source https://pccs.contoso:8081 --collateral-source pcs
   avow provider update contoso --deployment-sources
@@ -379,7 +431,7 @@ func newProviderUpdateCmd() *cobra.Command {
 			return err
 		}
 		if s == nil {
-			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --tcb-grace, --no-tcb-grace, --token-algorithm, --collateral-source or --deployment-sources")
+			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --tcb-grace, --no-tcb-grace, --token-algorithm, --collateral-source, --deployment-sources or --type-setting")
 		}
 		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
 			p, err := c.UpdateProviderSettings(ctx, args[0], *s)
