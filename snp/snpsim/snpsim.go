@@ -193,40 +193,9 @@ func ComposeTCB(t snp.TCB) uint64 {
 // VCEK returns the platform's VCEK certificate (DER) for a TCB, as KDS
 // issues one per chip and TCB.
 func (p *Platform) VCEK(t snp.TCB) ([]byte, error) {
-	tcb := ComposeTCB(t)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.vceks[tcb]; c != nil {
-		return c.Raw, nil
-	}
-	if p.vceks == nil {
-		p.vceks = map[uint64]*x509.Certificate{}
-	}
-	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
 	name, _ := asn1.MarshalWithParams(p.product+"-B1", "ia5")
 	hwid, _ := asn1.Marshal(p.chipID[:])
-	zero, _ := asn1.Marshal(0)
-	tmpl := &x509.Certificate{
-		SerialNumber: new(big.Int).Add(new(big.Int).SetUint64(tcb), big.NewInt(1)), Subject: amdName("SEV-VCEK", "0"), NotBefore: NotBefore, NotAfter: NotAfter,
-		SignatureAlgorithm: x509.SHA384WithRSAPSS,
-		ExtraExtensions: []pkix.Extension{
-			{Id: kds.OidStructVersion, Value: zero}, {Id: kds.OidProductName1, Value: name},
-			{Id: kds.OidBlSpl, Value: u8(t.Bootloader)}, {Id: kds.OidTeeSpl, Value: u8(t.TEE)},
-			{Id: kds.OidSnpSpl, Value: u8(t.SNP)}, {Id: kds.OidSpl4, Value: u8(0)}, {Id: kds.OidSpl5, Value: u8(0)},
-			{Id: kds.OidSpl6, Value: u8(0)}, {Id: kds.OidSpl7, Value: u8(0)}, {Id: kds.OidUcodeSpl, Value: u8(t.Microcode)},
-			{Id: kds.OidHwid, Value: hwid},
-		},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ask, &p.vcekKey.PublicKey, p.askKey)
-	if err != nil {
-		return nil, err
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	p.vceks[tcb] = c
-	return der, nil
+	return p.endorsementKey(t, &p.vceks, "SEV-VCEK", 1, name, pkix.Extension{Id: kds.OidHwid, Value: hwid}, p.ask)
 }
 
 // CSPID is the cloud provider id in the simulated VLEKs.
@@ -236,31 +205,40 @@ const CSPID = "avow-simulated-csp"
 // VCEK's key certified by the ASVK with KDS's VLEK extensions (product
 // line without stepping, CSP id instead of HWID).
 func (p *Platform) VLEK(t snp.TCB) ([]byte, error) {
+	name, _ := asn1.MarshalWithParams(p.product, "ia5")
+	csp, _ := asn1.MarshalWithParams(CSPID, "ia5")
+	return p.endorsementKey(t, &p.vleks, "SEV-VLEK", 2, name, pkix.Extension{Id: kds.OidCspID, Value: csp}, p.asvk)
+}
+
+// endorsementKey returns the certificate (DER) of the platform's report
+// key for a TCB with KDS's extensions, the product name and the one
+// extension that tells a VCEK (HWID) from a VLEK (CSP id), signed by
+// issuer with the ASK's key, made once per TCB and kept in *cache.
+func (p *Platform) endorsementKey(t snp.TCB, cache *map[uint64]*x509.Certificate, cn string, serialOffset int64,
+	productName []byte, id pkix.Extension, issuer *x509.Certificate) ([]byte, error) {
 	tcb := ComposeTCB(t)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.vleks[tcb]; c != nil {
+	if c := (*cache)[tcb]; c != nil {
 		return c.Raw, nil
 	}
-	if p.vleks == nil {
-		p.vleks = map[uint64]*x509.Certificate{}
+	if *cache == nil {
+		*cache = map[uint64]*x509.Certificate{}
 	}
 	u8 := func(v uint8) []byte { b, _ := asn1.Marshal(int(v)); return b }
-	name, _ := asn1.MarshalWithParams(p.product, "ia5")
-	csp, _ := asn1.MarshalWithParams(CSPID, "ia5")
 	zero, _ := asn1.Marshal(0)
 	tmpl := &x509.Certificate{
-		SerialNumber: new(big.Int).Add(new(big.Int).SetUint64(tcb), big.NewInt(2)), Subject: amdName("SEV-VLEK", "0"), NotBefore: NotBefore, NotAfter: NotAfter,
+		SerialNumber: new(big.Int).Add(new(big.Int).SetUint64(tcb), big.NewInt(serialOffset)), Subject: amdName(cn, "0"), NotBefore: NotBefore, NotAfter: NotAfter,
 		SignatureAlgorithm: x509.SHA384WithRSAPSS,
 		ExtraExtensions: []pkix.Extension{
-			{Id: kds.OidStructVersion, Value: zero}, {Id: kds.OidProductName1, Value: name},
+			{Id: kds.OidStructVersion, Value: zero}, {Id: kds.OidProductName1, Value: productName},
 			{Id: kds.OidBlSpl, Value: u8(t.Bootloader)}, {Id: kds.OidTeeSpl, Value: u8(t.TEE)},
 			{Id: kds.OidSnpSpl, Value: u8(t.SNP)}, {Id: kds.OidSpl4, Value: u8(0)}, {Id: kds.OidSpl5, Value: u8(0)},
 			{Id: kds.OidSpl6, Value: u8(0)}, {Id: kds.OidSpl7, Value: u8(0)}, {Id: kds.OidUcodeSpl, Value: u8(t.Microcode)},
-			{Id: kds.OidCspID, Value: csp},
+			id,
 		},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.asvk, &p.vcekKey.PublicKey, p.askKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &p.vcekKey.PublicKey, p.askKey)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +246,7 @@ func (p *Platform) VLEK(t snp.TCB) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.vleks[tcb] = c
+	(*cache)[tcb] = c
 	return der, nil
 }
 
