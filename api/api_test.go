@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
@@ -32,30 +32,12 @@ func (c fixedClock) Now() time.Time { return c.t }
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEnv struct {
 	api     *Server
 	srv     *httptest.Server
 	svc     *service.Service
 	metrics *Metrics
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 	owner   string // owner admin token
 	reader  string
 	quote   []byte
@@ -145,7 +127,7 @@ func newEnvWith(t *testing.T, o Options, mutate func(*service.Config)) *testEnv 
 	m := o.Metrics
 	svc, _, owner, reader := newTestServiceWith(t, m, mutate)
 	p := sgxsim.Default()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	h := NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), o)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

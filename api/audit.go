@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
 // parseSince reads a time bound: RFC 3339, or a duration before now
@@ -83,14 +83,13 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, who *service.Prin
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]client.AuditEntry, 0, len(entries))
+	page := wire.AuditPage{Entries: make([]wire.AuditEntry, 0, len(entries))}
 	for _, e := range entries {
-		out = append(out, client.AuditEntry{ID: e.ID, Time: e.Time, Kind: string(e.Kind), Actor: e.Actor, Provider: e.Provider,
+		page.Entries = append(page.Entries, wire.AuditEntry{ID: e.ID, Time: e.Time, Kind: string(e.Kind), Actor: e.Actor, Provider: e.Provider,
 			Operation: e.Operation, Outcome: e.Outcome, Details: e.Details, RequestID: e.RequestID})
 	}
-	body := map[string]any{"entries": out}
 	if len(entries) > 0 && len(entries) == f.EffectiveLimit() {
-		body["next"] = entries[len(entries)-1].ID
+		page.Next = entries[len(entries)-1].ID
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, page)
 }

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
 // collateralRoutes serves /management/collateral and below:
@@ -96,23 +96,11 @@ func (s *Server) collateralRefresh(w http.ResponseWriter, r *http.Request, who *
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]map[string]any, 0, len(results))
+	out := make([]wire.CollateralRefresh, 0, len(results))
 	for _, res := range results {
-		m := map[string]any{"key": res.Key.String(), "tee": res.Key.TEE, "fmspc": res.Key.FMSPC, "pceId": res.Key.PCEID,
-			"outcome": res.Outcome, "errors": nonNil(res.Errors)}
-		if res.Source != "" {
-			m["source"] = res.Source
-		}
-		if res.SHA256 != "" {
-			m["sha256"] = res.SHA256
-		}
-		if !res.NextUpdate.IsZero() {
-			m["nextUpdate"] = res.NextUpdate
-		}
-		if !res.RetryAt.IsZero() {
-			m["retryAt"] = res.RetryAt
-		}
-		out = append(out, m)
+		out = append(out, wire.CollateralRefresh{Key: res.Key.String(), TEE: res.Key.TEE, FMSPC: res.Key.FMSPC, PCEID: res.Key.PCEID,
+			Outcome: res.Outcome, Source: res.Source, SHA256: res.SHA256,
+			NextUpdate: timeOrNil(res.NextUpdate), RetryAt: timeOrNil(res.RetryAt), Errors: nonNil(res.Errors)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out})
 }
@@ -149,7 +137,7 @@ func (s *Server) collateralPrune(w http.ResponseWriter, r *http.Request, who *se
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": n, "before": before.UTC()})
+	writeJSON(w, http.StatusOK, wire.CollateralPrune{Deleted: n, Before: before.UTC()})
 }
 
 func nonNil(s []string) []string {
@@ -159,30 +147,28 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// collateralViewOut is GET /management/collateral/{tee}/{fmspc}/{pceid}, in
-// the client package's types (one definition of the wire format).
-func collateralViewOut(v *service.CollateralView) client.CollateralView {
-	out := client.CollateralView{TEE: v.Key.TEE, FMSPC: v.Key.FMSPC, PCEID: v.Key.PCEID, ID: v.ID, Source: v.Source, SHA256: v.SHA256,
-		IssueDate: v.IssueDate, FetchedAt: v.FetchedAt, AgeSeconds: int64(v.Age / time.Second), ExpiresInSeconds: int64(v.TimeToExpiry / time.Second),
-		Expired: v.Expired, History: []client.CollateralRow{}}
-	if !v.NextUpdate.IsZero() {
-		t := v.NextUpdate
-		out.NextUpdate = &t
+// timeOrNil is t, or nil for the zero time (a member the JSON omits).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
+	return &t
+}
+
+// collateralViewOut is GET /management/collateral/{tee}/{fmspc}/{pceid}.
+func collateralViewOut(v *service.CollateralView) wire.CollateralView {
+	out := wire.CollateralView{TEE: v.Key.TEE, FMSPC: v.Key.FMSPC, PCEID: v.Key.PCEID, ID: v.ID, Source: v.Source, SHA256: v.SHA256,
+		IssueDate: v.IssueDate, FetchedAt: v.FetchedAt, AgeSeconds: int64(v.Age / time.Second), ExpiresInSeconds: int64(v.TimeToExpiry / time.Second),
+		Expired: v.Expired, History: []wire.CollateralRow{}, NextUpdate: timeOrNil(v.NextUpdate)}
 	if !v.LastAttempt.IsZero() {
-		rs := &client.CollateralRefreshState{LastAttempt: v.LastAttempt, LastOutcome: v.LastOutcome, LastErrors: nonNil(v.LastErrors),
-			ConsecutiveFailures: v.ConsecutiveFailures}
-		if !v.RetryAt.IsZero() {
-			t := v.RetryAt
-			rs.RetryAt = &t
-		}
-		out.Refresh = rs
+		out.Refresh = &wire.CollateralRefreshState{LastAttempt: v.LastAttempt, LastOutcome: v.LastOutcome, LastErrors: nonNil(v.LastErrors),
+			ConsecutiveFailures: v.ConsecutiveFailures, RetryAt: timeOrNil(v.RetryAt)}
 	}
 	for _, h := range v.History {
-		hj := client.CollateralRow{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
+		hj := wire.CollateralRow{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
 			Source: h.Source, SHA256: h.SHA256, Size: h.Size}
 		if h.Hashes.TCBInfoHash != "" {
-			hh := client.CollateralHashes(h.Hashes)
+			hh := wire.CollateralHashes(h.Hashes)
 			hj.Hashes = &hh
 		}
 		out.History = append(out.History, hj)

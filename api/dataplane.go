@@ -277,8 +277,19 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	return req, nil
 }
 
+// data reads runtimeData or initTimeData. An object that names a dataType
+// but carries no data is refused rather than taken as absent: the caller
+// meant to send data and would otherwise get a token without its claims
+// (azure-security-attestation 1.0.1 sends initTimeData {"dataType":
+// "JSON"} and no data for inittime_json). An empty object is absent.
 func data(field string, d *dataJSON) (*service.Data, error) {
-	if d == nil || d.Data == nil {
+	if d == nil {
+		return nil, nil
+	}
+	if d.Data == nil {
+		if d.DataType != "" {
+			return nil, ErrBadJSON.Wrapf("%s has dataType %q but no data", field, d.DataType)
+		}
 		return nil, nil
 	}
 	b, err := b64(field+".data", *d.Data)

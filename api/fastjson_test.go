@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"net/http/httptest"
 	"reflect"
@@ -133,4 +134,31 @@ func BenchmarkDecodeAttestBody(b *testing.B) {
 			}
 		}
 	})
+}
+
+// runtimeData or initTimeData that names a dataType without data is
+// refused (the Python SDK's inittime_json sends no data), whichever
+// decoder read the body; an empty object or null is absent.
+func TestDecodeAttestDataWithoutData(t *testing.T) {
+	const quote = `"quote":"AQID"`
+	for _, tc := range []struct {
+		body, want string // want: "" accepted, else a text of the error
+	}{
+		{`{` + quote + `,"initTimeData":{"dataType":"JSON"}}`, `initTimeData has dataType "JSON" but no data`},
+		{`{` + quote + `,"initTimeData":{"data":null,"dataType":"Binary"}}`, `initTimeData has dataType "Binary" but no data`},
+		{`{` + quote + `,"runtimeData":{"dataType":"JSON"}}`, `runtimeData has dataType "JSON" but no data`},
+		{`{` + quote + `, "runtimeData" : { "dataType" : "Binary" } }`, `runtimeData has dataType "Binary" but no data`},
+		{`{` + quote + `,"runtimeData":{"dataType":"JSON","x":1}}`, `runtimeData has dataType "JSON" but no data`}, // encoding/json path
+		{`{` + quote + `,"initTimeData":{}}`, ``},
+		{`{` + quote + `,"initTimeData":null}`, ``},
+		{`{` + quote + `,"initTimeData":{"data":"","dataType":"Binary"}}`, ``},
+	} {
+		req, err := decodeAttest([]byte(tc.body), "SgxEnclave")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.body, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrBadJSON)):
+			t.Errorf("%s: got %v (request %+v), want invalid_json %q", tc.body, err, req, tc.want)
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
 // fuzzEnv is an in-process Server for the fuzz targets of the management,
@@ -189,7 +190,7 @@ func TestFuzzSeedsAccepted(t *testing.T) {
 			t.Errorf("%s %s %.80s: %d %s", rt.method, rt.path, c.body, rec.Code, rec.Body.Bytes())
 		}
 		if rec.Code == http.StatusCreated && c.route == 0 {
-			var out providerJSON
+			var out wire.Provider
 			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || e.svc.DeleteProvider(ctx, owner, out.Name) != nil {
 				t.Fatalf("delete %s: %v", rec.Body.Bytes(), err)
 			}

@@ -9,39 +9,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
-// providerJSON is a provider as the management API shows it.
-type providerJSON struct {
-	Name                      string       `json:"name"`
-	TrustModel                string       `json:"trustModel"`
-	AttestURI                 string       `json:"attestUri"`
-	Settings                  settingsJSON `json:"settings"`
-	PolicySigningCertificates int          `json:"policySigningCertificates"`
-	CreatedAt                 time.Time    `json:"createdAt"`
-	UpdatedAt                 time.Time    `json:"updatedAt"`
-	Version                   int64        `json:"version"`
-}
-
-type settingsJSON struct {
-	AcceptedTCBStatuses   []string `json:"acceptedTcbStatuses"`
-	CollateralGracePeriod string   `json:"collateralGracePeriod"`
-	// TokenAlgorithm is RS256 (default, MAA's) or ES256.
-	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
-	// CollateralSources replace the deployment's collateral sources for
-	// this provider (absent: the deployment's; on PATCH absent keeps the
-	// current list and [] goes back to the deployment's).
-	CollateralSources []string `json:"collateralSources,omitempty"`
-}
-
-func providerOut(v *service.ProviderView) providerJSON {
-	return providerJSON{
+func providerOut(v *service.ProviderView) wire.Provider {
+	return wire.Provider{
 		Name: v.Name, TrustModel: string(v.TrustModel), AttestURI: v.AttestURI,
-		Settings: settingsJSON{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
+		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
 			CollateralSources: service.CollateralSources(v.Settings)},
 		PolicySigningCertificates: v.Signers, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
@@ -49,13 +26,15 @@ func providerOut(v *service.ProviderView) providerJSON {
 }
 
 type createProviderJSON struct {
-	Name                      string        `json:"name"`
-	TrustModel                string        `json:"trustModel"`
-	PolicySigningCertificates []string      `json:"policySigningCertificates"`
-	Settings                  *settingsJSON `json:"settings"`
+	Name                      string         `json:"name"`
+	TrustModel                string         `json:"trustModel"`
+	PolicySigningCertificates []string       `json:"policySigningCertificates"`
+	Settings                  *wire.Settings `json:"settings"`
 }
 
-func (in *settingsJSON) toService() (*service.ProviderSettings, error) {
+// settingsIn turns the settings of a create or update body into the
+// service's (nil: keep every default or current value).
+func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	if in == nil {
 		return nil, nil
 	}
@@ -137,7 +116,7 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 				s.writeError(w, r, err)
 				return
 			}
-			out := make([]providerJSON, 0, len(views))
+			out := make([]wire.Provider, 0, len(views))
 			for i := range views {
 				out = append(out, providerOut(&views[i]))
 			}
@@ -156,7 +135,7 @@ func (s *Server) management(w http.ResponseWriter, r *http.Request, rest string)
 				s.writeError(w, r, err)
 				return
 			}
-			settings, err := in.Settings.toService()
+			settings, err := settingsIn(in.Settings)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -201,7 +180,7 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 			return
 		}
 		var in struct {
-			Settings *settingsJSON `json:"settings"`
+			Settings *wire.Settings `json:"settings"`
 		}
 		if err := decodeJSON(r, MaxMgmtBody, &in); err != nil {
 			s.writeError(w, r, err)
@@ -211,7 +190,7 @@ func (s *Server) provider(w http.ResponseWriter, r *http.Request, who *service.P
 			s.writeError(w, r, ErrBadJSON.Wrapf("the body has no settings"))
 			return
 		}
-		settings, err := in.Settings.toService()
+		settings, err := settingsIn(in.Settings)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -244,7 +223,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, client.Key{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
+		writeJSON(w, http.StatusOK, wire.Key{KID: k.KID, Active: true, CreatedAt: k.CreatedAt})
 		return
 	}
 	if !s.method(w, r, http.MethodGet) {
@@ -255,9 +234,9 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request, who *service.Princ
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]client.Key, 0, len(keys))
+	out := make([]wire.Key, 0, len(keys))
 	for _, k := range keys {
-		kj := client.Key{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
+		kj := wire.Key{KID: k.KID, Active: k.Active, CreatedAt: k.CreatedAt}
 		if !k.RetiredAt.IsZero() {
 			t := k.RetiredAt
 			kj.RetiredAt = &t

@@ -13,11 +13,12 @@ import (
 
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/wire"
 )
 
 // The management plane's JSON bodies, by the route that reads them.
 type mgmtPatchJSON struct {
-	Settings *settingsJSON `json:"settings"`
+	Settings *wire.Settings `json:"settings"`
 }
 
 type mgmtTokenJSON struct {
@@ -118,7 +119,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err := json.Unmarshal(body, w); err != nil || !reflect.DeepEqual(v, w) {
 			t.Fatalf("%q: decodeJSON %+v, encoding/json %+v (%v)", body, v, w, err)
 		}
-		var settings *settingsJSON
+		var settings *wire.Settings
 		switch in := v.(type) {
 		case *createProviderJSON:
 			certs, err := parseCertificates(in.PolicySigningCertificates)
@@ -141,7 +142,7 @@ func FuzzDecodeJSON(f *testing.F) {
 				typedCode(t, "ParseDays", err, "invalid_query")
 			}
 		}
-		s, err := settings.toService()
+		s, err := settingsIn(settings)
 		switch {
 		case err != nil:
 			typedCode(t, "settings", err, "invalid_json")
@@ -186,7 +187,7 @@ func FuzzManagementBody(f *testing.F) {
 		checkAnswer(t, rt.method+" "+rt.path, rec, false)
 		if rec.Code == http.StatusCreated && rt.path == "/management/providers" {
 			// Keep the store small: the next valid body creates again.
-			var out providerJSON
+			var out wire.Provider
 			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 				t.Fatal(err)
 			}

@@ -2,10 +2,16 @@ package client
 
 import (
 	"context"
+	"github.com/avowhq/avow/wire"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
+)
+
+// The audit log answers of the management API (package wire).
+type (
+	AuditEntry = wire.AuditEntry
+	AuditPage  = wire.AuditPage
 )
 
 // Audit entry kinds.
@@ -13,22 +19,6 @@ const (
 	AuditManagement  = "management"
 	AuditAttestation = "attestation"
 )
-
-// AuditEntry is one record of a server's audit log: a management change
-// (Actor is the admin token id, Details the hashes of what changed) or an
-// attestation (Details: type, tee, fmspc, tcb_status, policy_hash,
-// duration_ms, failure_code, message).
-type AuditEntry struct {
-	ID        int64             `json:"id"`
-	Time      time.Time         `json:"time"`
-	Kind      string            `json:"kind"`
-	Actor     string            `json:"actor,omitempty"`
-	Provider  string            `json:"provider,omitempty"`
-	Operation string            `json:"operation"`
-	Outcome   string            `json:"outcome"`
-	Details   map[string]string `json:"details,omitempty"`
-	RequestID string            `json:"requestId,omitempty"`
-}
 
 // AuditQuery selects audit entries; zero members do not filter.
 type AuditQuery struct {
@@ -44,13 +34,6 @@ type AuditQuery struct {
 	Before int64
 	// Limit is the page size (server default 100, at most 10000).
 	Limit int
-}
-
-// AuditPage is one page of entries, newest first. Next, when not zero, is
-// AuditQuery.Before for the next page.
-type AuditPage struct {
-	Entries []AuditEntry `json:"entries"`
-	Next    int64        `json:"next,omitempty"`
 }
 
 // ListAudit reads the audit log (GET /management/audit, reader).

@@ -110,7 +110,7 @@ func TestClientProviders(t *testing.T) {
 		t.Errorf("rotate path %s", req.Path)
 	}
 	keys, err := c.ListKeys(ctx, "contoso")
-	if err != nil || len(keys) != 2 || keys[0].RetiredAt == nil || !keys[1].Active {
+	if err != nil || len(keys) != 2 || !keys[0].Active || keys[1].RetiredAt == nil {
 		t.Fatalf("keys %+v %v", keys, err)
 	}
 	if err := c.DeleteProvider(ctx, "contoso"); err != nil {

@@ -5,9 +5,17 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/avowhq/avow/wire"
 	"net/http"
 	"net/url"
 	"time"
+)
+
+// Providers, their settings and signing keys as the management API shows them (package wire).
+type (
+	Settings = wire.Settings
+	Provider = wire.Provider
+	Key      = wire.Key
 )
 
 // Trust models of a provider.
@@ -22,50 +30,6 @@ const (
 	RolePolicyAdmin = "policy-admin"
 	RoleOwner       = "owner"
 )
-
-// Settings are a provider's verification settings. On create and update an
-// empty member keeps the server's default or current value.
-type Settings struct {
-	// AcceptedTCBStatuses are the TCB statuses attestation accepts
-	// (UpToDate, SWHardeningNeeded, ConfigurationNeeded, ...).
-	AcceptedTCBStatuses []string `json:"acceptedTcbStatuses,omitempty"`
-	// CollateralGracePeriod is how long expired collateral is still
-	// accepted, as a Go duration ("0s", "72h").
-	CollateralGracePeriod string `json:"collateralGracePeriod,omitempty"`
-	// TokenAlgorithm is the algorithm of the provider's tokens: RS256
-	// (MAA's, the default) or ES256. Changing it rotates the signing key.
-	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
-	// CollateralSources, when not empty, replace the deployment's
-	// collateral sources (avow serve --collateral-source) for attestations
-	// against the provider: PCCS URLs, "pcs" or "pcs:URL", bundle files or
-	// folders on the server, tried in order.
-	CollateralSources []string `json:"collateralSources,omitempty"`
-	// UseDeploymentSources, on update, removes CollateralSources: the
-	// provider goes back to the deployment's sources.
-	UseDeploymentSources bool `json:"-"`
-}
-
-// GracePeriod parses CollateralGracePeriod (zero when empty).
-func (s Settings) GracePeriod() (time.Duration, error) {
-	if s.CollateralGracePeriod == "" {
-		return 0, nil
-	}
-	return time.ParseDuration(s.CollateralGracePeriod)
-}
-
-// Provider is an attestation provider as the management API returns it.
-type Provider struct {
-	Name       string   `json:"name"`
-	TrustModel string   `json:"trustModel"`
-	AttestURI  string   `json:"attestUri"`
-	Settings   Settings `json:"settings"`
-	// PolicySigningCertificates is the number of policy signer
-	// certificates (ListSigners returns them).
-	PolicySigningCertificates int       `json:"policySigningCertificates"`
-	CreatedAt                 time.Time `json:"createdAt"`
-	UpdatedAt                 time.Time `json:"updatedAt"`
-	Version                   int64     `json:"version"`
-}
 
 // CreateProviderRequest describes a new provider.
 type CreateProviderRequest struct {
@@ -180,14 +144,6 @@ func (c *Client) DeleteProvider(ctx context.Context, name string) error {
 		return err
 	}
 	return c.do(ctx, request{method: http.MethodDelete, url: u, auth: true})
-}
-
-// Key is a provider's token signing key.
-type Key struct {
-	KID       string     `json:"kid"`
-	Active    bool       `json:"active"`
-	CreatedAt time.Time  `json:"createdAt"`
-	RetiredAt *time.Time `json:"retiredAt,omitempty"`
 }
 
 // RotateKey makes a new active signing key for a provider (POST

@@ -19,7 +19,7 @@ func TestDecodePEMCertificateFastPath(t *testing.T) {
 		}
 	}
 	if len(chains) == 0 {
-		t.Skip("no vectors")
+		t.Fatal("no vectors: testdata/vectors/dcap holds none")
 	}
 	for i, chain := range chains {
 		rest := bytes.TrimLeft(chain, " \t\r\n")

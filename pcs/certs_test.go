@@ -146,7 +146,7 @@ func TestHashes(t *testing.T) {
 // token of 2024-04-30): evidence that attestation services hash the issuer
 // chain as the URL-decoded header text, which is what Hashes does.
 func TestHashesChainFormMatchesPublishedToken(t *testing.T) {
-	path := filepath.Join(sharedDCAPOrSkip(t), "raw", "google-go-tdx-guest", "tcbinfo_issuer_chain.pem")
+	path := filepath.Join(dcapVectors(t), "raw", "google-go-tdx-guest", "tcbinfo_issuer_chain.pem")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skip(err)

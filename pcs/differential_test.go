@@ -16,9 +16,9 @@ import (
 	"testing"
 )
 
-// Differential tests of the direct readers against their oracles — the
-// general path they fall back to (TCB info, QE identity, PCK extension),
-// pem.Decode (PEM blocks) and encoding/json (validity and compact form) —
+// Differential tests of the direct readers against their oracles —
+// encoding/asn1 (PCK extension), pem.Decode (PEM blocks) and encoding/json
+// (validity and compact form) —
 // over the vectors, the fuzz corpora (testdata and, when present, the local
 // fuzz cache) and deterministic mutations of both. Results must be deeply
 // equal and errors must have the same text.
@@ -46,24 +46,6 @@ func trunc(b []byte) []byte {
 		return append(append([]byte(nil), b[:300]...), "…"...)
 	}
 	return b
-}
-
-func diffTCBInfo(t *testing.T, raw []byte) {
-	t.Helper()
-	got, err := ParseTCBInfo(raw, sig64)
-	want, werr := parseTCBInfoGeneral(raw, sig64)
-	if sameError(t, "ParseTCBInfo", raw, err, werr, ErrTCBInfoFormat) && !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseTCBInfo(%q):\n got %+v\nwant %+v", trunc(raw), got, want)
-	}
-}
-
-func diffQEIdentity(t *testing.T, raw []byte) {
-	t.Helper()
-	got, err := ParseQEIdentity(raw, sig64)
-	want, werr := parseQEIdentityGeneral(raw, sig64)
-	if sameError(t, "ParseQEIdentity", raw, err, werr, ErrQEIdentityFormat) && !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseQEIdentity(%q):\n got %+v\nwant %+v", trunc(raw), got, want)
-	}
 }
 
 // diffPCKExtensionValue compares the direct DER reader with encoding/asn1.
@@ -234,7 +216,6 @@ func jsonCorpus(t testing.TB) [][]byte {
 	var seeds [][]byte
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParseTCBInfo")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzParseQEIdentity")...)
-	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffTCBInfo")...)
 	seeds = append(seeds, fuzzCorpus(t, "FuzzDiffJSON")...)
 	return seeds
 }
@@ -254,30 +235,6 @@ func mutationCount(short, long int) int {
 		return short
 	}
 	return long
-}
-
-func TestDifferentialTCBInfoQEIdentity(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	// The vectors' documents, also pretty-printed and re-ordered (through
-	// the generic JSON round trip), then the fuzz corpora.
-	var seeds [][]byte
-	for _, c := range seedBundles() {
-		seeds = append(seeds, c.TCBInfo, c.QEIdentity, mutateJSON(t, c.TCBInfo, func(map[string]any) {}))
-		var pretty bytes.Buffer
-		_ = json.Indent(&pretty, c.TCBInfo, "", "  ")
-		seeds = append(seeds, pretty.Bytes())
-	}
-	seeds = append(seeds, jsonCorpus(t)...)
-	n := mutationCount(20, 300)
-	nFull := 4 * len(seedBundles())
-	for i, s := range seeds {
-		diffTCBInfo(t, s)
-		diffQEIdentity(t, s)
-		for _, m := range mutate(s, jsonSnippets, perSeed(i, nFull, len(seeds), n, 20*n), rng) {
-			diffTCBInfo(t, m)
-			diffQEIdentity(t, m)
-		}
-	}
 }
 
 func TestDifferentialPCKExtensions(t *testing.T) {
@@ -320,24 +277,6 @@ func TestDifferentialCertificates(t *testing.T) {
 			diffCertificates(t, m)
 		}
 	}
-}
-
-func FuzzDiffTCBInfo(f *testing.F) {
-	for _, s := range jsonSeeds(f) {
-		f.Add(s)
-	}
-	for _, c := range seedBundles() {
-		for _, r := range rewrites(c.TCBInfo) {
-			f.Add(r)
-		}
-		for _, r := range rewrites(c.QEIdentity) {
-			f.Add(r)
-		}
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		diffTCBInfo(t, raw)
-		diffQEIdentity(t, raw)
-	})
 }
 
 func FuzzDiffPCKExtensionValue(f *testing.F) {
@@ -420,74 +359,4 @@ func FuzzDiffJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		diffJSON(t, data)
 	})
-}
-
-// jsonRewrites are text substitutions that keep a compact document valid
-// JSON but bend a rule or the form Intel uses: duplicated, unknown, escaped
-// and reordered members, other number spellings, other types, other
-// versions and ids.
-var jsonRewrites = [][2]string{
-	{`"svn":`, `"svn":300,"svn":`}, {`"svn":`, `"x":[{}],"svn":`}, {`"svn":`, `"\u0073vn":`},
-	{`{"svn":`, `{"category":"a","svn":`}, {`{"svn":`, `{"svn":1,"category":2,"svn":`}, {`{"svn":`, `{"svn":-0,"s":`},
-	{`"category":"`, `"category":"\u00e9`}, {`"type":"`, `"type":1,"type":"`}, {`"category":`, `"category":null,"category":`},
-	{`"tcbDate":`, `"tcbDate":"2020-01-01T00:00:00Z","tcbDate":`}, {`"tcbDate":"`, `"tcbDate":"\u0032`},
-	{`"tcbStatus":`, `"tcbStatus":"Revoked","tcbStatus":`}, {`"tcbStatus":"`, `"tcbStatus":"\u0055`},
-	{`"advisoryIDs":[`, `"advisoryIDs":["\u0041",`}, {`"advisoryIDs":[`, `"advisoryIDs":[1,`}, {`"advisoryIDs":[`, `"advisoryIDs":{},"a":[`},
-	{`"advisoryIDs":["`, `"advisoryIDs":[],"advisoryIDs":["`}, {`"tcbStatus":`, `"advisoryIDs":["X"],"tcbStatus":`},
-	{`"tcb":{`, `"tcb":{"pcesvn":70000,"q":0},"tcb":{`}, {`"tcb":{`, `"tcb":{"isvsvn":-0,`}, {`"tcb":{`, `"x":"\n","tcb":{`},
-	{`"pcesvn":`, `"pcesvn":-0,"pcesvn":`}, {`"pcesvn":`, `"pcesvn":1.0,"p":`}, {`"isvsvn":`, `"isvsvn":65536,"isvsvn":`},
-	{`"isvsvn":`, `"isvsvn":1e0,"i":`}, {`"isvsvn":`, `"isvsvn":-1,"i":`},
-	{`{"id":`, `{"tcbLevels":[],"id":`}, {`{"id":`, `{"version":2,"id":`}, {`{"id":`, `{"unknown":{"a":[true,false,null,"\"",-1.5e+3]},"id":`},
-	{`"version":3`, `"version":2`}, {`"version":2`, `"version":3`}, {`"version":`, `"version":-0,"v":`}, {`"version":3`, `"version":3.0`},
-	{`"id":"SGX"`, `"id":"TDX"`}, {`"id":"TDX"`, `"id":"SGX"`}, {`"id":"QE"`, `"id":"QVE"`}, {`"id":"QE"`, `"id":"TD_QE"`}, {`"id":"`, `"id":"\u0051`},
-	{`"tcbType":0`, `"tcbType":-0`}, {`"tcbType":0`, `"tcbType":0.0`}, {`"tcbEvaluationDataNumber":`, `"tcbEvaluationDataNumber":4294967296,"t":`},
-	{`"tcbEvaluationDataNumber":`, `"tcbEvaluationDataNumber":-0,"t":`}, {`"isvprodid":`, `"isvprodid":65536,"i":`},
-	{`"fmspc":"`, `"fmspc":"0`}, {`"fmspc":"`, `"fmspc":"zz`}, {`"pceId":`, `"pceId":0,"p":`}, {`"mrsigner":"`, `"mrsigner":"G`},
-	{`"tdxModule":{`, `"tdxModule":{"mrsigner":"00","x":1},"tdxModule":{`}, {`"tdxModule":`, `"tdxModule":null,"t":`},
-	{`"tdxModuleIdentities":[`, `"tdxModuleIdentities":[],"x":[`}, {`"tdxModuleIdentities":`, `"tdxModuleIdentities":null,"x":`},
-	{`"tcbLevels":[`, `"tcbLevels":[{"tcb":{}},`}, {`"tcbLevels":[{`, `"tcbLevels":[{"tcbDate":1,`}, {`"tcbLevels":`, `"tcbLevels":[],"tcbLevels":`},
-	{`"sgxtcbcomponents":[`, `"sgxtcbcomp01svn":1,"sgxtcbcomponents":[`}, {`"sgxtcbcomp01svn":`, `"sgxtcbcomponents":[],"sgxtcbcomp01svn":`},
-	{`"sgxtcbcomp16svn":`, `"sgxtcbcomp17svn":1,"sgxtcbcomp00svn":1,"sgxtcbcomp16svn":`}, {`"sgxtcbcomp02svn":`, `"sgxtcbcomp2svn":`},
-	{`"tdxtcbcomponents":`, `"tdxtcbcomponentz":`}, {`"sgxtcbcomponents":[{`, `"sgxtcbcomponents":[{"svn":1},{`},
-	{`"attributes":"`, `"attributes":"\u0030`}, {`"miscselect":"`, `"miscselect":"0`},
-	{`,`, `, `}, {`:`, ` :`}, {`}`, "}\n"}, {`]`, "\t]"},
-}
-
-// rewrites returns seed with each rewrite applied at its first, its last
-// and at all occurrences.
-func rewrites(seed []byte) [][]byte {
-	var out [][]byte
-	for _, r := range jsonRewrites {
-		from, to := []byte(r[0]), []byte(r[1])
-		i := bytes.Index(seed, from)
-		if i < 0 {
-			continue
-		}
-		out = append(out, bytes.Join([][]byte{seed[:i], to, seed[i+len(from):]}, nil))
-		j := bytes.LastIndex(seed, from)
-		out = append(out, bytes.Join([][]byte{seed[:j], to, seed[j+len(from):]}, nil))
-		out = append(out, bytes.ReplaceAll(seed, from, to))
-	}
-	return out
-}
-
-func TestDifferentialRewrites(t *testing.T) {
-	var seeds [][]byte
-	for _, c := range seedBundles() {
-		seeds = append(seeds, c.TCBInfo, c.QEIdentity)
-	}
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, s := range seeds {
-		for _, m := range rewrites(s) {
-			diffTCBInfo(t, m)
-			diffQEIdentity(t, m)
-			// and a second rewrite on top of the first
-			more := rewrites(m)
-			for k := 0; k < 3 && len(more) > 0; k++ {
-				m2 := more[rng.IntN(len(more))]
-				diffTCBInfo(t, m2)
-				diffQEIdentity(t, m2)
-			}
-		}
-	}
 }

@@ -120,27 +120,14 @@ func pckCert(t testing.TB, s vset) *x509.Certificate {
 	return nil
 }
 
-// sharedDCAP returns ../shared/vectors/dcap without skipping, or "" when it
-// is absent (fuzz targets still run on their built-in seeds).
+// sharedDCAP returns the module's copy of the DCAP vectors, or "" when it
+// cannot be found (fuzz seed loaders, which have no test to fail).
 func sharedDCAP() string {
-	dir, err := os.Getwd()
+	d, err := vectors.Path("dcap")
 	if err != nil {
 		return ""
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "vectors", "dcap")
-			if _, err := os.Stat(d); err == nil {
-				return d
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
+	return d
 }
 
 // seedBundles returns the collateral of every set for fuzz seeding (none

@@ -130,7 +130,7 @@ func reversePEM(t testing.TB, chain []byte) []byte {
 // (the raw folders also hold quotes and other non-collateral files).
 func linkRaw(t *testing.T, files ...string) string {
 	t.Helper()
-	root := filepath.Join(sharedDCAPOrSkip(t), "raw")
+	root := filepath.Join(dcapVectors(t), "raw")
 	dir := t.TempDir()
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(root, f))

@@ -47,17 +47,6 @@ func ParseQEIdentity(raw, signature []byte) (*QEIdentity, error) {
 	if len(signature) != 64 {
 		return nil, ErrQEIdentityFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	if id, ok := parseQEIdentityFast(raw); ok {
-		id.Signature = bytes.Clone(signature)
-		return id, nil
-	}
-	return parseQEIdentityGeneral(raw, signature)
-}
-
-// parseQEIdentityGeneral is ParseQEIdentity without the direct reader for
-// Intel's form: every input the direct reader leaves, and the oracle of its
-// tests.
-func parseQEIdentityGeneral(raw, signature []byte) (*QEIdentity, error) {
 	root, signed, err := parseSignedJSON(raw)
 	if err != nil {
 		return nil, ErrQEIdentityFormat.Wrapf("enclaveIdentity is not valid JSON: %v", err)

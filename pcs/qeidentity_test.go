@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/internal/vectors"
 )
 
 func TestQEIdentityVectors(t *testing.T) {
@@ -71,7 +73,7 @@ func TestQEIdentityVectors(t *testing.T) {
 // Every enclave identity file among the raw vectors: version 2, and only
 // statuses QVL's identity parser knows.
 func TestQEIdentityRawFiles(t *testing.T) {
-	dir := filepath.Join(sharedDCAPOrSkip(t), "raw")
+	dir := filepath.Join(dcapVectors(t), "raw")
 	n := 0
 	err := filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
@@ -103,12 +105,8 @@ func TestQEIdentityRawFiles(t *testing.T) {
 	}
 }
 
-func sharedDCAPOrSkip(t testing.TB) string {
-	d := sharedDCAP()
-	if d == "" {
-		t.Skip("shared test vectors not found (../shared/vectors/dcap beside the checkout); skipping")
-	}
-	return d
+func dcapVectors(t testing.TB) string {
+	return vectors.Dir(t, "dcap")
 }
 
 func baseQEIdentity(t *testing.T) []byte {

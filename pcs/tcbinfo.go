@@ -72,16 +72,6 @@ func ParseTCBInfo(raw, signature []byte) (*TCBInfo, error) {
 	if len(signature) != 64 {
 		return nil, ErrTCBInfoFormat.Wrapf("signature must be 64 bytes (r‖s), got %d", len(signature))
 	}
-	if info, ok := parseTCBInfoFast(raw); ok {
-		info.Signature = bytes.Clone(signature)
-		return info, nil
-	}
-	return parseTCBInfoGeneral(raw, signature)
-}
-
-// parseTCBInfoGeneral is ParseTCBInfo without the direct reader for Intel's
-// form: every input the direct reader leaves, and the oracle of its tests.
-func parseTCBInfoGeneral(raw, signature []byte) (*TCBInfo, error) {
 	// One pass validates the JSON as json.Compact would and parses it;
 	// signed is the compact text QVL signs over.
 	root, signed, err := parseSignedJSON(raw)

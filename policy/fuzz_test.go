@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/avowhq/avow/internal/vectors"
 )
 
 // FuzzParse parses arbitrary text. Seeds: every policy of the vector table
@@ -20,13 +22,12 @@ func FuzzParse(f *testing.F) {
 			f.Add(c.text)
 		}
 	}
-	if dir := maaVectorsDir(); dir != "" {
-		files, _ := filepath.Glob(filepath.Join(dir, "*", "*.txt"))
-		more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*.txt"))
-		for _, file := range append(files, more...) {
-			if b, err := os.ReadFile(file); err == nil {
-				f.Add(string(b))
-			}
+	dir := vectors.Dir(f, "maa")
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.txt"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*.txt"))
+	for _, file := range append(files, more...) {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(string(b))
 		}
 	}
 	claims := append(sgxClaims(), Claim{Type: "events", Value: `{"Events":[{"PcrIndex":7,"EventTypeString":"EV_EFI_VARIABLE_DRIVER_CONFIG"}]}`},

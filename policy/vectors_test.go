@@ -91,7 +91,6 @@ type loadedCase struct {
 	text   string
 	doc    *Document
 	claims []Claim
-	skip   string
 	docErr error
 }
 
@@ -110,19 +109,6 @@ func loadClaimSets(t testing.TB) map[string]json.RawMessage {
 	return f.ClaimSets
 }
 
-// maaVectorsDir returns ../shared/vectors/maa or "" when it is absent (the
-// cases that need it are then skipped with a message).
-func maaVectorsDir() string {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "vectors", "maa"))
-	if err != nil {
-		return ""
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return ""
-	}
-	return dir
-}
-
 func loadVectorCases(t testing.TB) []*loadedCase {
 	t.Helper()
 	sets := loadClaimSets(t)
@@ -131,7 +117,7 @@ func loadVectorCases(t testing.TB) []*loadedCase {
 		t.Fatalf("no testdata/vectors_*.json: %v", err)
 	}
 	sort.Strings(files)
-	maa := maaVectorsDir()
+	maa := vectors.Dir(t, "maa")
 	var out []*loadedCase
 	names := map[string]bool{}
 	for _, f := range files {
@@ -164,10 +150,6 @@ func loadVectorCases(t testing.TB) []*loadedCase {
 				}
 				lc.text = string(b)
 			case c.Vector != "":
-				if maa == "" {
-					lc.skip = "shared MAA vectors (../shared/vectors/maa) not found"
-					break
-				}
 				b, err := os.ReadFile(filepath.Join(maa, c.Vector))
 				if err != nil {
 					t.Fatalf("case %q: %v", c.Name, err)
@@ -176,7 +158,7 @@ func loadVectorCases(t testing.TB) []*loadedCase {
 			default:
 				t.Fatalf("case %q has no policy", c.Name)
 			}
-			if lc.skip == "" && strings.HasSuffix(c.Vector, ".jws") {
+			if strings.HasSuffix(c.Vector, ".jws") {
 				d, err := ParseDocument(strings.TrimSpace(lc.text))
 				if err != nil {
 					lc.docErr = err
@@ -187,11 +169,7 @@ func loadVectorCases(t testing.TB) []*loadedCase {
 			}
 			var claims []Claim
 			if c.ClaimsVector != "" {
-				if maa == "" {
-					lc.skip = "shared MAA vectors (../shared/vectors/maa) not found"
-				} else {
-					claims = append(claims, claimsFromVector(t, maa, c.ClaimsVector)...)
-				}
+				claims = append(claims, claimsFromVector(t, maa, c.ClaimsVector)...)
 			}
 			if c.ClaimSet != "" {
 				raw, ok := sets[c.ClaimSet]
@@ -325,9 +303,6 @@ func TestPolicyVectors(t *testing.T) {
 	cases := loadVectorCases(t)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			if c.skip != "" {
-				t.Skip(c.skip)
-			}
 			if c.docErr != nil {
 				if c.Error == nil || errs.Code(c.docErr) != c.Error.Code {
 					t.Fatalf("document: %v", c.docErr)

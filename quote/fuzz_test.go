@@ -11,7 +11,7 @@ import (
 )
 
 // seedQuotes returns the vector quotes and OpenEnclave reports, read at
-// fuzz time from ../shared/vectors (the fuzz target skips when absent).
+// fuzz time from the module's testdata/vectors.
 func seedQuotes(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte

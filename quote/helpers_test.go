@@ -11,7 +11,7 @@ import (
 	"github.com/avowhq/avow/internal/vectors"
 )
 
-// dcapSet is one ../shared/vectors/dcap/S* folder.
+// dcapSet is one testdata/vectors/dcap/S* folder.
 type dcapSet struct {
 	name     string
 	quote    []byte

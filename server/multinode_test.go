@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/token"
@@ -37,41 +37,8 @@ import (
 // database: AVOW_TEST_POSTGRES names it (.ci/postgres starts a throw-away
 // cluster), each test uses a new schema.
 
-// pgSchema creates a schema in AVOW_TEST_POSTGRES and returns a store URL
-// selecting it, and its name; the schema is dropped when t ends.
-func pgSchema(t testing.TB) (string, string) {
-	t.Helper()
-	base := os.Getenv("AVOW_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("AVOW_TEST_POSTGRES is not set: skipping the multi-node test on PostgreSQL (start a throw-away cluster with `eval \"$(.ci/postgres start)\"`)")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "avow_nodes_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("AVOW_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
-}
+// pgSchema is a throw-away schema for the nodes of one test.
+func pgSchema(t testing.TB) (string, string) { return testenv.PostgresSchema(t, "avow_nodes") }
 
 // buildAvow builds the avow command into a temporary folder.
 func buildAvow(t testing.TB) string {
@@ -84,31 +51,13 @@ func buildAvow(t testing.TB) string {
 	return bin
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // avowProc is a running `avow serve`.
 type avowProc struct {
 	name   string
 	cmd    *exec.Cmd
 	URL    string
 	HTTP   *http.Client
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	exited chan struct{}
 }
 
@@ -116,7 +65,7 @@ type avowProc struct {
 // (the caller waits for several at once with wait).
 func startAvow(t *testing.T, name, bin string, args ...string) *avowProc {
 	t.Helper()
-	p := &avowProc{name: name, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &avowProc{name: name, out: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	p.cmd.Stderr = p.out
 	stdout, err := p.cmd.StdoutPipe()

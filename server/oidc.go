@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/avowhq/avow/oidc"
 	"github.com/avowhq/avow/service"
 )
 
@@ -20,18 +21,23 @@ type OIDCConfig struct {
 	HTTPClient *http.Client
 }
 
-// oidcVerifier returns the verifier of cfg, or nil when no issuer is set.
-func oidcVerifier(cfg OIDCConfig) (*service.OIDCVerifier, error) {
+// oidcVerifier returns the verifier of cfg, or nil when no issuer is set
+// (an untyped nil: a nil *oidc.Verifier in the interface would be "set").
+func oidcVerifier(cfg OIDCConfig) (service.BearerVerifier, error) {
 	if strings.TrimSpace(cfg.Issuer) == "" {
 		if cfg.Audience != "" || len(cfg.RoleMap) > 0 {
 			return nil, ErrConfig.Wrapf("--oidc-audience and --oidc-role-map need --oidc-issuer")
 		}
 		return nil, nil
 	}
-	roles, err := service.ParseRoleMap(cfg.RoleMap)
+	roles, err := oidc.ParseRoleMap(cfg.RoleMap)
 	if err != nil {
 		return nil, err
 	}
-	return service.NewOIDCVerifier(service.OIDCConfig{Issuer: cfg.Issuer, Audience: cfg.Audience,
+	v, err := oidc.New(oidc.Config{Issuer: cfg.Issuer, Audience: cfg.Audience,
 		RoleClaim: cfg.RoleClaim, RoleMap: roles, HTTPClient: cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -17,7 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/oidc"
 )
 
 // TestOIDCBearerTokens: a node configured with an OpenID issuer accepts
@@ -107,7 +107,7 @@ func TestOIDCConfigChecks(t *testing.T) {
 		{Issuer: "https://idp.example", Audience: "a", RoleMap: map[string]string{"x": "root"}},
 	} {
 		_, err := Start(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "d"), OIDC: oc})
-		if !errors.Is(err, ErrConfig) && !errors.Is(err, service.ErrOIDCConfig) {
+		if !errors.Is(err, ErrConfig) && !errors.Is(err, oidc.ErrConfig) {
 			t.Errorf("%+v: %v", oc, err)
 		}
 	}

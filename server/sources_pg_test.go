@@ -4,33 +4,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 )
-
-type sharedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *sharedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *sharedClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // TestTwoNodesRefreshOnPostgres: two nodes on one PostgreSQL database run
 // their refresh jobs every 20 ms against a slow source; one refresh of the
@@ -54,7 +37,7 @@ func TestTwoNodesRefreshOnPostgres(t *testing.T) {
 	}
 	pccs.Add(fresh)
 	srcURL := pccs.Start(t)
-	clock := &sharedClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	const secret = "collateral-two-nodes-admin-token-0123456789"
 	nodes := make([]*client.Client, 2)
 	for i := range nodes {
@@ -85,7 +68,7 @@ func TestTwoNodesRefreshOnPostgres(t *testing.T) {
 	}
 	key := info.TEE + "/" + info.FMSPC + "/" + info.PCEID
 	pccs.Stall(300 * time.Millisecond)
-	clock.set(t0.Add(26 * time.Hour)) // the import is older than --collateral-max-age (24h): due
+	clock.Set(t0.Add(26 * time.Hour)) // the import is older than --collateral-max-age (24h): due
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		v, err := nodes[1].GetCollateral(ctx, key)

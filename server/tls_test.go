@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/internal/testenv"
 )
 
 // Issue 13, item 10: the server offered two ECDHE-ECDSA CBC-SHA1 suites in
@@ -72,12 +74,12 @@ func TestLooseDataFolderWarned(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(data, 0o755)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	startNode(t, dir, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	if !strings.Contains(logs.String(), "chmod 0700") || !strings.Contains(logs.String(), "mode=0755") {
 		t.Errorf("no warning about the data folder's mode:\n%s", logs.String())
 	}
-	var quiet syncBuffer
+	var quiet testenv.SyncBuffer
 	dir2 := t.TempDir()
 	startNode(t, dir2, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&quiet, nil)) })
 	if strings.Contains(quiet.String(), "chmod") {

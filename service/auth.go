@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/avowhq/avow/oidc"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,6 +21,12 @@ import (
 // in configuration files and secret scanners.
 const adminTokenPrefix = "avow_"
 
+// BearerVerifier verifies JWT bearer tokens of an identity provider
+// (*oidc.Verifier). Its errors carry the codes unauthorized and forbidden.
+type BearerVerifier interface {
+	Verify(ctx context.Context, raw string) (*oidc.Identity, error)
+}
+
 // Authenticate resolves a bearer token to its principal. A JWT goes to the
 // configured OpenID issuer's verifier (Config.OIDC), anything else is an
 // admin token: the store keeps only SHA-256 hashes; the lookup is by hash
@@ -28,12 +35,12 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if bearer == "" {
 		return nil, ErrUnauthorized.Wrapf("no bearer token")
 	}
-	if s.oidc != nil && LooksLikeJWT(bearer) {
-		p, err := s.oidc.Verify(ctx, bearer)
-		if p != nil {
-			p.RequestID = RequestIDFrom(ctx)
+	if s.oidc != nil && oidc.LooksLikeJWT(bearer) {
+		id, err := s.oidc.Verify(ctx, bearer)
+		if err != nil {
+			return nil, err
 		}
-		return p, err
+		return &Principal{ID: "oidc:" + id.Subject, Role: id.Role, RequestID: RequestIDFrom(ctx)}, nil
 	}
 	sum := sha256.Sum256([]byte(bearer))
 	t, err := s.st.GetAdminTokenByHash(ctx, sum[:])

@@ -79,8 +79,8 @@ type Config struct {
 	// Audit configures the asynchronous writer of attestation records.
 	Audit AuditConfig
 	// OIDC, when set, accepts JWT bearer tokens of an OpenID issuer beside
-	// admin tokens (see OIDCVerifier).
-	OIDC *OIDCVerifier
+	// admin tokens (an *oidc.Verifier).
+	OIDC BearerVerifier
 	// ProviderDomain, when set, gives each provider NAME its own host,
 	// NAME.{ProviderDomain} (with the public URL's scheme and port): its
 	// attest URI and token issuer, with its whole data plane at that
@@ -114,7 +114,7 @@ type Service struct {
 	obs   Observer
 	audit *auditWriter
 
-	oidc *OIDCVerifier
+	oidc BearerVerifier
 }
 
 // New returns a service over cfg.Store.

@@ -19,6 +19,7 @@ import (
 	"github.com/avowhq/avow/attestation/sgx"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/sgxsim"
 )
@@ -120,7 +121,7 @@ func TestExpiredErrorHidesSources(t *testing.T) {
 	src.serving.Store(true)
 	ts := httptest.NewServer(src)
 	t.Cleanup(ts.Close)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{mustSource(t, "pccs:"+ts.URL)}}})
 	createProvider(t, s, "sim")

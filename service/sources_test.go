@@ -17,30 +17,13 @@ import (
 	"github.com/avowhq/avow/attestation/tdx"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/sqlite"
 )
-
-// movableClock is a clock tests move.
-type movableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movableClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 type sourcesSetup struct {
 	clock  Clock
@@ -333,7 +316,7 @@ func TestRefreshBeforeNextUpdate(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()}, cfg: CollateralConfig{
 		Sources: []pcs.Source{source(t, srv.URL(), srv)}, RefreshLead: 72 * time.Hour, RefreshMaxAge: -1,
 		RetryMin: time.Minute, RetryMax: time.Hour}})
@@ -414,7 +397,7 @@ func TestTwoNodesOneRefresh(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	path := filepath.Join(t.TempDir(), "shared.db")
 	cfg := func(node string) sourcesSetup {
 		return sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()}, dbPath: path,
@@ -457,7 +440,7 @@ func TestExpiredAndNoFreshCollateral(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "sim")
@@ -515,7 +498,7 @@ func TestSimulatedUntrustedNoFetch(t *testing.T) {
 func TestCollateralAdmin(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	noSources := newSourcesService(t, sourcesSetup{clock: clock})
 	ctx := context.Background()
 	if _, err := noSources.RefreshCollateral(ctx, owner, nil); !errors.Is(err, ErrNoSources) {
@@ -580,7 +563,7 @@ func TestBrokenImportReplaced(t *testing.T) {
 	p := sgxsim.Default()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	srv := simSources(t, p, t0)
-	clock := &movableClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	s := newSourcesService(t, sourcesSetup{clock: clock, roots: []*x509.Certificate{p.Root()},
 		cfg: CollateralConfig{Sources: []pcs.Source{source(t, srv.URL(), srv)}}})
 	createProvider(t, s, "sim")

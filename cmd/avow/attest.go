@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,7 @@ type attestOutput struct {
 }
 
 func newAttestCmd() *cobra.Command {
-	var uri, quoteFile, typ, runtimeFile, initFile, nonce, draftFile string
+	var uri, quoteFile, typ, runtimeFile, initFile, nonce, draftFile, tokenOut string
 	var runtimeJSON, initJSON, verify bool
 	cmd := &cobra.Command{
 		Use:   "attest --url ATTEST_URI --quote FILE [flags]",
@@ -45,13 +46,15 @@ SgxEnclave otherwise.
 32 bytes of the report data); it is sent as Binary, or as JSON with --json.
 --draft-policy FILE evaluates that policy text instead of the provider's and
 returns an unsigned token. --verify also verifies the token through the
-provider's OpenID metadata.
+provider's OpenID metadata. --token-out FILE writes the token alone to FILE,
+as avow token verify reads it.
 
 Exit status: 0 token issued (and verified), 1 the server refused (or the
 token does not verify), 2 usage or connection error.`,
 		Example: `  avow attest --url https://localhost:8443/providers/contoso --quote quote.bin \
       --runtime-data key.json --json --nonce 42
-  avow attest --server https://localhost:8443 --url contoso --quote quote.hex --verify -o json`,
+  avow attest --server https://localhost:8443 --url contoso --quote quote.hex --verify -o json
+  avow attest --url contoso --quote quote.bin --token-out token.jwt`,
 		Args: cobra.NoArgs,
 	}
 	r := remoteFlags(cmd, true)
@@ -65,6 +68,7 @@ token does not verify), 2 usage or connection error.`,
 	f.BoolVar(&initJSON, "init-time-json", false, "send the init-time data as JSON (token claim x-ms-inittime)")
 	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token")
 	f.StringVar(&draftFile, "draft-policy", "", "policy text file to evaluate instead of the provider's policy (unsigned token)")
+	f.StringVar(&tokenOut, "token-out", "", "also write the token (the JWT alone, one line) to this file, e.g. for avow token verify")
 	f.BoolVar(&verify, "verify", false, "verify the token's signature, times and issuer through OpenID discovery of the attest URI")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if uri == "" || quoteFile == "" {
@@ -129,6 +133,11 @@ token does not verify), 2 usage or connection error.`,
 		tok, err := c.Attest(ctx, attestURI, t, evidence, opts)
 		if err != nil {
 			return r.fail(cmd, err)
+		}
+		if tokenOut != "" {
+			if err := os.WriteFile(tokenOut, []byte(tok+"\n"), 0o644); err != nil {
+				return fmt.Errorf("--token-out: %w", err)
+			}
 		}
 		out := attestOutput{AttestURI: attestURI, Type: t, Token: tok}
 		d, err := client.DecodeToken(tok)

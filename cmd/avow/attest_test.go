@@ -95,3 +95,36 @@ func TestAttestCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestTokenOut: --token-out writes the token alone, which token verify
+// reads; the output is printed as without the flag.
+func TestAttestTokenOut(t *testing.T) {
+	f, conn := remoteFake(t)
+	f.AddProvider("contoso", "")
+	dir := t.TempDir()
+	sgx := filepath.Join(dir, "sgx.hex")
+	if err := os.WriteFile(sgx, []byte("0300020000000000090909090a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := f.AttestURI("contoso")
+	setRemoteNow(t, fakemaa.Now.Add(time.Minute))
+	tokFile := filepath.Join(dir, "token.jwt")
+	out, _ := mustRemote(t, 0, remoteArgs(conn, "attest", "--url", uri, "--quote", sgx, "--token-out", tokFile, "-o", "json")...)
+	var got attestOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, err := os.ReadFile(tokFile)
+	if err != nil || string(b) != got.Token+"\n" || !strings.HasPrefix(got.Token, "eyJ") {
+		t.Fatalf("--token-out wrote %q (%v), the output's token is %q", b, err, got.Token)
+	}
+	out, _ = mustRemote(t, 0, "token", "verify", tokFile, "--issuer", uri, "--ca-cert", conn[5])
+	if !strings.Contains(out, "x-ms-attestation-type") {
+		t.Errorf("token verify of the --token-out file:\n%s", out)
+	}
+	// A file that cannot be written: usage error, exit 2.
+	code, _, errOut := runAvow(t, remoteArgs(conn, "attest", "--url", uri, "--quote", sgx, "--token-out", filepath.Join(dir, "no", "such", "dir"))...)
+	if code != 2 || !strings.Contains(errOut, "--token-out") {
+		t.Errorf("unwritable --token-out: exit %d, %s", code, errOut)
+	}
+}

@@ -36,7 +36,7 @@ func newCollateralImportCmd() *cobra.Command {
 		Use:   "import BUNDLE_OR_DIR",
 		Short: "Import collateral from a bundle, a bundle folder, a PCS/PCCS tool file or a folder of PCS responses (owner role)",
 		Long: `Read collateral and store it on the server. Accepted: a bundle (the JSON object
-of ../shared/vectors/dcap/README.md, as written by 'avow sim collateral'); a
+of testdata/vectors/dcap/README.md, as written by 'avow sim collateral'); a
 folder of bundles (as written by 'avow collateral export'); a platform
 collateral file of Intel's PCS client tool or PCCS admin tool
 (platform_collaterals.json: one set per FMSPC and TEE); or a folder of

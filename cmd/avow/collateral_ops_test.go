@@ -8,36 +8,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/avowhq/avow/internal/pcsfake"
+	"github.com/avowhq/avow/internal/testenv"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/server"
 	"github.com/avowhq/avow/sgxsim"
 )
 
-type cliClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *cliClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *cliClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // collateralNode starts a real server with the given collateral options
 // and returns the connection flags for it.
-func collateralNode(t *testing.T, clock *cliClock, o server.CollateralOptions) []string {
+func collateralNode(t *testing.T, clock *testenv.Clock, o server.CollateralOptions) []string {
 	t.Helper()
 	n, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "data"),
 		Clock: clock, Collateral: o})
@@ -67,7 +50,7 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 		pccs.Add(col)
 	}
 	url := pccs.Start(t)
-	clock := &cliClock{t: t0.Add(time.Hour)}
+	clock := testenv.NewClock(t0.Add(time.Hour))
 	conn := collateralNode(t, clock, server.CollateralOptions{Sources: []string{url}, TrustRoots: []string{rootFile}})
 
 	out, _ := mustRemote(t, 0, remoteArgs(conn, "collateral", "refresh")...)
@@ -130,7 +113,7 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 	// Refresh needs sources.
 	mustRemote(t, 1, remoteArgs(airgapped, "collateral", "refresh")...)
 
-	clock.add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "prune", "--older-than", "1h")...)
 	if !strings.Contains(out, "deleted 1 collateral history rows") {
 		t.Errorf("prune:\n%s", out)

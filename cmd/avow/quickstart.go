@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -89,7 +90,7 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		defer cancel()
 		_ = node.Shutdown(sctx)
 	}()
-	fmt.Fprintf(out, "server: %s (TLS certificate %s)\n", node.URL, node.CertFile)
+	fmt.Fprintf(out, "server: %s\nTLS certificate: %s\n", node.URL, node.CertFile)
 	hc, err := node.HTTPClient()
 	if err != nil {
 		return err
@@ -110,7 +111,12 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	fmt.Fprint(out, RecommendedPolicy)
 	if compiled, err := policy.Parse(RecommendedPolicy); err == nil {
 		for _, w := range compiled.Warnings() {
-			fmt.Fprintf(out, "note: %s\n", w.Message)
+			if w.Code == policy.WarnCondensedForm {
+				// Microsoft's text as published: accepted, said once.
+				fmt.Fprint(out, condensedNote)
+				continue
+			}
+			fmt.Fprint(out, wrapText("note: "+w.Message, quickstartWidth, "  "))
 		}
 	}
 	res, err := c.SetPolicy(ctx, p.AttestURI, client.TypeSgxEnclave, policy.UnsignedDocument(RecommendedPolicy))
@@ -123,7 +129,8 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	attestURL := p.AttestURI + "/attest/SgxEnclave"
 	fmt.Fprintf(out, "%s\n", p.AttestURI)
 	fmt.Fprintf(out, "connection string: Column Encryption Setting=Enabled; Attestation Protocol=AAS; Enclave Attestation Url=%s\n", attestURL)
-	fmt.Fprintf(out, "(a host-named provider, as MAA's: the drivers fetch the keys from https://<authority>/.well-known/openid-configuration)\n")
+	fmt.Fprintf(out, "(a host-named provider, as MAA's: the drivers fetch the keys from\n"+
+		" https://<authority>/.well-known/openid-configuration)\n")
 
 	sim, err := sgxsim.Open(dir + "/sim")
 	if err != nil {
@@ -158,10 +165,10 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "attestation info for session %d: %d bytes with the token of %s (%d characters): %.60s…\n",
-		s.ID, len(s.Info), s.AttestURI, len(s.Token), s.Token)
+	fmt.Fprintf(out, "attestation info for session %d: %d bytes, with the token issued by\n  %s\n", s.ID, len(s.Info), s.AttestURI)
+	fmt.Fprintf(out, "the token (%d characters, abbreviated): %s\n", len(s.Token), abbreviate(s.Token, 40))
 
-	step("Database client: validate the token as Microsoft.Data.SqlClient and mssql-jdbc do, agree a session key")
+	step("Database client: validate the token as SqlClient and mssql-jdbc do; agree a session key")
 	rep, err := alwaysencrypted.NewValidator(alwaysencrypted.WithHTTPClient(hc)).Verify(ctx, params, key, s.Info)
 	if err != nil {
 		return err
@@ -171,9 +178,10 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		rows = append(rows, []string{ch.Name, ch.Driver, strings.ToUpper(ch.Result)})
 	}
 	outTable(out, []string{"CHECK", "DRIVER", "RESULT"}, rows)
-	fmt.Fprintf(out, "session key sha256: client %s, enclave %s\n", sha256Hex(rep.SessionKey), sha256Hex(s.Key))
-	claimsJSON, _ := json.MarshalIndent(rep.Claims, "", "  ")
-	fmt.Fprintf(out, "the token's claims:\n%s\n", claimsJSON)
+	fmt.Fprintf(out, "session key sha256 (client):  %s\n", sha256Hex(rep.SessionKey))
+	fmt.Fprintf(out, "session key sha256 (enclave): %s\n", sha256Hex(s.Key))
+	claimsJSON, _ := json.MarshalIndent(abbreviateValues(rep.Claims, 64, 40), "", "  ")
+	fmt.Fprintf(out, "the token's claims (values over 64 characters abbreviated):\n%s\n", claimsJSON)
 
 	for _, bad := range []struct {
 		what string
@@ -190,9 +198,10 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 		if !errors.As(err, &ce) {
 			return fmt.Errorf("%s was not refused as expected: %v", bad.what, err)
 		}
-		fmt.Fprintf(out, "refused (HTTP %d, %s): %s\n", ce.Status, ce.Code, ce.Message)
+		fmt.Fprintf(out, "refused (HTTP %d, %s):\n", ce.Status, ce.Code)
+		fmt.Fprint(out, wrapText("  "+ce.Message, quickstartWidth, "  "))
 	}
-	step("Operator: the audit log (avow audit list)")
+	step("Operator: the audit log (as avow audit list shows it, without request ids)")
 	if err := node.Service.FlushAudit(ctx); err != nil {
 		return err
 	}
@@ -200,11 +209,116 @@ func quickstart(ctx context.Context, out io.Writer, keep bool) error {
 	if err != nil {
 		return err
 	}
-	auditTable(out, page)
+	quickstartAudit(out, page)
 	if keep {
-		fmt.Fprintf(out, "\nto look again: avow serve --data %s/data --dev --sim-dir %s/sim, then\n"+
-			"  avow audit list --server %s --token %s --ca-cert %s\n", dir, dir, node.URL, node.AdminToken.Secret, node.CertFile)
+		fmt.Fprintf(out, "\nto look again (with ./avow built as below), start the kept server and ask it:\n"+
+			"  dir=%s\n  ./avow serve --dev --data $dir/data --sim-dir $dir/sim &\n"+
+			"  ./avow audit list --server https://localhost:8443 --ca-cert $dir/data/tls-cert.pem \\\n"+
+			"      --token %s\n", dir, node.AdminToken.Secret)
 	}
-	step("Done. Run your own server: go run ./cmd/avow serve --dev --provider-domain " + quickstartDomain)
+	step(`Done. Your own server: build avow in the checkout, then start it (README: "Running a server")`)
+	fmt.Fprint(out, quickstartEnd)
 	return nil
+}
+
+// quickstartEnd is how the quickstart ends: commands that work as they are
+// in the checkout where `go run ./cmd/avow quickstart` ran.
+const quickstartEnd = "go build -o avow ./cmd/avow\n./avow serve --dev --provider-domain " + quickstartDomain + "\n"
+
+// quickstartWidth is the width the quickstart's output fits, but for the
+// lines meant to be copied whole (the policy, the connection string).
+const quickstartWidth = 100
+
+// condensedNote follows Microsoft's recommended policy, which is written
+// without a section.
+const condensedNote = `avow accepts this condensed form, as Microsoft publishes the policy, and reads its rules as
+authorizationrules. The canonical form, which MAA's grammar defines, puts them in that section:
+    version= 1.0;
+    authorizationrules
+    {
+        ...the rules above...
+    };
+`
+
+// quickstartAudit writes the audit log as a table of the columns that fit
+// the quickstart's width, each entry's details wrapped below it.
+func quickstartAudit(out io.Writer, page *client.AuditPage) {
+	if len(page.Entries) == 0 {
+		fmt.Fprintln(out, "no audit entries")
+		return
+	}
+	rows := make([][]string, len(page.Entries))
+	for i, e := range page.Entries {
+		rows[i] = []string{outTime(e.Time), outDash(e.Provider), e.Operation, e.Outcome, outDash(e.Actor)}
+	}
+	var b strings.Builder
+	outTable(&b, []string{"TIME", "PROVIDER", "OPERATION", "OUTCOME", "ACTOR"}, rows)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	fmt.Fprintln(out, strings.TrimRight(lines[0], " "))
+	for i, e := range page.Entries {
+		fmt.Fprintln(out, strings.TrimRight(lines[i+1], " "))
+		if len(e.Details) > 0 {
+			fmt.Fprint(out, wrapText("    "+auditDetails(e.Details), quickstartWidth, "    "))
+		}
+	}
+}
+
+// wrapText breaks s at spaces into lines of at most width characters (a
+// longer word stays whole), the lines after the first starting with indent.
+// The result ends with a newline.
+func wrapText(s string, width int, indent string) string {
+	var b strings.Builder
+	lead, line := "", ""
+	if t := strings.TrimLeft(s, " "); len(t) < len(s) {
+		lead, s = s[:len(s)-len(t)], t
+	}
+	line = lead
+	empty := true
+	for _, word := range strings.Fields(s) {
+		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+			b.WriteString(line + "\n")
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// abbreviate shortens s to its first keep characters and an ellipsis.
+func abbreviate(s string, keep int) string {
+	if utf8.RuneCountInString(s) <= keep {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:keep]) + "…"
+}
+
+// abbreviateValues returns v with every string longer than max characters
+// shortened to keep characters, "…" and its length, in objects and arrays.
+func abbreviateValues(v any, max, keep int) any {
+	switch v := v.(type) {
+	case string:
+		if n := utf8.RuneCountInString(v); n > max {
+			return fmt.Sprintf("%s (%d characters)", abbreviate(v, keep), n)
+		}
+		return v
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = abbreviateValues(x, max, keep)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, x := range v {
+			a[i] = abbreviateValues(x, max, keep)
+		}
+		return a
+	}
+	return v
 }

@@ -35,7 +35,11 @@ With --admin-token-file, the owner token is the file's (at least 32 characters,
 surrounding white space ignored): it is registered on first start, and on an
 existing installation when it is new, and the secret is not printed. A token
 from the file that was revoked stays revoked: the server starts and logs a
-warning.`,
+warning.
+
+SIGTERM or SIGINT stops the server: it logs "stopping: ...", finishes the
+requests under way (at most 15s) and writes the audit records it holds, then
+logs "stopped" and exits 0. A second signal stops it at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(logFormat, ops.logLevel, cmd.ErrOrStderr())
@@ -86,9 +90,19 @@ warning.`,
 			case err := <-waitErr(node):
 				return err
 			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			// From here a second signal stops the process at once.
+			stop()
+			logger.Info(fmt.Sprintf("stopping: %v; draining requests for at most %s (a second signal stops at once)",
+				context.Cause(ctx), shutdownTimeout))
+			began := time.Now()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			return node.Shutdown(shutdownCtx)
+			if err := node.Shutdown(shutdownCtx); err != nil {
+				logger.Error("stopped with an error", "err", err)
+				return err
+			}
+			logger.Info("stopped", "after", time.Since(began).Round(time.Millisecond))
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -115,6 +129,10 @@ warning.`,
 	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")
 	return cmd
 }
+
+// shutdownTimeout bounds how long a stopping server drains its requests and
+// writes the audit records it holds.
+const shutdownTimeout = 15 * time.Second
 
 func waitErr(n *server.Node) <-chan error {
 	ch := make(chan error, 1)

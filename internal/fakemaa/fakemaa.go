@@ -4,9 +4,9 @@
 // uses only exported APIs of the project.
 package fakemaa
 
-// This file is the fake avow server of the client and CLI tests. The same
-// text (but the package clause) is cmd/avow/output_test.go;
-// TestClientFakeInSync keeps the two identical. It uses only exported APIs.
+// contract_test.go sends the same requests to the fake and to a real server
+// and compares the statuses and the shapes of the answers, so the fake
+// cannot drift from the API it stands for.
 
 import (
 	"crypto"
@@ -109,7 +109,7 @@ func (f *Server) providerJSON(name, trustModel string, settings map[string]any) 
 	if trustModel == "" {
 		trustModel = "AAD"
 	}
-	s := map[string]any{"acceptedTcbStatuses": []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}, "collateralGracePeriod": "0s"}
+	s := map[string]any{"acceptedTcbStatuses": []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}, "collateralGracePeriod": "0s", "tokenAlgorithm": "RS256"}
 	for k, v := range settings {
 		s[k] = v
 	}
@@ -123,7 +123,7 @@ func (f *Server) providerJSON(name, trustModel string, settings map[string]any) 
 func fakeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg, "requestId": RequestID}})
 	w.Write(b)
 }
 
@@ -267,11 +267,11 @@ func (f *Server) management(w http.ResponseWriter, r *http.Request, seg []string
 		delete(f.providers, name)
 		w.WriteHeader(204)
 	case "POST providers/{name}/keys:rotate":
-		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "createdAt": Now})
+		fakeJSON(w, 200, map[string]any{"kid": "kid-2", "active": true, "createdAt": Now})
 	case "GET providers/{name}/keys":
 		fakeJSON(w, 200, map[string]any{"keys": []any{
-			map[string]any{"kid": "kid-1", "active": false, "createdAt": Now.Add(-time.Hour), "retiredAt": Now},
 			map[string]any{"kid": "kid-2", "active": true, "createdAt": Now},
+			map[string]any{"kid": "kid-1", "active": false, "createdAt": Now.Add(-time.Hour), "retiredAt": Now},
 		}})
 	case "POST admin-tokens":
 		var req struct{ Role, Description string }

@@ -1,6 +1,8 @@
-// Package vectors locates the shared real test vectors (../shared/vectors
-// beside the checkout) for tests. Tests skip, with a message naming the
-// folder, when it is absent; they never pass silently.
+// Package vectors locates the real test vectors for tests. They live in the
+// module's testdata/vectors as byte-identical copies of ../shared/vectors
+// (the project's shared folder of real data with provenance), so that a
+// clone tests itself; TestCopiesMatchShared keeps the two from drifting
+// wherever ../shared/vectors exists.
 package vectors
 
 import (
@@ -10,22 +12,51 @@ import (
 	"testing"
 )
 
-// Dir returns the path of ../shared/vectors/<sub> relative to the module
-// root, or skips the test when it does not exist.
+// Copied are the folders of ../shared/vectors that the module carries in
+// testdata/vectors. nvgpu is not among them yet: no test reads it.
+var Copied = []string{"dcap", "maa", "maa-rest-examples", "snp"}
+
+// Dir returns testdata/vectors/<sub> of the module. A missing folder fails
+// the test: the vectors ship with the module, so their absence is a broken
+// checkout, never a reason to skip.
 func Dir(tb testing.TB, sub string) string {
 	tb.Helper()
-	root, err := moduleRoot()
+	dir, err := Path(sub)
 	if err != nil {
-		tb.Fatalf("cannot find the module root: %v", err)
-	}
-	dir := filepath.Join(root, "..", "shared", "vectors", sub)
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("shared test vectors not found at %s (they live beside the checkout in ../shared/vectors); skipping", dir)
+		tb.Fatalf("test vectors %q: %v", sub, err)
 	}
 	return dir
 }
 
-// DCAPSets returns the paths of every S* folder of ../shared/vectors/dcap.
+// Path returns testdata/vectors/<sub> of the module, or an error when it is
+// not there. For callers without a testing.TB (fuzz seed loaders).
+func Path(sub string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "testdata", "vectors", sub)
+	if _, err := os.Stat(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// Shared returns ../shared/vectors beside the checkout, or "" when the
+// checkout has no such neighbour (a plain clone).
+func Shared() string {
+	root, err := moduleRoot()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(root, "..", "shared", "vectors")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return dir
+}
+
+// DCAPSets returns the paths of every S* folder of the DCAP vectors.
 func DCAPSets(tb testing.TB) []string {
 	tb.Helper()
 	dir := Dir(tb, "dcap")

@@ -1,0 +1,57 @@
+package wire
+
+import "time"
+
+// Settings are a provider's verification settings. On create and update an
+// absent member keeps the server's default or current value. In answers,
+// an absent acceptedTcbStatuses means none is accepted.
+type Settings struct {
+	// AcceptedTCBStatuses are the TCB statuses attestation accepts
+	// (UpToDate, SWHardeningNeeded, ConfigurationNeeded, ...).
+	AcceptedTCBStatuses []string `json:"acceptedTcbStatuses,omitempty"`
+	// CollateralGracePeriod is how long expired collateral is still
+	// accepted, as a Go duration ("0s", "72h").
+	CollateralGracePeriod string `json:"collateralGracePeriod,omitempty"`
+	// TokenAlgorithm is the algorithm of the provider's tokens: RS256
+	// (MAA's, the default) or ES256. Changing it rotates the signing key.
+	TokenAlgorithm string `json:"tokenAlgorithm,omitempty"`
+	// CollateralSources, when not empty, replace the deployment's
+	// collateral sources (avow serve --collateral-source) for attestations
+	// against the provider: PCCS URLs, "pcs" or "pcs:URL", bundle files or
+	// folders on the server, tried in order.
+	CollateralSources []string `json:"collateralSources,omitempty"`
+	// UseDeploymentSources, on update, makes the client send
+	// "collateralSources": [] (which omitempty cannot say): the provider
+	// goes back to the deployment's sources. Not itself on the wire.
+	UseDeploymentSources bool `json:"-"`
+}
+
+// Provider is an attestation provider as the management API returns it.
+type Provider struct {
+	Name       string   `json:"name"`
+	TrustModel string   `json:"trustModel"`
+	AttestURI  string   `json:"attestUri"`
+	Settings   Settings `json:"settings"`
+	// PolicySigningCertificates is the number of policy signer
+	// certificates (ListSigners returns them).
+	PolicySigningCertificates int       `json:"policySigningCertificates"`
+	CreatedAt                 time.Time `json:"createdAt"`
+	UpdatedAt                 time.Time `json:"updatedAt"`
+	Version                   int64     `json:"version"`
+}
+
+// Key is a provider's token signing key.
+type Key struct {
+	KID       string     `json:"kid"`
+	Active    bool       `json:"active"`
+	CreatedAt time.Time  `json:"createdAt"`
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+}
+
+// GracePeriod parses CollateralGracePeriod (zero when empty).
+func (s Settings) GracePeriod() (time.Duration, error) {
+	if s.CollateralGracePeriod == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s.CollateralGracePeriod)
+}
