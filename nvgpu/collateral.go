@@ -1,0 +1,171 @@
+package nvgpu
+
+import (
+	"context"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Store is an in-memory Collateral: RIMs by id (several per id, keyed by
+// content hash — NVIDIA re-issues RIMs under one id) and OCSP answers by
+// certificate serial. It is safe for concurrent use.
+type Store struct {
+	mu   sync.RWMutex
+	rims map[string]map[string][]byte // id → sha256 → document
+	ocsp map[string]map[string][]byte // serial (hex, upper) → sha256 → DER
+}
+
+// NewStore returns an empty Store.
+func NewStore() *Store {
+	return &Store{rims: map[string]map[string][]byte{}, ocsp: map[string]map[string][]byte{}}
+}
+
+// AddRIM adds a RIM document under its service id; it returns the content
+// hash. The document is parsed (not verified) to refuse what is not a RIM.
+func (s *Store) AddRIM(id string, doc []byte) (string, error) {
+	if !validRIMID(id) {
+		return "", ErrMalformedRIM.Wrapf("RIM id %q", id)
+	}
+	r, err := ParseRIM(doc)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rims[id] == nil {
+		s.rims[id] = map[string][]byte{}
+	}
+	s.rims[id][r.SHA256] = doc
+	return r.SHA256, nil
+}
+
+// AddOCSP adds an OCSP answer (DER or base64); it returns its content hash.
+func (s *Store) AddOCSP(b []byte) (string, error) {
+	der, err := DecodeOCSP(b)
+	if err != nil {
+		return "", err
+	}
+	keys, err := ResponseKeys(der)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256hex(der)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if s.ocsp[k.Serial] == nil {
+			s.ocsp[k.Serial] = map[string][]byte{}
+		}
+		s.ocsp[k.Serial][sum] = der
+	}
+	return sum, nil
+}
+
+// RIMs implements Collateral.
+func (s *Store) RIMs(_ context.Context, id string) ([][]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return values(s.rims[id]), nil
+}
+
+// OCSP implements Collateral.
+func (s *Store) OCSP(_ context.Context, cert, _ *x509.Certificate) ([][]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return values(s.ocsp[strings.ToUpper(cert.SerialNumber.Text(16))]), nil
+}
+
+// RIMIDs lists the RIM ids held.
+func (s *Store) RIMIDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.rims))
+	for id := range s.rims {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func values(m map[string][]byte) [][]byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+var rimIDRe = regexp.MustCompile(`^NV_[A-Z0-9_]+_[0-9A-Za-z.]+$`)
+
+func validRIMID(id string) bool { return len(id) < 128 && rimIDRe.MatchString(id) }
+
+var hash64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// LoadDir reads a collateral folder: rims/<id>.xml or
+// rims/<id>.<sha256>.xml (RIMs), and ocsp/* (OCSP answers, DER or base64,
+// any file name). This is the layout `avow collateral fetch nvidia` writes.
+func LoadDir(dir string) (*Store, error) {
+	s := NewStore()
+	rimFiles, _ := filepath.Glob(filepath.Join(dir, "rims", "*.xml"))
+	for _, f := range rimFiles {
+		name := strings.TrimSuffix(filepath.Base(f), ".xml")
+		if i := strings.LastIndexByte(name, '.'); i > 0 && hash64.MatchString(name[i+1:]) {
+			name = name[:i]
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.AddRIM(name, b); err != nil {
+			return nil, wrap(err, "%s", f)
+		}
+	}
+	ocspFiles, _ := filepath.Glob(filepath.Join(dir, "ocsp", "*"))
+	for _, f := range ocspFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.AddOCSP(b); err != nil {
+			return nil, wrap(err, "%s", f)
+		}
+	}
+	return s, nil
+}
+
+// WriteDir writes the store in LoadDir's layout: RIMs as
+// rims/<id>.<sha256>.xml, OCSP answers as ocsp/<sha256>.der.
+func (s *Store) WriteDir(dir string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sub := range []string{"rims", "ocsp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return err
+		}
+	}
+	for id, m := range s.rims {
+		for sum, doc := range m {
+			if err := os.WriteFile(filepath.Join(dir, "rims", id+"."+sum+".xml"), doc, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range s.ocsp {
+		for sum, der := range m {
+			if err := os.WriteFile(filepath.Join(dir, "ocsp", sum+".der"), der, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
