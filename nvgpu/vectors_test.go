@@ -600,3 +600,34 @@ func TestPinnedRootsMatchVectors(t *testing.T) {
 		t.Errorf("device chain against the RIM root: %v", err)
 	}
 }
+
+// TestCompleteH100Claims: the claims agree with NVIDIA's own (NRAS) claims
+// for the same report and nonce wherever NVIDIA's names are used.
+func TestCompleteH100Claims(t *testing.T) {
+	res, err := Verify(context.Background(), completeEvidence(t), Options{
+		Now: mustTime(t, "2025-10-24T12:00:00Z"), Nonce: completeNonce(t), Collateral: completeCollateral(t),
+		OCSPMode: OCSPAsOfThisUpdate, MaxRevocationAge: 90 * 24 * time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Claims()
+	nras := expected(t, complete)["verdicts"].(map[string]any)["nvidia_nras_2025-06-11"].(map[string]any)["claims"].(map[string]any)
+	for k, want := range nras {
+		switch k {
+		case "iss", "exp", "iat", "nbf", "jti", "x-nvidia-attestation-warning":
+			continue // token envelope, not GPU claims
+		}
+		got, ok := c[k]
+		if !ok {
+			t.Errorf("claim %s missing (NRAS: %v)", k, want)
+			continue
+		}
+		if !jsonEqual(got, want) {
+			t.Errorf("claim %s = %v, NRAS %v", k, got, want)
+		}
+	}
+	if c["x-avow-gpu-revocation-as-of"] != "2025-08-21T06:47:07Z" || c["x-avow-gpu-driver-rim-sha256"] != res.DriverRIM.SHA256 {
+		t.Errorf("avow claims %v", c)
+	}
+}

@@ -110,6 +110,7 @@ type RIMResult struct {
 	CertExpired    bool         `json:"certExpired"`
 	ChainCheckedAt time.Time    `json:"chainCheckedAt"`
 	OCSP           []OCSPStatus `json:"ocsp"`
+	Active         int          `json:"activeMeasurements"`
 }
 
 // Result is what a verification established about one GPU.
@@ -127,6 +128,8 @@ type Result struct {
 	DriverRIM     *RIMResult
 	VBIOSRIM      *RIMResult
 	Mismatches    []int // SPDM block indices that do not match
+	IndexConflict bool  // the driver and VBIOS RIMs claim one index
+	LeafNotAfter  time.Time
 	MeasRes       string
 	// RevocationAsOf is the oldest thisUpdate of the OCSP answers used:
 	// nothing was revoked as of then.
@@ -195,6 +198,7 @@ func Verify(ctx context.Context, ev *Evidence, opts Options) (*Result, error) {
 	}
 	res.check("cert_chain", true, "")
 	res.UEID = leaf.SerialNumber.String()
+	res.LeafNotAfter = leaf.NotAfter.UTC()
 	if len(ev.Chain) > 1 {
 		res.HWModel = ev.Chain[1].Subject.CommonName
 	}
@@ -251,6 +255,7 @@ func Verify(ctx context.Context, ev *Evidence, opts Options) (*Result, error) {
 	// Measurements: RIM index i ↔ SPDM block i+1.
 	mism, err := compare(rep, drvRIM, vbRIM)
 	res.Mismatches = mism
+	res.IndexConflict = errors.Is(err, ErrRIMIndexConflict)
 	if err != nil {
 		res.MeasRes = "fail"
 		return res, res.fail("measurements_match", err)
@@ -361,6 +366,11 @@ func pickRIM(ctx context.Context, opts Options, id, version string) (*RIMResult,
 // of the chain but the root.
 func VerifyRIM(ctx context.Context, r *RIM, id, version string, opts Options) (*RIMResult, error) {
 	rr := &RIMResult{ID: id, TagID: r.TagID, SHA256: r.SHA256, Version: r.ColloquialVersion, SignerNotAfter: r.Chain[0].NotAfter.UTC()}
+	for _, m := range r.Measurements {
+		if m.Active {
+			rr.Active++
+		}
+	}
 	if !strings.EqualFold(r.ColloquialVersion, version) {
 		return rr, ErrRIMVersionMismatch.Wrapf("%s is for version %q, the GPU runs %q", id, r.ColloquialVersion, version)
 	}
