@@ -90,6 +90,28 @@ func (c Checks) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// UnmarshalJSON reads what MarshalJSON writes, in order.
+func (c *Checks) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("nvgpu: checks are not a JSON object")
+	}
+	*c = nil
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if err := dec.Decode(&ok); err != nil {
+			return err
+		}
+		*c = append(*c, Check{Name: k.(string), OK: ok})
+	}
+	_, err := dec.Token()
+	return err
+}
+
 // Get returns whether the named check ran and passed.
 func (c Checks) Get(name string) (ok, ran bool) {
 	for _, ch := range c {

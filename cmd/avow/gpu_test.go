@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/avowhq/avow/internal/vectors"
+)
+
+const gpuNonce = "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb"
+
+func gpuSet(t *testing.T) string {
+	return filepath.Join(vectors.Dir(t, "nvgpu"), "h100-550.90.07-complete")
+}
+
+func decodeGPUOutput(t *testing.T, out string) []gpuOutput {
+	t.Helper()
+	var got []gpuOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	return got
+}
+
+// TestGPUVerifyVectors: the complete H100 set verifies with each OCSP
+// answer judged at its own time, and is rejected with every answer judged
+// at --at; exit codes 0 and 1.
+func TestGPUVerifyVectors(t *testing.T) {
+	set := gpuSet(t)
+	base := []string{"gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"),
+		"--certificate", filepath.Join(set, "evidence/hopperCertChain.txt"), "--nonce", gpuNonce,
+		"--collateral", set, "--at", "2025-10-24T12:00:00Z", "--output", "json"}
+
+	code, out := runCLI(t, append(base, "--ocsp-max-age", "2160h")...)
+	got := decodeGPUOutput(t, out)
+	if code != 0 || len(got) != 1 || got[0].Result != "ok" {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	c := got[0].Claims
+	if c["measres"] != "success" || c["hwmodel"] != "GH100 A01 GSP BROM" || c["x-nvidia-gpu-driver-version"] != "550.90.07" ||
+		c["x-avow-gpu-revocation-as-of"] != "2025-08-21T06:47:07Z" {
+		t.Errorf("claims %v", c)
+	}
+	if !strings.Contains(out, `"measurements_match": true`) {
+		t.Errorf("checks: %s", out)
+	}
+
+	code, out = runCLI(t, base...)
+	got = decodeGPUOutput(t, out)
+	if code != 1 || got[0].Result != "gpu_ocsp_stale" {
+		t.Errorf("judged at one instant: exit %d, %s", code, out)
+	}
+
+	// Evidence-only (no collateral): the evidence checks pass, the GPU is
+	// rejected for want of revocation data.
+	code, out = runCLI(t, "gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"),
+		"--certificate", filepath.Join(set, "evidence/hopperCertChain.txt"), "--nonce", gpuNonce, "--at", "2025-08-21T12:00:00Z", "-o", "json")
+	got = decodeGPUOutput(t, out)
+	if code != 1 || got[0].Result != "gpu_ocsp_missing" || !strings.Contains(out, `"fwid_match": true`) {
+		t.Errorf("without collateral: exit %d, %s", code, out)
+	}
+}
+
+// TestGPUVerifyEvidenceList: FILE in NVIDIA's client shape, two GPUs,
+// text output.
+func TestGPUVerifyEvidenceList(t *testing.T) {
+	set := gpuSet(t)
+	report, err := os.ReadFile(filepath.Join(set, "evidence/test_raw_gpu_attestation_report.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := os.ReadFile(filepath.Join(set, "evidence/hopperCertChain.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := map[string]string{"arch": "HOPPER", "certificate": base64.StdEncoding.EncodeToString(chain), "evidence": base64.StdEncoding.EncodeToString(report)}
+	body, _ := json.Marshal(map[string]any{"evidence_list": []any{item, item}})
+	file := filepath.Join(t.TempDir(), "evidence.json")
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI(t, "gpu", "verify", file, "--nonce", gpuNonce, "--collateral", set, "--at", "2025-10-24T12:00:00Z", "--ocsp-max-age", "2160h")
+	if code != 0 || strings.Count(out, ": ok — genuine NVIDIA GPU") != 2 || !strings.Contains(out, "GPU-1: ok") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	// A wrong nonce rejects both.
+	code, out = runCLI(t, "gpu", "verify", file, "--nonce", strings.Repeat("00", 32), "--collateral", set, "--at", "2025-10-24T12:00:00Z", "-o", "json")
+	if got := decodeGPUOutput(t, out); code != 1 || len(got) != 2 || got[1].Result != "gpu_nonce_mismatch" {
+		t.Errorf("wrong nonce: exit %d %s", code, out)
+	}
+}
+
+func TestGPUVerifyUsage(t *testing.T) {
+	set := gpuSet(t)
+	for _, args := range [][]string{
+		{"gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"), "--nonce", "abcd"},
+		{"gpu", "verify", filepath.Join(set, "expected.json"), "--nonce", gpuNonce},
+		{"gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"), "--certificate", filepath.Join(set, "evidence/hopperCertChain.txt"), "--nonce", gpuNonce, "--at", "yesterday"},
+		{"gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"), "--certificate", filepath.Join(set, "evidence/hopperCertChain.txt"), "--nonce", gpuNonce, "-o", "yaml"},
+	} {
+		if code, _, _ := runAvow(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args[3:], code)
+		}
+	}
+}
