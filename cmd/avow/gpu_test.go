@@ -3,12 +3,18 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/avowhq/avow/internal/vectors"
+	"github.com/avowhq/avow/nvgpu"
 )
 
 const gpuNonce = "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb"
@@ -105,5 +111,58 @@ func TestGPUVerifyUsage(t *testing.T) {
 		if code, _, _ := runAvow(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args[3:], code)
 		}
+	}
+}
+
+// TestCollateralFetchNvidia: fetch from a fake NVIDIA (httptest) into a
+// folder, then verify offline with it.
+func TestCollateralFetchNvidia(t *testing.T) {
+	set := gpuSet(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/rim/{id}", func(w http.ResponseWriter, r *http.Request) {
+		doc, err := os.ReadFile(filepath.Join(set, "rims", r.PathValue("id")+".xml"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"rim": base64.StdEncoding.EncodeToString(doc)})
+	})
+	answers := map[string][]byte{}
+	files, _ := filepath.Glob(filepath.Join(set, "ocsp", "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		der, _ := nvgpu.DecodeOCSP(b)
+		keys, _ := nvgpu.ResponseKeys(der)
+		answers[keys[0].Serial] = der
+	}
+	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := ocsp.ParseRequest(body)
+		if err != nil {
+			http.Error(w, "bad", 400)
+			return
+		}
+		w.Write(answers[strings.ToUpper(req.SerialNumber.Text(16))])
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	report, _ := os.ReadFile(filepath.Join(set, "evidence/test_raw_gpu_attestation_report.dat"))
+	chain, _ := os.ReadFile(filepath.Join(set, "evidence/hopperCertChain.txt"))
+	body, _ := json.Marshal([]map[string]string{{"arch": "HOPPER", "certificate": base64.StdEncoding.EncodeToString(chain), "evidence": base64.StdEncoding.EncodeToString(report)}})
+	dir := t.TempDir()
+	evFile := filepath.Join(dir, "evidence.json")
+	os.WriteFile(evFile, body, 0o644)
+	out := filepath.Join(dir, "nvidia")
+	code, stdout := runCLI(t, "collateral", "fetch", "nvidia", "--from-evidence", evFile, "--out", out, "--rim-service", srv.URL+"/v1/rim/", "--ocsp-url", srv.URL+"/")
+	if code != 0 || strings.Count(stdout, "rim  ") != 2 || strings.Count(stdout, "ocsp ") != 7 {
+		t.Fatalf("fetch: exit %d\n%s", code, stdout)
+	}
+	code, stdout = runCLI(t, "gpu", "verify", evFile, "--nonce", gpuNonce, "--collateral", out, "--at", "2025-10-24T12:00:00Z", "--ocsp-max-age", "2160h")
+	if code != 0 {
+		t.Errorf("verify with fetched collateral: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := runAvow(t, "collateral", "fetch", "intel", "--from-evidence", evFile, "--out", out); code != 2 {
+		t.Errorf("fetch intel: exit %d", code)
 	}
 }
