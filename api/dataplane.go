@@ -180,13 +180,16 @@ type dataJSON struct {
 // matches names case-insensitively, so inittimeData and the legacy
 // Quote/EnclaveHeldData match too.
 type attestBody struct {
-	Quote           *string   `json:"quote"`
-	Report          *string   `json:"report"`
-	RuntimeData     *dataJSON `json:"runtimeData"`
-	InitTimeData    *dataJSON `json:"initTimeData"`
-	DraftPolicy     *string   `json:"draftPolicyForAttestation"`
-	Nonce           *string   `json:"nonce"`
-	EnclaveHeldData *string   `json:"enclaveHeldData"`
+	Quote  *string `json:"quote"`
+	Report *string `json:"report"`
+	// Evidence is the member of types whose evidence is a JSON value
+	// (NvidiaGpu's list of GPUs), handed to the type as it is.
+	Evidence        json.RawMessage `json:"evidence"`
+	RuntimeData     *dataJSON       `json:"runtimeData"`
+	InitTimeData    *dataJSON       `json:"initTimeData"`
+	DraftPolicy     *string         `json:"draftPolicyForAttestation"`
+	Nonce           *string         `json:"nonce"`
+	EnclaveHeldData *string         `json:"enclaveHeldData"`
 }
 
 // attest reads the request, then takes an attestation slot and runs the
@@ -249,6 +252,12 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
 	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
+	if t.EvidenceField() == "evidence" {
+		if err := jsonEvidence(req, body); err != nil {
+			return nil, err
+		}
+		return withData(req, body)
+	}
 	evidence, field := body.Quote, "quote"
 	if t.EvidenceField() == "report" {
 		evidence = body.Report
@@ -261,6 +270,32 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	if req.Evidence, err = b64(field, *evidence); err != nil {
 		return nil, err
 	}
+	return withData(req, body)
+}
+
+// jsonEvidence hands a type whose evidence member is a JSON value the
+// object {"evidence": <the member>, "nonce": <the request's nonce>}: the
+// nonce of such evidence (NVIDIA's GPU nonce) is part of what the type
+// verifies; the service still echoes it in the token's nonce claim.
+func jsonEvidence(req *service.AttestRequest, body attestBody) error {
+	if len(body.Evidence) == 0 || string(body.Evidence) == "null" {
+		return ErrBadJSON.Wrapf("the body has no \"evidence\"")
+	}
+	v := struct {
+		Evidence json.RawMessage `json:"evidence"`
+		Nonce    *string         `json:"nonce,omitempty"`
+	}{body.Evidence, body.Nonce}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ErrBadJSON.Wrapf("evidence: %v", err)
+	}
+	req.Evidence = b
+	return nil
+}
+
+// withData adds the request's runtime and init-time data.
+func withData(req *service.AttestRequest, body attestBody) (*service.AttestRequest, error) {
+	var err error
 	if req.RuntimeData, err = data("runtimeData", body.RuntimeData); err != nil {
 		return nil, err
 	}

@@ -31,7 +31,9 @@ type Type interface {
 	// case-insensitively.
 	Name() string
 	// EvidenceField is the member of MAA's attest request body that
-	// carries the evidence, base64url-encoded: "quote" or "report".
+	// carries the evidence, base64url-encoded: "quote" or "report"; or
+	// "evidence", a JSON value the HTTP layer hands Parse as
+	// {"evidence": <value>, "nonce": <the request's nonce>} (NvidiaGpu).
 	EvidenceField() string
 	// DefaultPolicy is the policy text a provider evaluates for this type
 	// until one is set.
@@ -76,6 +78,9 @@ type Env struct {
 	// interface of its evidence family (dcapquote.Collateral for Intel
 	// DCAP quotes) and refuses the evidence when the service has none.
 	Collateral any
+	// Settings are the provider's extra settings (JSON, possibly empty):
+	// a type with settings of its own reads them here (NvidiaGpu's "gpu").
+	Settings []byte
 }
 
 // Verified is verified evidence: the facts the service judges by the
