@@ -23,9 +23,12 @@ import (
 // (service.Scope); see docs/azure-sdk.md.
 
 // armAPIVersions are the ARM api-versions avow answers. They share one
-// wire shape; 2021-06-01(-preview) adds publicNetworkAccess, which avow
-// always shows (as "Enabled").
-var armAPIVersions = map[string]bool{"2020-10-01": true, "2021-06-01-preview": true, "2021-06-01": true}
+// wire shape: 2021-06-01(-preview) adds publicNetworkAccess and
+// tpmAttestationAuthentication, which avow shows in every version (clients
+// ignore members they do not know). 2018-09-01-preview, the first version,
+// is still used by published examples (list by resource group, default
+// provider by location) and older tools; its resource has the same members.
+var armAPIVersions = map[string]bool{"2018-09-01-preview": true, "2020-10-01": true, "2021-06-01-preview": true, "2021-06-01": true}
 
 const (
 	armNamespace    = "Microsoft.Attestation"
@@ -36,7 +39,7 @@ const (
 // ARM-style errors (ARM's error codes are PascalCase).
 var (
 	errARMMissingAPIVersion = errs.New("MissingApiVersionParameter", "the api-version query parameter (?api-version=) is required for all requests")
-	errARMBadAPIVersion     = errs.New("InvalidApiVersionParameter", "the api-version is not supported; supported versions are 2020-10-01, 2021-06-01-preview and 2021-06-01")
+	errARMBadAPIVersion     = errs.New("InvalidApiVersionParameter", "the api-version is not supported; supported versions are 2018-09-01-preview, 2020-10-01, 2021-06-01-preview and 2021-06-01")
 	errARMBadContent        = errs.New("InvalidRequestContent", "the request content is not valid")
 	errARMLocationRequired  = errs.New("LocationRequired", "the location property is required for this definition")
 	errARMBadName           = errs.New("InvalidResourceName", "the resource name is invalid")
@@ -110,7 +113,7 @@ func (s *Server) writeARMError(w http.ResponseWriter, r *http.Request, err error
 	var e *errs.Error
 	status, code, message := http.StatusInternalServerError, "InternalServerError", "internal error"
 	if errors.As(err, &e) {
-		status, code, message = http.StatusBadRequest, e.Code, errs.Detail(err)
+		status, code, message = http.StatusBadRequest, e.Code, errs.Detail(e)
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}
@@ -262,15 +265,8 @@ func (s *Server) arm(w http.ResponseWriter, r *http.Request) {
 			out = append(out, armProviderOut(&views[i]))
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	case "defaults":
-		// avow has no shared regional providers.
-		if !who.Allows(store.RoleReader) {
-			s.writeARMError(w, r, service.ErrForbidden.Wrapf("role %s, reader needed", who.Role))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": []armProvider{}})
-	case "defaultByLocation":
-		s.writeARMError(w, r, ErrNotFound.Wrapf("avow has no default (shared) provider in location %q; create a provider instead", req.location))
+	case "defaults", "defaultByLocation":
+		s.armDefaults(w, r, who, req)
 	case "provider":
 		s.armProvider(w, r, who, req)
 	case "sub":
@@ -322,15 +318,59 @@ func (s *Server) armProviderChild(w http.ResponseWriter, r *http.Request, who *s
 	}
 }
 
+// armDefaults lists the operator's shared providers (defaultProviders) or
+// returns the one of a location (locations/{l}/defaultProvider; 404 when
+// none is declared there).
+func (s *Server) armDefaults(w http.ResponseWriter, r *http.Request, who *service.Principal, req *armRequest) {
+	if !s.armAllow(w, r, who, store.RoleReader) {
+		return
+	}
+	ctx := r.Context()
+	var out []armProvider
+	for _, sp := range s.svc.SharedProviders() {
+		if req.kind == "defaultByLocation" && !service.SameLocation(sp.Location, req.location) {
+			continue
+		}
+		v, err := s.svc.GetProvider(ctx, who, sp.Name)
+		if errors.Is(err, service.ErrProviderNotFound) {
+			continue // declared but not (yet) created: EnsureSharedProviders runs at start
+		}
+		if err != nil {
+			s.writeARMError(w, r, err)
+			return
+		}
+		out = append(out, armSharedOut(v, sp))
+	}
+	if req.kind == "defaults" {
+		writeJSON(w, http.StatusOK, map[string]any{"value": append([]armProvider{}, out...)})
+		return
+	}
+	if len(out) == 0 {
+		s.writeARMError(w, r, ErrNotFound.Wrapf("there is no default (shared) provider in location %q: the operator declares them with avow serve --shared-provider", req.location))
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
+}
+
+// armSharedOut is a shared provider as ARM shows a default provider: an id
+// without subscription or resource group, no tags, no systemData.
+func armSharedOut(v *service.ProviderView, sp service.SharedProvider) armProvider {
+	p := armProviderOut(v)
+	p.ID = "/providers/" + armType + "/" + v.Name
+	p.Location = sp.Location
+	p.Tags, p.SystemData = nil, nil
+	return p
+}
+
 // armProvider is ARM's AttestationProvider resource.
 type armProvider struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Type       string            `json:"type"`
-	Location   string            `json:"location"`
-	Tags       map[string]string `json:"tags"`
-	SystemData armSystemData     `json:"systemData"`
-	Properties armProperties     `json:"properties"`
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Location   string         `json:"location"`
+	Tags       any            `json:"tags,omitempty"`       // map[string]string; nil for shared providers
+	SystemData *armSystemData `json:"systemData,omitempty"` // nil for shared providers
+	Properties armProperties  `json:"properties"`
 }
 
 type armSystemData struct {
@@ -339,11 +379,12 @@ type armSystemData struct {
 }
 
 type armProperties struct {
-	TrustModel                 string `json:"trustModel"`
-	Status                     string `json:"status"`
-	AttestURI                  string `json:"attestUri"`
-	PublicNetworkAccess        string `json:"publicNetworkAccess"`
-	PrivateEndpointConnections []any  `json:"privateEndpointConnections"`
+	TrustModel                   string `json:"trustModel"`
+	Status                       string `json:"status"`
+	AttestURI                    string `json:"attestUri"`
+	PublicNetworkAccess          string `json:"publicNetworkAccess"`
+	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication"`
+	PrivateEndpointConnections   []any  `json:"privateEndpointConnections"`
 }
 
 func armID(md store.Metadata, name string) string {
@@ -358,9 +399,11 @@ func armProviderOut(v *service.ProviderView) armProvider {
 	}
 	return armProvider{
 		ID: armID(v.Metadata, v.Name), Name: v.Name, Type: armType, Location: v.Metadata.Location, Tags: tags,
-		SystemData: armSystemData{CreatedAt: v.CreatedAt, LastModifiedAt: v.UpdatedAt},
+		SystemData: &armSystemData{CreatedAt: v.CreatedAt, LastModifiedAt: v.UpdatedAt},
 		Properties: armProperties{TrustModel: string(v.TrustModel), Status: "Ready", AttestURI: v.AttestURI,
-			PublicNetworkAccess: "Enabled", PrivateEndpointConnections: []any{}},
+			PublicNetworkAccess:          service.PublicNetworkAccess(v.Settings),
+			TPMAttestationAuthentication: service.TPMAttestationAuthentication(v.Settings),
+			PrivateEndpointConnections:   []any{}},
 	}
 }
 
@@ -411,16 +454,21 @@ func decodeARM(r *http.Request, v any) error {
 	return nil
 }
 
-// checkNetworkAccess accepts publicNetworkAccess Enabled (avow has no
-// private endpoints to fall back on) and tpmAttestationAuthentication
-// Enabled or Disabled (avow serves no TPM attestation; the value is not
-// kept).
+// checkNetworkAccess checks publicNetworkAccess and
+// tpmAttestationAuthentication: Enabled or Disabled, case-insensitively.
+// Both are kept and returned. publicNetworkAccess Disabled closes the
+// provider's data plane to every network the operator did not declare
+// private (avow serve --private-networks; network.go);
+// tpmAttestationAuthentication is enforced once avow has TPM attestation
+// (service/access.go).
 func checkNetworkAccess(publicNetworkAccess, tpm *string) error {
-	if publicNetworkAccess != nil && !strings.EqualFold(*publicNetworkAccess, "Enabled") {
-		return errARMNotSupported.Wrapf("publicNetworkAccess %q: avow providers are always reachable on the server's listener; only Enabled is supported", *publicNetworkAccess)
-	}
-	if tpm != nil && !strings.EqualFold(*tpm, "Enabled") && !strings.EqualFold(*tpm, "Disabled") {
-		return errARMBadContent.Wrapf("tpmAttestationAuthentication %q is neither Enabled nor Disabled", *tpm)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"publicNetworkAccess", publicNetworkAccess}, {"tpmAttestationAuthentication", tpm}} {
+		if f.v != nil && !strings.EqualFold(*f.v, service.AccessEnabled) && !strings.EqualFold(*f.v, service.AccessDisabled) {
+			return errARMBadContent.Wrapf("%s %q is neither Enabled nor Disabled", f.name, *f.v)
+		}
 	}
 	return nil
 }
@@ -467,13 +515,15 @@ func (s *Server) armProvider(w http.ResponseWriter, r *http.Request, who *servic
 			s.writeARMError(w, r, err)
 			return
 		}
-		if in.Properties != nil {
-			if err := checkNetworkAccess(in.Properties.PublicNetworkAccess, in.Properties.TPMAttestationAuthentication); err != nil {
+		up := service.MetadataUpdate{Tags: in.Tags}
+		if p := in.Properties; p != nil {
+			if err := checkNetworkAccess(p.PublicNetworkAccess, p.TPMAttestationAuthentication); err != nil {
 				s.writeARMError(w, r, err)
 				return
 			}
+			up.PublicNetworkAccess, up.TPMAttestationAuthentication = p.PublicNetworkAccess, p.TPMAttestationAuthentication
 		}
-		v, err := s.svc.UpdateProviderMetadata(ctx, who, req.scope, req.name, service.MetadataUpdate{Tags: in.Tags})
+		v, err := s.svc.UpdateProviderMetadata(ctx, who, req.scope, req.name, up)
 		if err != nil {
 			s.writeARMError(w, r, err)
 			return
@@ -514,6 +564,7 @@ func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Pri
 		return
 	}
 	var keys []armJWK
+	var access, tpm *string // nil: unchanged on an existing provider, Enabled on a new one
 	if p := in.Properties; p != nil {
 		if err := checkNetworkAccess(p.PublicNetworkAccess, p.TPMAttestationAuthentication); err != nil {
 			s.writeARMError(w, r, err)
@@ -522,6 +573,7 @@ func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Pri
 		if p.PolicySigningCertificates != nil {
 			keys = p.PolicySigningCertificates.Keys
 		}
+		access, tpm = p.PublicNetworkAccess, p.TPMAttestationAuthentication
 	}
 	certs, err := armCertificates(keys)
 	if err != nil {
@@ -553,7 +605,8 @@ func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Pri
 			return
 		}
 		loc := strings.TrimSpace(*in.Location)
-		v, err := s.svc.UpdateProviderMetadata(ctx, who, req.scope, req.name, service.MetadataUpdate{Location: &loc, Tags: tags})
+		v, err := s.svc.UpdateProviderMetadata(ctx, who, req.scope, req.name, service.MetadataUpdate{Location: &loc, Tags: tags,
+			PublicNetworkAccess: access, TPMAttestationAuthentication: tpm})
 		if err != nil {
 			s.writeARMError(w, r, err)
 			return
@@ -573,6 +626,7 @@ func (s *Server) armPut(w http.ResponseWriter, r *http.Request, who *service.Pri
 	}
 	v, err := s.svc.CreateProvider(ctx, who, service.ProviderRequest{
 		Name: name, TrustModel: model, PolicySigningCertificates: certs,
+		Settings: &service.ProviderSettings{PublicNetworkAccess: access, TPMAttestationAuthentication: tpm},
 		Metadata: store.Metadata{SubscriptionID: req.scope.SubscriptionID, ResourceGroup: req.scope.ResourceGroup,
 			Location: strings.TrimSpace(*in.Location), Tags: tags},
 	})

@@ -282,8 +282,10 @@ func TestARMErrors(t *testing.T) {
 		{"bad JSON", "PUT", p + "?api-version=2020-10-01", e.owner, "not an object", 400, "InvalidRequestContent"},
 		{"bad name", "PUT", armBase + "/Contoso_1?api-version=2020-10-01", e.owner, map[string]any{"location": "x"}, 400, "InvalidResourceName"},
 		{"name starting with a digit", "PUT", armBase + "/1contoso?api-version=2020-10-01", e.owner, map[string]any{"location": "x"}, 400, "InvalidResourceName"},
-		{"network access disabled", "PUT", p + "?api-version=2021-06-01", e.owner,
-			map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Disabled"}}, 400, "FeatureNotSupported"},
+		{"network access neither Enabled nor Disabled", "PUT", p + "?api-version=2021-06-01", e.owner,
+			map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Private"}}, 400, "InvalidRequestContent"},
+		{"tpm authentication neither Enabled nor Disabled", "PATCH", p + "?api-version=2021-06-01", e.owner,
+			map[string]any{"properties": map[string]any{"tpmAttestationAuthentication": true}}, 400, "InvalidRequestContent"},
 		{"bad tag", "PUT", p + "?api-version=2021-06-01", e.owner, map[string]any{"location": "x", "tags": map[string]string{"": "v"}}, 400, "BadRequest"},
 		{"method", "POST", p + "?api-version=2020-10-01", e.owner, map[string]any{}, 405, "MethodNotAllowed"},
 		{"list method", "DELETE", armBase + "?api-version=2020-10-01", e.owner, nil, 405, "MethodNotAllowed"},
@@ -418,6 +420,9 @@ func TestARMChangesAudited(t *testing.T) {
 		want{status: 200, op: "provider.metadata", provider: "contoso", outcome: "success", actor: owner, details: map[string]string{"location": "West US"}})
 	send("PATCH", armBase+"/contoso"+q, e.owner, map[string]any{"tags": map[string]string{"b": "2", "a": "1"}},
 		want{status: 200, op: "provider.metadata", provider: "contoso", outcome: "success", actor: owner, details: map[string]string{"tags": "a,b"}})
+	send("PATCH", armBase+"/contoso"+q, e.owner, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}},
+		want{status: 200, op: "provider.metadata", provider: "contoso", outcome: "success", actor: owner,
+			details: map[string]string{"public_network_access": "Disabled", "tpm_attestation_authentication": "Enabled"}})
 
 	// Refused changes of authenticated callers.
 	send("PUT", armBase+"/readerprov"+q, e.reader, map[string]any{"location": "x"},
@@ -434,8 +439,8 @@ func TestARMChangesAudited(t *testing.T) {
 		want{status: 409, op: "provider.metadata", provider: "contoso", outcome: "TrustModelChangeNotSupported", actor: owner})
 	send("PUT", armBase+"/contoso", e.owner, map[string]any{"location": "x"},
 		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "MissingApiVersionParameter", actor: owner})
-	send("PUT", armBase+"/contoso"+q, e.owner, map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Disabled"}},
-		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "FeatureNotSupported", actor: owner})
+	send("PUT", armBase+"/contoso"+q, e.owner, map[string]any{"location": "x", "properties": map[string]any{"publicNetworkAccess": "Off"}},
+		want{status: 400, op: "provider.metadata", provider: "contoso", outcome: "InvalidRequestContent", actor: owner})
 	send("PATCH", armBase+"/ghost"+q, e.owner, map[string]any{"tags": map[string]string{"a": "b"}},
 		want{status: 404, op: "provider.metadata", provider: "ghost", outcome: "provider_not_found", actor: owner})
 	send("PATCH", armBase+"/contoso"+q, e.reader, map[string]any{"tags": map[string]string{}},

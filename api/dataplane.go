@@ -260,8 +260,14 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	}
 	evidence, field := body.Quote, "quote"
 	if t.EvidenceField() == "report" {
-		evidence = body.Report
-		field = "report"
+		evidence, field = body.Report, "report"
+		if t.Name() == "OpenEnclave" && body.Report == nil && body.Quote != nil {
+			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+			// report under "quote". Deprecated; see docs/azure-sdk.md.
+			evidence, field = body.Quote, "quote"
+		} else if t.Name() == "OpenEnclave" && body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
+			return nil, ErrBadJSON.Wrapf("the body has both \"report\" and a different \"quote\"; send the OpenEnclave report as \"report\" only")
+		}
 	}
 	if evidence == nil {
 		return nil, ErrBadJSON.Wrapf("the body has no %q", field)
@@ -358,7 +364,7 @@ func jwsBody(r *http.Request) (string, error) {
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest string) {
 	// The caller first, so that a refused change names its actor in the
 	// audit log whatever the reason.
-	who, ok := s.authenticate(w, r)
+	who, ok := s.dataPlaneCaller(w, r, provider)
 	if !ok {
 		return
 	}
@@ -402,7 +408,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 }
 
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {
-	who, ok := s.authenticate(w, r) // first: see policies
+	who, ok := s.dataPlaneCaller(w, r, provider) // first: see policies
 	if !ok {
 		return
 	}

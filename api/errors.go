@@ -23,21 +23,23 @@ var (
 // statusOf maps a stable error code to its HTTP status. Unknown codes of
 // typed errors are client errors (400); untyped errors are 500.
 var statusOf = map[string]int{
-	"unauthorized":             http.StatusUnauthorized,
-	"forbidden":                http.StatusForbidden,
-	"not_found":                http.StatusNotFound,
-	"provider_not_found":       http.StatusNotFound,
-	"unknown_attestation_type": http.StatusNotFound,
-	"method_not_allowed":       http.StatusMethodNotAllowed,
-	"too_many_requests":        http.StatusTooManyRequests,
-	"conflict":                 http.StatusConflict,
-	"request_too_large":        http.StatusRequestEntityTooLarge,
-	"unsupported_media_type":   http.StatusUnsupportedMediaType,
-	"internal":                 http.StatusInternalServerError,
-	"store_unavailable":        http.StatusServiceUnavailable,
-	"token_issue_failed":       http.StatusInternalServerError,
-	"signing_key_invalid":      http.StatusInternalServerError,
-	"key_unsealing_failed":     http.StatusInternalServerError,
+	"unauthorized":                   http.StatusUnauthorized,
+	"forbidden":                      http.StatusForbidden,
+	"shared_provider_read_only":      http.StatusForbidden,
+	"public_network_access_disabled": http.StatusForbidden,
+	"not_found":                      http.StatusNotFound,
+	"provider_not_found":             http.StatusNotFound,
+	"unknown_attestation_type":       http.StatusNotFound,
+	"method_not_allowed":             http.StatusMethodNotAllowed,
+	"too_many_requests":              http.StatusTooManyRequests,
+	"conflict":                       http.StatusConflict,
+	"request_too_large":              http.StatusRequestEntityTooLarge,
+	"unsupported_media_type":         http.StatusUnsupportedMediaType,
+	"internal":                       http.StatusInternalServerError,
+	"store_unavailable":              http.StatusServiceUnavailable,
+	"token_issue_failed":             http.StatusInternalServerError,
+	"signing_key_invalid":            http.StatusInternalServerError,
+	"key_unsealing_failed":           http.StatusInternalServerError,
 }
 
 // errorBody is MAA's error body.
@@ -60,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body errorBody
 	if errors.As(err, &e) {
 		body.Error.Code = e.Code
-		body.Error.Message = errs.Detail(err)
+		body.Error.Message = errs.Detail(e) // from the typed error on: its sentence, then the causes, each once
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/attestation/sgx"
 )
 
 // sameAsEncodingJSON checks that decodeAttestBody agrees with
@@ -153,7 +155,7 @@ func TestDecodeAttestDataWithoutData(t *testing.T) {
 		{`{` + quote + `,"initTimeData":null}`, ``},
 		{`{` + quote + `,"initTimeData":{"data":"","dataType":"Binary"}}`, ``},
 	} {
-		req, err := decodeAttest([]byte(tc.body), "SgxEnclave")
+		req, err := decodeAttest([]byte(tc.body), sgx.SgxEnclave{})
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.body, err)

@@ -20,9 +20,19 @@ func providerOut(v *service.ProviderView) wire.Provider {
 		Name: v.Name, TrustModel: string(v.TrustModel), AttestURI: v.AttestURI,
 		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
-			CollateralSources: service.CollateralSources(v.Settings)},
-		PolicySigningCertificates: v.Signers, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
+			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
+			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings))},
+		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
+}
+
+// disabledOnly shows an Enabled/Disabled setting only when it is not the
+// default.
+func disabledOnly(v string) string {
+	if v == service.AccessEnabled {
+		return ""
+	}
+	return v
 }
 
 type createProviderJSON struct {
@@ -39,6 +49,12 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 		return nil, nil
 	}
 	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources}
+	if in.PublicNetworkAccess != "" {
+		out.PublicNetworkAccess = &in.PublicNetworkAccess
+	}
+	if in.TPMAttestationAuthentication != "" {
+		out.TPMAttestationAuthentication = &in.TPMAttestationAuthentication
+	}
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm
 		out.TokenAlgorithm = &alg

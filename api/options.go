@@ -26,6 +26,9 @@ type Options struct {
 	MetricsAccess string
 	// Limits on management rate and attestation concurrency.
 	Limits Limits
+	// Network declares the private networks and trusted proxies that
+	// publicNetworkAccess Disabled relies on (network.go).
+	Network NetworkOptions
 }
 
 // NewServer returns the HTTP handler of svc.
@@ -39,7 +42,7 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
 		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),
-		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory)}
+		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory), network: o.Network}
 }
 
 func (s *Server) metricsStart() {

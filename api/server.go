@@ -36,6 +36,7 @@ type Server struct {
 	attestSlots   semaphore
 	workers       semaphore
 	attestBodies  *byteBudget
+	network       NetworkOptions
 	// attestHook, when set (tests), runs while an attestation holds its
 	// slot, before the pipeline.
 	attestHook func()
@@ -138,7 +139,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case isARMPath(path):
 		s.arm(w, r)
 	case strings.HasPrefix(path, "/providers/"):
-		s.dataPlane(w, r, strings.TrimPrefix(path, "/providers/"))
+		rest := strings.TrimPrefix(path, "/providers/")
+		if name, _, _ := strings.Cut(rest, "/"); !s.networkAllowed(w, r, name) {
+			return
+		}
+		s.dataPlane(w, r, rest)
 	case path == "/management" || strings.HasPrefix(path, "/management/"):
 		s.management(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/management"), "/"))
 	default:

@@ -558,9 +558,20 @@ func TestClientVerifyToken(t *testing.T) {
 	if !errors.Is(err, token.ErrSignatureInvalid) || vt == nil || vt.Header == nil || vt.Claims != nil {
 		t.Errorf("tampered: %v %+v", err, vt)
 	}
-	// Discovery failure and malformed input.
-	if _, err := c.VerifyToken(ctx, tok, f.AttestURI("nobody")); !errors.Is(err, token.ErrDiscoveryFailed) {
+	// An issuer that does not exist: refused before its metadata is
+	// fetched, as another issuer.
+	if _, err := c.VerifyToken(ctx, tok, f.AttestURI("nobody")); !errors.Is(err, token.ErrIssuerMismatch) ||
+		!strings.Contains(err.Error(), "the token's issuer is "+uri+", not "+f.AttestURI("nobody")) {
 		t.Errorf("unknown issuer: %v", err)
+	}
+	// Discovery failure (the server's certificate is not trusted) and
+	// malformed input.
+	untrusting, err := New(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := untrusting.VerifyToken(ctx, tok, uri); !errors.Is(err, token.ErrDiscoveryFailed) {
+		t.Errorf("discovery failure: %v", err)
 	}
 	if _, err := c.VerifyToken(ctx, "abc", uri); !errors.Is(err, token.ErrMalformed) {
 		t.Errorf("malformed: %v", err)

@@ -98,9 +98,12 @@ func VerifyKinds(kinds ...TokenKind) VerifyOption {
 // VerifyToken verifies an attestation (or result) token as MAA's SDKs do,
 // with keys found by OpenID discovery of issuer: GET
 // {issuer}/.well-known/openid-configuration, then its jwks_uri; the
-// signature (RS256, key chosen by kid), exp and nbf at the client's clock
+// signature (RS256 or ES256, key chosen by kid), exp and nbf at the client's clock
 // (WithClock, WithClockSkew) and iss == issuer. issuer is the provider's
-// attest URI; a trailing slash is ignored.
+// attest URI; a trailing slash is ignored. The token's iss is compared
+// with issuer before any key is fetched: a token of another issuer is
+// token.ErrIssuerMismatch ("the token's issuer is X, not Y"), not an unknown
+// key.
 //
 // On failure the error carries one of token's codes (token.ErrExpired,
 // token.ErrSignatureInvalid, token.ErrDiscoveryFailed, ...) and the returned
@@ -122,11 +125,18 @@ func (c *Client) VerifyToken(ctx context.Context, tok, issuer string, opts ...Ve
 	if issuer == "" {
 		return nil, ErrInvalidArgument.Wrapf("an issuer URL is required to find the verification keys")
 	}
-	_, hdr, err := token.DecodeUnverified(tok)
+	unverified, hdr, err := token.DecodeUnverified(tok)
 	if err != nil {
 		return nil, err
 	}
 	out := &Token{Raw: tok, Header: hdr}
+	// The issuer first: the keys of another issuer cannot verify the token,
+	// and "unknown key" would hide that it is another provider's token.
+	if iss, ok := unverified["iss"].(string); !ok {
+		return out, token.ErrIssuerMismatch.Wrapf("the token has no iss; expected %s", issuer)
+	} else if iss != issuer {
+		return out, token.ErrIssuerMismatch.Wrapf("the token's issuer is %s, not %s", iss, issuer)
+	}
 	keys, _, err := token.Discover(ctx, c.hc, issuer)
 	if err != nil {
 		return out, err

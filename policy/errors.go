@@ -82,6 +82,9 @@ func (e *SyntaxError) Located() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Message)
 }
 
+// Described is Located: errs.Detail renders the error without its code.
+func (e *SyntaxError) Described() string { return e.Located() }
+
 // Unwrap returns the sentinel of the error's code.
 func (e *SyntaxError) Unwrap() error { return e.sentinel }
 

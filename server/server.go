@@ -63,6 +63,13 @@ type Config struct {
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
 	OIDC OIDCConfig
+
+	// Network declares the private networks (and trusted proxies) a
+	// provider with publicNetworkAccess Disabled answers to.
+	Network api.NetworkOptions
+	// SharedProviders are created at start if missing and served
+	// read-only with the default policies (service/shared.go).
+	SharedProviders []service.SharedProvider
 }
 
 // Node is a running avow node.
@@ -95,6 +102,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, ErrConfig.Wrapf("data folder: %v", err)
 	}
 	warnLoosePermissions(cfg.Logger, cfg.DataDir)
+	if cfg.Network.TrustedProxyHeader != "" && len(cfg.Network.TrustedProxies) == 0 {
+		return nil, ErrConfig.Wrapf("--trusted-proxy-header needs --trusted-proxies: the addresses of the proxies allowed to set it")
+	}
 	if cfg.InsecureHTTP && !loopbackAddr(cfg.Listen) {
 		return nil, ErrConfig.Wrapf("--insecure-http is only allowed on a loopback address, not %q", cfg.Listen)
 	}
@@ -160,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		types = builtin.Registry()
 	}
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
-		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider,
+		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
 		return fail(err)
@@ -193,6 +203,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.AdminToken, err = bootstrap(ctx, svc, secret, cfg.Logger); err != nil {
 		return fail(err)
 	}
+	if err := svc.EnsureSharedProviders(ctx); err != nil {
+		return fail(err)
+	}
 	if sim != nil {
 		if err := loadSimCollateral(ctx, svc, sim); err != nil {
 			return fail(err)
@@ -206,7 +219,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),
-			Limits: cfg.Ops.Limits}),
+			Limits: cfg.Ops.Limits, Network: cfg.Network}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: orDefault(cfg.Ops.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(cfg.Ops.ReadTimeout, 30*time.Second),

@@ -76,6 +76,11 @@ func notInScope(sc Scope, name string) error {
 type MetadataUpdate struct {
 	Location *string
 	Tags     map[string]string
+	// PublicNetworkAccess and TPMAttestationAuthentication are the ARM
+	// properties of 2021-06-01, "Enabled" or "Disabled" (access.go); nil
+	// keeps the current value.
+	PublicNetworkAccess          *string
+	TPMAttestationAuthentication *string
 }
 
 // UpdateProviderMetadata changes the location and tags of the provider
@@ -106,6 +111,14 @@ func (s *Service) UpdateProviderMetadata(ctx context.Context, who *Principal, sc
 		if in.Tags != nil {
 			p.Metadata.Tags = maps.Clone(in.Tags)
 			details["tags"] = strings.Join(slices.Sorted(maps.Keys(in.Tags)), ",")
+		}
+		if in.PublicNetworkAccess != nil || in.TPMAttestationAuthentication != nil {
+			if p.Settings, err = accessSettings(p.Settings, &ProviderSettings{
+				PublicNetworkAccess: in.PublicNetworkAccess, TPMAttestationAuthentication: in.TPMAttestationAuthentication}); err != nil {
+				return err
+			}
+			details["public_network_access"] = PublicNetworkAccess(p.Settings)
+			details["tpm_attestation_authentication"] = TPMAttestationAuthentication(p.Settings)
 		}
 		p.UpdatedAt = now
 		if updated, err = tx.UpdateProvider(ctx, p); err != nil {

@@ -198,6 +198,9 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 	if err := require(who, store.RolePolicyAdmin); err != nil {
 		return "", err
 	}
+	if err := s.refuseShared(provider, "set policy"); err != nil {
+		return "", err
+	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
 	if err != nil {
 		return "", err
@@ -249,6 +252,9 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 // reader gets from GET /policies/{type}, is refused.
 func (s *Service) ResetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	if err := s.refuseShared(provider, "reset policy"); err != nil {
 		return "", err
 	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
@@ -306,6 +312,9 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 // signer whose payload names the certificate.
 func (s *Service) ModifySigners(ctx context.Context, who *Principal, provider string, add bool, jws string) (string, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
+		return "", err
+	}
+	if err := s.refuseShared(provider, "policy signer change"); err != nil {
 		return "", err
 	}
 	p, err := s.provider(ctx, provider)

@@ -83,6 +83,10 @@ type ProviderSettings struct {
 	// strings of avow serve --collateral-source, in order); an empty,
 	// non-nil list goes back to the deployment's.
 	CollateralSources []string
+	// PublicNetworkAccess and TPMAttestationAuthentication are MAA's ARM
+	// properties, "Enabled" (the default) or "Disabled" (access.go).
+	PublicNetworkAccess          *string
+	TPMAttestationAuthentication *string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -90,6 +94,7 @@ type ProviderView struct {
 	store.Provider
 	AttestURI string
 	Signers   int
+	Shared    bool // a shared provider of the operator (shared.go)
 }
 
 // settings applies in to base (a new provider's defaults or its current
@@ -134,7 +139,7 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		}
 		out.Extra = extra
 	}
-	return out, nil
+	return accessSettings(out, in)
 }
 
 // CreateProvider creates a provider with a fresh signing key. New providers
@@ -298,13 +303,16 @@ func (s *Service) view(ctx context.Context, p store.Provider) (*ProviderView, er
 	if err != nil {
 		return nil, mapStoreErr(err, "provider "+p.Name)
 	}
-	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers)}, nil
+	return &ProviderView{Provider: p, AttestURI: s.AttestURI(p.Name), Signers: len(signers), Shared: s.IsShared(p.Name)}, nil
 }
 
 // UpdateProviderSettings changes the settings given in in; nil members
 // keep their current values.
 func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, name string, in ProviderSettings) (*ProviderView, error) {
 	if err := require(who, store.RoleOwner); err != nil {
+		return nil, err
+	}
+	if err := s.refuseShared(name, "settings change"); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -364,6 +372,9 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 // DeleteProvider deletes a provider with its policies, signers and keys.
 func (s *Service) DeleteProvider(ctx context.Context, who *Principal, name string) error {
 	if err := require(who, store.RoleOwner); err != nil {
+		return err
+	}
+	if err := s.refuseShared(name, "deletion"); err != nil {
 		return err
 	}
 	now := s.clock.Now()

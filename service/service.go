@@ -89,6 +89,10 @@ type Config struct {
 	// RootProvider, when set, serves that provider's data plane at the
 	// root of the server: its attest URI is the public URL's origin.
 	RootProvider string
+	// SharedProviders are the operator's shared (default) providers
+	// (shared.go): EnsureSharedProviders creates them, the API refuses
+	// changes to them.
+	SharedProviders []SharedProvider
 }
 
 // Service is the attestation service. It is safe for concurrent use.
@@ -115,6 +119,8 @@ type Service struct {
 	audit *auditWriter
 
 	oidc BearerVerifier
+
+	shared map[string]SharedProvider // by name; read-only after New
 }
 
 // New returns a service over cfg.Store.
@@ -170,6 +176,9 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	if err := s.configureCollateral(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.setShared(cfg.SharedProviders); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -12,8 +12,8 @@ var (
 	// ErrUnsigned: the token has "alg":"none" and unsigned tokens were not
 	// allowed (VerifyOptions.AllowUnsigned).
 	ErrUnsigned = errs.New("token_unsigned", "the token is unsigned (alg none)")
-	// ErrAlgorithmUnsupported: the header alg is neither RS256 nor none.
-	ErrAlgorithmUnsupported = errs.New("token_algorithm_unsupported", "the token's signature algorithm is not supported; only RS256 is")
+	// ErrAlgorithmUnsupported: the header alg is neither RS256, ES256 nor none.
+	ErrAlgorithmUnsupported = errs.New("token_algorithm_unsupported", "the token's signature algorithm is not supported; only RS256 and ES256 are")
 	// ErrSignatureInvalid: no candidate key verifies the signature.
 	ErrSignatureInvalid = errs.New("token_signature_invalid", "the token signature does not verify")
 	// ErrUnknownKey: no verification key has the header kid (or there are

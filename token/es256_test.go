@@ -35,7 +35,7 @@ func TestES256IssueVerify(t *testing.T) {
 	jwks := JWKS([]*SigningKey{k})
 	var doc struct{ Keys []map[string]any }
 	json.Unmarshal(jwks, &doc)
-	if j := doc.Keys[0]; j["kty"] != "EC" || j["crv"] != "P-256" || j["x"] == nil || j["y"] == nil || j["x5c"] == nil || j["n"] != nil {
+	if j := doc.Keys[0]; j["kty"] != "EC" || j["alg"] != "ES256" || j["use"] != "sig" || j["crv"] != "P-256" || j["x"] == nil || j["y"] == nil || j["x5c"] == nil || j["n"] != nil {
 		t.Errorf("JWK %v", j)
 	}
 	keys, err := ParseJWKS(jwks)

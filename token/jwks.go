@@ -22,17 +22,21 @@ type PublicKey struct {
 	Certificates []*x509.Certificate
 }
 
-// JWK is one key of avow's JWKS: MAA's members kty, kid and x5c (the
-// certificate DER in standard, padded base64), plus the RSA modulus n and
-// exponent e (RFC 7518 §6.3.1). MAA's SDKs read x5c[0]; n and e are added
-// so that generic JOSE libraries (go-jose, OpenID client libraries), which
-// need them, can use the same document.
+// JWK is one key of avow's JWKS: MAA's members kty, kid, x5c (the
+// certificate DER in standard, padded base64), alg and use (as MAA's
+// 2025-06-01 Get_Certs example shows them: "RS256", "sig"), plus the RSA
+// modulus n and exponent e (RFC 7518 §6.3.1). MAA's SDKs read x5c[0]; n and
+// e are added so that generic JOSE libraries (go-jose, OpenID client
+// libraries), which need them, can use the same document.
 type JWK struct {
 	Kty string   `json:"kty"`
 	Kid string   `json:"kid"`
 	X5c []string `json:"x5c"`
-	N   string   `json:"n,omitempty"`
-	E   string   `json:"e,omitempty"`
+	// Alg is the key's token algorithm (RS256 or ES256), Use is "sig".
+	Alg string `json:"alg,omitempty"`
+	Use string `json:"use,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	// Crv, X and Y are an EC key's members (ES256 providers).
 	Crv string `json:"crv,omitempty"`
 	X   string `json:"x,omitempty"`
@@ -52,7 +56,8 @@ func NewKeySet(keys []*SigningKey) KeySet {
 		if k == nil || k.Certificate == nil {
 			continue
 		}
-		j := JWK{Kty: "RSA", Kid: k.KID, X5c: []string{base64.StdEncoding.EncodeToString(k.Certificate.Raw)}}
+		j := JWK{Kty: "RSA", Kid: k.KID, X5c: []string{base64.StdEncoding.EncodeToString(k.Certificate.Raw)},
+			Alg: k.Alg(), Use: "sig"}
 		switch pub := k.Certificate.PublicKey.(type) {
 		case *rsa.PublicKey:
 			j.N = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
@@ -66,7 +71,7 @@ func NewKeySet(keys []*SigningKey) KeySet {
 }
 
 // JWKS returns the JSON of NewKeySet(keys), the body of GET /certs:
-// {"keys":[{"kty":"RSA","kid":...,"x5c":["<base64 DER>"],"n":...,"e":...}]}.
+// {"keys":[{"kty":"RSA","kid":...,"x5c":["<base64 DER>"],"alg":"RS256","use":"sig","n":...,"e":...}]}.
 func JWKS(keys []*SigningKey) []byte {
 	b, err := compactJSON(NewKeySet(keys))
 	if err != nil {

@@ -37,7 +37,7 @@ func TestJWKSShape(t *testing.T) {
 		for m := range j {
 			members = append(members, m)
 		}
-		if len(j) != 5 || j["kty"] != "RSA" || j["kid"] != k.KID || j["e"] != "AQAB" {
+		if len(j) != 7 || j["kty"] != "RSA" || j["kid"] != k.KID || j["e"] != "AQAB" || j["alg"] != "RS256" || j["use"] != "sig" {
 			t.Errorf("key %d: members %v", i, members)
 		}
 		x5c := j["x5c"].([]any)

@@ -34,7 +34,7 @@ type VerifyOptions struct {
 //   - exactly three dot-separated base64url (no padding) parts, the header
 //     and payload JSON objects (ErrMalformed); a crit header is refused;
 //   - alg "none" only with AllowUnsigned (ErrUnsigned) and then with an
-//     empty signature; any alg but RS256 and none is ErrAlgorithmUnsupported;
+//     empty signature; any alg but RS256, ES256 and none is ErrAlgorithmUnsupported;
 //   - the signing key is chosen by the header kid among keys
 //     (ErrUnknownKey if none has it; every key with that kid is tried);
 //     without a kid every key is tried. A key the token carries itself

@@ -24,6 +24,12 @@ type Settings struct {
 	// "collateralSources": [] (which omitempty cannot say): the provider
 	// goes back to the deployment's sources. Not itself on the wire.
 	UseDeploymentSources bool `json:"-"`
+	// PublicNetworkAccess and TPMAttestationAuthentication are MAA's ARM
+	// properties (2021-06-01), "Enabled" (the default, not shown in
+	// answers) or "Disabled". publicNetworkAccess Disabled closes the
+	// provider's data plane to all but the server's private networks.
+	PublicNetworkAccess          string `json:"publicNetworkAccess,omitempty"`
+	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication,omitempty"`
 }
 
 // Provider is an attestation provider as the management API returns it.
@@ -34,10 +40,13 @@ type Provider struct {
 	Settings   Settings `json:"settings"`
 	// PolicySigningCertificates is the number of policy signer
 	// certificates (ListSigners returns them).
-	PolicySigningCertificates int       `json:"policySigningCertificates"`
-	CreatedAt                 time.Time `json:"createdAt"`
-	UpdatedAt                 time.Time `json:"updatedAt"`
-	Version                   int64     `json:"version"`
+	PolicySigningCertificates int `json:"policySigningCertificates"`
+	// Shared marks a shared provider of the operator (avow serve
+	// --shared-provider): read-only through the API.
+	Shared    bool      `json:"shared,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int64     `json:"version"`
 }
 
 // Key is a provider's token signing key.

@@ -131,7 +131,7 @@ connection error.`,
 		Args: cobra.NoArgs,
 	}
 	r := remoteFlags(cmd, false)
-	cmd.Flags().StringVar(&paramsPath, "params", "", "attestation parameters from `avow ae params` (required)")
+	cmd.Flags().StringVar(&paramsPath, "params", "", "attestation parameters `file` written by 'avow ae params' (required)")
 	cmd.Flags().StringVar(&out, "out", "", "attestation info file to write (required)")
 	cmd.Flags().StringVar(&simDir, "sim-dir", "", "simulated platform folder (default $AVOW_SIM_DIR, else ./avow-sim)")
 	cmd.Flags().StringVar(&mrsigner, "mrsigner", aesim.SQLServerMRSignerHex, "enclave MRSIGNER, 64 hex characters")
@@ -251,8 +251,8 @@ Exit status: 0 a driver would accept the enclave, 1 a check failed, 2 usage erro
 		Args: cobra.ExactArgs(1),
 	}
 	r := remoteFlags(cmd, false)
-	cmd.Flags().StringVar(&paramsPath, "params", "", "attestation parameters from `avow ae params` (required)")
-	cmd.Flags().StringVar(&keyPath, "key", "", "client private key from `avow ae params` (required)")
+	cmd.Flags().StringVar(&paramsPath, "params", "", "attestation parameters `file` written by 'avow ae params' (required)")
+	cmd.Flags().StringVar(&keyPath, "key", "", "client private key `file` written by 'avow ae params' (required)")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "expected issuer and OpenID metadata location instead of the instance URL (path-based avow providers; not what drivers do)")
 	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339")
 	cmd.Flags().DurationVar(&retryWait, "retry-wait", alwaysencrypted.DefaultRetryWait, "wait before downloading the signing keys again after a failed validation")

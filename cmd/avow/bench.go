@@ -152,7 +152,7 @@ Exit status: 0 no errors, 1 some requests failed, 2 usage or set-up error.`,
 	f.Float64Var(&o.rate, "rate", 0, "requests per second in total (0: as fast as the connections go)")
 	f.StringVar(&o.simDir, "sim-dir", "", "simulated platform folder, the server's --sim-dir (default $AVOW_SIM_DIR, else ./avow-sim)")
 	f.StringVar(&o.metricsURL, "metrics-url", "", "the server's /metrics (default: the attest URI's origin + /metrics; \"off\" to skip)")
-	f.IntVar(&o.warmup, "warmup", -1, "requests sent before measuring (default 2 × concurrency)")
+	f.IntVar(&o.warmup, "warmup", -1, "requests sent before measuring; -1: 2 × concurrency")
 	f.BoolVar(&o.floor, "floor", false, "measure the essential cryptography on this machine (before and after the load) and report throughput as a share of it")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	f.StringVar(&o.bodyOut, "write-body", "", "write the JSON body of a valid request to this file and exit (for other load tools)")

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avowhq/avow/client"
-	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/pcs"
 )
 
@@ -51,12 +50,12 @@ PCS-style response files. Each set is checked to parse before it is sent.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		cols, err := pcs.LoadAll(args[0])
 		if err != nil {
-			return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+			return fmt.Errorf("%s: %w", args[0], err)
 		}
 		bundles := make([][]byte, len(cols))
 		for i, col := range cols {
 			if bundles[i], err = col.MarshalBundle(); err != nil {
-				return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 		}
 		return r.do(cmd, func(ctx context.Context, c *client.Client) error {

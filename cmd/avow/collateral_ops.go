@@ -311,7 +311,7 @@ func exportFromSources(ctx context.Context, sources, platforms, roots []string, 
 	if apiKeyFile != "" {
 		b, err := os.ReadFile(apiKeyFile)
 		if err != nil {
-			return m, nil, fmt.Errorf("--pcs-api-key-file: %v", err)
+			return m, nil, fmt.Errorf("--pcs-api-key-file: %w", err)
 		}
 		apiKey = strings.TrimSpace(string(b))
 	}
@@ -319,7 +319,7 @@ func exportFromSources(ctx context.Context, sources, platforms, roots []string, 
 	for _, path := range roots {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return m, nil, fmt.Errorf("--trust-root: %v", err)
+			return m, nil, fmt.Errorf("--trust-root: %w", err)
 		}
 		certs, err := pcs.ParseCertificates(data)
 		if err != nil {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/avowhq/avow/errs"
 )
 
 // exitError carries a process exit code through cobra when the command has
@@ -29,7 +32,25 @@ func newRootCmd() *cobra.Command {
 	for _, add := range commands {
 		root.AddCommand(add())
 	}
+	withUsageLines(root)
 	return root
+}
+
+// withUsageLines wraps the argument check of c and every command under it:
+// a wrong number of arguments names the command and prints its usage line,
+// not only cobra's "accepts 1 arg(s), received 0".
+func withUsageLines(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return fmt.Errorf("%s: %w\nusage: %s", strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), err, cmd.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		withUsageLines(sub)
+	}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -49,6 +70,6 @@ func run(args []string, stdout, stderr *os.File) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "avow:", err)
+	fmt.Fprintln(stderr, "avow:", errs.Text(err))
 	return 2
 }

@@ -335,7 +335,7 @@ func readTokenArg(arg string) (string, error) {
 		} else if strings.Count(arg, ".") == 2 {
 			return strings.TrimSpace(arg), nil
 		} else {
-			return "", fmt.Errorf("%s is neither a token (header.payload.signature) nor a readable file: %v", arg, err)
+			return "", fmt.Errorf("%s: neither a readable file nor a token (header.payload.signature): %w", arg, err)
 		}
 	}
 	s := strings.TrimSpace(string(data))

@@ -30,8 +30,10 @@ var policySubcommands []func() *cobra.Command
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Check, evaluate, sign and hash attestation policies (MAA claim-rule grammar) offline",
-		Long: `Work with attestation policies offline.
+		Short: "Check, evaluate, sign and hash policies offline; get, set and reset a provider's policy on a server",
+		Long: `Work with attestation policies. check, eval, sign and hash work offline, on
+a file; get, set and reset talk to a provider's policy endpoints on a server
+(--server, or $AVOW_SERVER, when the provider is given by name).
 
 FILE is a policy text or a policy document (the JWS sent to MAA's policy
 endpoints, signed or unsigned); "-" reads standard input. Positions in
@@ -302,7 +304,7 @@ Exit status: 0 permitted, 1 not permitted, 2 invalid policy or input.`,
 			}
 			claims, err := policy.ParseClaims(data)
 			if err != nil {
-				return fmt.Errorf("%s: %s", claimsFile, errs.Detail(err))
+				return fmt.Errorf("%s: %w", claimsFile, err)
 			}
 			res, evalErr := p.Evaluate(claims, policy.EvalOptions{Trace: trace})
 			o := evalOutput{Permitted: res.Permitted, Reason: res.Reason, Issued: res.Issued, Properties: res.Properties,
@@ -501,7 +503,7 @@ func readPrivateKey(name string) (crypto.Signer, error) {
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			s, ok := k.(crypto.Signer)
 			if !ok {
@@ -511,13 +513,13 @@ func readPrivateKey(name string) (crypto.Signer, error) {
 		case "RSA PRIVATE KEY":
 			k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			return k, nil
 		case "EC PRIVATE KEY":
 			k, err := x509.ParseECPrivateKey(blk.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			return k, nil
 		case "ENCRYPTED PRIVATE KEY":
@@ -544,7 +546,7 @@ func readCertificates(name string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		certs = append(certs, c)
 	}

@@ -58,7 +58,7 @@ reported in "collateral_expired" and accepted, as QVL does, unless --strict-expi
 			}
 			col, err := pcs.Load(collateralPath)
 			if err != nil {
-				return fmt.Errorf("collateral %s: %s", collateralPath, errs.Detail(err))
+				return fmt.Errorf("%s: %w", collateralPath, err) // pcs.Load names the file; said once
 			}
 			opts := dcap.Options{Now: now, StrictExpiry: strict}
 			if rootPath != "" {
@@ -153,7 +153,7 @@ func readCertificate(path string) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PEM or DER certificate: %v", path, err)
+		return nil, fmt.Errorf("%s: not a PEM or DER certificate: %w", path, err)
 	}
 	return cert, nil
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avowhq/avow/api"
 	"github.com/avowhq/avow/server"
+	"github.com/avowhq/avow/service"
 )
 
 func init() { commands = append(commands, newServeCmd) }
@@ -21,6 +23,8 @@ func newServeCmd() *cobra.Command {
 	var logFormat string
 	var ops *opsFlags
 	var colFlags *collateralFlags
+	var privateNetworks, trustedProxies string
+	var sharedProviders []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the attestation service",
@@ -51,6 +55,19 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 			}
 			if err := colFlags.apply(&cfg.Collateral); err != nil {
 				return err
+			}
+			if cfg.Network.PrivateNetworks, err = api.ParsePrefixes(privateNetworks); err != nil {
+				return fmt.Errorf("--private-networks: %w", err)
+			}
+			if cfg.Network.TrustedProxies, err = api.ParsePrefixes(trustedProxies); err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
+			for _, spec := range sharedProviders {
+				sp, err := service.ParseSharedProvider(spec)
+				if err != nil {
+					return fmt.Errorf("--shared-provider: %w", err)
+				}
+				cfg.SharedProviders = append(cfg.SharedProviders, sp)
 			}
 			cfg.Logger = logger
 			procs, gogc := tuneRuntime(&cfg.Ops.Limits)
@@ -118,6 +135,10 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&cfg.KEKFile, "kek-file", "", "key-encryption key file (default: <data>/kek, created with mode 0600)")
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
+	f.StringVar(&privateNetworks, "private-networks", "", "CIDRs (comma-separated) that providers with publicNetworkAccess Disabled answer to, e.g. 10.0.0.0/8,fd00::/8 (default: none)")
+	f.StringVar(&cfg.Network.TrustedProxyHeader, "trusted-proxy-header", "", "header naming the client's address behind a proxy, e.g. X-Forwarded-For; read only on requests from --trusted-proxies (default: off, the peer address is the client)")
+	f.StringVar(&trustedProxies, "trusted-proxies", "", "CIDRs or addresses (comma-separated) of the proxies allowed to set --trusted-proxy-header")
+	f.StringArrayVar(&sharedProviders, "shared-provider", nil, "declare a shared provider NAME=LOCATION (repeatable), e.g. sharedcus=Central US: created if missing, default policies, no policy changes through the API; listed by ARM defaultProviders")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	ops = addOpsFlags(cmd, &cfg.Ops)
 	colFlags = addCollateralFlags(cmd, &cfg.Collateral)
@@ -127,6 +148,7 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "audience the issuer's tokens must carry (required with --oidc-issuer)")
 	f.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "roles", "claim holding the caller's roles: string or array (a dotted name walks nested objects)")
 	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")
+	f.Lookup("oidc-role-map").DefValue = "" // the empty map: pflag would add "(default [])"
 	return cmd
 }
 

@@ -52,7 +52,7 @@ func (cf *collateralFlags) apply(o *server.CollateralOptions) error {
 	if cf.apiKeyFile != "" {
 		b, err := os.ReadFile(cf.apiKeyFile)
 		if err != nil {
-			return fmt.Errorf("--pcs-api-key-file: %v", err)
+			return fmt.Errorf("--pcs-api-key-file: %w", err)
 		}
 		o.PCSAPIKey = strings.TrimSpace(string(b))
 	}

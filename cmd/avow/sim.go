@@ -127,7 +127,7 @@ defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collater
 	cmd.Flags().StringVar(&tee, "tee", "sgx", "sgx or tdx")
 	cmd.Flags().StringVar(&at, "at", "now", `issue time, RFC 3339 or "now"`)
 	cmd.Flags().DurationVar(&validity, "validity", sgxsim.DefaultValidity, "time from issue to nextUpdate")
-	cmd.Flags().StringVar(&defect, "defect", "", "inject one defect (see `avow sim defects`)")
+	cmd.Flags().StringVar(&defect, "defect", "", "inject the defect `name` (see 'avow sim defects')")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -253,7 +253,7 @@ except --report-data (at most 64 bytes, zero padded).`,
 	f.StringVar(&tee, "tee", "sgx", "sgx or tdx")
 	f.IntVar(&version, "quote-version", 0, "quote version: 3, 4 or 5 (default 3 for sgx, 4 for tdx)")
 	f.StringVar(&tcb, "tcb", "", "platform TCB preset: "+strings.Join(sgxsim.PresetNames(), ", ")+" (default uptodate)")
-	f.StringVar(&defect, "defect", "", "inject one defect (see `avow sim defects`)")
+	f.StringVar(&defect, "defect", "", "inject the defect `name` (see 'avow sim defects')")
 	f.Uint16Var(&qeSVN, "qe-svn", 0, fmt.Sprintf("ISVSVN of the quoting enclave (default %d; 6-7 out of date, below 6 not supported)", sgxsim.DefaultQESVN))
 	f.StringVar(&reportData, "report-data", "", "report data, hex, at most 64 bytes")
 	f.StringVar(&bindFile, "bind-init-time-data", "", "bind the init-time data in FILE: SGX sets KSS and CONFIGID = SHA-256(data) and zeros, TDX MRCONFIGID = SHA-384(data)")
@@ -291,7 +291,7 @@ except --report-data (at most 64 bytes, zero padded).`,
 func bindInitTimeData(cmd *cobra.Command, o *sgxsim.QuoteOptions, file string) error {
 	data, err := readFileOrStdin(file)
 	if err != nil {
-		return fmt.Errorf("--bind-init-time-data: %v", err)
+		return fmt.Errorf("--bind-init-time-data: %w", err)
 	}
 	if o.TEE == sgxsim.TDX {
 		if cmd.Flags().Changed("mrconfigid") {

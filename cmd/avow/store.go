@@ -59,7 +59,7 @@ Exit status: 0 copied, 1 the destination is not empty, 2 usage or store error.`,
 			if path, ok := strings.CutPrefix(from, "sqlite:"); ok {
 				// Opening a missing SQLite file would create an empty store.
 				if _, err := os.Stat(strings.TrimPrefix(path, "//")); err != nil {
-					return fmt.Errorf("--from: %v", err)
+					return fmt.Errorf("--from: %w", err)
 				}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

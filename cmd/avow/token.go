@@ -47,13 +47,16 @@ func newTokenVerifyCmd() *cobra.Command {
 	var issuer, at, kind string
 	var slack time.Duration
 	cmd := &cobra.Command{
-		Use:   "verify TOKEN_OR_FILE --issuer URL",
+		Use:   "verify TOKEN_OR_FILE --issuer ATTEST_URI|NAME",
 		Short: "Verify a token through its issuer's OpenID metadata and print its header and claims",
 		Long: `Verify an attestation token as MAA's SDKs do: fetch the issuer's OpenID
 metadata ({issuer}/.well-known/openid-configuration) and key set (its
-jwks_uri), check the RS256 signature with the key named by the header's kid,
-the time (exp, nbf) and that iss is the issuer. The issuer is the provider's
-attest URI.
+jwks_uri), check the signature (RS256, or ES256 for a provider with ES256
+keys) with the key named by the header's kid, the time (exp, nbf) and that
+iss is the issuer. The issuer is the provider's attest URI, or a provider
+name on --server, resolved as attest --url resolves it. A token of another
+issuer is refused before any key is fetched (token_issuer_mismatch: "the
+token's issuer is X, not Y").
 
 A provider signs the results of policy and signer management (policy get,
 set and reset; signer list, add and remove) with the same key as its
@@ -67,13 +70,15 @@ answer), or "-" for standard input.
 Exit status: 0 valid, 1 invalid or of another kind (the claims are printed,
 marked unverified when the signature, times or issuer failed), 2 usage error
 or the issuer's metadata could not be fetched.`,
-		Example: `  avow token verify token.jwt --issuer https://localhost:8443/providers/contoso --ca-cert avow-data/tls.crt
+		Example: `  avow token verify token.jwt --issuer https://localhost:8443/providers/contoso --ca-cert avow-data/tls-cert.pem
+  avow token verify token.jwt --server https://localhost:8443 --issuer contoso
   avow attest --url $URI --quote q.bin -o json | jq -r .token | avow token verify - --issuer $URI`,
 		Args: cobra.ExactArgs(1),
 	}
 	r := remoteFlags(cmd, false)
-	cmd.Flags().StringVar(&issuer, "issuer", "", "expected issuer: the provider's attest URI (required)")
-	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339 (default now)")
+	cmd.Flags().StringVar(&r.server, "server", "", "avow server URL, to resolve a provider name given as --issuer (default $"+envServer+")")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "expected issuer: the provider's attest URI, or its name on --server (required)")
+	cmd.Flags().StringVar(&at, "at", "now", "verification time, RFC 3339, or now")
 	cmd.Flags().DurationVar(&slack, "clock-skew", 0, "clock skew tolerated on exp and nbf")
 	cmd.Flags().StringVar(&kind, "kind", "attestation", "kind of token accepted: attestation, management (policy or signer management results) or any")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -99,12 +104,17 @@ or the issuer's metadata could not be fetched.`,
 		if err != nil {
 			return err
 		}
-		c, err := r.client(false, client.WithClock(func() time.Time { return now }), client.WithClockSkew(slack))
+		c, err := r.client(needsServer(issuer), client.WithClock(func() time.Time { return now }), client.WithClockSkew(slack))
 		if err != nil {
 			return err
 		}
 		ctx, cancel := r.context(cmd)
 		defer cancel()
+		// A name is resolved as attest --url resolves it; a URI loses its
+		// trailing slash, as VerifyToken compares it.
+		if issuer, err = r.attestURI(ctx, c, issuer); err != nil {
+			return r.fail(cmd, err)
+		}
 		vt, verr := c.VerifyToken(ctx, tok, issuer, client.VerifyKinds(kinds...))
 		if errors.Is(verr, token.ErrDiscoveryFailed) {
 			return verr
@@ -115,6 +125,9 @@ or the issuer's metadata could not be fetched.`,
 		out := tokenOutput{Valid: &valid, Issuer: issuer, Verified: verified}
 		if vt != nil {
 			out.Header, out.Claims, out.Kind = vt.Header, vt.Claims, string(vt.Kind)
+			if iss, ok := vt.Claims["iss"].(string); ok && verified {
+				out.Issuer = iss // the token's, verified: not the text of --issuer
+			}
 		}
 		if verr != nil {
 			out.Error = errBody(verr)
@@ -124,7 +137,7 @@ or the issuer's metadata could not be fetched.`,
 		}
 		if err := r.emit(cmd, out, func(w io.Writer) {
 			if valid {
-				fmt.Fprintf(w, "valid: signature, times and issuer %s verified\n", issuer)
+				fmt.Fprintf(w, "valid: signature, times and issuer %s verified\n", out.Issuer)
 			} else {
 				fmt.Fprintf(w, "INVALID: %s\n", outErrorText(verr))
 				if verified {

@@ -72,11 +72,13 @@ func TestTokenCLI(t *testing.T) {
 	}
 	mustRemote(t, 1, "token", "verify", strings.TrimSuffix(tok, "A")+"B", "--issuer", uri, "--ca-cert", ca)
 	mustRemote(t, 1, "token", "verify", "a.b.c", "--issuer", uri, "--ca-cert", ca)
+	// Another issuer, even one that does not exist: refused before its
+	// metadata is fetched.
+	mustRemote(t, 1, "token", "verify", tokFile, "--issuer", f.AttestURI("nobody"), "--ca-cert", ca)
 
 	// Usage and discovery errors: exit 2.
 	for _, args := range [][]string{
 		{"token", "verify", tokFile},
-		{"token", "verify", tokFile, "--issuer", f.AttestURI("nobody"), "--ca-cert", ca},
 		{"token", "verify", tokFile, "--issuer", uri}, // self-signed server, untrusted
 		{"token", "verify", tokFile, "--issuer", uri, "--at", "yesterday"},
 		{"token", "verify", filepath.Join(dir, "missing"), "--issuer", uri},
@@ -149,5 +151,63 @@ func TestTokenVerifyKinds(t *testing.T) {
 	out, _ = mustRemote(t, 0, "token", "show", res.Token)
 	if !strings.Contains(out, "kind: policy management") {
 		t.Errorf("show:\n%s", out)
+	}
+}
+
+// TestTokenVerifyIssuer is issue 15 item 4: another provider's --issuer is
+// refused as that ("the token's issuer is X, not Y"), before any key is
+// fetched (a real provider has its own keys: the answer used to be
+// token_unknown_key); the output names the token's iss, not the text of
+// --issuer (with its trailing slash); and --issuer takes a provider name on
+// --server, resolved as attest --url resolves it.
+func TestTokenVerifyIssuer(t *testing.T) {
+	f, conn := remoteFake(t)
+	ca := conn[5]
+	f.AddProvider("contoso", "")
+	f.AddProvider("other", "")
+	tok := fakeAttestToken(t, f, "contoso")
+	uri, other := f.AttestURI("contoso"), f.AttestURI("other")
+	setRemoteNow(t, fakemaa.Now.Add(time.Minute))
+
+	for _, issuer := range []string{other, other + "/"} {
+		before := f.LastRequest() // the attestation
+		out, _ := mustRemote(t, 1, "token", "verify", tok, "--issuer", issuer, "--ca-cert", ca)
+		want := "INVALID: token_issuer_mismatch: the token issuer is not the expected issuer: the token's issuer is " + uri + ", not " + other + "\n"
+		if !strings.HasPrefix(out, want) {
+			t.Errorf("--issuer %s:\n got %s\nwant %s", issuer, out, want)
+		}
+		if last := f.LastRequest(); last.Method != before.Method || last.Path != before.Path {
+			t.Errorf("--issuer %s: %s %s was requested before the issuer was compared", issuer, last.Method, last.Path)
+		}
+	}
+
+	out, _ := mustRemote(t, 0, "token", "verify", tok, "--issuer", uri+"/", "--ca-cert", ca)
+	if !strings.HasPrefix(out, "valid: signature, times and issuer "+uri+" verified\n") {
+		t.Errorf("trailing slash:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, "token", "verify", tok, "--issuer", uri+"/", "--ca-cert", ca, "-o", "json")
+	var got tokenOutput
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Issuer != uri {
+		t.Errorf("trailing slash, json issuer %q, want %q\n%s", got.Issuer, uri, out)
+	}
+
+	// A provider name, as attest --url takes it.
+	out, _ = mustRemote(t, 0, "token", "verify", tok, "--issuer", "contoso", "--server", f.URL, "--ca-cert", ca)
+	if !strings.HasPrefix(out, "valid: signature, times and issuer "+uri+" verified\n") {
+		t.Errorf("--issuer contoso:\n%s", out)
+	}
+	out, _ = mustRemote(t, 1, "token", "verify", tok, "--issuer", "other", "--server", f.URL, "--ca-cert", ca)
+	if !strings.Contains(out, "the token's issuer is "+uri+", not "+other) {
+		t.Errorf("--issuer other:\n%s", out)
+	}
+	// An unknown name is the server's refusal (exit 1); a name without a
+	// server is a usage error (exit 2).
+	_, errOut := mustRemote(t, 1, "token", "verify", tok, "--issuer", "nobody", "--server", f.URL, "--ca-cert", ca)
+	if !strings.Contains(errOut, "the server refused (404") {
+		t.Errorf("--issuer nobody:\n%s", errOut)
+	}
+	_, errOut = mustRemote(t, 2, "token", "verify", tok, "--issuer", "contoso", "--ca-cert", ca)
+	if !strings.Contains(errOut, "--server") {
+		t.Errorf("--issuer contoso without --server:\n%s", errOut)
 	}
 }

@@ -47,7 +47,7 @@ echo "azure-sdk-js: building avow"
 node -e 'process.stdout.write("avow_ci_" + require("crypto").randomBytes(24).toString("hex"))' >"$work/admin-token"
 
 "$work/avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-  --admin-token-file "$work/admin-token" >"$work/server.out" 2>"$work/server.log" &
+  --admin-token-file "$work/admin-token" --shared-provider "sharedcus=Central US" >"$work/server.out" 2>"$work/server.log" &
 pid=$!
 
 # The port is the kernel's choice: read the URL the server prints.

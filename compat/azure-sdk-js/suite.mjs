@@ -512,11 +512,33 @@ await test("admin: a wrong bearer token is refused with 401", async () => {
 await test("arm: operations, default providers, private endpoint connections", async () => {
   const ops = ((await arm.operations.list()).value ?? []).map((op) => op.name);
   assert.ok(ops.includes("Microsoft.Attestation/attestationProviders/read"), ops.join(","));
-  assert.deepEqual((await arm.attestationProviders.listDefault()).value, []);
+  // run.sh declares one shared provider: avow serve --shared-provider "sharedcus=Central US".
+  const defaults = (await arm.attestationProviders.listDefault()).value;
+  assert.deepEqual(defaults.map((p) => [p.name, p.location, p.trustModel, p.status]), [["sharedcus", "Central US", "AAD", "Ready"]]);
+  const cus = await arm2021.attestationProviders.getDefaultByLocation("centralus");
+  assert.equal(cus.name, "sharedcus");
+  assert.equal(cus.attestUri, defaults[0].attestUri);
   await rejects(arm.attestationProviders.getDefaultByLocation("eastus"), (e) => assert.equal(e.statusCode, 404));
   const pecs = [];
   for await (const c of arm.privateEndpointConnections.list(RG, AAD)) pecs.push(c);
   assert.deepEqual(pecs, []);
+});
+
+await test("shared provider: attestSgxEnclave with the default policy; getPolicy works, setPolicy is refused", async () => {
+  const uri = (await arm.attestationProviders.getDefaultByLocation("Central US")).attestUri;
+  const client = new AttestationClient(uri, { validationOptions: validation(uri) });
+  const res = await client.attestSgxEnclave(simQuote(runtimeBinary), { runTimeData: runtimeBinary });
+  assert.equal(res.token.issuer, uri);
+  const policyClaims = res.token.getBody()["x-ms-policy"] ?? {};
+  assert.equal(policyClaims["tee"], "sgx", JSON.stringify(policyClaims)); // issued by the default policy
+  const admin = new AttestationAdministrationClient(uri, credential, { validationOptions: validation(uri) });
+  const policy = await admin.getPolicy("SgxEnclave");
+  assert.match(policy.body, /issuancerules/);
+  await rejects(admin.setPolicy("SgxEnclave", "version=1.0; authorizationrules { => permit(); }; issuancerules { };"),
+    (e) => {
+      assert.equal(e.statusCode, 403);
+      assert.equal(e.code, "shared_provider_read_only");
+    });
 });
 
 // ---------------------------------------------------------------- ARM delete

@@ -75,7 +75,7 @@ fi
 "$py" -c 'import secrets; print("avow_ci_" + secrets.token_hex(24), end="")' >"$work/admin-token"
 
 "$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-  --admin-token-file "$work/admin-token" >"$work/server.out" 2>"$work/server.log" &
+  --admin-token-file "$work/admin-token" --shared-provider "sharedcus=Central US" >"$work/server.out" 2>"$work/server.log" &
 pid=$!
 
 # The port is the kernel's choice: read the URL the server prints.

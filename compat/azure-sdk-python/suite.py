@@ -735,13 +735,31 @@ class Suite(unittest.TestCase):
         arm = arm_client()
         ops = [op.name for op in arm.operations.list().value]
         self.assertIn("Microsoft.Attestation/attestationProviders/read", ops)
-        self.assertEqual(arm.attestation_providers.list_default().value, [])
+        # run.sh declares one shared provider: avow serve --shared-provider "sharedcus=Central US".
+        defaults = arm.attestation_providers.list_default().value
+        self.assertEqual([(p.name, p.location, p.trust_model, p.status) for p in defaults],
+                         [("sharedcus", "Central US", "AAD", "Ready")])
+        cus = arm_client("2021-06-01").attestation_providers.get_default_by_location("centralus")
+        self.assertEqual((cus.name, cus.attest_uri), ("sharedcus", defaults[0].attest_uri))
         with self.assertRaises(ResourceNotFoundError):
             arm.attestation_providers.get_default_by_location("eastus")
         self.assertEqual(list(arm.private_endpoint_connections.list(RG, AAD)), [])
         with self.assertRaises(ResourceNotFoundError):
             arm.private_endpoint_connections.get(RG, AAD, "pec1")
         self.assertIsNone(arm.private_endpoint_connections.delete(RG, AAD, "pec1"))
+
+    def test_e02b_shared_provider(self):
+        """shared provider: attest_sgx_enclave with the default policy; get_policy works, set_policy is refused (403)"""
+        uri = arm_client().attestation_providers.get_default_by_location("Central US").attest_uri
+        result, token = attestation_client(uri).attest_sgx_enclave(sim_quote(RUNTIME_BINARY), runtime_data=RUNTIME_BINARY)
+        self.assertEqual(token.issuer, uri)
+        self.assertEqual((result.policy_claims or {}).get("tee"), "sgx")  # issued by the default policy
+        text, _ = admin_client(uri).get_policy(AttestationType.SGX_ENCLAVE)
+        self.assertIn("issuancerules", text)
+        with self.assertRaises(HttpResponseError) as cm:
+            admin_client(uri).set_policy(AttestationType.SGX_ENCLAVE, policy_text("shared"))
+        self.assertEqual(cm.exception.status_code, 403)
+        self.assertEqual(cm.exception.error.code, "shared_provider_read_only")
 
     def test_e03_async_clients(self):
         """aio: the asynchronous clients (aiohttp) attest, read a policy and get a provider"""
