@@ -87,6 +87,8 @@ type ProviderSettings struct {
 	// properties, "Enabled" (the default) or "Disabled" (access.go).
 	PublicNetworkAccess          *string
 	TPMAttestationAuthentication *string
+	// GPU are the settings for NVIDIA GPU evidence (NvidiaGpu).
+	GPU *GPUSettings
 }
 
 // ProviderView is a provider as the API shows it.
@@ -136,6 +138,13 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		extra, err := withCollateralSources(out.Extra, specs)
 		if err != nil {
 			return out, ErrInvalidRequest.Wrap(err)
+		}
+		out.Extra = extra
+	}
+	if in.GPU != nil {
+		extra, err := withGPU(out.Extra, in.GPU)
+		if err != nil {
+			return out, err
 		}
 		out.Extra = extra
 	}

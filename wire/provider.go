@@ -30,6 +30,18 @@ type Settings struct {
 	// provider's data plane to all but the server's private networks.
 	PublicNetworkAccess          string `json:"publicNetworkAccess,omitempty"`
 	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication,omitempty"`
+	// GPU are the settings for NVIDIA GPU evidence (NvidiaGpu); absent
+	// in answers when both are the defaults.
+	GPU *GPUSettings `json:"gpu,omitempty"`
+}
+
+// GPUSettings: maxRevocationAge, a Go duration ("720h"; "0s": OCSP answers
+// must be current at the verification time), judges each OCSP answer at
+// its own thisUpdate and accepts it while younger than this;
+// expiredRimCertificates is "refuse" (the default) or "allow".
+type GPUSettings struct {
+	MaxRevocationAge       string `json:"maxRevocationAge,omitempty"`
+	ExpiredRimCertificates string `json:"expiredRimCertificates,omitempty"`
 }
 
 // Provider is an attestation provider as the management API returns it.
