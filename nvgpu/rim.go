@@ -247,37 +247,16 @@ func (r *RIM) VerifySignature() error {
 	if err != nil {
 		return ErrRIMSignature.Wrapf("digest value is not base64")
 	}
-	c14n := dsig.MakeC14N11Canonicalizer()
-
 	// Reference: the document without the signature.
-	doc := r.doc.Root().Copy()
-	for _, el := range doc.ChildElements() {
-		if el.Tag == "Signature" && el.NamespaceURI() == nsDSig {
-			doc.RemoveChild(el)
-		}
-	}
-	canon, err := c14n.Canonicalize(doc)
+	got, err := documentDigest(r.doc.Root())
 	if err != nil {
 		return ErrRIMSignature.Wrapf("canonicalization: %v", err)
 	}
-	got := sha512.Sum384(canon)
-	if !bytes.Equal(got[:], want) {
+	if !bytes.Equal(got, want) {
 		return ErrRIMSignature.Wrapf("the document's digest is not the signed digest")
 	}
 
-	// SignedInfo: detached with every namespace in scope (inclusive C14N
-	// renders them on the apex element).
-	det := si.Copy()
-	for el := si; el != nil; el = el.Parent() {
-		for _, a := range el.Attr {
-			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-				if det.SelectAttr(a.FullKey()) == nil {
-					det.CreateAttr(a.FullKey(), a.Value)
-				}
-			}
-		}
-	}
-	canonSI, err := c14n.Canonicalize(det)
+	canonSI, err := canonicalSignedInfo(si)
 	if err != nil {
 		return ErrRIMSignature.Wrapf("canonicalization: %v", err)
 	}
@@ -298,4 +277,37 @@ func (r *RIM) VerifySignature() error {
 		return ErrRIMSignature.Wrapf("the signature does not verify with %q", r.Chain[0].Subject.String())
 	}
 	return nil
+}
+
+// canonicalSignedInfo is SignedInfo in C14N 1.1, detached with every
+// namespace in scope (inclusive C14N renders them on the apex element).
+func canonicalSignedInfo(si *etree.Element) ([]byte, error) {
+	det := si.Copy()
+	for el := si; el != nil; el = el.Parent() {
+		for _, a := range el.Attr {
+			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+				if det.SelectAttr(a.FullKey()) == nil {
+					det.CreateAttr(a.FullKey(), a.Value)
+				}
+			}
+		}
+	}
+	return dsig.MakeC14N11Canonicalizer().Canonicalize(det)
+}
+
+// documentDigest is SHA-384 of the document without its signature, in
+// C14N 1.1.
+func documentDigest(root *etree.Element) ([]byte, error) {
+	doc := root.Copy()
+	for _, el := range doc.ChildElements() {
+		if el.Tag == "Signature" && el.NamespaceURI() == nsDSig {
+			doc.RemoveChild(el)
+		}
+	}
+	canon, err := dsig.MakeC14N11Canonicalizer().Canonicalize(doc)
+	if err != nil {
+		return nil, err
+	}
+	h := sha512.Sum384(canon)
+	return h[:], nil
 }
