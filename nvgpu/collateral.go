@@ -169,3 +169,32 @@ func (s *Store) WriteDir(dir string) error {
 	}
 	return nil
 }
+
+// Multi is the union of several sources: every candidate of each.
+type Multi []Collateral
+
+// RIMs implements Collateral.
+func (m Multi) RIMs(ctx context.Context, id string) ([][]byte, error) {
+	var out [][]byte
+	for _, c := range m {
+		r, err := c.RIMs(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+// OCSP implements Collateral.
+func (m Multi) OCSP(ctx context.Context, cert, issuer *x509.Certificate) ([][]byte, error) {
+	var out [][]byte
+	for _, c := range m {
+		r, err := c.OCSP(ctx, cert, issuer)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r...)
+	}
+	return out, nil
+}

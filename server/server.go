@@ -51,12 +51,15 @@ type Config struct {
 	AdminTokenFile string // initial owner token, instead of a random one
 	KEKFile        string // default: DataDir/kek (created with mode 0600)
 	Dev            bool   // trust the simulated platform and load its collateral
-	SimDir         string // simulated platform folder for Dev
-	StoreURL       string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
-	DBMaxConns     int    // PostgreSQL connection pool bound (0: the default)
-	Clock          service.Clock
-	Logger         *slog.Logger
-	Ops            Operations // audit, metrics, limits (see ops.go)
+	// GPUCollateral is a folder of NVIDIA RIMs and OCSP answers (as avow
+	// collateral fetch nvidia writes it) NvidiaGpu verifies with.
+	GPUCollateral string
+	SimDir        string // simulated platform folder for Dev
+	StoreURL      string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
+	DBMaxConns    int    // PostgreSQL connection pool bound (0: the default)
+	Clock         service.Clock
+	Logger        *slog.Logger
+	Ops           Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
 
@@ -166,9 +169,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.Metrics = api.NewMetrics()
 	types := cfg.Types
-	if types == nil {
-		types = builtin.Registry()
-	}
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
@@ -182,6 +182,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
+	}
+	if types == nil {
+		// After the simulated platform: its folder holds the simulated GPU.
+		gpu, keys, err := gpuType(cfg)
+		if err != nil {
+			return fail(err)
+		}
+		svcCfg.Types, svcCfg.SimulatedKeys = builtin.With(gpu), keys
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
 		return fail(err)

@@ -63,6 +63,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
+	// SimulatedKeys are the root keys (attestation.Verified.RootKey) of
+	// other types' simulated evidence (the simulated GPU's), marked like
+	// ExtraRoots when Simulated is true.
+	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
 	// "x-avow-private-root": true.
@@ -174,6 +178,9 @@ func New(cfg Config) (*Service, error) {
 		if cfg.Simulated {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
+	}
+	if cfg.Simulated {
+		s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	}
 	if err := s.configureCollateral(cfg); err != nil {
 		return nil, err

@@ -135,6 +135,7 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&cfg.KEKFile, "kek-file", "", "key-encryption key file (default: <data>/kek, created with mode 0600)")
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: trust the simulated platform and load its collateral")
 	f.StringVar(&cfg.SimDir, "sim-dir", "", "simulated platform folder for --dev (default $AVOW_SIM_DIR, else ./avow-sim)")
+	f.StringVar(&cfg.GPUCollateral, "gpu-collateral", "", "folder of NVIDIA RIMs and OCSP answers for NvidiaGpu (from avow collateral fetch nvidia)")
 	f.StringVar(&privateNetworks, "private-networks", "", "CIDRs (comma-separated) that providers with publicNetworkAccess Disabled answer to, e.g. 10.0.0.0/8,fd00::/8 (default: none)")
 	f.StringVar(&cfg.Network.TrustedProxyHeader, "trusted-proxy-header", "", "header naming the client's address behind a proxy, e.g. X-Forwarded-For; read only on requests from --trusted-proxies (default: off, the peer address is the client)")
 	f.StringVar(&trustedProxies, "trusted-proxies", "", "CIDRs or addresses (comma-separated) of the proxies allowed to set --trusted-proxy-header")

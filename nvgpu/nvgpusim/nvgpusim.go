@@ -8,6 +8,7 @@ package nvgpusim
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -438,4 +439,47 @@ func Open(dir string, now time.Time) (*GPU, error) {
 		return nil, err
 	}
 	return g, g.Save(dir)
+}
+
+// Source is a live collateral source for the simulated GPU: its RIMs, and
+// OCSP answers produced an hour before now() each time they are asked for
+// (a dev server runs for longer than an answer is valid).
+func (g *GPU) Source(now func() time.Time) (nvgpu.Collateral, error) {
+	drv, vb, err := g.RIMs()
+	if err != nil {
+		return nil, err
+	}
+	return &source{g: g, now: now, drv: drv, vb: vb}, nil
+}
+
+type source struct {
+	g       *GPU
+	now     func() time.Time
+	drv, vb []byte
+}
+
+func (s *source) RIMs(_ context.Context, id string) ([][]byte, error) {
+	d, v := RIMIDs()
+	switch id {
+	case d:
+		return [][]byte{s.drv}, nil
+	case v:
+		return [][]byte{s.vb}, nil
+	}
+	return nil, nil
+}
+
+func (s *source) OCSP(_ context.Context, cert, _ *x509.Certificate) ([][]byte, error) {
+	answers, err := s.g.OCSP(s.now().Add(-time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, a := range answers {
+		keys, err := nvgpu.ResponseKeys(a)
+		if err == nil && len(keys) == 1 && keys[0].Serial == strings.ToUpper(cert.SerialNumber.Text(16)) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/internal/vectors"
+	"github.com/avowhq/avow/nvgpu/nvgpusim"
+)
+
+// TestSimulatedGPUOverHTTPS: a --dev node trusts its simulated GPU; the
+// GPU's evidence attests over HTTPS with an explicit nonce and bound to
+// runtime data, the token is marked simulated and carries the GPU claims;
+// a node without --dev refuses the same evidence.
+func TestSimulatedGPUOverHTTPS(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, c := startNode(t, dir, nil)
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "gpus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := nvgpusim.Load(filepath.Join(dir, "sim", "gpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := sha256.Sum256([]byte("challenge"))
+	item, err := g.Item(nonce[:], nvgpusim.ReportOptions{Versioned: true, FSPSVN: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := []client.GPUEvidence{{Arch: item.Arch, Certificate: item.Certificate, Evidence: item.Evidence}}
+	tok, err := c.AttestGPU(ctx, p.AttestURI, ev, "", client.AttestOptions{RuntimeData: []byte("challenge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := client.DecodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"x-avow-simulated":            "true",
+		"x-nvidia-gpu-measres":        "success",
+		"x-nvidia-gpu-driver-version": nvgpusim.DriverVersion,
+		"x-nvidia-gpu-hwmodel":        "SIM100 A01 GSP BROM",
+		"x-avow-gpu-ocsp-max-age":     "",
+	} {
+		if got := jsonString(d.Claims[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	gpus, _ := d.Claims["x-nvidia-gpus"].(map[string]any)
+	g0, _ := gpus["GPU-0"].(map[string]any)
+	if jsonString(g0["x-avow-gpu-fsp-ucode-svn"]) != "4" || g0["secboot"] != true {
+		t.Errorf("GPU-0 %v", g0)
+	}
+	// Explicit nonce; runtime data that the nonce is not the hash of.
+	if _, err := c.AttestGPU(ctx, p.AttestURI, ev, "00"+jsonHex(nonce[1:]), client.AttestOptions{}); err == nil {
+		t.Error("a nonce the report does not carry was accepted")
+	}
+	if _, err := c.AttestGPU(ctx, p.AttestURI, ev, "", client.AttestOptions{RuntimeData: []byte("other")}); err == nil {
+		t.Error("runtime data the nonce does not hash was accepted")
+	}
+	// Firmware the RIMs do not describe: the default policy refuses.
+	bad, _ := g.Item(nonce[:], nvgpusim.ReportOptions{Measurements: map[int][]byte{2: make([]byte, 48)}})
+	_, err = c.AttestGPU(ctx, p.AttestURI, []client.GPUEvidence{{Arch: bad.Arch, Certificate: bad.Certificate, Evidence: bad.Evidence}}, jsonHex(nonce[:]), client.AttestOptions{})
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 400 || ce.Code != "policy_denied" {
+		t.Errorf("mismatched measurements: %v", err)
+	}
+
+	// A node without --dev does not trust the simulated GPU.
+	_, c2 := startNode(t, t.TempDir(), func(cfg *Config) {
+		cfg.Dev = false
+		cfg.GPUCollateral = filepath.Join(vectors.Dir(t, "nvgpu"), "h100-550.90.07-complete")
+	})
+	p2, err := c2.CreateProvider(ctx, client.CreateProviderRequest{Name: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.AttestGPU(ctx, p2.AttestURI, ev, jsonHex(nonce[:]), client.AttestOptions{}); !errors.As(err, &ce) || ce.Code != "gpu_chain_untrusted_root" {
+		t.Errorf("simulated GPU on a production node: %v", err)
+	}
+}
+
+func jsonHex(b []byte) string {
+	const h = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, x := range b {
+		out = append(out, h[x>>4], h[x&15])
+	}
+	return string(out)
+}
