@@ -166,3 +166,29 @@ func TestCollateralFetchNvidia(t *testing.T) {
 		t.Errorf("fetch intel: exit %d", code)
 	}
 }
+
+// TestSimGPUVerifyOffline: avow sim gpu evidence and collateral, then avow
+// gpu verify with the simulated roots; without them NVIDIA's pinned roots
+// refuse the simulated GPU.
+func TestSimGPUVerifyOffline(t *testing.T) {
+	dir := t.TempDir()
+	sim := filepath.Join(dir, "sim")
+	nonce := strings.Repeat("ab", 32)
+	ev, col := filepath.Join(dir, "ev.json"), filepath.Join(dir, "col")
+	if code, _, errOut := runAvow(t, "sim", "--sim-dir", sim, "gpu", "evidence", "--nonce", nonce, "--out", ev, "--gpus", "2", "--nvdaod", "--fsp-svn", "3"); code != 0 {
+		t.Fatalf("sim gpu evidence: %d %s", code, errOut)
+	}
+	if code, _, errOut := runAvow(t, "sim", "--sim-dir", sim, "gpu", "collateral", "--out", col); code != 0 {
+		t.Fatalf("sim gpu collateral: %d %s", code, errOut)
+	}
+	code, out := runCLI(t, "gpu", "verify", ev, "--nonce", nonce, "--collateral", col, "--device-root", filepath.Join(col, "device-root.pem"),
+		"--rim-root", filepath.Join(col, "rim-root.pem"), "--min-fsp-svn", "3", "-o", "json")
+	got := decodeGPUOutput(t, out)
+	if code != 0 || len(got) != 2 || got[1].Result != "ok" || got[0].Claims["x-avow-gpu-fsp-ucode-svn"] != float64(3) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	code, out = runCLI(t, "gpu", "verify", ev, "--nonce", nonce, "--collateral", col, "-o", "json")
+	if got := decodeGPUOutput(t, out); code != 1 || got[0].Result != "gpu_chain_untrusted_root" {
+		t.Errorf("NVIDIA's roots: exit %d %s", code, out)
+	}
+}
