@@ -276,6 +276,9 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	if req.Evidence, err = b64(field, *evidence); err != nil {
 		return nil, err
 	}
+	if err := extraMembers(req, raw, t); err != nil {
+		return nil, err
+	}
 	return withData(req, body)
 }
 
@@ -296,6 +299,30 @@ func jsonEvidence(req *service.AttestRequest, body attestBody) error {
 		return ErrBadJSON.Wrapf("evidence: %v", err)
 	}
 	req.Evidence = b
+	return nil
+}
+
+// extraMembers adds the raw members an attestation.ExtraParser type
+// names (matched case-insensitively, as encoding/json does).
+func extraMembers(req *service.AttestRequest, raw []byte, t attestation.Type) error {
+	xp, ok := t.(attestation.ExtraParser)
+	if !ok {
+		return nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return ErrBadJSON.Wrapf("%v", err)
+	}
+	for _, name := range xp.ExtraFields() {
+		for k, v := range all {
+			if strings.EqualFold(k, name) && string(v) != "null" {
+				if req.Extra == nil {
+					req.Extra = map[string][]byte{}
+				}
+				req.Extra[name] = v
+			}
+		}
+	}
 	return nil
 }
 

@@ -55,6 +55,15 @@ type Type interface {
 	Claims(v *Verified, runtime, initTime *Data) (map[string]any, error)
 }
 
+// ExtraParser is a Type that takes request members beside its evidence
+// member: composite evidence (TdxVm with the GPUs' evidence beside the
+// quote). The HTTP layer hands it the raw JSON of each member it names
+// that the request carries; a request with none of them goes to Parse.
+type ExtraParser interface {
+	ExtraFields() []string
+	ParseExtra(evidence []byte, extra map[string][]byte) (Evidence, error)
+}
+
 // Evidence is parsed, unverified evidence of one type.
 type Evidence interface {
 	// TEE names the hardware in audit records and metrics: "sgx", "tdx",

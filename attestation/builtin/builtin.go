@@ -18,7 +18,7 @@ func Registry() *attestation.Registry { return With(nvidia.NvidiaGpu{}) }
 // collateral (a folder of RIMs and OCSP answers) and, in --dev, the
 // simulated GPU's roots.
 func With(gpu nvidia.NvidiaGpu) *attestation.Registry {
-	r, err := attestation.NewRegistry(sgx.SgxEnclave{}, sgx.OpenEnclave{}, tdx.TdxVm{}, gpu)
+	r, err := attestation.NewRegistry(sgx.SgxEnclave{}, sgx.OpenEnclave{}, tdx.TdxVm{GPU: gpu}, gpu)
 	if err != nil {
 		panic(err) // the built-in names are distinct
 	}
