@@ -1,15 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/nvgpu/nvgpusim"
+	"github.com/avowhq/avow/sgxsim"
 )
 
 // TestSimulatedGPUOverHTTPS: a --dev node trusts its simulated GPU; the
@@ -94,4 +101,72 @@ func jsonHex(b []byte) string {
 		out = append(out, h[x>>4], h[x&15])
 	}
 	return string(out)
+}
+
+// TestSimulatedCPUAndGPUOverHTTPS: a simulated TDX VM with a simulated GPU
+// attests over HTTPS into one token (Intel Trust Authority's binding: the
+// GPU nonce and REPORTDATA from one verifier nonce), marked simulated.
+func TestSimulatedCPUAndGPUOverHTTPS(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, c := startNode(t, dir, nil)
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "cvm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, err := sgxsim.Open(filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := nvgpusim.Load(filepath.Join(dir, "sim", "gpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, iat, user := []byte("challenge-value"), []byte("1733600000"), []byte("tls-key-hash")
+	gn := sha256.Sum256(append(append([]byte{}, val...), iat...))
+	rd := sha512.Sum512(append(append(append([]byte{}, val...), iat...), user...))
+	q, err := platform.Quote(sgxsim.QuoteOptions{TEE: sgxsim.TDX, ReportData: rd[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item, err := g.Item(gn[:], nvgpusim.ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	body, _ := json.Marshal(map[string]any{
+		"quote":       enc(q),
+		"runtimeData": map[string]string{"data": enc(user), "dataType": "Binary"},
+		"nvgpu": map[string]any{"verifier_nonce": map[string]any{"val": val, "iat": iat}, "arch": "HOPPER",
+			"evidence_list": []map[string]string{{"evidence": item.Evidence, "certificate": item.Certificate}}},
+	})
+	hc, err := n.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Post(p.AttestURI+"/attest/TdxVm?api-version=2025-06-01", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("%d %s", resp.StatusCode, raw)
+	}
+	if !strings.HasPrefix(n.URL, "https://") {
+		t.Errorf("not HTTPS: %s", n.URL)
+	}
+	d, err := client.DecodeToken(out.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"x-ms-attestation-type": "tdxvm", "x-avow-binding": "ita", "x-avow-all-bound": "true",
+		"x-nvidia-gpu-measres": "success", "x-avow-simulated": "true", "attester_tcb_status": "UpToDate",
+	} {
+		if got := jsonString(d.Claims[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
 }
