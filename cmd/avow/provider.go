@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/wire"
 )
 
 func init() { commands = append(commands, newProviderCmd) }
@@ -34,12 +35,15 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(&tokenAlgorithmFlag, "token-algorithm", "", "algorithm of the provider's tokens: RS256 (MAA's, the default) or ES256 (faster; changing it rotates the signing key)")
 	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
+	cmd.Flags().StringVar(&gpuMaxAgeFlag, "gpu-max-revocation-age", "", "NvidiaGpu: judge each OCSP answer at its own thisUpdate and accept it up to this age (Go duration, e.g. 168h; 0s: answers must be current)")
+	cmd.Flags().StringVar(&gpuExpiredRIMFlag, "gpu-expired-rim-certs", "", "NvidiaGpu: refuse (default) or allow RIMs whose signer certificates have expired")
 	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL or pcs, which the server must allow: one of its own --collateral-source URLs or under its --provider-collateral-source-allow (files and folders are the server operator's only)")
 }
 
 // tokenAlgorithmFlag is --token-algorithm of provider create and update
-// (one command runs per process).
-var tokenAlgorithmFlag string
+// (one command runs per process); gpuMaxAgeFlag and gpuExpiredRIMFlag are
+// --gpu-max-revocation-age and --gpu-expired-rim-certs.
+var tokenAlgorithmFlag, gpuMaxAgeFlag, gpuExpiredRIMFlag string
 
 // collateralSourcesFlag is --collateral-source of provider create and
 // update; deploymentSourcesFlag is --deployment-sources of update.
@@ -81,7 +85,23 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 		}
 		s.UseDeploymentSources = true
 	}
-	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources {
+	if gpuMaxAgeFlag != "" || gpuExpiredRIMFlag != "" {
+		s.GPU = &wire.GPUSettings{}
+		if gpuMaxAgeFlag != "" {
+			d, err := time.ParseDuration(gpuMaxAgeFlag)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("--gpu-max-revocation-age %q is not a duration such as 0s or 168h", gpuMaxAgeFlag)
+			}
+			s.GPU.MaxRevocationAge = d.String()
+		}
+		switch e := strings.ToLower(gpuExpiredRIMFlag); e {
+		case "", "allow", "refuse":
+			s.GPU.ExpiredRimCertificates = e
+		default:
+			return nil, fmt.Errorf("--gpu-expired-rim-certs must be allow or refuse, not %q", gpuExpiredRIMFlag)
+		}
+	}
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.GPU == nil {
 		return nil, nil
 	}
 	return s, nil
@@ -159,6 +179,8 @@ func providerFields(w io.Writer, p *client.Provider) {
 		"collateral grace period", outDash(grace),
 		"token algorithm", outDash(p.Settings.TokenAlgorithm),
 		"collateral sources", outDash(strings.Join(p.Settings.CollateralSources, ", ")),
+		"GPU OCSP maximum age", outDash(gpuField(p, true)),
+		"GPU expired RIM certificates", outDash(gpuField(p, false)),
 		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
 		"created", outTime(p.CreatedAt),
 		"updated", outTime(p.UpdatedAt),
@@ -324,4 +346,15 @@ func newProviderRotateKeyCmd() *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+// gpuField shows a provider's GPU settings ("" for the defaults).
+func gpuField(p *client.Provider, age bool) string {
+	if p.Settings.GPU == nil {
+		return ""
+	}
+	if age {
+		return p.Settings.GPU.MaxRevocationAge
+	}
+	return p.Settings.GPU.ExpiredRimCertificates
 }
