@@ -127,7 +127,7 @@ func verifyChain(chain []*x509.Certificate, roots []*x509.Certificate, t time.Ti
 			return wrap(errChain, "%q is not valid at %s (valid %s to %s)", c.Subject.String(), t.UTC().Format(time.RFC3339), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 		}
 		if i == len(chain)-1 {
-			if err := c.CheckSignatureFrom(c); err != nil {
+			if err := checkSignedBy(c, c); err != nil {
 				return wrap(errChain, "root %q is not self-signed: %v", c.Subject.String(), err)
 			}
 			break
@@ -136,7 +136,7 @@ func verifyChain(chain []*x509.Certificate, roots []*x509.Certificate, t time.Ti
 		if !bytes.Equal(c.RawIssuer, issuer.RawSubject) {
 			return wrap(errChain, "%q is not issued by %q", c.Subject.String(), issuer.Subject.String())
 		}
-		if err := issuer.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		if err := checkSignedBy(c, issuer); err != nil {
 			return wrap(errChain, "%q is not signed by %q: %v", c.Subject.String(), issuer.Subject.String(), err)
 		}
 	}

@@ -155,7 +155,7 @@ func checkOCSP(der []byte, cert, issuer *x509.Certificate, now time.Time, mode O
 	if len(der) > maxOCSPLen {
 		return nil, ErrRevocationInvalid.Wrapf("%d-byte answer", len(der))
 	}
-	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	resp, err := parseOCSP(der, cert, issuer)
 	if err != nil {
 		return nil, ErrRevocationInvalid.Wrapf("for %q: %v", cert.Subject.String(), err)
 	}

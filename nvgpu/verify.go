@@ -358,9 +358,10 @@ func pickRIM(ctx context.Context, opts Options, id, version string) (*RIMResult,
 		return nil, nil, ErrRIMMissing.Wrapf("%s", id)
 	}
 	var rims []*RIM
+	sigErrs := map[*RIM]error{}
 	var firstErr error
 	for _, b := range cands {
-		r, err := ParseRIM(b)
+		r, err, sigErr := parseVerifiedRIM(b)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -368,10 +369,11 @@ func pickRIM(ctx context.Context, opts Options, id, version string) (*RIMResult,
 			continue
 		}
 		rims = append(rims, r)
+		sigErrs[r] = sigErr
 	}
 	sort.SliceStable(rims, func(i, j int) bool { return rims[i].Chain[0].NotBefore.After(rims[j].Chain[0].NotBefore) })
 	for _, r := range rims {
-		rr, err := VerifyRIM(ctx, r, id, version, opts)
+		rr, err := verifyRIM(ctx, r, id, version, opts, sigErrs[r])
 		if err == nil {
 			return rr, r, nil
 		}
@@ -387,6 +389,11 @@ func pickRIM(ctx context.Context, opts Options, id, version string) (*RIMResult,
 // its first expiry under AllowExpiredRIM), and OCSP for every certificate
 // of the chain but the root.
 func VerifyRIM(ctx context.Context, r *RIM, id, version string, opts Options) (*RIMResult, error) {
+	return verifyRIM(ctx, r, id, version, opts, r.VerifySignature())
+}
+
+// verifyRIM is VerifyRIM with the XML signature's result given (cached).
+func verifyRIM(ctx context.Context, r *RIM, id, version string, opts Options, sigErr error) (*RIMResult, error) {
 	rr := &RIMResult{ID: id, TagID: r.TagID, SHA256: r.SHA256, Version: r.ColloquialVersion, SignerNotAfter: r.Chain[0].NotAfter.UTC()}
 	for _, m := range r.Measurements {
 		if m.Active {
@@ -396,8 +403,8 @@ func VerifyRIM(ctx context.Context, r *RIM, id, version string, opts Options) (*
 	if !strings.EqualFold(r.ColloquialVersion, version) {
 		return rr, ErrRIMVersionMismatch.Wrapf("%s is for version %q, the GPU runs %q", id, r.ColloquialVersion, version)
 	}
-	if err := r.VerifySignature(); err != nil {
-		return rr, err
+	if sigErr != nil {
+		return rr, sigErr
 	}
 	roots := opts.RIMRoots
 	if roots == nil {
