@@ -10,10 +10,13 @@ require (
 )
 
 require (
-	github.com/beevik/etree v1.8.1 // indirect
+	github.com/beevik/etree v1.8.1
+	github.com/google/go-sev-guest v0.15.0
+	github.com/google/logger v1.1.1 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
-	github.com/russellhaering/goxmldsig v1.6.1 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
+	github.com/russellhaering/goxmldsig v1.6.1
+	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/crypto v0.59.0
 )
 
 require (
@@ -33,7 +36,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/spf13/pflag v1.0.9
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect

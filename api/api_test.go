@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,7 +21,9 @@ import (
 	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/testenv"
+	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
+	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
@@ -95,7 +99,7 @@ func newTestServiceWith(tb testing.TB, m *Metrics, mutate func(*service.Config))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
+	if _, _, err := svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
 		tb.Fatal(err)
 	}
 	if bundle, err = col.MarshalBundle(); err != nil {
@@ -686,5 +690,76 @@ func TestRefusedManagementAudited(t *testing.T) {
 	}
 	if len(byOp) != 3 {
 		t.Errorf("refusals recorded: %+v", byOp)
+	}
+}
+
+// TestPolicySetWarnings: a policy with lint findings is stored and the
+// answer carries them beside the token; a clean policy gets MAA's body,
+// {"token": ...} and nothing else.
+func TestPolicySetWarnings(t *testing.T) {
+	e := newEnv(t, Options{})
+	put := func(text string) map[string]json.RawMessage {
+		t.Helper()
+		r := e.do(t, "PUT", "/providers/contoso/policies/SgxEnclave?api-version=2022-08-01", e.owner,
+			strings.NewReader(policy.UnsignedDocument(text)), "Content-Type", "text/plain")
+		if r.status != 200 {
+			t.Fatalf("PUT policy: %d %s", r.status, r.body)
+		}
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(r.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	body := put("version=1.0;\nauthorizationrules {\n  [type==\"x-ms-sgx-is-debugable\", value==false] => permit();\n};")
+	var ws []policy.Warning
+	if err := json.Unmarshal(body["warnings"], &ws); err != nil || len(ws) != 1 || len(body) != 2 || body["token"] == nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	if w := ws[0]; w.Code != "policy_unknown_claim" || w.Line != 3 || w.Column != 10 || !strings.HasSuffix(w.Message, "did you mean x-ms-sgx-is-debuggable?") {
+		t.Errorf("warning %+v", w)
+	}
+	if body := put("version=1.0; authorizationrules { => permit(); };"); len(body) != 1 || body["token"] == nil {
+		t.Errorf("a clean policy's body has %d members: %s", len(body), body)
+	}
+}
+
+// TestCollateralExpiryInAPI: importing real collateral that expired long
+// before the server's time answers 201 with expired, expiredDocuments and
+// a warning; the list gives every row expired, expiresAt and
+// expiresInSeconds.
+func TestCollateralExpiryInAPI(t *testing.T) {
+	e := newEnv(t, Options{})
+	b, err := os.ReadFile(filepath.Join(vectors.Dir(t, "dcap"), "S01-sgx-v3-phala", "collateral.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "POST", "/management/collateral", e.owner, bytes.NewReader(b), "Content-Type", "application/json")
+	if r.status != 201 {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	var imp client.Collateral
+	if err := json.Unmarshal(r.body, &imp); err != nil || !imp.Expired || len(imp.ExpiredDocuments) < 3 ||
+		imp.ExpiredDocuments[0].Document != "QE identity" || len(imp.Warnings) != 1 || !strings.HasPrefix(imp.Warnings[0], "the collateral is expired: QE identity expired ") {
+		t.Errorf("import %+v %v\n%s", imp, err, r.body)
+	}
+	var list struct{ Collateral []client.Collateral }
+	if err := json.Unmarshal(e.do(t, "GET", "/management/collateral", e.reader, nil).body, &list); err != nil || len(list.Collateral) == 0 {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	found := false
+	for _, c := range list.Collateral {
+		if c.ExpiresAt == nil || c.ExpiresInSeconds == nil || c.Expired != (*c.ExpiresInSeconds <= 0) {
+			t.Errorf("list row %+v", c)
+		}
+		if c.SHA256 == imp.SHA256 {
+			found = true
+			if !c.Expired || !c.ExpiresAt.Equal(imp.ExpiredDocuments[0].ExpiredAt) {
+				t.Errorf("S01's collateral is not marked expired: %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the import is not listed: %+v", list)
 	}
 }

@@ -45,8 +45,8 @@ var (
 	errARMBadName           = errs.New("InvalidResourceName", "the resource name is invalid")
 	errARMBadCertificate    = errs.New("InvalidPolicySigningCertificate", "PolicySigningCertificate key is not an X509 security key")
 	errARMNotSupported      = errs.New("FeatureNotSupported", "the feature is not supported by avow")
-	errARMTrustModel        = errs.New("TrustModelChangeNotSupported", "the trust model of an existing attestation provider cannot be changed; delete the provider and create it again")
-	errARMNameTaken         = errs.New("Conflict", "the attestation provider name is taken")
+	errARMTrustModel        = errs.New("TrustModelChangeNotSupported", "the trust model of an existing attestation provider cannot be changed; delete the provider and create it again").WithStatus(http.StatusConflict)
+	errARMNameTaken         = errs.New("Conflict", "the attestation provider name is taken").WithStatus(http.StatusConflict)
 )
 
 // armCodes maps avow's stable codes to the codes ARM uses for the same
@@ -64,11 +64,6 @@ var armCodes = map[string]string{
 	"request_too_large":      "RequestEntityTooLarge",
 	"unsupported_media_type": "UnsupportedMediaType",
 	"store_unavailable":      "ServiceUnavailable",
-}
-
-var armStatus = map[string]int{
-	errARMNameTaken.Code:  http.StatusConflict,
-	errARMTrustModel.Code: http.StatusConflict,
 }
 
 // isARMPath reports whether path belongs to the ARM-compatible API:
@@ -113,13 +108,7 @@ func (s *Server) writeARMError(w http.ResponseWriter, r *http.Request, err error
 	var e *errs.Error
 	status, code, message := http.StatusInternalServerError, "InternalServerError", "internal error"
 	if errors.As(err, &e) {
-		status, code, message = http.StatusBadRequest, e.Code, errs.Detail(e)
-		if st, ok := statusOf[e.Code]; ok {
-			status = st
-		}
-		if st, ok := armStatus[e.Code]; ok {
-			status = st
-		}
+		status, code, message = errs.HTTPStatus(e), e.Code, errs.ClientDetail(e)
 		if c, ok := armCodes[e.Code]; ok {
 			code = c
 		}

@@ -35,14 +35,14 @@ func compositeEnv(t *testing.T) (*testEnv, *nvgpusim.GPU) {
 		t.Fatal(err)
 	}
 	e := newEnvWith(t, Options{}, func(c *service.Config) {
-		c.Types = builtin.With(nvidia.NvidiaGpu{Collateral: src, DeviceRoots: []*x509.Certificate{g.DeviceRoot()}, RIMRoots: []*x509.Certificate{g.RIMRoot()}})
+		c.Types = builtin.New(builtin.Options{GPU: nvidia.NvidiaGpu{Collateral: src, DeviceRoots: []*x509.Certificate{g.DeviceRoot()}, RIMRoots: []*x509.Certificate{g.RIMRoot()}}})
 		c.SimulatedKeys = [][]byte{g.DeviceRoot().RawSubjectPublicKeyInfo}
 	})
 	col, err := sgxsim.Default().Collateral(sgxsim.CollateralOptions{TEE: sgxsim.TDX, Now: testNow.Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ImportCollateral(context.Background(), &service.Principal{ID: "test", Role: store.RoleOwner}, col, "sgxsim"); err != nil {
+	if _, _, err := e.svc.ImportCollateral(context.Background(), &service.Principal{ID: "test", Role: store.RoleOwner}, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	return e, g

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/store"
 )
@@ -262,7 +263,7 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	if t.EvidenceField() == "report" {
 		evidence, field = body.Report, "report"
 		if t.Name() == "OpenEnclave" && body.Report == nil && body.Quote != nil {
-			// The pre-release (2018-09-01-preview) body: the OpenEnclave
+			// The pre-release (2018-09-01-preview) OpenEnclave body: the
 			// report under "quote". Deprecated; see docs/azure-sdk.md.
 			evidence, field = body.Quote, "quote"
 		} else if t.Name() == "OpenEnclave" && body.Report != nil && body.Quote != nil && *body.Report != *body.Quote {
@@ -403,6 +404,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 	var err error
 	ctx := r.Context()
 	var tok string
+	var warnings []policy.Warning
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		tok, err = s.svc.GetPolicy(ctx, who, provider, attType)
@@ -412,7 +414,7 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		}
 		var jws string
 		if jws, err = jwsBody(r); err == nil {
-			tok, err = s.svc.SetPolicy(ctx, who, provider, attType, jws)
+			tok, warnings, err = s.svc.SetPolicy(ctx, who, provider, attType, jws)
 		}
 	case action == "reset" && r.Method == http.MethodPost:
 		if !s.allow(w, r, who, store.RolePolicyAdmin) {
@@ -431,7 +433,20 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		s.writeError(w, r, err)
 		return
 	}
+	if len(warnings) > 0 {
+		// An avow addition: MAA's SDKs read "token" and ignore the rest,
+		// and a policy without findings gets MAA's body exactly.
+		writeJSON(w, http.StatusOK, policyResultBody{Token: tok, Warnings: warnings})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+}
+
+// policyResultBody is the answer of a policy set with lint findings: the
+// result token and the warnings (code, message, line, column).
+type policyResultBody struct {
+	Token    string           `json:"token"`
+	Warnings []policy.Warning `json:"warnings"`
 }
 
 func (s *Server) certificates(w http.ResponseWriter, r *http.Request, provider, action string) {

@@ -10,37 +10,15 @@ import (
 
 // API-level errors.
 var (
-	ErrNotFound         = errs.New("not_found", "there is no such resource")
-	ErrMethodNotAllowed = errs.New("method_not_allowed", "the method is not allowed on this resource")
+	ErrNotFound         = errs.New("not_found", "there is no such resource").WithStatus(http.StatusNotFound)
+	ErrMethodNotAllowed = errs.New("method_not_allowed", "the method is not allowed on this resource").WithStatus(http.StatusMethodNotAllowed)
 	ErrBadJSON          = errs.New("invalid_json", "the request body is not valid JSON of the expected shape")
 	ErrBadBase64        = errs.New("invalid_base64", "a binary field is not base64url")
-	ErrTooLarge         = errs.New("request_too_large", "the request body is larger than allowed")
-	ErrMediaType        = errs.New("unsupported_media_type", "the content type is not supported for this request")
+	ErrTooLarge         = errs.New("request_too_large", "the request body is larger than allowed").WithStatus(http.StatusRequestEntityTooLarge)
+	ErrMediaType        = errs.New("unsupported_media_type", "the content type is not supported for this request").WithStatus(http.StatusUnsupportedMediaType)
 	ErrAPIVersion       = errs.New("invalid_api_version", "the api-version query parameter is missing or not supported")
-	errInternal         = errs.New("internal", "internal error")
+	errInternal         = errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError)
 )
-
-// statusOf maps a stable error code to its HTTP status. Unknown codes of
-// typed errors are client errors (400); untyped errors are 500.
-var statusOf = map[string]int{
-	"unauthorized":                   http.StatusUnauthorized,
-	"forbidden":                      http.StatusForbidden,
-	"shared_provider_read_only":      http.StatusForbidden,
-	"public_network_access_disabled": http.StatusForbidden,
-	"not_found":                      http.StatusNotFound,
-	"provider_not_found":             http.StatusNotFound,
-	"unknown_attestation_type":       http.StatusNotFound,
-	"method_not_allowed":             http.StatusMethodNotAllowed,
-	"too_many_requests":              http.StatusTooManyRequests,
-	"conflict":                       http.StatusConflict,
-	"request_too_large":              http.StatusRequestEntityTooLarge,
-	"unsupported_media_type":         http.StatusUnsupportedMediaType,
-	"internal":                       http.StatusInternalServerError,
-	"store_unavailable":              http.StatusServiceUnavailable,
-	"token_issue_failed":             http.StatusInternalServerError,
-	"signing_key_invalid":            http.StatusInternalServerError,
-	"key_unsealing_failed":           http.StatusInternalServerError,
-}
 
 // errorBody is MAA's error body.
 type errorBody struct {
@@ -53,21 +31,20 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError renders err as MAA's error body. Typed errors show their
-// message and cause (causes are written for clients: no secrets, no SQL);
-// anything else is logged and shown as "internal error".
+// writeError renders err as MAA's error body with the status the error
+// carries (errs.HTTPStatus). Typed errors show their sentence and the
+// causes their authors chose to show (errs.ClientDetail: no driver, system
+// or library text); anything else, and every 5xx, is logged and shows
+// only its sentence or "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *errs.Error
-	status := http.StatusBadRequest
+	status := errs.HTTPStatus(err)
 	var body errorBody
 	if errors.As(err, &e) {
 		body.Error.Code = e.Code
-		body.Error.Message = errs.Detail(e) // from the typed error on: its sentence, then the causes, each once
-		if st, ok := statusOf[e.Code]; ok {
-			status = st
-		}
+		body.Error.Message = errs.ClientDetail(e) // from the typed error on: its sentence, then the shown causes, each once
 	} else {
-		body.Error.Code, body.Error.Message, status = errInternal.Code, errInternal.Message, http.StatusInternalServerError
+		body.Error.Code, body.Error.Message = errInternal.Code, errInternal.Message
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err.Error())

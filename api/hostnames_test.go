@@ -32,7 +32,7 @@ func newHostEnv(t *testing.T) hostEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
+	if _, _, err := e.svc.ImportCollateral(ctx, admin, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	es256 := "ES256"

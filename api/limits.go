@@ -18,7 +18,7 @@ import (
 )
 
 // ErrRateLimited answers requests over a limit (429 with Retry-After).
-var ErrRateLimited = errs.New("too_many_requests", "too many requests; retry after the time in Retry-After")
+var ErrRateLimited = errs.New("too_many_requests", "too many requests; retry after the time in Retry-After").WithStatus(http.StatusTooManyRequests)
 
 // Limits are the request limits of a Server.
 type Limits struct {

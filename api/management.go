@@ -363,12 +363,22 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 			s.writeError(w, r, err)
 			return
 		}
-		row, err := s.svc.ImportCollateral(ctx, who, col, "api")
+		row, expired, err := s.svc.ImportCollateral(ctx, who, col, "api")
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, collateralOut(row))
+		out := collateralOut(row)
+		if len(expired) > 0 {
+			docs := make([]map[string]any, len(expired))
+			for i, e := range expired {
+				docs[i] = map[string]any{"document": e.Document, "expiredAt": e.At}
+			}
+			out["expired"] = true
+			out["expiredDocuments"] = docs
+			out["warnings"] = []string{service.ExpiredWarning(expired, s.svc.Now())}
+		}
+		writeJSON(w, http.StatusCreated, out)
 	case http.MethodGet:
 		rows, err := s.svc.ListCollateral(ctx, who)
 		if err != nil {
@@ -377,7 +387,13 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 		}
 		out := make([]map[string]any, 0, len(rows))
 		for _, c := range rows {
-			out = append(out, collateralOut(c))
+			m := collateralOut(c.Collateral)
+			m["expired"] = c.Expired
+			if !c.ExpiresAt.IsZero() {
+				m["expiresAt"] = c.ExpiresAt
+				m["expiresInSeconds"] = int64(c.TimeToExpiry / time.Second)
+			}
+			out = append(out, m)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"collateral": out})
 	default:

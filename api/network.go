@@ -22,7 +22,7 @@ import (
 // ErrPublicNetworkDisabled refuses a data-plane request from a network the
 // operator did not declare private.
 var ErrPublicNetworkDisabled = errs.New("public_network_access_disabled",
-	"public network access to this attestation provider is disabled; it answers only to the server's private networks")
+	"public network access to this attestation provider is disabled; it answers only to the server's private networks").WithStatus(http.StatusForbidden)
 
 // NetworkOptions declare which networks are private and which proxies are
 // trusted to name the client.

@@ -35,7 +35,7 @@ func TestAttestNvidiaGpu(t *testing.T) {
 	}
 	clock := testenv.NewClock(testNow)
 	e := newEnvWith(t, Options{}, func(c *service.Config) {
-		c.Types = builtin.With(nvidia.NvidiaGpu{Collateral: col})
+		c.Types = builtin.New(builtin.Options{GPU: nvidia.NvidiaGpu{Collateral: col}})
 		c.Clock = clock
 	})
 	report, _ := os.ReadFile(filepath.Join(set, "evidence/test_raw_gpu_attestation_report.dat"))

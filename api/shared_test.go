@@ -145,7 +145,7 @@ func TestSharedProviderChecks(t *testing.T) {
 	}
 	unsigned := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"AttestationPolicy":"`+
 		base64.RawURLEncoding.EncodeToString([]byte(sgx.DefaultPolicy))+`"}`)) + "."
-	if _, err := svc.SetPolicy(ctx, owner, "contoso", "SgxEnclave", unsigned); err != nil {
+	if _, _, err := svc.SetPolicy(ctx, owner, "contoso", "SgxEnclave", unsigned); err != nil {
 		t.Fatal(err)
 	}
 	shared, err := service.New(cfg(service.SharedProvider{Name: "contoso", Location: "East US"}))

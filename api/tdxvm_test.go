@@ -33,7 +33,7 @@ func tdxEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	admin := &service.Principal{ID: "test", Role: store.RoleOwner}
-	if _, err := e.svc.ImportCollateral(context.Background(), admin, col, "sgxsim"); err != nil {
+	if _, _, err := e.svc.ImportCollateral(context.Background(), admin, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -16,7 +16,8 @@ import (
 // types through the registry only); no type imports the service.
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/avowhq/avow/"
-	typePkgs := []string{mod + "attestation/sgx", mod + "attestation/tdx", mod + "attestation/dcapquote", mod + "attestation/builtin", mod + "claims"}
+	typePkgs := []string{mod + "attestation/sgx", mod + "attestation/tdx", mod + "attestation/dcapquote", mod + "attestation/builtin", mod + "claims",
+		mod + "attestation/sevsnp", mod + "snp"}
 	rules := []struct {
 		dir    string
 		refuse func(imp string) bool
@@ -28,6 +29,8 @@ func TestImportDirection(t *testing.T) {
 		{"sgx", func(imp string) bool { return imp == mod+"service" || imp == mod+"api" }, "types do not import the service"},
 		{"tdx", func(imp string) bool { return imp == mod+"service" || imp == mod+"api" }, "types do not import the service"},
 		{"dcapquote", func(imp string) bool { return imp == mod+"service" || imp == mod+"api" }, "types do not import the service"},
+		{"sevsnp", func(imp string) bool { return imp == mod+"service" || imp == mod+"api" }, "types do not import the service"},
+		{"../snp", func(imp string) bool { return imp == mod+"service" || imp == mod+"api" || imp == mod+"store" }, "the SNP verifier knows neither the service nor the store"},
 	}
 	for _, r := range rules {
 		files, err := filepath.Glob(filepath.Join(r.dir, "*.go"))

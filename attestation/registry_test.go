@@ -26,16 +26,16 @@ func (fake) Claims(*attestation.Verified, *attestation.Data, *attestation.Data) 
 
 func TestRegistry(t *testing.T) {
 	r := builtin.Registry()
-	if got, want := r.Names(), []string{"SgxEnclave", "OpenEnclave", "TdxVm", "NvidiaGpu"}; !reflect.DeepEqual(got, want) {
+	if got, want := r.Names(), []string{"SgxEnclave", "OpenEnclave", "SevSnpVm", "TdxVm", "NvidiaGpu"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names %v, want %v", got, want)
 	}
-	for in, want := range map[string]string{"sgxenclave": "SgxEnclave", "OPENENCLAVE": "OpenEnclave", "TdxVm": "TdxVm", "tdxvm": "TdxVm"} {
+	for in, want := range map[string]string{"sgxenclave": "SgxEnclave", "OPENENCLAVE": "OpenEnclave", "TdxVm": "TdxVm", "tdxvm": "TdxVm", "sevsnpvm": "SevSnpVm"} {
 		typ, ok := r.Lookup(in)
 		if !ok || typ.Name() != want {
 			t.Errorf("Lookup(%q) = %v, %v; want %s", in, typ, ok, want)
 		}
 	}
-	for _, in := range []string{"", "Tpm", "SevSnpVm", "sgx"} {
+	for _, in := range []string{"", "Tpm", "Gpu", "sgx"} {
 		if typ, ok := r.Lookup(in); ok {
 			t.Errorf("Lookup(%q) = %s", in, typ.Name())
 		}
@@ -49,10 +49,10 @@ func TestRegistry(t *testing.T) {
 	if err := r.Register(fake{"", "quote"}); err == nil {
 		t.Error("a type without a name was registered")
 	}
-	if err := r.Register(fake{"SevSnpVm", "report"}); err != nil {
+	if err := r.Register(fake{"Gpu", "report"}); err != nil {
 		t.Fatal(err)
 	}
-	if typ, ok := r.Lookup("sevsnpvm"); !ok || typ.EvidenceField() != "report" {
+	if typ, ok := r.Lookup("gpu"); !ok || typ.EvidenceField() != "report" {
 		t.Errorf("a registered type is not found: %v %v", typ, ok)
 	}
 	var nilReg *attestation.Registry

@@ -47,6 +47,8 @@ var (
 const (
 	TypeSGX = "sgx"
 	TypeTDX = "tdxvm"
+	// TypeSevSnpVm is the x-ms-attestation-type of AMD SEV-SNP VMs (package snp).
+	TypeSevSnpVm = "sevsnpvm"
 )
 
 // EATProfileTDX is the eat_profile of MAA's TDX tokens.

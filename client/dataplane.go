@@ -18,6 +18,7 @@ const (
 	TypeSgxEnclave  = "SgxEnclave"
 	TypeOpenEnclave = "OpenEnclave"
 	TypeTdxVm       = "TdxVm"
+	TypeSevSnpVm    = "SevSnpVm"
 )
 
 var b64url = base64.RawURLEncoding
@@ -87,7 +88,8 @@ func (c *Client) AttestTDX(ctx context.Context, attestURI string, quote []byte, 
 }
 
 // Attest sends evidence of an attestation type (TypeSgxEnclave,
-// TypeOpenEnclave: evidence is the report; TypeTdxVm) and returns the
+// TypeOpenEnclave: evidence is the report; TypeTdxVm; TypeSevSnpVm:
+// evidence is the report JSON, see SevSnpReport) and returns the
 // token. Attestation is anonymous: the admin token is not sent.
 func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, evidence []byte, opts AttestOptions) (string, error) {
 	if len(evidence) == 0 {
@@ -97,10 +99,10 @@ func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, 
 	switch attestationType {
 	case TypeSgxEnclave, TypeTdxVm:
 		b.Quote = b64url.EncodeToString(evidence)
-	case TypeOpenEnclave:
+	case TypeOpenEnclave, TypeSevSnpVm:
 		b.Report = b64url.EncodeToString(evidence)
 	default:
-		return "", ErrInvalidArgument.Wrapf("attestation type %q: use SgxEnclave, OpenEnclave or TdxVm", attestationType)
+		return "", ErrInvalidArgument.Wrapf("attestation type %q: use SgxEnclave, OpenEnclave, SevSnpVm or TdxVm", attestationType)
 	}
 	var err error
 	if b.RuntimeData, err = newAttestData(opts.RuntimeData, opts.RuntimeDataJSON, "runtime data"); err != nil {
@@ -116,6 +118,20 @@ func (c *Client) Attest(ctx context.Context, attestURI, attestationType string, 
 	}
 	body, _ := json.Marshal(b)
 	return c.tokenCall(ctx, request{method: http.MethodPost, url: u, body: body})
+}
+
+// SevSnpReport is the "report" of MAA's SevSnpVm request: the JSON
+// {"SnpReport": base64url(report), "VcekCertChain": base64url(chain)}, the
+// chain being PEM (VCEK, and optionally ASK and ARK).
+func SevSnpReport(report, chainPEM []byte) []byte {
+	b, _ := json.Marshal(map[string]string{"SnpReport": b64url.EncodeToString(report), "VcekCertChain": b64url.EncodeToString(chainPEM)})
+	return b
+}
+
+// AttestSevSnp sends SEV-SNP evidence (POST {attestURI}/attest/SevSnpVm):
+// report is the JSON SevSnpReport builds.
+func (c *Client) AttestSevSnp(ctx context.Context, attestURI string, report []byte, opts AttestOptions) (string, error) {
+	return c.Attest(ctx, attestURI, TypeSevSnpVm, report, opts)
 }
 
 // OpenEnclaveReport wraps an SGX quote in the OpenEnclave report header:
@@ -208,6 +224,10 @@ type PolicyResult struct {
 	// Claims are all claims of the result token; Token is the token.
 	Claims map[string]any
 	Token  string
+	// Warnings are avow's lint findings on the policy set (for example a
+	// condition on a misspelled claim type): the policy is stored, but
+	// probably does not do what its author meant. MAA sends none.
+	Warnings []policy.Warning
 }
 
 // SignerCertificate returns the certificate of Signer (x5c[0]), or nil.
@@ -258,11 +278,24 @@ func (c *Client) policyChange(ctx context.Context, attestURI, attestationType, s
 	if suffix != "" {
 		method = http.MethodPost
 	}
-	tok, claims, err := c.resultClaims(ctx, request{method: method, url: u, body: []byte(jws), contentType: "text/plain; charset=utf-8", auth: true})
-	if err != nil {
+	var out struct {
+		Token    string           `json:"token"`
+		Warnings []policy.Warning `json:"warnings"`
+	}
+	r := request{method: method, url: u, body: []byte(jws), contentType: "text/plain; charset=utf-8", auth: true, out: &out}
+	if err := c.do(ctx, r); err != nil {
 		return nil, err
 	}
-	return newPolicyResult(tok, claims), nil
+	if out.Token == "" {
+		return nil, ErrBadResponse.Wrapf("%s %s: no token in the answer", r.method, redact(r.url))
+	}
+	claims, _, err := token.DecodeUnverified(out.Token)
+	if err != nil {
+		return nil, ErrBadResponse.Wrapf("%s %s: the result token cannot be decoded: %v", r.method, redact(r.url), err)
+	}
+	res := newPolicyResult(out.Token, claims)
+	res.Warnings = out.Warnings
+	return res, nil
 }
 
 // ListSigners returns a provider's policy signer certificates (GET

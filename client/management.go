@@ -249,6 +249,22 @@ type Collateral struct {
 	FetchedAt  time.Time `json:"fetchedAt,omitzero"`
 	Source     string    `json:"source,omitempty"`
 	SHA256     string    `json:"sha256"`
+	// Expired is true when a document of the set is past its nextUpdate
+	// or notAfter at the server's time. List: ExpiresAt is the earliest
+	// of them and ExpiresInSeconds the time left (negative: since when);
+	// import: ExpiredDocuments names the expired ones and Warnings says it
+	// in a sentence. The server stores expired collateral all the same.
+	Expired          bool                 `json:"expired"`
+	ExpiresAt        *time.Time           `json:"expiresAt,omitempty"`
+	ExpiresInSeconds *int64               `json:"expiresInSeconds,omitempty"`
+	ExpiredDocuments []CollateralDocument `json:"expiredDocuments,omitempty"`
+	Warnings         []string             `json:"warnings,omitempty"`
+}
+
+// CollateralDocument is one expired document of imported collateral.
+type CollateralDocument struct {
+	Document  string    `json:"document"` // "TCB info", "QE identity", "PCK CRL", "certificate Intel SGX TCB Signing"…
+	ExpiredAt time.Time `json:"expiredAt"`
 }
 
 // ImportCollateral stores a collateral bundle (the JSON bundle format of

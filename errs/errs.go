@@ -33,7 +33,14 @@ import (
 type Error struct {
 	Code    string // stable, snake_case; used in HTTP bodies and CLI output
 	Message string // one human sentence, safe for clients
-	Cause   error  // internal detail; may be nil
+	Cause   error  // the detail; may be nil
+	// Status is the HTTP status the error is answered with; 0 is 400 (a
+	// client error). Set on the sentinel (WithStatus), kept by Wrap.
+	Status int
+	// internal marks a cause that is not for clients: one Wrap took from
+	// outside avow's typed errors (a driver's, the system's, a library's
+	// text). ClientDetail leaves it out; Detail (the operator's) keeps it.
+	internal bool
 }
 
 // New returns a sentinel error with a code and a client-safe message, and
@@ -85,15 +92,59 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// Wrap returns a copy of e carrying cause.
+// WithStatus returns a copy of the sentinel e answered with HTTP status
+// (404, 409, 503…) instead of 400, and records the code's status
+// (StatusOfCode): one code, one status, whichever package defines it.
+func (e *Error) WithStatus(status int) *Error {
+	c := *e
+	c.Status = status
+	if prev, loaded := statuses.LoadOrStore(e.Code, status); loaded && prev.(int) != status {
+		statusConflicts.Store(e.Code, true)
+	}
+	return &c
+}
+
+// statuses holds the status WithStatus gave each code; statusConflicts the
+// codes given two different ones (a test of the module refuses them).
+var statuses, statusConflicts sync.Map
+
+// StatusOfCode returns the HTTP status a code was given by WithStatus, and
+// whether the code was given two different ones.
+func StatusOfCode(code string) (status int, conflicting bool) {
+	if v, ok := statuses.Load(code); ok {
+		status = v.(int)
+	}
+	_, conflicting = statusConflicts.Load(code)
+	return status, conflicting
+}
+
+// Wrap returns a copy of e carrying cause. A cause that is not one of
+// avow's typed errors (nor wraps one) is internal: operators see it
+// (Detail, the CLI, logs), API clients do not (ClientDetail). To show a
+// foreign cause to clients, say so with Wrapf and its text.
 func (e *Error) Wrap(cause error) *Error {
-	return &Error{Code: e.Code, Message: e.Message, Cause: cause}
+	var typed *Error
+	return &Error{Code: e.Code, Message: e.Message, Cause: cause, Status: e.Status,
+		internal: cause != nil && !errors.As(cause, &typed)}
 }
 
 // Wrapf returns a copy of e with a formatted cause (%w wraps, as in
-// fmt.Errorf).
+// fmt.Errorf). The text is the author's choice, so clients see it.
 func (e *Error) Wrapf(format string, args ...any) *Error {
-	return e.Wrap(fmt.Errorf(format, args...))
+	return &Error{Code: e.Code, Message: e.Message, Cause: fmt.Errorf(format, args...), Status: e.Status}
+}
+
+// HTTPStatus returns the HTTP status of err: that of the first *Error in
+// its chain (400 when it sets none), or 500 for an untyped error.
+func HTTPStatus(err error) int {
+	var e *Error
+	if !errors.As(err, &e) {
+		return 500
+	}
+	if e.Status == 0 {
+		return 400
+	}
+	return e.Status
 }
 
 // Code returns the code of the first *Error in err's chain, or "internal".
@@ -139,7 +190,20 @@ func Detail(err error) string {
 	if err == nil {
 		return ""
 	}
-	r := &renderer{said: map[string]bool{}}
+	return detail(err, false)
+}
+
+// ClientDetail is Detail for API clients: the causes that Wrap took from
+// outside avow's typed errors are left out (the sentence stays).
+func ClientDetail(err error) string {
+	if err == nil {
+		return ""
+	}
+	return detail(err, true)
+}
+
+func detail(err error, client bool) string {
+	r := &renderer{said: map[string]bool{}, client: client}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if x, ok := e.(*Error); ok {
 			r.said[x.Code] = true // brought into a text by an early %v
@@ -155,9 +219,10 @@ func Detail(err error) string {
 // is one group: a segment repeated inside one group ("rule 1: x; rule 2:
 // x") is the text's own and kept.
 type renderer struct {
-	said  map[string]bool // codes, and the segments of an enclosing text
-	segs  []segment
-	group int
+	client bool            // leave out internal causes (ClientDetail)
+	said   map[string]bool // codes, and the segments of an enclosing text
+	segs   []segment
+	group  int
 }
 
 type segment struct {
@@ -182,7 +247,7 @@ func (r *renderer) render(err error) string {
 	for _, s := range r.segs {
 		said[s.text] = true
 	}
-	sub := &renderer{said: said}
+	sub := &renderer{said: said, client: r.client}
 	sub.add(err)
 	first := make(map[string]int, len(sub.segs)) // segment → its group
 	out := make([]string, 0, len(sub.segs))
@@ -207,10 +272,13 @@ func (r *renderer) add(err error) {
 	}
 	switch x := err.(type) {
 	case *Error:
-		if x.Cause == nil || !restatesCode(x.Message, x.Code) {
+		hide := r.client && x.internal
+		if x.Cause == nil || hide || !restatesCode(x.Message, x.Code) {
 			r.put(split(x.Message)...)
 		}
-		r.add(x.Cause)
+		if !hide {
+			r.add(x.Cause)
+		}
 		return
 	case Describer:
 		r.put(split(x.Described())...)

@@ -63,9 +63,9 @@ type Config struct {
 // Errors. ErrToken and ErrNoRole have the service's codes for a caller that
 // is not authenticated (401) and one without the right (403).
 var (
-	ErrConfig = errs.New("invalid_config", "the OpenID Connect configuration is invalid")
-	ErrToken  = errs.New("unauthorized", "the caller is not authenticated")
-	ErrNoRole = errs.New("forbidden", "the caller lacks the role for this operation")
+	ErrConfig = errs.New("oidc_config_invalid", "the OpenID Connect configuration is invalid")
+	ErrToken  = errs.New("unauthorized", "the caller is not authenticated").WithStatus(http.StatusUnauthorized)
+	ErrNoRole = errs.New("forbidden", "the caller lacks the role for this operation").WithStatus(http.StatusForbidden)
 )
 
 // Identity is a verified token's caller: the issuer's subject and the most

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -96,6 +98,25 @@ func BenchmarkParseRecommended(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Parse(string(text)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseManyUnknownClaims is the worst case of the unknown-claim
+// lint: a policy of thousands of conditions, each on another misspelled
+// claim type near known ones (an anonymous draft policy can be this).
+func BenchmarkParseManyUnknownClaims(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("version=1.0; authorizationrules {\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&sb, "[type==\"x-ms-sgx-is-debuggabl%d\"] => permit();\n[type==\"is-debuggabl%d\"] => permit();\n", i, i)
+	}
+	sb.WriteString("};")
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, err := Parse(text); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -124,6 +124,7 @@ const (
 	WarnTypeMismatch      = "policy_type_mismatch"
 	WarnHexCase           = "policy_hex_case"
 	WarnUnknownProperty   = "policy_unknown_property"
+	WarnUnknownClaim      = "policy_unknown_claim"
 	WarnIssueInAuthz      = "policy_issue_in_authorization"
 	WarnNoPermit          = "policy_no_permit"
 	WarnRawPolicyDocument = "policy_document_raw_text"

@@ -32,6 +32,18 @@ type parser struct {
 
 	// per rule
 	binds []string
+
+	// for lintClaimTypes: the literal claim types conditions test, and
+	// the claim types the policy itself adds, issues or sets as
+	// properties (anyType when one of them is computed).
+	condTypes   []typeRef
+	policyTypes map[string]bool
+	anyType     bool
+}
+
+type typeRef struct {
+	name string
+	pos  int
 }
 
 // Parse compiles a policy text. The returned *Policy is immutable and safe
@@ -69,6 +81,7 @@ func Parse(text string) (pol *Policy, err error) {
 	}
 	p.advance()
 	p.parsePolicy()
+	p.lintClaimTypes()
 	p.pol.finish()
 	return p.pol, nil
 }
@@ -477,6 +490,11 @@ func (p *parser) parseCond() *cond {
 			c.order = append(c.order, i)
 		}
 	}
+	for _, pr := range c.props {
+		if pr.f == fType && pr.o == opEq && pr.rhs.kind == eLit && pr.rhs.lit.k == kString {
+			p.condTypes = append(p.condTypes, typeRef{pr.rhs.lit.s, pr.rhs.pos})
+		}
+	}
 	p.lintCond(c)
 	return c
 }
@@ -808,6 +826,16 @@ func (p *parser) parseAction(sec Section) action {
 	}
 	a.text = p.src[t.pos:p.tok.end]
 	p.advance()
+	if a.typ != nil && (k == aAdd || k == aIssue || k == aIssueProperty) {
+		if a.typ.kind == eLit {
+			if p.policyTypes == nil {
+				p.policyTypes = map[string]bool{}
+			}
+			p.policyTypes[a.typ.lit.s] = true
+		} else {
+			p.anyType = true
+		}
+	}
 	p.lintAction(sec, &a)
 	return a
 }

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/avowhq/avow/claims"
 )
 
 // Policy is a compiled attestation policy. It is immutable after Parse and
@@ -158,3 +160,51 @@ func (p *parser) lintAction(sec Section, a *action) {
 		p.fail(ErrTypeError, a.val.pos, fmt.Sprintf("the property %s is %s, but %s is %s", a.typ.lit.s, want.article(), a.val.lit.format(), a.val.lit.k.article()))
 	}
 }
+
+// lintClaimTypes warns about conditions on a claim type in avow's
+// namespaces (x-ms-, x-avow-, tdx_, attester_, the $-names, near misses of
+// the legacy names) that no attestation type gives a policy
+// (claims.Known) and the policy does not add, issue or set itself: such a
+// condition never matches, so a misspelling such as x-ms-sgx-is-debugable
+// refuses every attestation. Each distinct type is judged once, and only
+// the first maxLintedClaimTypes unregistered ones (a judgement compares
+// the name with every registered one), which bounds the work an anonymous
+// draft policy can ask for.
+func (p *parser) lintClaimTypes() {
+	if p.anyType {
+		return // a computed claim type could be any of them
+	}
+	type verdict struct {
+		warn    bool
+		suggest string
+	}
+	seen := map[string]verdict{}
+	judged := 0
+	for _, ref := range p.condTypes {
+		v, ok := seen[ref.name]
+		if !ok {
+			if !claims.Known(ref.name) && !p.policyTypes[ref.name] {
+				if judged == maxLintedClaimTypes {
+					continue
+				}
+				judged++
+				if claims.InNamespace(ref.name) {
+					v = verdict{true, claims.Suggest(ref.name)}
+				}
+			}
+			seen[ref.name] = v
+		}
+		if !v.warn {
+			continue
+		}
+		msg := fmt.Sprintf("no attestation type gives a policy the claim %s, so this condition never matches", ref.name)
+		if v.suggest != "" {
+			msg += "; did you mean " + v.suggest + "?"
+		}
+		p.warn(WarnUnknownClaim, ref.pos, msg)
+	}
+}
+
+// maxLintedClaimTypes bounds the distinct unregistered claim types
+// lintClaimTypes judges (a real policy names a few).
+const maxLintedClaimTypes = 64

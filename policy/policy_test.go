@@ -3,10 +3,12 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/errs"
 )
 
@@ -294,5 +296,86 @@ func TestPolicyLargeBindingWithinBudget(t *testing.T) {
 	res, err := p.Evaluate(claims, EvalOptions{})
 	if err != nil || !res.Permitted || len(res.Issued["a"].([]any)) != 5000 {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestLintUnknownClaim(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		want       []string // messages, in order; each "line:col: text"
+	}{
+		{"misspelled", "version=1.0;\nauthorizationrules {\n  [type==\"x-ms-sgx-is-debugable\", value==false] => permit();\n};",
+			[]string{"3:10: no attestation type gives a policy the claim x-ms-sgx-is-debugable, so this condition never matches; did you mean x-ms-sgx-is-debuggable?"}},
+		{"case", "version=1.0; authorizationrules { [type==\"X-MS-SGX-MRSIGNER\"] => permit(); };",
+			[]string{"1:42: no attestation type gives a policy the claim X-MS-SGX-MRSIGNER, so this condition never matches; did you mean x-ms-sgx-mrsigner?"}},
+		{"legacy", "version=1.0; authorizationrules { c:[type==\"$is-debugable\"] => permit(); }; issuancerules { c:[type==\"is-debugable\"] => issue(claim=c); };",
+			[]string{"1:44: no attestation type gives a policy the claim $is-debugable, so this condition never matches; did you mean $is-debuggable?",
+				"1:102: no attestation type gives a policy the claim is-debugable, so this condition never matches; did you mean is-debuggable?"}},
+		{"tdx", "version=1.0; authorizationrules { [type==\"tdx_mrtd_\"] && [type==\"attester_tcb_stat\"] && [type==\"x-avow-simulate\"] => permit(); };",
+			[]string{"1:42: no attestation type gives a policy the claim tdx_mrtd_, so this condition never matches; did you mean tdx_mrtd?",
+				"1:65: no attestation type gives a policy the claim attester_tcb_stat, so this condition never matches; did you mean attester_tcb_status?",
+				"1:96: no attestation type gives a policy the claim x-avow-simulate, so this condition never matches; did you mean x-avow-simulated?"}},
+		{"no suggestion", "version=1.0; authorizationrules { [type==\"x-ms-something-else\"] => permit(); };",
+			[]string{"1:42: no attestation type gives a policy the claim x-ms-something-else, so this condition never matches"}},
+		{"known", "version=1.0; authorizationrules { [type==\"x-ms-sgx-is-debuggable\"] && [type==\"$is-debuggable\"] && [type==\"tdx_mrtd\"] && [type==\"x-avow-simulated\"] && [type==\"is-debuggable\"] => permit(); };", nil},
+		{"other namespaces", "version=1.0; authorizationrules { [type==\"x-ms-tpm-request-key\"] && [type==\"secureBootEnabled\"] && [type==\"my-claim\"] => permit(); };", nil},
+		{"issued by the policy", "version=1.1; configurationrules { => issueproperty(type=\"x-ms-sgx-tcbidentifier\", value=\"10\"); }; authorizationrules { => add(type=\"x-ms-checked\", value=true); [type==\"x-ms-checked\"] && [type==\"x-ms-sgx-tcbidentifier\"] => permit(); }; issuancerules { [type==\"x-ms-issued\"] => issue(type=\"x-ms-issued2\", value=1); => issue(type=\"x-ms-issued\", value=1); };", nil},
+		{"computed type", "version=1.2; authorizationrules { c:[type==\"x-ms-sgx-svn\"] => add(type=AppendString(\"x-ms-\", \"a\"), value=1); [type==\"x-ms-a\"] => permit(); };", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse(c.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range p.Warnings() {
+				if w.Code == WarnUnknownClaim {
+					got = append(got, fmt.Sprintf("%d:%d: %s", w.Line, w.Column, w.Message))
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("warnings\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestKnownClaimKindsRegistered: the claims whose types the linter knows
+// are registered claims (claims.Known) or claims of MAA types avow does
+// not implement — never a name the unknown-claim lint would flag.
+func TestKnownClaimKindsRegistered(t *testing.T) {
+	for name := range knownClaims {
+		if claims.InNamespace(name) {
+			t.Errorf("%s has a known type but is not in claims/registry.go", name)
+		}
+	}
+	for name := range hexClaims {
+		if !claims.Known(name) {
+			t.Errorf("hex claim %s is not in claims/registry.go", name)
+		}
+	}
+}
+
+// TestLintUnknownClaimBounded: a policy naming thousands of distinct
+// misspelled claims gets warnings for the first maxLintedClaimTypes only.
+func TestLintUnknownClaimBounded(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("version=1.0; authorizationrules {\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&sb, "[type==\"x-ms-sgx-svn%d\"] => permit();\n", i)
+	}
+	sb.WriteString("[type==\"x-ms-sgx-svn0\"] => permit();\n};")
+	p, err := Parse(sb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range p.Warnings() {
+		if w.Code == WarnUnknownClaim {
+			n++
+		}
+	}
+	if n != maxLintedClaimTypes+1 { // the repeated first name warns again
+		t.Errorf("%d unknown-claim warnings, want %d", n, maxLintedClaimTypes+1)
 	}
 }

@@ -22,10 +22,12 @@ import (
 	"github.com/avowhq/avow/api"
 	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sevsnp"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -62,6 +64,8 @@ type Config struct {
 	Ops           Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
+	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
+	SNP SNPOptions
 
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
@@ -119,9 +123,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kekCreated {
-		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
-	}
 	st, err := OpenStore(ctx, cfg.StoreURL, cfg.DataDir, cfg.DBMaxConns, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -169,7 +170,23 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.Metrics = api.NewMetrics()
 	types := cfg.Types
-	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
+	var simulatedKeys [][]byte
+	var snpCollateral *snp.CachedCollateral
+	var snpCfg *sevsnp.Config
+	builtinTypes := types == nil
+	if builtinTypes {
+		clock := time.Now
+		if cfg.Clock != nil {
+			clock = cfg.Clock.Now
+		}
+		c, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
+		if err != nil {
+			return fail(err)
+		}
+		snpCfg, simulatedKeys = c, keys
+		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
+	}
+	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, KEKSource: kekSource(kekFile, kekCreated), PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
 		ProviderDomain: cfg.ProviderDomain, RootProvider: cfg.RootProvider, SharedProviders: cfg.SharedProviders,
 		Observer: n.Metrics, Audit: service.AuditConfig{Queue: cfg.Ops.AuditQueue, Disabled: cfg.Ops.NoAttestationAudit}}
 	if svcCfg.OIDC, err = oidcVerifier(cfg.OIDC); err != nil {
@@ -181,15 +198,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(err)
 		}
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
+		svcCfg.SimulatedKeys = simulatedKeys
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
 	}
-	if types == nil {
+	if builtinTypes {
 		// After the simulated platform: its folder holds the simulated GPU.
 		gpu, keys, err := gpuType(cfg)
 		if err != nil {
 			return fail(err)
 		}
-		svcCfg.Types, svcCfg.SimulatedKeys = builtin.With(gpu), keys
+		svcCfg.Types = builtin.New(builtin.Options{SevSnp: snpCfg, GPU: gpu})
+		svcCfg.SimulatedKeys = append(svcCfg.SimulatedKeys, keys...)
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
 		return fail(err)
@@ -197,6 +216,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	svc, err := service.New(svcCfg)
 	if err != nil {
 		return fail(err)
+	}
+	// A node whose KEK does not open the store's keys would start and then
+	// answer every attestation with 500 key_unsealing_failed: refuse now.
+	if err := svc.CheckKEK(ctx); err != nil {
+		if kekCreated {
+			os.Remove(kekFile) // generated for this start: not a key to keep
+		}
+		return fail(err)
+	}
+	if kekCreated {
+		cfg.Logger.Warn("generated a key-encryption key; back it up, without it the signing keys cannot be read", "path", kekFile)
 	}
 	n.Service = svc
 	n.Metrics.Watch(svc)
@@ -224,6 +254,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.cancel = cancel
 	go svc.Run(runCtx)
 	go svc.RunCollateralRefresh(runCtx)
+	go runSNPRefresh(runCtx, snpCollateral, cfg.SNP.RefreshInterval, cfg.Logger)
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),
@@ -251,6 +282,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// kekSource names the KEK file in errors.
+func kekSource(path string, created bool) string {
+	if created {
+		return path + " (generated at this start: the file did not exist)"
+	}
+	return path
+}
+
 // loadSimCollateral imports fresh collateral of the simulated platform for
 // SGX and TDX, issued now.
 func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Platform) error {
@@ -260,7 +299,7 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 		if err != nil {
 			return err
 		}
-		if _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+		if _, _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
 			return err
 		}
 	}

@@ -119,13 +119,13 @@ func auditSetup(t testing.TB, cfg AuditConfig) (*Service, *sgxsim.Platform, *cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p, cs, rec, clock

@@ -8,10 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"github.com/avowhq/avow/oidc"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/avowhq/avow/oidc"
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/internal/humane"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/quote"
 	"github.com/avowhq/avow/store"
@@ -17,45 +20,81 @@ import (
 // ImportCollateral stores Intel collateral (or a private platform's),
 // keyed by the TEE, FMSPC and PCE ID of its TCB info. The TCB info is
 // parsed here so that malformed collateral is refused at import; trust is
-// decided when a quote is verified with it.
-func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (store.Collateral, error) {
+// decided when a quote is verified with it. Expired collateral is stored
+// all the same (a provider's grace period may accept it, and it is the
+// best an air-gapped site may have): expired lists its documents that are
+// not valid now, earliest first, for the caller to say so.
+func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (stored store.Collateral, expired []pcs.Expiry, err error) {
 	if err := require(who, store.RoleOwner); err != nil {
-		return store.Collateral{}, err
+		return store.Collateral{}, nil, err
 	}
 	info, err := pcs.ParseTCBInfo(col.TCBInfo, col.TCBInfoSignature)
 	if err != nil {
-		return store.Collateral{}, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+		return store.Collateral{}, nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 	}
 	if _, err := pcs.ParseQEIdentity(col.QEIdentity, col.QEIdentitySignature); err != nil {
-		return store.Collateral{}, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
+		return store.Collateral{}, nil, ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 	}
 	bundle, err := col.MarshalBundle()
 	if err != nil {
-		return store.Collateral{}, ErrInvalidRequest.Wrap(err)
+		return store.Collateral{}, nil, ErrInvalidRequest.Wrap(err)
 	}
 	now := s.clock.Now()
+	expired = col.Expired(now)
 	row := store.Collateral{
 		Key:    store.CollateralKey{TEE: strings.ToLower(info.ID), FMSPC: hex.EncodeToString(info.FMSPC[:]), PCEID: hex.EncodeToString(info.PCEID[:])},
 		Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: source,
 	}
-	var stored store.Collateral
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
 		if stored, err = tx.PutCollateral(ctx, row); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit(who, "", "collateral.import", now, map[string]string{
-			"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
-			"next_update": info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z")}))
+		details := map[string]string{"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
+			"next_update": info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z")}
+		if len(expired) > 0 {
+			details["expired_at"] = expired[0].At.Format("2006-01-02T15:04:05Z")
+		}
+		return tx.AppendAudit(ctx, audit(who, "", "collateral.import", now, details))
 	})
 	if err != nil {
-		return store.Collateral{}, mapStoreErr(err, "collateral")
+		return store.Collateral{}, nil, mapStoreErr(err, "collateral")
 	}
 	s.invalidate(0)
-	return stored, nil
+	return stored, expired, nil
 }
 
-// ListCollateral returns the latest collateral of every platform family.
-func (s *Service) ListCollateral(ctx context.Context, who *Principal) ([]store.Collateral, error) {
+// ExpiredWarning says which documents of imported collateral are expired
+// and since when (ImportCollateral's expired, at now), in one sentence:
+// "the collateral is expired: QE identity expired 2 years 5 months ago
+// (2023-07-08T07:24:59Z), PCK CRL expired …; attestations with it are
+// refused unless a provider's grace period covers it". "" when none is.
+func ExpiredWarning(expired []pcs.Expiry, now time.Time) string {
+	if len(expired) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, 4)
+	for i, e := range expired {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(expired)-5))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", e.Document, humane.Expiry(e.At.Sub(now)), e.At.UTC().Format(time.RFC3339)))
+	}
+	return "the collateral is expired: " + strings.Join(parts, ", ") + "; attestations with it are refused unless a provider's grace period covers it"
+}
+
+// CollateralListItem is a platform family's latest collateral row with
+// when it expires (CollateralItem's expiry).
+type CollateralListItem struct {
+	store.Collateral
+	ExpiresAt    time.Time     // the earliest nextUpdate / notAfter; zero when nothing parses
+	TimeToExpiry time.Duration // ExpiresAt − now; ≤ 0 once expired
+	Expired      bool
+}
+
+// ListCollateral returns the latest collateral of every platform family
+// with its expiry.
+func (s *Service) ListCollateral(ctx context.Context, who *Principal) ([]CollateralListItem, error) {
 	if err := require(who, store.RoleReader); err != nil {
 		return nil, err
 	}
@@ -63,7 +102,16 @@ func (s *Service) ListCollateral(ctx context.Context, who *Principal) ([]store.C
 	if err != nil {
 		return nil, mapStoreErr(err, "collateral")
 	}
-	return rows, nil
+	now := s.clock.Now()
+	out := make([]CollateralListItem, 0, len(rows))
+	for _, row := range rows {
+		item, err := s.collateralItem(ctx, row, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CollateralListItem{Collateral: row, ExpiresAt: item.NextUpdate, TimeToExpiry: item.TimeToExpiry, Expired: item.Expired})
+	}
+	return out, nil
 }
 
 // collateralFor returns the stored collateral of a platform family.
@@ -82,7 +130,7 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 	}
 	col, err := pcs.ParseBundle(row.Bundle)
 	if err != nil {
-		return nil, errs.New("internal", "stored collateral cannot be read").Wrap(err)
+		return nil, errs.New("internal", "stored collateral cannot be read").WithStatus(http.StatusInternalServerError).Wrap(err)
 	}
 	sc := newStoredCollateral(col, row)
 	putCached(c, c.collateral, key, sc)

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/avowhq/avow/attestation"
@@ -62,7 +64,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		}
 		compiled, err := policy.Parse(text)
 		if err != nil {
-			return nil, errs.New("internal", "the built-in default policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
 	case err != nil:
@@ -70,13 +72,13 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	default:
 		compiled, err := policy.Parse(stored.Text)
 		if err != nil {
-			return nil, errs.New("internal", "a stored policy does not compile").Wrap(err)
+			return nil, errs.New("internal", "a stored policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
-				return nil, errs.New("internal", "a stored policy signer cannot be parsed").Wrap(err)
+				return nil, errs.New("internal", "a stored policy signer cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 			}
 			ap.signer = signerJWK(cert)
 		}
@@ -193,28 +195,32 @@ func (s *Service) parseDocument(jws, op string) (*policy.Document, error) {
 
 // SetPolicy stores a policy document (MAA's PUT /policies/{type}) and
 // returns the result token: x-ms-policy-result Updated, the token hash,
-// and the signer when the document was signed.
-func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, error) {
+// and the signer when the document was signed. The warnings are the
+// document's and the policy's lint findings (policy_unknown_claim…): the
+// policy is stored all the same.
+func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attType, jws string) (string, []policy.Warning, error) {
 	if err := require(who, store.RolePolicyAdmin); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := s.refuseShared(provider, "set policy"); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	p, attType, err := s.providerAndType(ctx, provider, attType)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	doc, err := s.parseDocument(jws, policy.OpSetPolicy)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if doc.Text == "" {
-		return "", ErrPolicyInvalid.Wrapf("the document carries no policy text")
+		return "", nil, ErrPolicyInvalid.Wrapf("the document carries no policy text")
 	}
-	if _, err := policy.Parse(doc.Text); err != nil {
-		return "", ErrPolicyInvalid.Wrap(err)
+	compiled, err := policy.Parse(doc.Text)
+	if err != nil {
+		return "", nil, ErrPolicyInvalid.Wrap(err)
 	}
+	warnings := append(slices.Clone(doc.Warnings), compiled.Warnings()...)
 	now := s.clock.Now()
 	stored := store.Policy{Provider: p.Name, AttestationType: attType, Document: doc.Raw, Text: doc.Text,
 		Hash: []byte(doc.PolicyHash()), UpdatedAt: now}
@@ -235,14 +241,18 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 		return tx.AppendAudit(ctx, audit(who, p.Name, "policy.set", now, details))
 	})
 	if err != nil {
-		return "", mapStoreErr(err, "provider "+p.Name)
+		return "", nil, mapStoreErr(err, "provider "+p.Name)
 	}
 	s.invalidate(0)
 	result := map[string]any{"x-ms-policy-result": "Updated", "x-ms-policy-token-hash": doc.TokenHash()}
 	if doc.Signed {
 		result["x-ms-policy-signer"] = signerJWK(doc.Certificates[0])
 	}
-	return s.managementToken(ctx, p.Name, result)
+	tok, err := s.managementToken(ctx, p.Name, result)
+	if err != nil {
+		return "", nil, err
+	}
+	return tok, warnings, nil
 }
 
 // ResetPolicy removes a stored policy (MAA's POST /policies/{type}:reset):
@@ -300,7 +310,7 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 	for _, sg := range signers {
 		cert, err := x509.ParseCertificate(sg.Certificate)
 		if err != nil {
-			return "", errs.New("internal", "a stored signer certificate cannot be parsed").Wrap(err)
+			return "", errs.New("internal", "a stored signer certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, signerJWK(cert))
 	}

@@ -10,13 +10,21 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/avowhq/avow/attestation/sgx"
+	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/policy"
+	"github.com/avowhq/avow/sgxsim"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -113,7 +121,7 @@ func TestResetWithStoredSignedPolicyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, signed); err != nil {
+	if _, _, err := s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, signed); err != nil {
 		t.Fatal(err)
 	}
 	stored := storedPolicyDocument(t, s, "isolated", sgx.NameSgxEnclave)
@@ -204,7 +212,7 @@ func TestDocumentsOnlyServeTheirOperation(t *testing.T) {
 				var err error
 				switch op {
 				case "set":
-					_, err = s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, d[name])
+					_, _, err = s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, d[name])
 				case "reset":
 					_, err = s.ResetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, d[name])
 				case "add", "remove":
@@ -265,7 +273,7 @@ func TestDocumentTimeClaims(t *testing.T) {
 						m[k] = v
 					}
 					b, _ := json.Marshal(m)
-					_, err = s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, mustSign(t, b, key, cert))
+					_, _, err = s.SetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, mustSign(t, b, key, cert))
 				case "reset":
 					_, err = s.ResetPolicy(ctx, admin, "isolated", sgx.NameSgxEnclave, signWithHeader(t, tc.claims, key, cert))
 				case "add", "remove":
@@ -328,7 +336,7 @@ func TestSignerCertificateValidity(t *testing.T) {
 	}{{expiredKey, expired}, {futureKey, future}} {
 		signed, _ := policy.SignDocument(text, sg.key, []*x509.Certificate{sg.cert})
 		for _, provider := range []string{"isolated", "contoso"} {
-			if _, err := s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, signed); codeOf(err) != "policy_signer_expired" {
+			if _, _, err := s.SetPolicy(ctx, admin, provider, sgx.NameSgxEnclave, signed); codeOf(err) != "policy_signer_expired" {
 				t.Errorf("%s: set on %s: %v", sg.cert.Subject.CommonName, provider, err)
 			}
 		}
@@ -358,5 +366,76 @@ func TestSignerCertificateValidity(t *testing.T) {
 		if codeOf(err) != "policy_signer_expired" {
 			t.Errorf("create with %s: %v", c.Subject.CommonName, err)
 		}
+	}
+}
+
+// TestSetPolicyWarnings: a policy on a misspelled claim is stored, and the
+// answer says why it will refuse every attestation.
+func TestSetPolicyWarnings(t *testing.T) {
+	s, _ := simSetup(t)
+	ctx := context.Background()
+	text := "version=1.0;\nauthorizationrules {\n  [type==\"x-ms-sgx-is-debugable\", value==false] => permit();\n};"
+	_, ws, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Code != policy.WarnUnknownClaim || ws[0].Line != 3 || ws[0].Column != 10 ||
+		!strings.Contains(ws[0].Message, "did you mean x-ms-sgx-is-debuggable?") {
+		t.Errorf("warnings %+v", ws)
+	}
+	if got, err := s.PolicyText(ctx, "contoso", sgx.NameSgxEnclave); err != nil || got != text {
+		t.Errorf("stored %q, %v", got, err)
+	}
+	_, ws, err = s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(sgx.DefaultPolicy))
+	if err != nil || len(ws) != 0 {
+		t.Errorf("a clean policy: %v, %v", ws, err)
+	}
+}
+
+// TestAttestLegacyDollarNames: MAA's 2020 policies on $is-debuggable work:
+// the 2020 default permits, a deny rule on $is-debuggable refuses a debug
+// enclave; the $-names are not token claims.
+func TestAttestLegacyDollarNames(t *testing.T) {
+	s, p := simSetup(t)
+	ctx := context.Background()
+	dir := vectors.Dir(t, "maa")
+	def, err := os.ReadFile(filepath.Join(dir, "transcribed/sdk-net-recording/default_sgx_policy_shared_2020.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ws, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(string(def))); err != nil || len(ws) != 0 {
+		t.Fatalf("2020 default policy: %v, %v", ws, err)
+	}
+	res, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{Debug: true})})
+	if err != nil {
+		t.Fatalf("the 2020 default policy refuses: %v", err)
+	}
+	issued, _ := res.Claims["x-ms-policy"].(map[string]any)
+	if fmt.Sprint(issued["is-debuggable"]) != "true" || fmt.Sprint(issued["tee"]) != "sgx" {
+		t.Errorf("x-ms-policy %v", res.Claims["x-ms-policy"])
+	}
+	for k := range res.Claims {
+		if strings.HasPrefix(k, "$") {
+			t.Errorf("token claim %s", k)
+		}
+	}
+	for k := range res.Claims {
+		switch k {
+		case "x-ms-policy", "x-ms-policy-hash", "x-ms-policy-signer", "nonce":
+			continue // after the policy
+		}
+		if !claims.Known(k) {
+			t.Errorf("the service gives the policy %s, which claims/registry.go does not register", k)
+		}
+	}
+	deny := "version=1.0;authorizationrules {c:[type==\"$is-debuggable\", value==true] => deny();=> permit();};"
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(deny)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{Debug: true})}); !errors.Is(err, ErrPolicyDenied) {
+		t.Errorf("a debug enclave under a $is-debuggable deny rule: %v", err)
+	}
+	if _, err := s.Attest(ctx, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {
+		t.Errorf("a production enclave under a $is-debuggable deny rule: %v", err)
 	}
 }

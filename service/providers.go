@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -181,7 +182,7 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 			return nil, err
 		}
 	}
-	key, sealed, err := s.newKey(req.Name, TokenAlgorithm(settings), now)
+	key, sealed, err := s.newKey(ctx, req.Name, TokenAlgorithm(settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,10 @@ func (s *Service) CreateProvider(ctx context.Context, who *Principal, req Provid
 	return &ProviderView{Provider: created, AttestURI: s.AttestURI(created.Name), Signers: len(req.PolicySigningCertificates)}, nil
 }
 
-func (s *Service) newKey(provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+func (s *Service) newKey(ctx context.Context, provider, alg string, now time.Time) (*token.SigningKey, []byte, error) {
+	if err := s.checkKEKBeforeSeal(ctx); err != nil {
+		return nil, nil, err
+	}
 	key, err := token.GenerateSigningKeyAlg(rand.Reader, alg, "avow attestation signing key: "+provider, now)
 	if err != nil {
 		return nil, nil, err
@@ -243,7 +247,7 @@ func (s *Service) RotateKey(ctx context.Context, who *Principal, name string) (*
 		return nil, err
 	}
 	now := s.clock.Now()
-	key, sealed, err := s.newKey(p.Name, TokenAlgorithm(p.Settings), now)
+	key, sealed, err := s.newKey(ctx, p.Name, TokenAlgorithm(p.Settings), now)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +338,7 @@ func (s *Service) UpdateProviderSettings(ctx context.Context, who *Principal, na
 			return nil, mapStoreErr(err, "provider "+name)
 		}
 		if TokenAlgorithm(cur.Settings) != *a {
-			if key, sealed, err = s.newKey(cur.Name, *a, now); err != nil {
+			if key, sealed, err = s.newKey(ctx, cur.Name, *a, now); err != nil {
 				return nil, err
 			}
 		}
@@ -456,7 +460,7 @@ func (s *Service) JWKS(ctx context.Context, provider string) ([]byte, error) {
 	for _, sk := range stored {
 		cert, err := x509.ParseCertificate(sk.Certificate)
 		if err != nil {
-			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").Wrap(err)
+			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
 		keys = append(keys, &token.SigningKey{KID: sk.KID, Certificate: cert, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt})
 	}
@@ -504,5 +508,5 @@ func mapStoreErr(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return errs.New("internal", "internal error").Wrap(err)
+	return errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError).Wrap(err)
 }

@@ -241,7 +241,8 @@ type CollateralItem struct {
 	FetchedAt time.Time
 	// NextUpdate is the earliest nextUpdate / notAfter of everything in the
 	// collateral (TCB info, QE identity, CRLs, issuer chains): when it
-	// expires. Zero when the stored collateral does not verify.
+	// expires (for collateral that does not verify, read from the
+	// documents' dates alone). Zero when nothing in it parses.
 	NextUpdate   time.Time
 	Age          time.Duration // now − IssueDate
 	TimeToExpiry time.Duration // NextUpdate − now; ≤ 0 once expired
@@ -314,6 +315,9 @@ func (s *Service) collateralItem(ctx context.Context, row store.Collateral, now 
 	if err == nil {
 		if col, perr := pcs.ParseBundle(full.Bundle); perr == nil {
 			item.NextUpdate = s.describeStored(col, now).expiry
+			if e := col.Expiries(); item.NextUpdate.IsZero() && len(e) > 0 {
+				item.NextUpdate = e[0].At // it does not verify: its dates alone
+			}
 		}
 	}
 	if !item.NextUpdate.IsZero() {

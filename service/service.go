@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avowhq/avow/attestation"
@@ -31,10 +33,10 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // Errors of the service. The HTTP layer maps codes to statuses.
 var (
 	ErrInvalidRequest     = attestation.ErrInvalidRequest
-	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required")
-	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation")
-	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name")
-	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported")
+	ErrUnauthorized       = errs.New("unauthorized", "a valid bearer token is required").WithStatus(http.StatusUnauthorized)
+	ErrForbidden          = errs.New("forbidden", "the token's role does not allow this operation").WithStatus(http.StatusForbidden)
+	ErrProviderNotFound   = errs.New("provider_not_found", "there is no attestation provider with this name").WithStatus(http.StatusNotFound)
+	ErrUnknownType        = errs.New("unknown_attestation_type", "the attestation type is not supported").WithStatus(http.StatusNotFound)
 	ErrPolicyDenied       = errs.New("policy_denied", "the attestation policy did not permit the evidence")
 	ErrPolicyInvalid      = errs.New("policy_invalid", "the policy is not valid")
 	ErrPolicyLimit        = errs.New("policy_limit_exceeded", "the policy's evaluation was stopped at one of its limits")
@@ -45,6 +47,9 @@ var (
 	ErrRuntimeData        = attestation.ErrRuntimeDataMismatch // the binding is checked by the attestation type
 	ErrLastSigner         = errs.New("last_signer", "the last policy signer certificate of a provider cannot be removed")
 	ErrNotIsolated        = errs.New("not_isolated", "policy signer certificates are managed only on providers with the Isolated trust model")
+	// ErrKEKMismatch: the node's key-encryption key does not open the
+	// signing keys in the store (CheckKEK); nodes of one store share it.
+	ErrKEKMismatch = errs.New("kek_mismatch", "this node's key-encryption key (--kek-file) does not open the signing keys in the store").WithStatus(http.StatusInternalServerError)
 )
 
 // Config configures a Service.
@@ -56,6 +61,9 @@ type Config struct {
 	Types *attestation.Registry
 	// KEK is the 32-byte key-encryption key that seals signing keys at rest.
 	KEK []byte
+	// KEKSource names where KEK comes from (its file) in errors; never
+	// the key itself.
+	KEKSource string
 	// PublicURL is the base URL clients use (no trailing slash); a
 	// provider's attest URI is PublicURL + "/providers/" + name.
 	PublicURL string
@@ -63,9 +71,10 @@ type Config struct {
 	// tokens as simulated when Simulated is true (development mode).
 	ExtraRoots []*x509.Certificate
 	Simulated  bool
-	// SimulatedKeys are the root keys (attestation.Verified.RootKey) of
-	// other types' simulated evidence (the simulated GPU's), marked like
-	// ExtraRoots when Simulated is true.
+	// SimulatedKeys are root keys, as an attestation type reports them in
+	// Verified.RootKey, of other simulated platforms (the SEV-SNP
+	// simulator's ARK, the simulated GPU's device root): their tokens
+	// carry x-avow-simulated too.
 	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry
@@ -101,13 +110,14 @@ type Config struct {
 
 // Service is the attestation service. It is safe for concurrent use.
 type Service struct {
-	st    store.Store
-	types *attestation.Registry
-	kek   []byte
-	urls  providerURLs
-	clock Clock
-	log   *slog.Logger
-	poll  time.Duration
+	st        store.Store
+	types     *attestation.Registry
+	kek       []byte
+	kekSource string
+	urls      providerURLs
+	clock     Clock
+	log       *slog.Logger
+	poll      time.Duration
 
 	rootKeys      [][]byte // trusted root keys: Intel's, then ExtraRoots
 	simulatedKeys [][]byte // keys of roots whose tokens carry x-avow-simulated
@@ -125,6 +135,10 @@ type Service struct {
 	oidc BearerVerifier
 
 	shared map[string]SharedProvider // by name; read-only after New
+
+	// kekChecked is set once CheckKEK has opened at least one stored key:
+	// until then a new key is sealed only after CheckKEK passes (kek.go).
+	kekChecked atomic.Bool
 }
 
 // New returns a service over cfg.Store.
@@ -143,17 +157,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		st:       cfg.Store,
-		types:    cfg.Types,
-		kek:      cfg.KEK,
-		urls:     urls,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		poll:     cfg.PollInterval,
-		rootKeys: [][]byte{dcap.IntelRootKey()},
-		verifier: dcap.NewCache(),
-		cache:    newCache(),
-		oidc:     cfg.OIDC,
+		st:        cfg.Store,
+		types:     cfg.Types,
+		kek:       cfg.KEK,
+		kekSource: cfg.KEKSource,
+		urls:      urls,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		poll:      cfg.PollInterval,
+		rootKeys:  [][]byte{dcap.IntelRootKey()},
+		verifier:  dcap.NewCache(),
+		cache:     newCache(),
+		oidc:      cfg.OIDC,
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}
@@ -179,9 +194,7 @@ func New(cfg Config) (*Service, error) {
 			s.simulatedKeys = append(s.simulatedKeys, key)
 		}
 	}
-	if cfg.Simulated {
-		s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
-	}
+	s.simulatedKeys = append(s.simulatedKeys, cfg.SimulatedKeys...)
 	if err := s.configureCollateral(cfg); err != nil {
 		return nil, err
 	}

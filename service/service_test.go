@@ -85,14 +85,14 @@ func simSetup(t testing.TB) (*Service, *sgxsim.Platform) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+		if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "contoso"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
+	if _, _, err := s.SetPolicy(ctx, owner, "contoso", sgx.NameSgxEnclave, policy.UnsignedDocument(recommended)); err != nil {
 		t.Fatal(err)
 	}
 	return s, p
@@ -181,7 +181,7 @@ func TestAttestRealQuote(t *testing.T) {
 	at := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	s := newTestService(t, &fixedClock{at})
 	ctx := context.Background()
-	if _, err := s.ImportCollateral(ctx, owner, col, "vector S01"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "vector S01"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "real", Settings: &ProviderSettings{
@@ -217,7 +217,7 @@ func TestSimulatedQuoteRefusedWithoutDevRoot(t *testing.T) {
 	s := newTestService(t, &fixedClock{testNow})
 	ctx := context.Background()
 	col, _ := p.Collateral(sgxsim.CollateralOptions{Now: testNow.Add(-time.Hour)})
-	if _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, col, "sgxsim"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateProvider(ctx, owner, ProviderRequest{Name: "prod"}); err != nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -21,7 +22,7 @@ import (
 
 // ErrSharedProvider refuses a change to a shared provider.
 var ErrSharedProvider = errs.New("shared_provider_read_only",
-	"the provider is a shared provider declared by the operator: its policies, policy signers and settings cannot be changed through the API")
+	"the provider is a shared provider declared by the operator: its policies, policy signers and settings cannot be changed through the API").WithStatus(http.StatusForbidden)
 
 // SharedProvider is a declared shared provider.
 type SharedProvider struct {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -540,7 +541,7 @@ func (s *Service) fetchFrom(ctx context.Context, srcs []pcs.Source, req pcs.Fetc
 func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, key store.CollateralKey, got fetched, now time.Time) (*storedCollateral, error) {
 	bundle, err := got.col.MarshalBundle()
 	if err != nil {
-		return nil, errs.New("internal", "collateral cannot be encoded").Wrap(err)
+		return nil, errs.New("internal", "collateral cannot be encoded").WithStatus(http.StatusInternalServerError).Wrap(err)
 	}
 	info := got.cres.TCBInfo
 	row := store.Collateral{Key: key, Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: got.source}

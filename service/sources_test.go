@@ -512,7 +512,7 @@ func TestCollateralAdmin(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Set(t0.Add(time.Duration(i)*time.Hour + time.Minute))
-		row, err := s.ImportCollateral(ctx, owner, col, "test")
+		row, _, err := s.ImportCollateral(ctx, owner, col, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -572,7 +572,7 @@ func TestBrokenImportReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportCollateral(ctx, owner, bad, "broken import"); err != nil {
+	if _, _, err := s.ImportCollateral(ctx, owner, bad, "broken import"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Attest(ctx, "sim", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: simQuote(t, p, sgxsim.QuoteOptions{})}); err != nil {

@@ -34,7 +34,7 @@ type providerURLs struct {
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ErrURLConfig reports a provider URL configuration that cannot work.
-var ErrURLConfig = errs.New("invalid_config", "the provider URL configuration is invalid")
+var ErrURLConfig = errs.New("provider_url_config_invalid", "the provider URL configuration is invalid")
 
 func newProviderURLs(publicURL, domain, root string) (providerURLs, error) {
 	u, err := url.Parse(publicURL)

@@ -14,7 +14,10 @@ type CopyStats struct {
 	Keys        int
 	AdminTokens int
 	Collateral  int // rows, history included
-	Audit       int
+	// TypeCollateral counts rows of other attestation types' collateral
+	// (AMD SEV-SNP VCEKs, chains, CRLs).
+	TypeCollateral int
+	Audit          int
 }
 
 // copyAuditPage is how many audit entries Copy reads at a time (a
@@ -60,6 +63,10 @@ func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
 		rows = append(rows, h...)
 	}
 	slices.SortFunc(rows, func(a, b Collateral) int { return compareInt(a.ID, b.ID) })
+	typeRows, err := src.ListTypeCollateral(ctx, "")
+	if err != nil {
+		return st, err
+	}
 	// Audit pages, newest first; written oldest first.
 	pages, err := auditPages(ctx, src)
 	if err != nil {
@@ -88,6 +95,12 @@ func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
 				return err
 			}
 			st.Collateral++
+		}
+		for _, c := range typeRows {
+			if _, err := tx.PutTypeCollateral(ctx, c); err != nil {
+				return err
+			}
+			st.TypeCollateral++
 		}
 		for i := len(pages) - 1; i >= 0; i-- {
 			f := AuditFilter{BeforeID: pages[i], Limit: copyAuditPage}

@@ -135,6 +135,10 @@ func populate(t *testing.T, s store.Store) {
 		must[store.Collateral](t)(s.PutCollateral(ctx, store.Collateral{Key: k, Bundle: []byte(fmt.Sprint("bundle-", i)),
 			IssueDate: at(time.Duration(i) * time.Hour), NextUpdate: at(time.Duration(i) * 30 * time.Hour), FetchedAt: at(time.Duration(10-i) * time.Hour), Source: "test"}))
 	}
+	for i, kind := range []string{"vcek", "cert_chain", "crl"} {
+		must[store.TypeCollateral](t)(s.PutTypeCollateral(ctx, store.TypeCollateral{Type: "SevSnpVm", Kind: kind, Key: "Milan/" + kind,
+			Data: []byte(kind), NotAfter: at(time.Duration(i) * time.Hour), FetchedAt: at(time.Duration(i) * time.Minute), Source: "test"}))
+	}
 	var batch []store.AuditEntry
 	for i := range 23 {
 		kind := store.AuditManagement
@@ -159,6 +163,7 @@ type snapshot struct {
 	Collateral []store.Collateral
 	History    [][]store.Collateral
 	Bundles    [][]byte
+	TypeRows   []store.TypeCollateral
 	Audit      []store.AuditEntry
 }
 
@@ -172,6 +177,7 @@ func snap(t *testing.T, s store.Store) snapshot {
 		sn.Keys[p.Name] = must[[]store.SigningKey](t)(s.ListKeys(ctx, p.Name))
 	}
 	sn.Tokens = must[[]store.AdminToken](t)(s.ListAdminTokens(ctx))
+	sn.TypeRows = must[[]store.TypeCollateral](t)(s.ListTypeCollateral(ctx, ""))
 	sn.Collateral = must[[]store.Collateral](t)(s.ListCollateral(ctx))
 	for i, c := range sn.Collateral {
 		h := must[[]store.Collateral](t)(s.CollateralHistory(ctx, c.Key))
@@ -203,7 +209,7 @@ func testCopy(t *testing.T, dst store.Store) {
 		wj, _ := json.MarshalIndent(want, "", " ")
 		t.Fatalf("copy differs:\n got  %s\n want %s", gj, wj)
 	}
-	wantStats := store.CopyStats{Providers: 3, Policies: 6, Signers: 9, Keys: 6, AdminTokens: 3, Collateral: 5, Audit: 23}
+	wantStats := store.CopyStats{Providers: 3, Policies: 6, Signers: 9, Keys: 6, AdminTokens: 3, Collateral: 5, TypeCollateral: 3, Audit: 23}
 	if st != wantStats {
 		t.Errorf("stats %+v, want %+v", st, wantStats)
 	}

@@ -94,6 +94,13 @@ func (s *instrumented) ListKeys(ctx context.Context, provider string) ([]Signing
 	return v, err
 }
 
+func (s *instrumented) ActiveKeys(ctx context.Context) ([]SigningKey, error) {
+	start := time.Now()
+	v, err := s.Store.ActiveKeys(ctx)
+	s.done("active_keys", start, err)
+	return v, err
+}
+
 func (s *instrumented) GetAdminTokenByHash(ctx context.Context, hash []byte) (AdminToken, error) {
 	start := time.Now()
 	v, err := s.Store.GetAdminTokenByHash(ctx, hash)
@@ -267,4 +274,25 @@ func (s *instrumented) WithTx(ctx context.Context, fn func(tx Tx) error) error {
 	err := s.Store.WithTx(ctx, fn)
 	s.done("tx", start, err)
 	return err
+}
+
+func (s *instrumented) GetTypeCollateral(ctx context.Context, typ, kind, key string) (TypeCollateral, error) {
+	start := time.Now()
+	v, err := s.Store.GetTypeCollateral(ctx, typ, kind, key)
+	s.done("get_type_collateral", start, err)
+	return v, err
+}
+
+func (s *instrumented) ListTypeCollateral(ctx context.Context, typ string) ([]TypeCollateral, error) {
+	start := time.Now()
+	v, err := s.Store.ListTypeCollateral(ctx, typ)
+	s.done("list_type_collateral", start, err)
+	return v, err
+}
+
+func (s *instrumented) PutTypeCollateral(ctx context.Context, c TypeCollateral) (TypeCollateral, error) {
+	start := time.Now()
+	v, err := s.Store.PutTypeCollateral(ctx, c)
+	s.done("put_type_collateral", start, err)
+	return v, err
 }

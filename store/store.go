@@ -49,6 +49,7 @@ package store
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/avowhq/avow/errs"
@@ -59,10 +60,10 @@ import (
 // codes (and context errors, wrapped in ErrStore, which errors.Is still
 // finds).
 var (
-	ErrNotFound = errs.New("not_found", "the requested item does not exist")
-	ErrConflict = errs.New("conflict", "the item already exists or was changed by someone else")
-	ErrInvalid  = errs.New("invalid_argument", "the request is missing a required value or has an invalid one")
-	ErrStore    = errs.New("store_unavailable", "the data store is unavailable")
+	ErrNotFound = errs.New("not_found", "the requested item does not exist").WithStatus(http.StatusNotFound)
+	ErrConflict = errs.New("conflict", "the item already exists or was changed by someone else").WithStatus(http.StatusConflict)
+	ErrInvalid  = errs.New("invalid_value", "the request is missing a required value or has an invalid one")
+	ErrStore    = errs.New("store_unavailable", "the data store is unavailable").WithStatus(http.StatusServiceUnavailable)
 )
 
 // Reader holds the read methods, available on a Store and inside a Tx.
@@ -89,6 +90,10 @@ type Reader interface {
 	// ListKeys returns all of a provider's signing keys, newest first (the
 	// active key first). ErrNotFound when the provider does not exist.
 	ListKeys(ctx context.Context, provider string) ([]SigningKey, error)
+	// ActiveKeys returns every provider's active signing key, ordered by
+	// provider name: what a node checks its key-encryption key against
+	// when it starts.
+	ActiveKeys(ctx context.Context) ([]SigningKey, error)
 
 	// GetAdminTokenByHash returns the token whose secret hashes to hash,
 	// revoked or not: the caller must check Revoked.
@@ -106,6 +111,13 @@ type Reader interface {
 	// CollateralHistory returns every stored row for key, newest first,
 	// without the Bundle bytes. ErrNotFound when there is none.
 	CollateralHistory(ctx context.Context, key CollateralKey) ([]Collateral, error)
+
+	// GetTypeCollateral returns the collateral row (typ, kind, key) of an
+	// attestation type; ErrNotFound when there is none.
+	GetTypeCollateral(ctx context.Context, typ, kind, key string) (TypeCollateral, error)
+	// ListTypeCollateral returns the collateral rows of an attestation
+	// type ("" for every type), ordered by type, kind and key.
+	ListTypeCollateral(ctx context.Context, typ string) ([]TypeCollateral, error)
 
 	// ListAudit returns audit entries matching f, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
@@ -165,6 +177,10 @@ type Writer interface {
 	// PruneCollateral deletes history rows fetched before olderThan. The
 	// latest row of each key is never deleted.
 	PruneCollateral(ctx context.Context, olderThan time.Time) (int64, error)
+
+	// PutTypeCollateral stores (or replaces) the collateral row
+	// (c.Type, c.Kind, c.Key) and returns it with its SHA256.
+	PutTypeCollateral(ctx context.Context, c TypeCollateral) (TypeCollateral, error)
 
 	// AppendAudit appends entries. An invalid entry (no Operation, unknown
 	// Kind…) is rejected with ErrInvalid and, inside a Tx, the caller's

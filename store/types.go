@@ -304,3 +304,32 @@ func TimestampOrNow(t time.Time) time.Time {
 	}
 	return Timestamp(t)
 }
+
+// TypeCollateral is collateral of an attestation type other than Intel
+// DCAP, such as AMD SEV-SNP's VCEK certificates, certificate chains and
+// CRLs: bytes the type verifies before it stores them and again when it
+// uses them. There is one row per (Type, Kind, Key); a put replaces it.
+type TypeCollateral struct {
+	Type string // the attestation type, e.g. "SevSnpVm"
+	Kind string // e.g. "vcek", "cert_chain", "crl"
+	Key  string // e.g. "Milan/<hwid>/<tcb>"
+	Data []byte
+	// SHA256 is the lower-case hex SHA-256 of Data, set by the store.
+	SHA256 string
+	// NotAfter is when the item stops being usable (a certificate's
+	// notAfter, a CRL's nextUpdate); zero when it does not say.
+	NotAfter  time.Time
+	FetchedAt time.Time
+	Source    string // where it came from: a URL, "import"
+}
+
+// Validate checks what the store relies on.
+func (c *TypeCollateral) Validate() error {
+	if c.Type == "" || c.Kind == "" || c.Key == "" {
+		return ErrInvalid.Wrapf("type collateral needs a type, a kind and a key")
+	}
+	if len(c.Data) == 0 {
+		return ErrInvalid.Wrapf("type collateral %s/%s/%s: no data", c.Type, c.Kind, c.Key)
+	}
+	return nil
+}

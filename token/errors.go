@@ -1,6 +1,10 @@
 package token
 
-import "github.com/avowhq/avow/errs"
+import (
+	"net/http"
+
+	"github.com/avowhq/avow/errs"
+)
 
 // Verification errors. Each has a stable code (errs.Code) that the HTTP API
 // and the CLI report; the cause carries the detail. errors.Is matches any
@@ -34,7 +38,7 @@ var (
 	// ErrIssueFailed: the claims cannot be serialised or carry a claim the
 	// issuer sets itself, the issuer or lifetime is invalid, or the key
 	// cannot sign.
-	ErrIssueFailed = errs.New("token_issue_failed", "the token could not be issued")
+	ErrIssueFailed = errs.New("token_issue_failed", "the token could not be issued").WithStatus(http.StatusInternalServerError)
 	// ErrKeyRetired: the signing key is retired at the issue time.
 	ErrKeyRetired = errs.New("signing_key_retired", "the signing key is retired and must not sign new tokens")
 )
@@ -43,7 +47,7 @@ var (
 var (
 	// ErrKeyInvalid: a signing key that is not RSA-2048 or larger, or whose
 	// certificate does not match its private key.
-	ErrKeyInvalid = errs.New("signing_key_invalid", "the signing key is invalid")
+	ErrKeyInvalid = errs.New("signing_key_invalid", "the signing key is invalid").WithStatus(http.StatusInternalServerError)
 	// ErrKeyGeneration: key or certificate generation failed.
 	ErrKeyGeneration = errs.New("signing_key_generation_failed", "the signing key could not be generated")
 	// ErrKEKInvalid: a key-encryption key that is not exactly 32 bytes (raw,
@@ -58,7 +62,7 @@ var (
 	ErrKeySealing = errs.New("key_sealing_failed", "the signing key could not be encrypted")
 	// ErrKeyUnsealing: the sealed key is corrupt, has an unknown format
 	// version, or was sealed under another KEK or another provider/kid.
-	ErrKeyUnsealing = errs.New("key_unsealing_failed", "the signing key could not be decrypted: wrong key-encryption key, wrong provider or kid binding, or corrupted data")
+	ErrKeyUnsealing = errs.New("key_unsealing_failed", "the signing key could not be decrypted: wrong key-encryption key, wrong provider or kid binding, or corrupted data").WithStatus(http.StatusInternalServerError)
 )
 
 // JWKS and OpenID discovery errors.

@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/avowhq/avow/errs"
 )
@@ -244,5 +246,46 @@ func TestLoadOrCreateKEKConcurrent(t *testing.T) {
 	}
 	if nCreated != 1 {
 		t.Errorf("%d callers created the key", nCreated)
+	}
+}
+
+func TestCheckSealedKey(t *testing.T) {
+	key, err := GenerateSigningKeyAlg(rand.Reader, "ES256", "check", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, other := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	aad := KeyAAD("contoso", key.KID)
+	sealed, err := SealKey(kek, key.PrivateKey(), aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSealedKey(kek, sealed, aad); err != nil {
+		t.Errorf("the right KEK: %v", err)
+	}
+	if err := CheckSealedKey(other, sealed, aad); !errors.Is(err, ErrKeyUnsealing) {
+		t.Errorf("another KEK: %v", err)
+	}
+	if err := CheckSealedKey(kek, sealed, KeyAAD("fabrikam", key.KID)); !errors.Is(err, ErrKeyUnsealing) {
+		t.Errorf("another provider: %v", err)
+	}
+}
+
+// BenchmarkCheckSealedKey is the per-provider cost of a node's start-up
+// KEK check (service.CheckKEK).
+func BenchmarkCheckSealedKey(b *testing.B) {
+	key, err := GenerateSigningKeyAlg(rand.Reader, "RS256", "bench", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	kek, aad := bytes.Repeat([]byte{1}, 32), KeyAAD("contoso", key.KID)
+	sealed, err := SealKey(kek, key.PrivateKey(), aad)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := CheckSealedKey(kek, sealed, aad); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -136,5 +136,6 @@ func Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[s
 			return nil, attestation.ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 		}
 	}
+	claims.AddPolicyAliases(c) // SGX only; attestation.ForToken removes them
 	return c, nil
 }

@@ -40,10 +40,13 @@ claims. --url is the attest URI, or a provider name on --server.
 
 FILE ("-" for standard input) holds the evidence raw, as hex or as base64;
 an OpenEnclave report (16-byte header + quote) is recognised. --type
-defaults to OpenEnclave for an OpenEnclave report, TdxVm for a TDX quote and
-SgxEnclave otherwise. With --type NvidiaGpu, FILE is the GPUs' evidence list
-(NVIDIA's client shape, as avow sim gpu evidence writes it) and --nonce the
-GPUs' nonce in hex (or bind it with --runtime-data: its SHA-256).
+defaults to OpenEnclave for an OpenEnclave report, TdxVm for a TDX quote,
+SevSnpVm for SEV-SNP evidence (the {"SnpReport", "VcekCertChain"} JSON that
+'avow sim snp report' writes, a SevSnpVm request body, or an Azure HCL
+report) and SgxEnclave otherwise. With --type NvidiaGpu, FILE is the GPUs'
+evidence list (NVIDIA's client shape, as avow sim gpu evidence writes it)
+and --nonce the GPUs' nonce in hex (or bind it with --runtime-data: its
+SHA-256).
 
 --runtime-data FILE binds data to the evidence (its SHA-256 must be the first
 32 bytes of the report data); it is sent as Binary, or as JSON with --json.
@@ -64,7 +67,7 @@ token does not verify), 2 usage or connection error.`,
 	f := cmd.Flags()
 	f.StringVar(&uri, "url", "", "attest URI of the provider, or a provider name on --server (required)")
 	f.StringVar(&quoteFile, "quote", "", "evidence file: SGX/TDX quote or OpenEnclave report, raw, hex or base64 (required)")
-	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave, TdxVm or NvidiaGpu (default: from the evidence)")
+	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave, SevSnpVm, TdxVm or NvidiaGpu (default: from the evidence)")
 	f.StringVar(&runtimeFile, "runtime-data", "", "file with runtime data bound to the evidence")
 	f.BoolVar(&runtimeJSON, "json", false, "send the runtime data as JSON (token claim x-ms-runtime) rather than Binary")
 	f.StringVar(&initFile, "init-time-data", "", "file with init-time data")
@@ -98,6 +101,10 @@ token does not verify), 2 usage or connection error.`,
 			// is the GPUs' nonce (hex).
 			t = client.TypeNvidiaGpu
 			if gpus, err = readGPUEvidence(input); err != nil {
+				return fmt.Errorf("%s: %w", quoteFile, err)
+			}
+		} else if canonicalType(typ) == client.TypeSevSnpVm || (typ == "" && looksSNP(input)) {
+			if t, evidence, err = snpEvidence(input); err != nil {
 				return fmt.Errorf("%s: %w", quoteFile, err)
 			}
 		} else {
@@ -193,7 +200,7 @@ func attestType(flag string, q []byte, openEnclave bool) (string, error) {
 		case client.TypeSgxEnclave, client.TypeOpenEnclave, client.TypeTdxVm:
 			return t, nil
 		}
-		return "", fmt.Errorf("--type must be SgxEnclave, OpenEnclave or TdxVm, not %q", flag)
+		return "", fmt.Errorf("--type must be SgxEnclave, OpenEnclave, SevSnpVm or TdxVm, not %q", flag)
 	}
 	switch {
 	case openEnclave:

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avowhq/avow/client"
+	"github.com/avowhq/avow/internal/humane"
 	"github.com/avowhq/avow/pcs"
 )
 
@@ -71,6 +74,13 @@ PCS-style response files. Each set is checked to parse before it is sent.`,
 			if len(infos) == 1 {
 				v = infos[0]
 			}
+			if !r.json() {
+				for _, info := range infos {
+					for _, w := range info.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "avow: warning: %s: %s/%s/%s: %s\n", args[0], info.TEE, info.FMSPC, info.PCEID, w)
+					}
+				}
+			}
 			return r.emit(cmd, v, func(w io.Writer) {
 				for i, info := range infos {
 					if i > 0 {
@@ -111,11 +121,34 @@ func newCollateralListCmd() *cobra.Command {
 				}
 				rows := make([][]string, len(cs))
 				for i, x := range cs {
-					rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, outTime(x.IssueDate), outTime(x.NextUpdate), outDash(x.Source)}
+					rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, outTime(x.IssueDate), outTime(x.NextUpdate), collateralStatus(x), outDash(x.Source)}
 				}
-				outTable(w, []string{"TEE", "FMSPC", "PCE ID", "ISSUED", "NEXT UPDATE", "SOURCE"}, rows)
+				outTable(w, []string{"TEE", "FMSPC", "PCE ID", "ISSUED", "NEXT UPDATE", "STATUS", "SOURCE"}, rows)
 			})
 		})
 	}
 	return cmd
+}
+
+// collateralStatus is the STATUS of a collateral list row (expiryStatus),
+// "EXPIRED" or "-" from a server that does not say when.
+func collateralStatus(x client.Collateral) string {
+	switch {
+	case x.ExpiresInSeconds != nil:
+		return expiryStatus(x.Expired, *x.ExpiresInSeconds)
+	case x.Expired:
+		return "EXPIRED"
+	}
+	return "-"
+}
+
+// expiryStatus says when collateral expires, seconds from the server's now
+// (negative: since when): "expires in 29 days", "EXPIRED 1 year 4 months
+// ago".
+func expiryStatus(expired bool, seconds int64) string {
+	d := time.Duration(seconds) * time.Second
+	if expired || d <= 0 {
+		return "EXPIRED " + strings.TrimPrefix(humane.Expiry(min(d, 0)), "expired ")
+	}
+	return humane.Expiry(d)
 }

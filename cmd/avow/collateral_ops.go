@@ -17,6 +17,7 @@ import (
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/errs"
+	"github.com/avowhq/avow/internal/humane"
 	"github.com/avowhq/avow/pcs"
 )
 
@@ -61,14 +62,14 @@ ready for 'avow quote verify --collateral'.`,
 				if v.NextUpdate != nil {
 					next = outTime(*v.NextUpdate)
 				}
-				state := "valid"
-				if v.Expired {
-					state = "EXPIRED"
+				state := expiryStatus(v.Expired, v.ExpiresInSeconds)
+				if v.NextUpdate == nil {
+					state = "EXPIRED: no date in it can be read"
 				}
 				outFields(w, "platform", v.TEE+"/"+v.FMSPC+"/"+v.PCEID, "latest row", strconv.FormatInt(v.ID, 10),
 					"source", outDash(v.Source), "issue date", outTime(v.IssueDate), "fetched", outTime(v.FetchedAt),
-					"expires", next+" ("+state+", in "+(time.Duration(v.ExpiresInSeconds)*time.Second).String()+")",
-					"age", (time.Duration(v.AgeSeconds) * time.Second).String())
+					"expires", next+" ("+state+")",
+					"age", humane.Duration(time.Duration(v.AgeSeconds)*time.Second))
 				if rs := v.Refresh; rs != nil {
 					retry := "-"
 					if rs.RetryAt != nil {

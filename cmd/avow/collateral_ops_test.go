@@ -13,6 +13,7 @@ import (
 
 	"github.com/avowhq/avow/internal/pcsfake"
 	"github.com/avowhq/avow/internal/testenv"
+	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
 	"github.com/avowhq/avow/server"
 	"github.com/avowhq/avow/sgxsim"
@@ -132,4 +133,28 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 	}
 	// Without --trust-root the simulated collateral does not verify.
 	mustRemote(t, 2, "collateral", "export", filepath.Join(t.TempDir(), "x"), "--source", url, "--platform", "tdx/"+id.FMSPC)
+}
+
+// TestCollateralExpiredCLI: on a real server whose clock is past the
+// collateral's dates, importing real collateral (S01) warns with the
+// expired documents and since when, the list marks the row and show says
+// "EXPIRED 1 year 4 months ago" (not a negative Go duration).
+func TestCollateralExpiredCLI(t *testing.T) {
+	remoteEnv(t)
+	clock := testenv.NewClock(time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC))
+	conn := collateralNode(t, clock, server.CollateralOptions{})
+	file := filepath.Join(vectors.Dir(t, "dcap"), "S01-sgx-v3-phala", "collateral.json")
+	out, errOut := mustRemote(t, 0, remoteArgs(conn, "collateral", "import", file)...)
+	want := "avow: warning: " + file + ": sgx/00a067110000/0000: the collateral is expired: QE identity expired 1 year 4 months ago (2025-07-19T10:01:18Z), PCK CRL expired 1 year 4 months ago"
+	if !strings.Contains(out, "imported collateral from "+file) || !strings.Contains(errOut, want) {
+		t.Errorf("import:\n%s\nstderr:\n%s\nwant %s", out, errOut, want)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "list")...)
+	if !strings.Contains(out, "STATUS") || !strings.Contains(out, "EXPIRED 1 year 4 months ago") {
+		t.Errorf("list:\n%s", out)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "collateral", "show", "sgx/00a067110000")...)
+	if !strings.Contains(out, "2025-07-19T10:01:18Z (EXPIRED 1 year 4 months ago)") || !strings.Contains(out, "age:") || strings.Contains(out, "-12") {
+		t.Errorf("show:\n%s", out)
+	}
 }

@@ -25,7 +25,7 @@ var commands []func() *cobra.Command
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "avow",
-		Short:         "avow is a self-hosted attestation service for Intel SGX enclaves and TDX VMs",
+		Short:         "avow is a self-hosted attestation service for Intel SGX enclaves, TDX VMs and AMD SEV-SNP VMs",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

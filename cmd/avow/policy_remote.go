@@ -147,10 +147,12 @@ type policyChangeOutput struct {
 	TokenHash string         `json:"tokenHash,omitempty"`
 	Signer    string         `json:"signer,omitempty"`
 	Claims    map[string]any `json:"claims"`
+	// Warnings are the server's lint findings on the policy set.
+	Warnings []policy.Warning `json:"warnings,omitempty"`
 }
 
 func newPolicyChangeOutput(uri, typ string, res *client.PolicyResult) policyChangeOutput {
-	out := policyChangeOutput{AttestURI: uri, Type: typ, Result: res.Result, TokenHash: res.TokenHash, Claims: res.Claims}
+	out := policyChangeOutput{AttestURI: uri, Type: typ, Result: res.Result, TokenHash: res.TokenHash, Claims: res.Claims, Warnings: res.Warnings}
 	if cert := res.SignerCertificate(); cert != nil {
 		out.Signer = cert.Subject.String()
 	}
@@ -216,6 +218,11 @@ the server received it).`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "avow: warning: x-ms-policy-token-hash %s is not the hash of the document sent (%s)\n", res.TokenHash, policy.PolicyTokenHash(doc))
 			}
 			out := newPolicyChangeOutput(uri, typ, res)
+			if !r.json() {
+				// Stored, but probably not what was meant: say so where
+				// the user looks, with line:column of the policy text.
+				printWarnings(cmd.ErrOrStderr(), args[1], res.Warnings)
+			}
 			return r.emit(cmd, out, func(w io.Writer) {
 				fmt.Fprintf(w, "policy %s of %s: %s\n", typ, uri, outDash(res.Result))
 				outFields(w, "x-ms-policy-token-hash", outDash(res.TokenHash), "signer", signerText(out.Signer))

@@ -32,6 +32,22 @@ func TestPolicyRemoteCLI(t *testing.T) {
 	if !strings.Contains(out, "Updated") || !strings.Contains(out, policy.PolicyTokenHash(doc)) || !strings.Contains(out, "none (unsigned)") {
 		t.Errorf("set:\n%s", out)
 	}
+	// A policy on a misspelled claim is stored; the server's warning is
+	// shown with the file's line and column (stderr; in JSON, "warnings").
+	typo := filepath.Join(dir, "typo.txt")
+	os.WriteFile(typo, []byte("version= 1.0;\nauthorizationrules {\n  [type==\"x-ms-sgx-is-debugable\", value==false] => permit();\n};\n"), 0o644)
+	out, errOut := mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", typo)...)
+	if want := typo + ":3:10: warning: no attestation type gives a policy the claim x-ms-sgx-is-debugable, so this condition never matches; did you mean x-ms-sgx-is-debuggable? (policy_unknown_claim)"; !strings.Contains(errOut, want) || !strings.Contains(out, "Updated") {
+		t.Errorf("set with a misspelled claim:\n%s\nstderr:\n%s\nwant %s", out, errOut, want)
+	}
+	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", typo, "-o", "json")...)
+	var typoSet policyChangeOutput
+	if err := json.Unmarshal([]byte(out), &typoSet); err != nil || len(typoSet.Warnings) != 1 || typoSet.Warnings[0].Code != "policy_unknown_claim" || typoSet.Warnings[0].Line != 3 {
+		t.Errorf("set json with a misspelled claim %+v %v\n%s", typoSet, err, out)
+	}
+	if _, errOut = mustRemote(t, 0, remoteArgs(conn, "policy", "set", "contoso", file)...); errOut != "" {
+		t.Errorf("a clean policy warns: %s", errOut)
+	}
 	out, _ = mustRemote(t, 0, remoteArgs(conn, "policy", "get", "contoso", "--jws")...)
 	if strings.TrimSpace(out) != doc {
 		t.Errorf("get --jws %q", out)
@@ -66,7 +82,7 @@ func TestPolicyRemoteCLI(t *testing.T) {
 
 	// Isolated: unsigned refused (exit 1), signed by a signer accepted.
 	f.AddProvider("fabrikam", "Isolated", cert)
-	_, errOut := mustRemote(t, 1, remoteArgs(conn, "policy", "set", "fabrikam", file)...)
+	_, errOut = mustRemote(t, 1, remoteArgs(conn, "policy", "set", "fabrikam", file)...)
 	if !strings.Contains(errOut, "policy_signer_untrusted") {
 		t.Errorf("stderr: %s", errOut)
 	}

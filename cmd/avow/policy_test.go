@@ -34,6 +34,7 @@ func TestPolicyCLIGolden(t *testing.T) {
 		{"check_condensed.golden", []string{"check", d + "recommended_condensed.txt"}, 0},
 		{"check_single_equals.golden", []string{"check", d + "author_sign_policy.txt"}, 1},
 		{"check_single_equals_json.golden", []string{"check", d + "author_sign_policy.txt", "--output", "json"}, 1},
+		{"check_misspelled_claim.golden", []string{"check", d + "misspelled_claim.txt"}, 0},
 		{"check_default_json.golden", []string{"check", "-o", "json", d + "sgx_default_v1_1.txt"}, 0},
 		{"eval_permitted_json.golden", []string{"eval", d + "recommended_condensed.txt", "--claims", d + "claims_recommended.json", "--output", "json"}, 0},
 		{"eval_svn1.golden", []string{"eval", d + "recommended_condensed.txt", "--claims", d + "claims_svn1.json"}, 1},

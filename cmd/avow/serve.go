@@ -25,6 +25,7 @@ func newServeCmd() *cobra.Command {
 	var colFlags *collateralFlags
 	var privateNetworks, trustedProxies string
 	var sharedProviders []string
+	var snpMinTCB string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the attestation service",
@@ -68,6 +69,13 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 					return fmt.Errorf("--shared-provider: %w", err)
 				}
 				cfg.SharedProviders = append(cfg.SharedProviders, sp)
+			}
+			if snpMinTCB != "" {
+				t, err := parseSNPTCB(snpMinTCB)
+				if err != nil {
+					return fmt.Errorf("--snp-minimum-tcb: %w", err)
+				}
+				cfg.SNP.MinimumTCB = &t
 			}
 			cfg.Logger = logger
 			procs, gogc := tuneRuntime(&cfg.Ops.Limits)
@@ -143,6 +151,9 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	ops = addOpsFlags(cmd, &cfg.Ops)
 	colFlags = addCollateralFlags(cmd, &cfg.Collateral)
+	f.StringVar(&cfg.SNP.KDS, "snp-kds", "", "where SevSnpVm fetches VCEKs evidence lacks and AMD's CRLs: amd (https://kdsintf.amd.com) or a caching proxy's URL (default: none; evidence must carry its VCEK)")
+	f.StringVar(&snpMinTCB, "snp-minimum-tcb", "", "lowest SEV-SNP REPORTED_TCB reported as UpToDate, as bl=N,tee=N,snp=N,ucode=N; below it OutOfDate (refused unless a provider accepts OutOfDate)")
+	f.BoolVar(&cfg.SNP.RequireCRL, "snp-require-crl", false, "refuse SEV-SNP evidence without a current AMD CRL (needs --snp-kds)")
 	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
 	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "also accept JWT bearer tokens of this OpenID issuer (https URL, the tokens' exact iss)")

@@ -56,6 +56,7 @@ Nothing here is Intel's: never trust the simulated root outside tests and demos.
 	}
 	open := func() (*sgxsim.Platform, error) { return sgxsim.Open(simDir()) }
 	cmd.AddCommand(newSimRootCmd(open), newSimCollateralCmd(open), newSimQuoteCmd(open), newSimDefectsCmd(), newSimPresetsCmd(),
+		newSimSNPCmd(simDir),
 		newSimGPUCmd(func() (*nvgpusim.GPU, error) {
 			// The platform first: it makes the folder the GPU lives in.
 			if _, err := open(); err != nil {

@@ -90,6 +90,7 @@ Exit status: 0 copied, 1 the destination is not empty, 2 usage or store error.`,
 				"signing keys", fmt.Sprint(st.Keys),
 				"admin tokens", fmt.Sprint(st.AdminTokens),
 				"collateral rows", fmt.Sprint(st.Collateral),
+				"type collateral", fmt.Sprint(st.TypeCollateral),
 				"audit entries", fmt.Sprint(st.Audit))
 			return nil
 		},

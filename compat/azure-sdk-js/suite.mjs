@@ -422,6 +422,20 @@ await test("admin (AAD): setPolicy unsigned, getPolicy, attest with it, resetPol
   assert.notEqual((await admin.getPolicy("SgxEnclave")).body, text);
 });
 
+await test("admin (AAD): setPolicy of a policy with warnings (avow's \"warnings\" beside the token is ignored)", async () => {
+  const admin = new AttestationAdministrationClient(aadUri, credential, { validationOptions: validation(aadUri) });
+  const text = `version= 1.0;
+authorizationrules{
+	c:[type=="x-ms-sgx-is-debugable", value==false] => permit();
+};
+`;
+  const set = await admin.setPolicy("SgxEnclave", text);
+  assert.equal(set.body.policyResolution, "Updated");
+  assert.equal((await admin.getPolicy("SgxEnclave")).body, text);
+  const reset = await admin.resetPolicy("SgxEnclave");
+  assert.equal(reset.body.policyResolution, "Removed");
+});
+
 await test("admin (AAD): setPolicy signed with the SDK's signing helper", async () => {
   const admin = new AttestationAdministrationClient(aadUri, credential, { validationOptions: validation(aadUri) });
   const text = policyText("aad-signed");

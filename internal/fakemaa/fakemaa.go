@@ -287,14 +287,32 @@ func (f *Server) management(w http.ResponseWriter, r *http.Request, seg []string
 	case "DELETE admin-tokens/tok-1":
 		w.WriteHeader(204)
 	case "POST collateral":
-		if _, err := pcs.ParseBundle(body); err != nil {
+		col, err := pcs.ParseBundle(body)
+		if err != nil {
 			fakeError(w, 400, "collateral_format", err.Error())
 			return
 		}
 		sum := sha256.Sum256(body)
 		c := map[string]any{"tee": "sgx", "fmspc": "00906ED50000", "pceId": "0000", "issueDate": Now, "nextUpdate": Now.Add(30 * 24 * time.Hour), "sha256": hex.EncodeToString(sum[:])}
+		// As avow: the list says when it expires, the import which
+		// documents are expired (at Now).
+		out := map[string]any{}
+		for k, v := range c {
+			out[k] = v
+		}
+		if e := col.Expiries(); len(e) > 0 {
+			c["expiresAt"], c["expiresInSeconds"], c["expired"] = e[0].At, int64(e[0].At.Sub(Now)/time.Second), !e[0].At.After(Now)
+		}
+		if expired := col.Expired(Now); len(expired) > 0 {
+			docs := []map[string]any{}
+			for _, e := range expired {
+				docs = append(docs, map[string]any{"document": e.Document, "expiredAt": e.At})
+			}
+			out["expired"], out["expiredDocuments"] = true, docs
+			out["warnings"] = []string{"the collateral is expired: " + expired[0].Document + " expired at " + expired[0].At.Format(time.RFC3339)}
+		}
 		f.collat = append(f.collat, c)
-		fakeJSON(w, 201, c)
+		fakeJSON(w, 201, out)
 	case "GET collateral":
 		list := []any{}
 		for _, c := range f.collat {
@@ -481,6 +499,16 @@ func (f *Server) policy(w http.ResponseWriter, r *http.Request, name, issuer, ty
 	claims := map[string]any{"x-ms-policy-result": "Updated", "x-ms-policy-token-hash": policy.PolicyTokenHash(jws)}
 	if doc.Signed {
 		claims["x-ms-policy-signer"] = fakeJWK(doc.Certificates[0])
+	}
+	// avow answers a policy with lint findings with {"token", "warnings"}.
+	if p, err := policy.Parse(doc.Text); err == nil && len(p.Warnings()) > 0 {
+		tok, err := token.Issue(claims, f.Key, issuer, Now, token.ManagementLifetime, "")
+		if err != nil {
+			fakeError(w, 500, "internal", err.Error())
+			return
+		}
+		fakeJSON(w, 200, map[string]any{"token": tok, "warnings": p.Warnings()})
+		return
 	}
 	f.fakeToken(w, issuer, claims, token.ManagementLifetime)
 }

@@ -123,6 +123,21 @@ CREATE TABLE leases (
 	expires_at timestamptz NOT NULL
 );
 `,
+	3: `
+-- Collateral of attestation types other than Intel DCAP (store.TypeCollateral):
+-- AMD SEV-SNP VCEKs, certificate chains and CRLs.
+CREATE TABLE type_collateral (
+	type       text        NOT NULL,
+	kind       text        NOT NULL,
+	key        text        NOT NULL,
+	data       bytea       NOT NULL,
+	sha256     text        NOT NULL,
+	not_after  timestamptz,
+	fetched_at timestamptz NOT NULL,
+	source     text        NOT NULL,
+	PRIMARY KEY (type, kind, key)
+);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

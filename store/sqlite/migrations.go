@@ -110,6 +110,21 @@ CREATE TABLE change_version (
 ) STRICT;
 INSERT INTO change_version (id, version) VALUES (1, 0);
 `,
+	2: `
+-- Collateral of attestation types other than Intel DCAP (store.TypeCollateral):
+-- AMD SEV-SNP VCEKs, certificate chains and CRLs.
+CREATE TABLE type_collateral (
+	type       TEXT    NOT NULL,
+	kind       TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	data       BLOB    NOT NULL,
+	sha256     TEXT    NOT NULL,
+	not_after  INTEGER,
+	fetched_at INTEGER NOT NULL,
+	source     TEXT    NOT NULL,
+	PRIMARY KEY (type, kind, key)
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

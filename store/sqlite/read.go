@@ -234,6 +234,25 @@ func (r reader) ListKeys(ctx context.Context, provider string) ([]store.SigningK
 	return out, mapErr(ctx, rows.Err(), "list keys of %q", provider)
 }
 
+func (r reader) ActiveKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT `+keyCols+`
+		FROM signing_keys k JOIN providers pr ON pr.id = k.provider_id
+		WHERE k.active = 1 ORDER BY pr.name`)
+	if err != nil {
+		return nil, mapErr(ctx, err, "list active keys")
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, mapErr(ctx, err, "list active keys")
+		}
+		out = append(out, k)
+	}
+	return out, mapErr(ctx, rows.Err(), "list active keys")
+}
+
 const tokenCols = `id, hash, role, description, created_at, revoked_at`
 
 func scanToken(sc scanner) (store.AdminToken, error) {

@@ -529,6 +529,20 @@ func testKeysRotate(t *testing.T, s store.Store) {
 	}
 	eq(t, "active still k3", must(s.ActiveKey(ctx, "kp"))(t).KID, "k3")
 
+	// ActiveKeys: one per provider that has a key, by name.
+	createProvider(t, s, "ka")
+	createProvider(t, s, "kz")
+	ka := must(s.RotateKey(ctx, "ka", key("ka1", t0), time.Time{}))(t)
+	var names, kids []string
+	for _, k := range must(s.ActiveKeys(ctx))(t) {
+		if k.Provider == "ka" || k.Provider == "kp" || k.Provider == "kz" {
+			names, kids = append(names, k.Provider), append(kids, k.KID)
+			eq(t, "active", k.Active, true)
+		}
+	}
+	eq(t, "active keys", names, []string{"ka", "kp"})
+	eq(t, "active kids", kids, []string{ka.KID, "k3"})
+
 	// Keys are per provider: another provider may reuse a KID.
 	createProvider(t, s, "kp2")
 	must(s.RotateKey(ctx, "kp2", key("k1", t0), time.Time{}))(t)
