@@ -198,3 +198,75 @@ func (m Multi) OCSP(ctx context.Context, cert, issuer *x509.Certificate) ([][]by
 	}
 	return out, nil
 }
+
+// StoreItem is one document of a Store: a RIM (Kind "rim", Key "<id>") or an
+// OCSP answer (Kind "ocsp", Key the certificate's serial in hex).
+type StoreItem struct {
+	Kind, Key, SHA256 string
+	Data              []byte
+}
+
+// Items lists the store's documents, RIMs first, each once per key.
+func (s *Store) Items() []StoreItem {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []StoreItem
+	for _, id := range sortedKeys(s.rims) {
+		for _, sum := range sortedKeys(s.rims[id]) {
+			out = append(out, StoreItem{Kind: "rim", Key: id, SHA256: sum, Data: s.rims[id][sum]})
+		}
+	}
+	for _, serial := range sortedKeys(s.ocsp) {
+		for _, sum := range sortedKeys(s.ocsp[serial]) {
+			out = append(out, StoreItem{Kind: "ocsp", Key: serial, SHA256: sum, Data: s.ocsp[serial][sum]})
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Add adds an item Items listed (its kind says how).
+func (s *Store) Add(it StoreItem) error {
+	switch it.Kind {
+	case "rim":
+		_, err := s.AddRIM(it.Key, it.Data)
+		return err
+	case "ocsp":
+		_, err := s.AddOCSP(it.Data)
+		return err
+	}
+	return ErrMalformedEvidence.Wrapf("collateral kind %q", it.Kind)
+}
+
+// CheckRIM verifies what of a RIM does not depend on time: its XML
+// signature and that its signer chain links up to one of roots (default
+// NVIDIA's RIM root). For storing a RIM: verification at use checks the
+// rest at its time.
+func CheckRIM(doc []byte, roots []*x509.Certificate) (*RIM, error) {
+	r, err, sigErr := parseVerifiedRIM(doc)
+	if err != nil {
+		return nil, err
+	}
+	if sigErr != nil {
+		return nil, sigErr
+	}
+	if roots == nil {
+		roots = RIMRoots()
+	}
+	if len(r.Chain) < 2 {
+		return nil, ErrRIMChain.Wrapf("%d certificate(s) in KeyInfo", len(r.Chain))
+	}
+	// Checked as of the signer's first day: the links and the pinned root.
+	if err := verifyChain(r.Chain, roots, r.Chain[0].NotBefore, ErrRIMChain, ErrRIMChain); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

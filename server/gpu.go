@@ -7,15 +7,22 @@ import (
 	"github.com/avowhq/avow/attestation/nvidia"
 	"github.com/avowhq/avow/nvgpu"
 	"github.com/avowhq/avow/nvgpu/nvgpusim"
+	"github.com/avowhq/avow/store"
 )
 
-// gpuType is the NvidiaGpu type of a node: the deployment's GPU
-// collateral folder and, in development mode, the simulated GPU (its
+// gpuType is the NvidiaGpu type of a node: the GPU collateral in the
+// store, the deployment's GPU collateral folder and, in development mode, the simulated GPU (its
 // roots trusted, its collateral served live; simulated tokens marked by
 // the keys returned).
-func gpuType(cfg Config) (nvidia.NvidiaGpu, [][]byte, error) {
+func gpuType(cfg Config, st store.Store) (nvidia.NvidiaGpu, [][]byte, error) {
 	var t nvidia.NvidiaGpu
-	var cols nvgpu.Multi
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
+	// The store's (imported with avow gpu collateral import), then the
+	// operator's folder, then the simulated GPU's.
+	cols := nvgpu.Multi{NewGPUStore(st, now)}
 	if cfg.GPUCollateral != "" {
 		st, err := nvgpu.LoadDir(cfg.GPUCollateral)
 		if err != nil {
@@ -26,10 +33,6 @@ func gpuType(cfg Config) (nvidia.NvidiaGpu, [][]byte, error) {
 	}
 	var keys [][]byte
 	if cfg.Dev {
-		now := time.Now
-		if cfg.Clock != nil {
-			now = cfg.Clock.Now
-		}
 		g, err := nvgpusim.Open(filepath.Join(cfg.SimDir, "gpu"), now())
 		if err != nil {
 			return t, nil, ErrConfig.Wrapf("simulated GPU: %v", err)
@@ -42,8 +45,6 @@ func gpuType(cfg Config) (nvidia.NvidiaGpu, [][]byte, error) {
 		t.DeviceRoots, t.RIMRoots = append(t.DeviceRoots, g.DeviceRoot()), append(t.RIMRoots, g.RIMRoot())
 		keys = append(keys, g.DeviceRoot().RawSubjectPublicKeyInfo)
 	}
-	if len(cols) > 0 {
-		t.Collateral = cols
-	}
+	t.Collateral = cols
 	return t, keys, nil
 }

@@ -9,14 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"
+	"github.com/avowhq/avow/nvgpu"
 	"github.com/avowhq/avow/nvgpu/nvgpusim"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/wire"
 )
 
 // TestSimulatedGPUOverHTTPS: a --dev node trusts its simulated GPU; the
@@ -168,5 +172,51 @@ func TestSimulatedCPUAndGPUOverHTTPS(t *testing.T) {
 		if got := jsonString(d.Claims[k]); got != want {
 			t.Errorf("%s = %s, want %s", k, got, want)
 		}
+	}
+}
+
+// TestRealGPUWithStoredCollateralOverHTTPS: an air-gapped node (no --dev,
+// clock at the vector's time) with NVIDIA's collateral imported into its
+// store attests the real H100 over HTTPS once the provider accepts OCSP
+// answers judged at their own time.
+func TestRealGPUWithStoredCollateralOverHTTPS(t *testing.T) {
+	ctx := context.Background()
+	set := filepath.Join(vectors.Dir(t, "nvgpu"), "h100-550.90.07-complete")
+	n, c := startNode(t, t.TempDir(), func(cfg *Config) {
+		cfg.Dev = false
+		cfg.Clock = fixedClock{time.Date(2025, 10, 24, 12, 0, 0, 0, time.UTC)}
+	})
+	folder, err := nvgpu.LoadDir(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := NewGPUStore(n.store, nil).Import(ctx, folder, nil, "import"); err != nil || len(rows) != 9 {
+		t.Fatalf("import: %d rows, %v", len(rows), err)
+	}
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "h100", Settings: &client.Settings{GPU: &wire.GPUSettings{MaxRevocationAge: "2160h"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := os.ReadFile(filepath.Join(set, "evidence/test_raw_gpu_attestation_report.dat"))
+	chain, _ := os.ReadFile(filepath.Join(set, "evidence/hopperCertChain.txt"))
+	ev := []client.GPUEvidence{{Arch: "HOPPER", Certificate: base64.StdEncoding.EncodeToString(chain), Evidence: base64.StdEncoding.EncodeToString(report)}}
+	tok, err := c.AttestGPU(ctx, p.AttestURI, ev, "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb", client.AttestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := client.DecodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"x-nvidia-gpu-measres": "success", "x-avow-gpu-revocation-as-of": "2025-08-21T06:47:07Z",
+		"x-avow-gpu-ocsp-max-age": "2160h0m0s", "x-nvidia-gpu-hwmodel": "GH100 A01 GSP BROM",
+	} {
+		if got := jsonString(d.Claims[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	if d.Claims["x-avow-simulated"] != nil {
+		t.Error("a real GPU marked simulated")
 	}
 }

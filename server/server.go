@@ -203,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if builtinTypes {
 		// After the simulated platform: its folder holds the simulated GPU.
-		gpu, keys, err := gpuType(cfg)
+		gpu, keys, err := gpuType(cfg, st)
 		if err != nil {
 			return fail(err)
 		}

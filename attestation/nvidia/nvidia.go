@@ -126,7 +126,7 @@ type Evidence struct {
 func (*Evidence) TEE() string { return "nvgpu" }
 
 // ErrNonce is a request nonce that is not 32 bytes of hex.
-var ErrNonce = errs.New("invalid_request", "the GPU nonce must be 32 bytes in hex")
+var ErrNonce = errs.New("gpu_nonce_invalid", "the GPU nonce must be 32 bytes in hex")
 
 // Parse reads {"evidence": [...], "nonce": "hex"} (what the HTTP layer
 // hands a type whose evidence member is "evidence").

@@ -54,7 +54,7 @@ const (
 )
 
 // ErrComposite is composite evidence that cannot be read.
-var ErrComposite = errs.New("invalid_request", "the GPU evidence beside the quote is malformed")
+var ErrComposite = errs.New("composite_evidence_malformed", "the GPU evidence beside the quote is malformed")
 
 // ExtraFields names the members of composite requests.
 func (TdxVm) ExtraFields() []string { return []string{fieldITA, fieldTrustee} }

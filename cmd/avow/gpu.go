@@ -25,7 +25,7 @@ func newGPUCmd() *cobra.Command {
 		Use:   "gpu",
 		Short: "Verify NVIDIA confidential-GPU evidence offline",
 	}
-	cmd.AddCommand(newGPUVerifyCmd())
+	cmd.AddCommand(newGPUVerifyCmd(), newGPUCollateralCmd())
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -190,5 +191,34 @@ func TestSimGPUVerifyOffline(t *testing.T) {
 	code, out = runCLI(t, "gpu", "verify", ev, "--nonce", nonce, "--collateral", col, "-o", "json")
 	if got := decodeGPUOutput(t, out); code != 1 || got[0].Result != "gpu_chain_untrusted_root" {
 		t.Errorf("NVIDIA's roots: exit %d %s", code, out)
+	}
+}
+
+// TestGPUCollateralImportExport: a fetched folder imported into a store,
+// exported again, and the export verifies the complete H100 set; a folder
+// with a tampered RIM is refused (exit 1).
+func TestGPUCollateralImportExport(t *testing.T) {
+	set := gpuSet(t)
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "avow.db")
+	code, out := runCLI(t, "gpu", "collateral", "import", set, "--store", db)
+	if code != 0 || strings.Count(out, "rim ") != 2 || strings.Count(out, "ocsp ") != 7 {
+		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	exported := filepath.Join(dir, "export")
+	if code, _, errOut := runAvow(t, "gpu", "collateral", "export", "--store", db, "--out", exported); code != 0 || !strings.Contains(errOut, "wrote 9 items") {
+		t.Fatalf("export: exit %d %s", code, errOut)
+	}
+	code, out = runCLI(t, "gpu", "verify", filepath.Join(set, "evidence/hopperAttestationReport.txt"), "--certificate", filepath.Join(set, "evidence/hopperCertChain.txt"),
+		"--nonce", gpuNonce, "--collateral", exported, "--at", "2025-10-24T12:00:00Z", "--ocsp-max-age", "2160h")
+	if code != 0 {
+		t.Errorf("verify with the exported folder: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad")
+	os.MkdirAll(filepath.Join(bad, "rims"), 0o755)
+	doc, _ := os.ReadFile(filepath.Join(set, "rims", "NV_GPU_DRIVER_GH100_550.90.07.xml"))
+	os.WriteFile(filepath.Join(bad, "rims", "NV_GPU_DRIVER_GH100_550.90.07.xml"), bytes.Replace(doc, []byte(`Hash0="80161aac`), []byte(`Hash0="90161aac`), 1), 0o644)
+	if code, _, errOut := runAvow(t, "gpu", "collateral", "import", bad, "--store", db); code != 1 || !strings.Contains(errOut, "gpu_rim_signature_invalid") {
+		t.Errorf("tampered RIM: exit %d %s", code, errOut)
 	}
 }
