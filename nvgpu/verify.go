@@ -49,8 +49,12 @@ type Options struct {
 	// chain, nonce and FWID only and fail with ErrRevocationMissing.
 	Collateral Collateral
 
-	OCSPMode         OCSPMode
-	MaxRevocationAge time.Duration // OCSPAsOfThisUpdate: oldest acceptable thisUpdate, before Now
+	OCSPMode OCSPMode
+	// MaxRevocationAge bounds OCSPAsOfThisUpdate: an answer older than
+	// this at Now is stale. Zero means no bound — for forensics only;
+	// avow's CLI and NvidiaGpu judge answers at their own time only with
+	// a positive bound.
+	MaxRevocationAge time.Duration
 
 	RIMTime    time.Time // as-of time of RIM signer chains; zero: Now
 	ExpiredRIM ExpiredRIMPolicy
