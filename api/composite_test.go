@@ -189,3 +189,19 @@ func TestAttestTdxVmWithGPUTrustee(t *testing.T) {
 		t.Errorf("plain TdxVm carries GPU claims: %v", c)
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	for _, tc := range []struct {
+		s, name string
+		want    bool
+	}{
+		{`{"quote":"x","NVGPU":{}}`, "nvgpu", true},
+		{`{"quote":"x","additionalevidence":"{}"}`, "additionalEvidence", true},
+		{`{"quote":"nvgp"}`, "nvgpu", false},
+		{``, "nvgpu", false},
+	} {
+		if got := containsFold([]byte(tc.s), tc.name); got != tc.want {
+			t.Errorf("%s %s: %v", tc.s, tc.name, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -310,6 +311,17 @@ func extraMembers(req *service.AttestRequest, raw []byte, t attestation.Type) er
 	if !ok {
 		return nil
 	}
+	// Most requests carry none: skip the second decode unless a name is
+	// in the body (case-insensitively, as the members are matched).
+	present := false
+	for _, name := range xp.ExtraFields() {
+		if containsFold(raw, name) {
+			present = true
+		}
+	}
+	if !present {
+		return nil
+	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return ErrBadJSON.Wrapf("%v", err)
@@ -325,6 +337,21 @@ func extraMembers(req *service.AttestRequest, raw []byte, t attestation.Type) er
 		}
 	}
 	return nil
+}
+
+// containsFold reports whether s holds name in any case (ASCII).
+func containsFold(s []byte, name string) bool {
+	n := len(name)
+	if n == 0 {
+		return true
+	}
+	b, c := []byte(name), name[0]|0x20
+	for i := 0; i+n <= len(s); i++ {
+		if s[i]|0x20 == c && bytes.EqualFold(s[i:i+n], b) {
+			return true
+		}
+	}
+	return false
 }
 
 // withData adds the request's runtime and init-time data.
