@@ -11,6 +11,9 @@ require (
 
 require (
 	github.com/beevik/etree v1.8.1
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/go-sev-guest v0.15.0
 	github.com/google/logger v1.1.1 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect

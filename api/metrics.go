@@ -235,6 +235,9 @@ func routeOf(path string) string {
 	if isARMPath(path) {
 		return armRoute(path)
 	}
+	if path == "/ui" || strings.HasPrefix(path, "/ui/") {
+		return "/ui" // the console's static assets: one route
+	}
 	if rest, ok := strings.CutPrefix(path, "/providers/"); ok {
 		_, sub, _ := strings.Cut(rest, "/")
 		switch {
@@ -254,14 +257,15 @@ func routeOf(path string) string {
 	if rest, ok := strings.CutPrefix(path, "/management/"); ok {
 		parts := strings.Split(rest, "/")
 		switch parts[0] {
-		case "providers", "admin-tokens", "collateral", "audit", "collateral:refresh", "collateral:prune":
+		case "providers", "admin-tokens", "collateral", "audit", "collateral:refresh", "collateral:prune",
+			"whoami", "policy:check", "sim":
 		default:
 			return "other"
 		}
 		out := "/management/" + parts[0]
 		for _, p := range parts[1:] {
 			switch p {
-			case "keys", "keys:rotate", "refresh", "sources", "history", "bundle":
+			case "keys", "keys:rotate", "refresh", "sources", "history", "bundle", "playground", "quote":
 				out += "/" + p
 			default:
 				out += "/{id}"

@@ -26,6 +26,8 @@ type Options struct {
 	MetricsAccess string
 	// Limits on management rate and attestation concurrency.
 	Limits Limits
+	// Console configures the web console at /ui/ (see console.go).
+	Console ConsoleOptions
 	// Network declares the private networks and trusted proxies that
 	// publicNetworkAccess Disabled relies on (network.go).
 	Network NetworkOptions
@@ -42,7 +44,8 @@ func NewServer(svc *service.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{svc: svc, log: log, metrics: o.Metrics, metricsAccess: o.MetricsAccess, limits: l,
 		mgmtLimiter: newRateLimiter(l.ManagementRate, l.ManagementBurst, nil), attestSlots: newSemaphore(l.AttestConcurrency),
-		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory), network: o.Network}
+		workers: newSemaphore(l.AttestWorkers), attestBodies: newByteBudget(l.AttestBodyMemory), network: o.Network,
+		console: newConsole(svc, o.Console), sim: o.Console.Sim}
 }
 
 func (s *Server) metricsStart() {

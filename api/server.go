@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/service"
+	"github.com/avowhq/avow/sgxsim"
 )
 
 // Body limits.
@@ -37,6 +38,10 @@ type Server struct {
 	workers       semaphore
 	attestBodies  *byteBudget
 	network       NetworkOptions
+	// console serves /ui/ (nil when disabled); sim makes quotes in --dev
+	// (console.go).
+	console http.Handler
+	sim     *sgxsim.Platform
 	// attestHook, when set (tests), runs while an attestation holds its
 	// slot, before the pipeline.
 	attestHook func()
@@ -136,6 +141,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", []byte("ready\n"))
+	case consolePath(path):
+		s.serveConsole(w, r)
 	case isARMPath(path):
 		s.arm(w, r)
 	case strings.HasPrefix(path, "/providers/"):

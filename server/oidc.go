@@ -16,6 +16,10 @@ type OIDCConfig struct {
 	Audience  string            // required with Issuer
 	RoleClaim string            // default "roles"
 	RoleMap   map[string]string // claim value -> reader, policy-admin or owner
+	// ConsoleClientID is the web console's OAuth client id (avow serve
+	// --console-oidc-client-id): with Issuer, the console signs in with
+	// the issuer (server/console.go).
+	ConsoleClientID string
 	// HTTPClient fetches the issuer's metadata and keys (default: system
 	// roots, 10 s timeout; SSL_CERT_FILE adds a private CA).
 	HTTPClient *http.Client

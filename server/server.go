@@ -70,6 +70,8 @@ type Config struct {
 	// OIDC makes the node accept JWT bearer tokens of an OpenID issuer
 	// beside admin tokens (optional; see oidc.go).
 	OIDC OIDCConfig
+	// NoConsole turns the web console at /ui/ off (see console.go).
+	NoConsole bool
 
 	// Network declares the private networks (and trusted proxies) a
 	// provider with publicNetworkAccess Disabled answers to.
@@ -258,7 +260,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	go svc.RunAuditRetention(runCtx, cfg.Ops.retention(), time.Hour)
 	n.srv = &http.Server{
 		Handler: api.NewServer(svc, cfg.Logger, api.Options{Metrics: n.Metrics, MetricsAccess: cfg.Ops.metricsAccess(cfg.Dev),
-			Limits: cfg.Ops.Limits, Network: cfg.Network}),
+			Limits: cfg.Ops.Limits, Network: cfg.Network, Console: consoleOptions(cfg, sim)}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: orDefault(cfg.Ops.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(cfg.Ops.ReadTimeout, 30*time.Second),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
@@ -38,6 +39,47 @@ type AttestResult struct {
 	Token        string
 	Claims       map[string]any // the token's claims without iss/iat/nbf/exp/jti
 	Verification *attestation.Verified
+}
+
+// Attest verifies evidence for a provider and issues its token: quote
+// verification at the service's now with the stored collateral, the
+// provider's TCB and expiry settings, runtime/init-time data binding, the
+// policy, and the signature of the provider's active key.
+//
+// Every call is recorded: an attestation record in the audit log (written
+// asynchronously in batches, see AuditConfig) and the outcome reported to
+// the Observer.
+func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest) (*AttestResult, error) {
+	start := time.Now()
+	tr := AttestRecord{Provider: provider, Type: req.Type}
+	res, err := s.attest(ctx, provider, req, &tr)
+	tr.Duration = time.Since(start)
+	tr.Time = s.clock.Now()
+	tr.RequestID = RequestIDFrom(ctx)
+	tr.Outcome = OutcomeSuccess
+	if err != nil {
+		tr.Outcome, tr.FailureCode, tr.Message = OutcomeFailure, errorCode(err), truncate(errs.Detail(err))
+	}
+	if !tr.ProviderKnown {
+		tr.Provider = truncate(tr.Provider)
+	}
+	if !tr.TypeKnown {
+		tr.Type = truncate(tr.Type)
+	}
+	s.obs.Attested(tr)
+	switch {
+	case s.audit.cfg.Disabled:
+	case tr.PolicyHash != "":
+		// The attestation reached a provider's policy: a record of its own.
+		s.audit.record(attestationEntry(&tr))
+	default:
+		// Refused before any policy (unknown provider, malformed or
+		// unverifiable evidence, ...): anyone can send these, so they are
+		// counted per provider, type, code and minute, not recorded one by
+		// one.
+		s.audit.countRefused(&tr)
+	}
+	return res, err
 }
 
 // attest is Attest without the audit record and the outcome metrics (see

@@ -49,47 +49,6 @@ const (
 // unknown providers, messages) in audit records.
 const maxAuditText = 200
 
-// Attest verifies evidence for a provider and issues its token: quote
-// verification at the service's now with the stored collateral, the
-// provider's TCB and expiry settings, runtime/init-time data binding, the
-// policy, and the signature of the provider's active key.
-//
-// Every call is recorded: an attestation record in the audit log (written
-// asynchronously in batches, see AuditConfig) and the outcome reported to
-// the Observer.
-func (s *Service) Attest(ctx context.Context, provider string, req AttestRequest) (*AttestResult, error) {
-	start := time.Now()
-	tr := AttestRecord{Provider: provider, Type: req.Type}
-	res, err := s.attest(ctx, provider, req, &tr)
-	tr.Duration = time.Since(start)
-	tr.Time = s.clock.Now()
-	tr.RequestID = RequestIDFrom(ctx)
-	tr.Outcome = OutcomeSuccess
-	if err != nil {
-		tr.Outcome, tr.FailureCode, tr.Message = OutcomeFailure, errorCode(err), truncate(errs.Detail(err))
-	}
-	if !tr.ProviderKnown {
-		tr.Provider = truncate(tr.Provider)
-	}
-	if !tr.TypeKnown {
-		tr.Type = truncate(tr.Type)
-	}
-	s.obs.Attested(tr)
-	switch {
-	case s.audit.cfg.Disabled:
-	case tr.PolicyHash != "":
-		// The attestation reached a provider's policy: a record of its own.
-		s.audit.record(attestationEntry(&tr))
-	default:
-		// Refused before any policy (unknown provider, malformed or
-		// unverifiable evidence, ...): anyone can send these, so they are
-		// counted per provider, type, code and minute, not recorded one by
-		// one.
-		s.audit.countRefused(&tr)
-	}
-	return res, err
-}
-
 func (tr *AttestRecord) noteProvider(p store.Provider, attType string) {
 	if p.Name != "" {
 		tr.Provider, tr.ProviderKnown = p.Name, true

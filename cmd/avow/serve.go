@@ -94,6 +94,9 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "avow listening on %s\n", node.URL)
+			if !cfg.NoConsole {
+				fmt.Fprintf(out, "console at %s/ui/ (sign in with an admin token)\n", node.URL)
+			}
 			if d := node.Service.ProviderDomain(); d != "" {
 				fmt.Fprintf(out, "providers at %s\n", strings.Replace(node.Service.AttestURI("name"), "://name.", "://NAME.", 1))
 			}
@@ -157,6 +160,8 @@ logs "stopped" and exits 0. A second signal stops it at once.`,
 	f.StringVar(&cfg.StoreURL, "store", "", "store: sqlite:PATH or postgres://USER@HOST/DB (default $AVOW_STORE, else SQLite in the data folder)")
 	f.IntVar(&cfg.DBMaxConns, "db-max-conns", 10, "PostgreSQL: connection pool size of this node")
 	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "also accept JWT bearer tokens of this OpenID issuer (https URL, the tokens' exact iss)")
+	f.StringVar(&cfg.OIDC.ConsoleClientID, "console-oidc-client-id", "", "OAuth client id of the web console (a public client, redirect URI {public-url}/ui/): the console then offers sign-in with --oidc-issuer (authorization code with PKCE)")
+	f.BoolVar(&cfg.NoConsole, "no-console", false, "do not serve the web console at /ui/")
 	f.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "audience the issuer's tokens must carry (required with --oidc-issuer)")
 	f.StringVar(&cfg.OIDC.RoleClaim, "oidc-role-claim", "roles", "claim holding the caller's roles: string or array (a dotted name walks nested objects)")
 	f.StringToStringVar(&cfg.OIDC.RoleMap, "oidc-role-map", nil, "claim value=avow role pairs, e.g. Attestation.Owner=owner,Attestation.Reader=reader (default: reader, policy-admin and owner as themselves)")

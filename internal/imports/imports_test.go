@@ -32,7 +32,7 @@ var forbidden = []struct {
 }
 
 // stdOnly are packages that import nothing of the module.
-var stdOnly = []string{"wire", "errs"}
+var stdOnly = []string{"wire", "errs", "console"}
 
 func TestImportRules(t *testing.T) {
 	root := moduleRoot(t)
