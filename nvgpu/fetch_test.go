@@ -98,3 +98,34 @@ func TestFetchThenVerifyOffline(t *testing.T) {
 		t.Errorf("missing VBIOS RIM: %v", err)
 	}
 }
+
+// TestOnlineSource: verification asking the (fake) services directly,
+// each document once while it can be reused.
+func TestOnlineSource(t *testing.T) {
+	srv, calls := fakeNVIDIA(t)
+	now := mustTime(t, "2025-08-21T12:00:00Z")
+	on := &Online{Fetcher: Fetcher{RIMService: srv.URL + "/v1/rim/", OCSP: srv.URL + "/ocsp"}, Now: func() time.Time { return now }}
+	// The device answers are current at 2025-08-21, the RIM chains' are
+	// from 2025-10-24: judged at their own time with a bound, the
+	// verification at 2025-10-24 passes.
+	opts := Options{Now: mustTime(t, "2025-10-24T12:00:00Z"), Nonce: completeNonce(t), Collateral: on, OCSPMode: OCSPAsOfThisUpdate, MaxRevocationAge: 90 * 24 * time.Hour}
+	if _, err := Verify(context.Background(), completeEvidence(t), opts); err != nil {
+		t.Fatal(err)
+	}
+	// 2 RIMs, 3 device answers, the 2 signers' answers and the shared L3
+	// and L2 answers once.
+	first := *calls
+	if first != 9 {
+		t.Errorf("%d calls, want 9", first)
+	}
+	if _, err := Verify(context.Background(), completeEvidence(t), opts); err != nil {
+		t.Fatal(err)
+	}
+	if *calls != first {
+		t.Errorf("a second verification asked again: %d calls, then %d", first, *calls)
+	}
+	// A RIM the service does not have.
+	if docs, err := on.RIMs(context.Background(), "NV_GPU_DRIVER_GH100_1.2.3"); err == nil || docs != nil {
+		t.Errorf("missing RIM: %v %v", docs, err)
+	}
+}

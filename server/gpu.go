@@ -31,6 +31,10 @@ func gpuType(cfg Config, st store.Store) (nvidia.NvidiaGpu, [][]byte, error) {
 		cols = append(cols, st)
 		cfg.Logger.Info("GPU collateral loaded", "folder", cfg.GPUCollateral, "rims", len(st.RIMIDs()))
 	}
+	if cfg.GPUOnline || cfg.GPURIMService != "" || cfg.GPUOCSPURL != "" {
+		cols = append(cols, &nvgpu.Online{Fetcher: nvgpu.Fetcher{RIMService: cfg.GPURIMService, OCSP: cfg.GPUOCSPURL}, Now: now})
+		cfg.Logger.Info("GPU collateral: NVIDIA's services are asked for what is missing", "rim_service", orURL(cfg.GPURIMService, nvgpu.DefaultRIMServiceURL), "ocsp", orURL(cfg.GPUOCSPURL, nvgpu.DefaultOCSPURL))
+	}
 	var keys [][]byte
 	if cfg.Dev {
 		g, err := nvgpusim.Open(filepath.Join(cfg.SimDir, "gpu"), now())
@@ -47,4 +51,11 @@ func gpuType(cfg Config, st store.Store) (nvidia.NvidiaGpu, [][]byte, error) {
 	}
 	t.Collateral = cols
 	return t, keys, nil
+}
+
+func orURL(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }

@@ -9,11 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"
@@ -218,5 +222,61 @@ func TestRealGPUWithStoredCollateralOverHTTPS(t *testing.T) {
 	}
 	if d.Claims["x-avow-simulated"] != nil {
 		t.Error("a real GPU marked simulated")
+	}
+}
+
+// TestRealGPUOnline: a node with --gpu-online (here a loopback mirror of
+// NVIDIA's services serving the vectors' RIMs and OCSP answers) attests
+// the real H100 without imported collateral.
+func TestRealGPUOnline(t *testing.T) {
+	ctx := context.Background()
+	set := filepath.Join(vectors.Dir(t, "nvgpu"), "h100-550.90.07-complete")
+	answers := map[string][]byte{}
+	files, _ := filepath.Glob(filepath.Join(set, "ocsp", "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		der, _ := nvgpu.DecodeOCSP(b)
+		keys, _ := nvgpu.ResponseKeys(der)
+		answers[keys[0].Serial] = der
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/rim/{id}", func(w http.ResponseWriter, r *http.Request) {
+		doc, err := os.ReadFile(filepath.Join(set, "rims", r.PathValue("id")+".xml"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"rim": base64.StdEncoding.EncodeToString(doc)})
+	})
+	mux.HandleFunc("POST /ocsp", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := ocsp.ParseRequest(body)
+		if err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		w.Write(answers[strings.ToUpper(req.SerialNumber.Text(16))])
+	})
+	mirror := httptest.NewServer(mux)
+	defer mirror.Close()
+	_, c := startNode(t, t.TempDir(), func(cfg *Config) {
+		cfg.Dev = false
+		cfg.Clock = fixedClock{time.Date(2025, 10, 24, 12, 0, 0, 0, time.UTC)}
+		cfg.GPURIMService, cfg.GPUOCSPURL = mirror.URL+"/v1/rim/", mirror.URL+"/ocsp"
+	})
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "online", Settings: &client.Settings{GPU: &wire.GPUSettings{MaxRevocationAge: "2160h"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := os.ReadFile(filepath.Join(set, "evidence/test_raw_gpu_attestation_report.dat"))
+	chain, _ := os.ReadFile(filepath.Join(set, "evidence/hopperCertChain.txt"))
+	ev := []client.GPUEvidence{{Arch: "HOPPER", Certificate: base64.StdEncoding.EncodeToString(chain), Evidence: base64.StdEncoding.EncodeToString(report)}}
+	tok, err := c.AttestGPU(ctx, p.AttestURI, ev, "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb", client.AttestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := client.DecodeToken(tok)
+	if jsonString(d.Claims["x-nvidia-gpu-measres"]) != "success" {
+		t.Errorf("claims %v", d.Claims)
 	}
 }

@@ -56,12 +56,17 @@ type Config struct {
 	// GPUCollateral is a folder of NVIDIA RIMs and OCSP answers (as avow
 	// collateral fetch nvidia writes it) NvidiaGpu verifies with.
 	GPUCollateral string
-	SimDir        string // simulated platform folder for Dev
-	StoreURL      string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
-	DBMaxConns    int    // PostgreSQL connection pool bound (0: the default)
-	Clock         service.Clock
-	Logger        *slog.Logger
-	Ops           Operations // audit, metrics, limits (see ops.go)
+	// GPUOnline asks NVIDIA's RIM service and OCSP responder (or
+	// GPURIMService and GPUOCSPURL) for what the store and the folder lack
+	// (a node with a way out; NVIDIA's terms apply, docs/gpu.md).
+	GPUOnline                 bool
+	GPURIMService, GPUOCSPURL string
+	SimDir                    string // simulated platform folder for Dev
+	StoreURL                  string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
+	DBMaxConns                int    // PostgreSQL connection pool bound (0: the default)
+	Clock                     service.Clock
+	Logger                    *slog.Logger
+	Ops                       Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
 	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
