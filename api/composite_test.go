@@ -122,6 +122,17 @@ func TestAttestTdxVmWithGPUITA(t *testing.T) {
 	if r := tdxAttest(t, e, "2025-06-01", map[string]any{"quote": body["quote"], "runtimeData": body["runtimeData"], "nvgpu": nv3}); r.status != 400 || !strings.Contains(string(r.body), "gpu_measurement_mismatch") {
 		t.Errorf("mismatched GPU: %d %s", r.status, r.body)
 	}
+	// TdxVm's GPU settings reach the GPUs beside the quote.
+	owner := &service.Principal{ID: "t", Role: store.RoleOwner}
+	if _, err := e.svc.UpdateProviderSettings(context.Background(), owner, "contoso", service.ProviderSettings{TypeSettings: map[string]map[string]string{"TdxVm": {"gpuMaxRevocationAge": "168h"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimsOf(t, tdxAttest(t, e, "2025-06-01", body)); c["x-avow-gpu-ocsp-max-age"] != "168h0m0s" {
+		t.Errorf("TdxVm gpu setting: %v", c["x-avow-gpu-ocsp-max-age"])
+	}
+	if _, err := e.svc.UpdateProviderSettings(context.Background(), owner, "contoso", service.ProviderSettings{TypeSettings: map[string]map[string]string{"TdxVm": {"gpuMaxRevocationAge": "soon"}}}); err == nil {
+		t.Error("a bad TdxVm gpu setting was accepted")
+	}
 	// Both conventions at once.
 	if r := tdxAttest(t, e, "2025-06-01", map[string]any{"quote": body["quote"], "nvgpu": nvgpu, "additionalEvidence": "{}"}); r.status != 400 {
 		t.Errorf("both conventions: %d %s", r.status, r.body)

@@ -21,22 +21,10 @@ func providerOut(v *service.ProviderView) wire.Provider {
 		Settings: wire.Settings{AcceptedTCBStatuses: v.Settings.AcceptedTCBStatuses,
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
 			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
-			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)), GPU: gpuOut(v.Settings)},
+			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)),
+			TypeSettings:                 service.TypeSettings(v.Settings)},
 		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
-}
-
-// gpuOut shows the GPU settings when either is not the default.
-func gpuOut(s store.Settings) *wire.GPUSettings {
-	age, pol := service.GPU(s)
-	if age == 0 && pol == "refuse" {
-		return nil
-	}
-	g := &wire.GPUSettings{ExpiredRimCertificates: pol}
-	if age > 0 {
-		g.MaxRevocationAge = age.String()
-	}
-	return g
 }
 
 // disabledOnly shows an Enabled/Disabled setting only when it is not the
@@ -61,7 +49,8 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	if in == nil {
 		return nil, nil
 	}
-	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources}
+	out := &service.ProviderSettings{AcceptedTCBStatuses: in.AcceptedTCBStatuses, CollateralSources: in.CollateralSources,
+		TypeSettings: in.TypeSettings}
 	if in.PublicNetworkAccess != "" {
 		out.PublicNetworkAccess = &in.PublicNetworkAccess
 	}
@@ -71,20 +60,6 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm
 		out.TokenAlgorithm = &alg
-	}
-	if g := in.GPU; g != nil {
-		out.GPU = &service.GPUSettings{}
-		if g.MaxRevocationAge != "" {
-			d, err := time.ParseDuration(g.MaxRevocationAge)
-			if err != nil {
-				return nil, ErrBadJSON.Wrapf("gpu.maxRevocationAge %q is not a duration like 720h", g.MaxRevocationAge)
-			}
-			out.GPU.MaxRevocationAge = &d
-		}
-		if g.ExpiredRimCertificates != "" {
-			p := g.ExpiredRimCertificates
-			out.GPU.ExpiredRIMCertificates = &p
-		}
 	}
 	if in.CollateralGracePeriod != "" {
 		d, err := time.ParseDuration(in.CollateralGracePeriod)

@@ -56,13 +56,12 @@ func TestAttestNvidiaGpu(t *testing.T) {
 
 	// The owner allows OCSP answers up to 90 days old (an air-gapped server).
 	owner := &service.Principal{ID: "t", Role: store.RoleOwner}
-	age := 2160 * time.Hour
-	if _, err := e.svc.UpdateProviderSettings(context.Background(), owner, "contoso", service.ProviderSettings{GPU: &service.GPUSettings{MaxRevocationAge: &age}}); err != nil {
+	if _, err := e.svc.UpdateProviderSettings(context.Background(), owner, "contoso", service.ProviderSettings{TypeSettings: map[string]map[string]string{"NvidiaGpu": {"maxRevocationAge": "2160h"}}}); err != nil {
 		t.Fatal(err)
 	}
 	g := e.do(t, "GET", "/management/providers/contoso", e.reader, nil)
 	var pv wire.Provider
-	if err := json.Unmarshal(g.body, &pv); err != nil || pv.Settings.GPU == nil || pv.Settings.GPU.MaxRevocationAge != "2160h0m0s" || pv.Settings.GPU.ExpiredRimCertificates != "refuse" {
+	if err := json.Unmarshal(g.body, &pv); err != nil || pv.Settings.TypeSettings["NvidiaGpu"]["maxRevocationAge"] != "2160h" {
 		t.Errorf("provider settings: %s", g.body)
 	}
 	r = attest(map[string]any{"evidence": []any{item, item}, "nonce": nonce})

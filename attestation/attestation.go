@@ -87,9 +87,18 @@ type Env struct {
 	// interface of its evidence family (dcapquote.Collateral for Intel
 	// DCAP quotes) and refuses the evidence when the service has none.
 	Collateral any
-	// Settings are the provider's extra settings (JSON, possibly empty):
-	// a type with settings of its own reads them here (NvidiaGpu's "gpu").
-	Settings []byte
+	// Settings are the provider's settings for this type (typeSettings
+	// in the provider's settings), checked when they were set
+	// (SettingsChecker); nil when it has none.
+	Settings map[string]string
+}
+
+// SettingsChecker is implemented by a type that takes provider settings
+// (typeSettings: {"SevSnpVm": {"minimumTcb": "…"}}): the service refuses a
+// setting the type does not accept when a provider's settings change, so
+// Verify reads only checked values.
+type SettingsChecker interface {
+	CheckSetting(key, value string) error
 }
 
 // Verified is verified evidence: the facts the service judges by the

@@ -21,17 +21,16 @@ type codeDef struct {
 	code, message, pos string
 }
 
-// moduleCodes parses every non-test Go file of the module (errs' parent
-// folder) and returns the errs.New calls whose code and message are string
-// literals, and the positions of those that are not.
-func moduleCodes(t *testing.T) (defs []codeDef, other []string) {
+// moduleFiles parses every non-test Go file of the module (errs' parent
+// folder; hidden folders, testdata and node_modules left out) and calls fn
+// with each.
+func moduleFiles(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File) error) error {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fset := token.NewFileSet()
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -48,6 +47,21 @@ func moduleCodes(t *testing.T) (defs []codeDef, other []string) {
 		if err != nil {
 			return err
 		}
+		return fn(path, f)
+	})
+}
+
+// moduleCodes parses every non-test Go file of the module (errs' parent
+// folder) and returns the errs.New calls whose code and message are string
+// literals, and the positions of those that are not.
+func moduleCodes(t *testing.T) (defs []codeDef, other []string) {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	err = moduleFiles(t, fset, func(path string, f *ast.File) error {
 		errsName := ""
 		for _, imp := range f.Imports {
 			if imp.Path.Value == `"github.com/avowhq/avow/errs"` {

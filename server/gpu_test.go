@@ -24,7 +24,6 @@ import (
 	"github.com/avowhq/avow/nvgpu"
 	"github.com/avowhq/avow/nvgpu/nvgpusim"
 	"github.com/avowhq/avow/sgxsim"
-	"github.com/avowhq/avow/wire"
 )
 
 // TestSimulatedGPUOverHTTPS: a --dev node trusts its simulated GPU; the
@@ -197,7 +196,7 @@ func TestRealGPUWithStoredCollateralOverHTTPS(t *testing.T) {
 	if rows, err := NewGPUStore(n.store, nil).Import(ctx, folder, nil, "import"); err != nil || len(rows) != 9 {
 		t.Fatalf("import: %d rows, %v", len(rows), err)
 	}
-	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "h100", Settings: &client.Settings{GPU: &wire.GPUSettings{MaxRevocationAge: "2160h"}}})
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "h100", Settings: &client.Settings{TypeSettings: map[string]map[string]string{"NvidiaGpu": {"maxRevocationAge": "2160h"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +263,7 @@ func TestRealGPUOnline(t *testing.T) {
 		cfg.Clock = fixedClock{time.Date(2025, 10, 24, 12, 0, 0, 0, time.UTC)}
 		cfg.GPURIMService, cfg.GPUOCSPURL = mirror.URL+"/v1/rim/", mirror.URL+"/ocsp"
 	})
-	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "online", Settings: &client.Settings{GPU: &wire.GPUSettings{MaxRevocationAge: "2160h"}}})
+	p, err := c.CreateProvider(ctx, client.CreateProviderRequest{Name: "online", Settings: &client.Settings{TypeSettings: map[string]map[string]string{"NvidiaGpu": {"maxRevocationAge": "2160h"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,15 +42,8 @@ func TPMAttestationAuthentication(s store.Settings) string {
 }
 
 func enabledSetting(s store.Settings, member string) string {
-	if len(s.Extra) == 0 {
-		return AccessEnabled
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(s.Extra, &m) != nil {
-		return AccessEnabled
-	}
 	var v string
-	if json.Unmarshal(m[member], &v) != nil || v != AccessDisabled {
+	if !extraMember(s.Extra, member, &v) || v != AccessDisabled {
 		return AccessEnabled
 	}
 	return AccessDisabled
@@ -71,22 +64,10 @@ func canonicalAccess(field, v string) (string, error) {
 // withEnabledSetting sets member of Extra to Disabled, or removes it for
 // Enabled (the default), keeping the other members.
 func withEnabledSetting(extra json.RawMessage, member, v string) (json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(extra) > 0 {
-		if err := json.Unmarshal(extra, &m); err != nil || m == nil {
-			m = map[string]json.RawMessage{}
-		}
-	}
 	if v == AccessEnabled {
-		delete(m, member)
-	} else {
-		b, _ := json.Marshal(v)
-		m[member] = b
+		return withExtraMember(extra, member, nil)
 	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(m)
+	return withExtraMember(extra, member, v)
 }
 
 // accessSettings applies the two access members of in to out.

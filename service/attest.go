@@ -115,7 +115,7 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	now := s.clock.Now()
 	start := time.Now()
 	col := s.collateralAccess(p)
-	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col, Settings: p.Settings.Extra})
+	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col, Settings: TypeSettings(p.Settings)[typ.Name()]})
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err

@@ -30,15 +30,8 @@ const maxProviderSources = 16
 // CollateralSources returns a provider's collateralSources setting; nil
 // when the provider uses the deployment's sources.
 func CollateralSources(s store.Settings) []string {
-	if len(s.Extra) == 0 {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(s.Extra, &m) != nil {
-		return nil
-	}
 	var out []string
-	if json.Unmarshal(m[collateralSourcesMember], &out) != nil || len(out) == 0 {
+	if !extraMember(s.Extra, collateralSourcesMember, &out) || len(out) == 0 {
 		return nil
 	}
 	return out
@@ -47,25 +40,10 @@ func CollateralSources(s store.Settings) []string {
 // withCollateralSources sets the collateralSources member of Extra (an
 // empty list removes it), keeping the other members.
 func withCollateralSources(extra json.RawMessage, specs []string) (json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(extra) > 0 {
-		if err := json.Unmarshal(extra, &m); err != nil || m == nil {
-			m = map[string]json.RawMessage{}
-		}
-	}
 	if len(specs) == 0 {
-		delete(m, collateralSourcesMember)
-	} else {
-		b, err := json.Marshal(specs)
-		if err != nil {
-			return nil, err
-		}
-		m[collateralSourcesMember] = b
+		return withExtraMember(extra, collateralSourcesMember, nil)
 	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(m)
+	return withExtraMember(extra, collateralSourcesMember, specs)
 }
 
 // checkCollateralSources validates a collateralSources setting

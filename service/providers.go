@@ -88,8 +88,10 @@ type ProviderSettings struct {
 	// properties, "Enabled" (the default) or "Disabled" (access.go).
 	PublicNetworkAccess          *string
 	TPMAttestationAuthentication *string
-	// GPU are the settings for NVIDIA GPU evidence (NvidiaGpu).
-	GPU *GPUSettings
+	// TypeSettings change the settings of the attestation types named:
+	// each type's settings are replaced (an empty map removes them);
+	// types not named keep theirs (typesettings.go).
+	TypeSettings map[string]map[string]string
 }
 
 // ProviderView is a provider as the API shows it.
@@ -142,8 +144,8 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 		}
 		out.Extra = extra
 	}
-	if in.GPU != nil {
-		extra, err := withGPU(out.Extra, in.GPU)
+	if in.TypeSettings != nil {
+		extra, err := s.withTypeSettings(out, in.TypeSettings)
 		if err != nil {
 			return out, err
 		}

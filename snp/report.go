@@ -3,7 +3,10 @@ package snp
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
+	"strings"
 
+	"github.com/avowhq/avow/errs"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -124,4 +127,37 @@ func (t TCB) AtLeast(min TCB) bool {
 
 func (t TCB) String() string {
 	return fmt.Sprintf("fmc=%d bootloader=%d tee=%d snp=%d microcode=%d", t.FMC, t.Bootloader, t.TEE, t.SNP, t.Microcode)
+}
+
+// ErrTCBSpec is a minimum TCB that is not "bl=N,tee=N,snp=N,ucode=N".
+var ErrTCBSpec = errs.New("snp_tcb_invalid", "the SEV-SNP TCB is not written as bl=N,tee=N,snp=N,ucode=N (and fmc=N on Turin), each N from 0 to 255")
+
+// ParseTCB reads a TCB written as bl=N,tee=N,snp=N,ucode=N (fmc=N for
+// Turin; the long names bootloader and microcode also work), as
+// avow serve --snp-minimum-tcb and a provider's minimumTcb take it. A part
+// left out is 0.
+func ParseTCB(s string) (TCB, error) {
+	var t TCB
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 8)
+		if !ok || err != nil {
+			return t, ErrTCBSpec.Wrapf("%q", s)
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "bl", "bootloader":
+			t.Bootloader = uint8(n)
+		case "tee":
+			t.TEE = uint8(n)
+		case "snp":
+			t.SNP = uint8(n)
+		case "ucode", "microcode":
+			t.Microcode = uint8(n)
+		case "fmc":
+			t.FMC = uint8(n)
+		default:
+			return t, ErrTCBSpec.Wrapf("%q: unknown part %q", s, k)
+		}
+	}
+	return t, nil
 }

@@ -2,8 +2,9 @@ package store
 
 import "encoding/json"
 
-// Column encodings the SQL stores (sqlite, postgres) share: the same
-// values go into the same columns whatever the dialect.
+// Column encodings of the SQL store (store/sqlstore, for sqlite and
+// postgres): the same values go into the same columns whatever the
+// dialect.
 
 // JSONColumn is v encoded as JSON text for a column, or SQL NULL when
 // isNil.

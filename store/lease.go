@@ -19,19 +19,14 @@ import (
 // expired. A holder gives its lease up with ttl 0. ErrInvalid for an empty
 // name or holder or a negative ttl.
 //
-// store/sqlite implements it with a table created on first use. A
-// PostgreSQL backend implements it in one statement, with the same
-// meaning:
+// store/sqlstore implements it for both SQL backends with one upsert of a
+// leases row (the dialect's statement; PostgreSQL's, on the database's
+// clock):
 //
-//	CREATE TABLE IF NOT EXISTS leases (
-//		name       text PRIMARY KEY,
-//		holder     text NOT NULL,
-//		expires_at timestamptz NOT NULL
-//	);
 //	INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + $3 * interval '1 microsecond')
 //	ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
 //		WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= now()
-//	RETURNING holder;  -- a row: holder holds the lease; no row: someone else does
+//	-- one row touched: holder holds the lease; none: someone else does
 //
 // Leases are not cached state: taking one does not move ChangeVersion.
 type Leaser interface {

@@ -3,9 +3,10 @@
 // token signing keys, admin tokens, Intel collateral, the audit log, and a
 // change counter for cache invalidation.
 //
-// Only the store knows SQL. The interface here is implemented by
-// store/sqlite (embedded, the default) and store/postgres (several nodes);
-// both must pass the one conformance suite in store/storetest.
+// Only the store knows SQL. The interface here is implemented once, by
+// store/sqlstore, for store/sqlite (embedded, the default) and
+// store/postgres (several nodes), each through a small dialect; both must
+// pass the one conformance suite in store/storetest.
 //
 // # Conventions
 //

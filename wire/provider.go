@@ -20,6 +20,11 @@ type Settings struct {
 	// against the provider: PCCS URLs, "pcs" or "pcs:URL", bundle files or
 	// folders on the server, tried in order.
 	CollateralSources []string `json:"collateralSources,omitempty"`
+	// TypeSettings are the provider's settings per attestation type
+	// ({"SevSnpVm": {"minimumTcb": "bl=3,tee=0,snp=8,ucode=115"}}). On
+	// update, a type named here gets exactly these settings ({} removes
+	// them); types not named keep theirs.
+	TypeSettings map[string]map[string]string `json:"typeSettings,omitempty"`
 	// UseDeploymentSources, on update, makes the client send
 	// "collateralSources": [] (which omitempty cannot say): the provider
 	// goes back to the deployment's sources. Not itself on the wire.
@@ -30,19 +35,8 @@ type Settings struct {
 	// provider's data plane to all but the server's private networks.
 	PublicNetworkAccess          string `json:"publicNetworkAccess,omitempty"`
 	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication,omitempty"`
-	// GPU are the settings for NVIDIA GPU evidence (NvidiaGpu); absent
-	// in answers when both are the defaults.
-	GPU *GPUSettings `json:"gpu,omitempty"`
 }
 
-// GPUSettings: maxRevocationAge, a Go duration ("720h"; "0s": OCSP answers
-// must be current at the verification time), judges each OCSP answer at
-// its own thisUpdate and accepts it while younger than this;
-// expiredRimCertificates is "refuse" (the default) or "allow".
-type GPUSettings struct {
-	MaxRevocationAge       string `json:"maxRevocationAge,omitempty"`
-	ExpiredRimCertificates string `json:"expiredRimCertificates,omitempty"`
-}
 
 // Provider is an attestation provider as the management API returns it.
 type Provider struct {

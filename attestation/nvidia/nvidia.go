@@ -55,8 +55,14 @@ type Collateral interface {
 	NvidiaCollateral() nvgpu.Collateral
 }
 
-// Settings are a provider's GPU settings, kept in its extra settings as
-// {"gpu": {"maxRevocationAge": "720h", "expiredRimCertificates": "allow"}}.
+// The provider settings of NvidiaGpu (typeSettings: {"NvidiaGpu":
+// {"maxRevocationAge": "168h", "expiredRimCertificates": "allow"}}).
+const (
+	SettingMaxRevocationAge       = "maxRevocationAge"
+	SettingExpiredRIMCertificates = "expiredRimCertificates"
+)
+
+// Settings are a provider's GPU settings.
 type Settings struct {
 	// MaxRevocationAge > 0 judges each OCSP answer at its own thisUpdate
 	// and accepts it while younger than this at the verification time (an
@@ -68,38 +74,38 @@ type Settings struct {
 	AllowExpiredRIMCerts bool
 }
 
-type settingsJSON struct {
-	GPU *struct {
-		MaxRevocationAge       string `json:"maxRevocationAge,omitempty"`
-		ExpiredRimCertificates string `json:"expiredRimCertificates,omitempty"`
-	} `json:"gpu,omitempty"`
-}
-
-// ParseSettings reads the GPU settings from a provider's extra settings.
-func ParseSettings(extra json.RawMessage) (Settings, error) {
+// ParseSettings reads the GPU settings of a provider (attestation.Env.
+// Settings); an unknown key or a bad value is an error.
+func ParseSettings(kv map[string]string) (Settings, error) {
 	var s Settings
-	if len(extra) == 0 {
-		return s, nil
-	}
-	var v settingsJSON
-	if err := json.Unmarshal(extra, &v); err != nil || v.GPU == nil {
-		return s, nil // not an object, or no GPU settings: the defaults
-	}
-	if a := v.GPU.MaxRevocationAge; a != "" {
-		d, err := time.ParseDuration(a)
-		if err != nil || d < 0 {
-			return s, attestation.ErrInvalidRequest.Wrapf("gpu.maxRevocationAge %q is not a duration", a)
+	for k, v := range kv {
+		switch k {
+		case SettingMaxRevocationAge:
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return s, attestation.ErrInvalidRequest.Wrapf("%s %q is not a duration such as 0s or 168h", k, v)
+			}
+			s.MaxRevocationAge = d
+		case SettingExpiredRIMCertificates:
+			switch strings.ToLower(v) {
+			case "refuse":
+			case "allow":
+				s.AllowExpiredRIMCerts = true
+			default:
+				return s, attestation.ErrInvalidRequest.Wrapf("%s %q is neither allow nor refuse", k, v)
+			}
+		default:
+			return s, attestation.ErrInvalidRequest.Wrapf("NvidiaGpu has no setting %q (%s, %s)", k, SettingMaxRevocationAge, SettingExpiredRIMCertificates)
 		}
-		s.MaxRevocationAge = d
-	}
-	switch strings.ToLower(v.GPU.ExpiredRimCertificates) {
-	case "", "refuse":
-	case "allow":
-		s.AllowExpiredRIMCerts = true
-	default:
-		return s, attestation.ErrInvalidRequest.Wrapf("gpu.expiredRimCertificates %q is neither allow nor refuse", v.GPU.ExpiredRimCertificates)
 	}
 	return s, nil
+}
+
+// CheckSetting accepts maxRevocationAge (a Go duration) and
+// expiredRimCertificates (allow or refuse).
+func (NvidiaGpu) CheckSetting(key, value string) error {
+	_, err := ParseSettings(map[string]string{key: value})
+	return err
 }
 
 // NvidiaGpu is the attestation type. The zero value trusts NVIDIA's roots
@@ -111,7 +117,10 @@ type NvidiaGpu struct {
 	RIMRoots    []*x509.Certificate
 }
 
-var _ attestation.Type = NvidiaGpu{}
+var (
+	_ attestation.Type            = NvidiaGpu{}
+	_ attestation.SettingsChecker = NvidiaGpu{}
+)
 
 func (NvidiaGpu) Name() string          { return Name }
 func (NvidiaGpu) EvidenceField() string { return "evidence" }

@@ -59,7 +59,7 @@ func TestNvidiaGpuCompleteH100(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := attestation.Env{Now: at, Settings: []byte(`{"tokenAlgorithm":"RS256","gpu":{"maxRevocationAge":"2160h"}}`)}
+	env := attestation.Env{Now: at, Settings: map[string]string{SettingMaxRevocationAge: "2160h"}}
 	v, err := gt.Verify(context.Background(), ev, env)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestNvidiaGpuBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := gt.Verify(context.Background(), ev, attestation.Env{Now: at, Settings: []byte(`{"gpu":{"maxRevocationAge":"2160h","expiredRimCertificates":"allow"}}`)})
+	v, err := gt.Verify(context.Background(), ev, attestation.Env{Now: at, Settings: map[string]string{SettingMaxRevocationAge: "2160h", SettingExpiredRIMCertificates: "allow"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +118,18 @@ func TestNvidiaGpuBinding(t *testing.T) {
 	if _, err := gt.Claims(v, &attestation.Data{Bytes: []byte(`{"k":1}`), DataType: "JSON"}, nil); !errors.Is(err, attestation.ErrRuntimeDataMismatch) {
 		t.Errorf("runtime data the nonce does not hash: %v", err)
 	}
-	for _, bad := range []string{`{"gpu":{"maxRevocationAge":"soon"}}`, `{"gpu":{"expiredRimCertificates":"maybe"}}`} {
-		if _, err := gt.Verify(context.Background(), ev, attestation.Env{Now: at, Settings: []byte(bad)}); !errors.Is(err, attestation.ErrInvalidRequest) {
-			t.Errorf("%s: %v", bad, err)
+	for _, bad := range []map[string]string{{SettingMaxRevocationAge: "soon"}, {SettingExpiredRIMCertificates: "maybe"}, {"minimumTcb": "x"}} {
+		if _, err := gt.Verify(context.Background(), ev, attestation.Env{Now: at, Settings: bad}); !errors.Is(err, attestation.ErrInvalidRequest) {
+			t.Errorf("%v: %v", bad, err)
 		}
+		for k, v := range bad {
+			if err := gt.CheckSetting(k, v); err == nil {
+				t.Errorf("CheckSetting(%s, %s) accepted", k, v)
+			}
+		}
+	}
+	if err := gt.CheckSetting(SettingMaxRevocationAge, "168h"); err != nil {
+		t.Error(err)
 	}
 	for _, bad := range [][]byte{[]byte(`{}`), []byte(`{"evidence":"x"}`), []byte(`{"evidence":[]}`), []byte(`{"evidence":[{"arch":"AMPERE"}]}`)} {
 		if _, err := gt.Parse(bad); err == nil {

@@ -110,6 +110,15 @@ func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attes
 	if m := cfg.MinimumTCB; m != nil && !res.ReportedTCB.AtLeast(*m) {
 		status = StatusOutOfDate
 	}
+	if spec, ok := env.Settings[SettingMinimumTCB]; ok {
+		m, err := snp.ParseTCB(spec) // checked when the provider's settings were set
+		if err != nil {
+			return nil, err
+		}
+		if !res.ReportedTCB.AtLeast(m) {
+			status = StatusOutOfDate
+		}
+	}
 	return &attestation.Verified{
 		Evidence:     e,
 		PlatformID:   fmt.Sprintf("%s/%016x", res.Product, res.Report.Proto.GetReportedTcb()),
@@ -118,6 +127,21 @@ func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attes
 		RootKey:      res.Root.KeyHash[:],
 		Result:       res,
 	}, nil
+}
+
+// SettingMinimumTCB is the provider setting (typeSettings.SevSnpVm) of the
+// lowest REPORTED_TCB the provider calls UpToDate, beside the server's
+// --snp-minimum-tcb: a TCB below either is OutOfDate, which the provider's
+// acceptedTcbStatuses then refuses (or, listed there, accepts visibly).
+const SettingMinimumTCB = "minimumTcb"
+
+// CheckSetting accepts minimumTcb written as bl=N,tee=N,snp=N,ucode=N.
+func (SevSnpVm) CheckSetting(key, value string) error {
+	if key != SettingMinimumTCB {
+		return attestation.ErrInvalidRequest.Wrapf("SevSnpVm has no setting %q (it has %s)", key, SettingMinimumTCB)
+	}
+	_, err := snp.ParseTCB(value)
+	return err
 }
 
 // Claims returns MAA's SevSnpVm claims with the request's runtime and

@@ -184,3 +184,55 @@ func TestHCLAsReport(t *testing.T) {
 		t.Errorf("a whole request as the report member: %v", err)
 	}
 }
+
+// TestProviderMinimumTCB: a provider's typeSettings.SevSnpVm.minimumTcb
+// makes the reports below it OutOfDate for that provider only, beside the
+// server's minimum; bad settings are refused when they are set, and {}
+// removes them.
+func TestProviderMinimumTCB(t *testing.T) {
+	report, runtime, at := s04(t) // REPORTED_TCB microcode 40; the server's minimum is 40
+	s := newService(t, at)
+	ctx := context.Background()
+	if _, err := s.CreateProvider(ctx, owner, service.ProviderRequest{Name: "fabrikam"}); err != nil {
+		t.Fatal(err)
+	}
+	req := service.AttestRequest{Type: sevsnp.Name, Evidence: report, RuntimeData: &service.Data{Bytes: runtime, DataType: "JSON"}}
+	set := func(name string, ts map[string]map[string]string) (*service.ProviderView, error) {
+		return s.UpdateProviderSettings(ctx, owner, name, service.ProviderSettings{TypeSettings: ts})
+	}
+	v, err := set("contoso", map[string]map[string]string{"sevsnpvm": {sevsnp.SettingMinimumTCB: "bl=0,tee=0,snp=0,ucode=41"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := service.TypeSettings(v.Settings); got["SevSnpVm"]["minimumTcb"] != "bl=0,tee=0,snp=0,ucode=41" {
+		t.Errorf("stored type settings %v (the type's name is canonical)", got)
+	}
+	if _, err := s.Attest(ctx, "contoso", req); !errors.Is(err, service.ErrTCBNotAccepted) {
+		t.Errorf("below the provider's minimum: %v", err)
+	}
+	if _, err := s.Attest(ctx, "fabrikam", req); err != nil {
+		t.Errorf("another provider: %v", err)
+	}
+	accept := append(append([]string(nil), service.DefaultAcceptedTCBStatuses...), sevsnp.StatusOutOfDate)
+	if _, err := s.UpdateProviderSettings(ctx, owner, "contoso", service.ProviderSettings{AcceptedTCBStatuses: accept}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Attest(ctx, "contoso", req); err != nil || res.Verification.TCBStatus != sevsnp.StatusOutOfDate {
+		t.Errorf("OutOfDate accepted by the provider: %v", err)
+	}
+	for _, bad := range []map[string]map[string]string{
+		{"SevSnpVm": {"minimumTcb": "ucode=256"}},
+		{"SevSnpVm": {"minimumTcb": "lots"}},
+		{"SevSnpVm": {"maximumTcb": "ucode=1"}},
+		{"SgxEnclave": {"minimumTcb": "ucode=1"}},
+		{"NoSuchType": {"a": "b"}},
+	} {
+		if _, err := set("contoso", bad); !errors.Is(err, service.ErrInvalidRequest) {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+	v, err = set("contoso", map[string]map[string]string{"SevSnpVm": {}})
+	if err != nil || service.TypeSettings(v.Settings) != nil {
+		t.Fatalf("removing: %v %v", service.TypeSettings(v.Settings), err)
+	}
+}

@@ -159,7 +159,9 @@ func (t TdxVm) verifyComposite(ctx context.Context, ce *compositeEvidence, env a
 		}
 		gev.Nonce = sum[:]
 	}
-	gpu, err := t.GPU.Verify(ctx, gev, env)
+	genv := env
+	genv.Settings = gpuSettings(env.Settings)
+	gpu, err := t.GPU.Verify(ctx, gev, genv)
 	if err != nil {
 		return nil, err
 	}
@@ -271,4 +273,42 @@ func (t TdxVm) compositeClaims(cr *compositeResult, runtime, initTime *attestati
 // String names the binding (audit, errors).
 func (ce *compositeEvidence) String() string {
 	return fmt.Sprintf("TD quote + %d GPU(s), %s binding", len(ce.gpus), ce.binding)
+}
+
+// TdxVm's settings for the GPUs beside its quote: NvidiaGpu's, prefixed
+// (typeSettings: {"TdxVm": {"gpuMaxRevocationAge": "168h"}}).
+const (
+	SettingGPUMaxRevocationAge       = "gpuMaxRevocationAge"
+	SettingGPUExpiredRIMCertificates = "gpuExpiredRimCertificates"
+)
+
+// CheckSetting accepts the GPU settings (NvidiaGpu's, prefixed "gpu").
+func (t TdxVm) CheckSetting(key, value string) error {
+	switch key {
+	case SettingGPUMaxRevocationAge, SettingGPUExpiredRIMCertificates:
+		_, err := nvidia.ParseSettings(gpuSettings(map[string]string{key: value}))
+		return err
+	}
+	return attestation.ErrInvalidRequest.Wrapf("TdxVm has no setting %q (%s, %s)", key, SettingGPUMaxRevocationAge, SettingGPUExpiredRIMCertificates)
+}
+
+// gpuSettings maps TdxVm's GPU settings to NvidiaGpu's names.
+func gpuSettings(kv map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range kv {
+		var name string
+		switch k {
+		case SettingGPUMaxRevocationAge:
+			name = nvidia.SettingMaxRevocationAge
+		case SettingGPUExpiredRIMCertificates:
+			name = nvidia.SettingExpiredRIMCertificates
+		default:
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = v
+	}
+	return out
 }

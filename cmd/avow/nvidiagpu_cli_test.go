@@ -31,16 +31,16 @@ func TestAttestNvidiaGpuCLI(t *testing.T) {
 	}
 	mustRemote(t, 1, append([]string{"attest", "--url", "contoso", "--quote", ev, "--type", "nvidiagpu", "--nonce", strings.Repeat("00", 32)}, conn...)...)
 	// The provider's GPU settings, set and shown, and in the next token.
-	mustRemote(t, 0, append([]string{"provider", "update", "contoso", "--gpu-max-revocation-age", "168h", "--gpu-expired-rim-certs", "allow"}, conn...)...)
+	mustRemote(t, 0, append([]string{"provider", "update", "contoso", "--type-setting", "NvidiaGpu.maxRevocationAge=168h", "--type-setting", "NvidiaGpu.expiredRimCertificates=allow"}, conn...)...)
 	show, _ := mustRemote(t, 0, append([]string{"provider", "show", "contoso"}, conn...)...)
-	if !strings.Contains(show, "168h0m0s") || !strings.Contains(show, "allow") {
+	if !strings.Contains(show, "168h") || !strings.Contains(show, "allow") {
 		t.Errorf("provider show: %s", show)
 	}
 	out, _ = mustRemote(t, 0, append([]string{"attest", "--url", "contoso", "--quote", ev, "--type", "NvidiaGpu", "--nonce", nonce, "-o", "json"}, conn...)...)
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Claims["x-avow-gpu-ocsp-max-age"] != "168h0m0s" || got.Claims["x-avow-gpu-expired-rim-certificates"] != "allow" {
 		t.Errorf("settings in the token: %v %s", err, out)
 	}
-	mustRemote(t, 2, append([]string{"provider", "update", "contoso", "--gpu-expired-rim-certs", "sometimes"}, conn...)...)
+	mustRemote(t, 1, append([]string{"provider", "update", "contoso", "--type-setting", "NvidiaGpu.expiredRimCertificates=sometimes"}, conn...)...)
 	// The GPU policy is reachable by its type name.
 	pol, _ := mustRemote(t, 0, append([]string{"policy", "get", "contoso", "--type", "nvidiagpu"}, conn...)...)
 	if !strings.Contains(pol, "x-nvidia-gpu-measres") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avowhq/avow/client"
-	"github.com/avowhq/avow/wire"
 )
 
 func init() { commands = append(commands, newProviderCmd) }
@@ -35,22 +35,52 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(&tokenAlgorithmFlag, "token-algorithm", "", "algorithm of the provider's tokens: RS256 (MAA's, the default) or ES256 (faster; changing it rotates the signing key)")
 	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
-	cmd.Flags().StringVar(&gpuMaxAgeFlag, "gpu-max-revocation-age", "", "NvidiaGpu: judge each OCSP answer at its own thisUpdate and accept it up to this age (Go duration, e.g. 168h; 0s: answers must be current)")
-	cmd.Flags().StringVar(&gpuExpiredRIMFlag, "gpu-expired-rim-certs", "", "NvidiaGpu: refuse (default) or allow RIMs whose signer certificates have expired")
+	cmd.Flags().StringArrayVar(&typeSettingFlags, "type-setting", nil, "a setting of one attestation type, TYPE.KEY=VALUE (repeatable), e.g. SevSnpVm.minimumTcb=bl=3,tee=0,snp=8,ucode=115; the settings given for a type replace its current ones, and TYPE= removes them")
 	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL or pcs, which the server must allow: one of its own --collateral-source URLs or under its --provider-collateral-source-allow (files and folders are the server operator's only)")
 }
 
 // tokenAlgorithmFlag is --token-algorithm of provider create and update
-// (one command runs per process); gpuMaxAgeFlag and gpuExpiredRIMFlag are
-// --gpu-max-revocation-age and --gpu-expired-rim-certs.
-var tokenAlgorithmFlag, gpuMaxAgeFlag, gpuExpiredRIMFlag string
+// (one command runs per process).
+var tokenAlgorithmFlag string
 
 // collateralSourcesFlag is --collateral-source of provider create and
 // update; deploymentSourcesFlag is --deployment-sources of update.
 var (
 	collateralSourcesFlag []string
 	deploymentSourcesFlag bool
+	typeSettingFlags      []string
 )
+
+// typeSettings reads --type-setting TYPE.KEY=VALUE (TYPE= clears a type's
+// settings) into the typeSettings of a settings change.
+func typeSettings(flags []string) (map[string]map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		typ, key, hasKey := strings.Cut(name, ".")
+		typ, key = strings.TrimSpace(typ), strings.TrimSpace(key)
+		switch {
+		case !ok || typ == "" || (hasKey && key == ""):
+			return nil, fmt.Errorf("--type-setting %q: want TYPE.KEY=VALUE, or TYPE= to remove a type's settings", f)
+		case !hasKey:
+			if strings.TrimSpace(value) != "" {
+				return nil, fmt.Errorf("--type-setting %q: want TYPE.KEY=VALUE, or TYPE= to remove a type's settings", f)
+			}
+			if out[typ] == nil {
+				out[typ] = map[string]string{}
+			}
+		default:
+			if out[typ] == nil {
+				out[typ] = map[string]string{}
+			}
+			out[typ][key] = strings.TrimSpace(value)
+		}
+	}
+	return out, nil
+}
 
 func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 	s := &client.Settings{}
@@ -79,29 +109,18 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 		}
 		s.CollateralSources = append(s.CollateralSources, strings.TrimSpace(src))
 	}
+	ts, err := typeSettings(typeSettingFlags)
+	if err != nil {
+		return nil, err
+	}
+	s.TypeSettings = ts
 	if deploymentSourcesFlag {
 		if len(s.CollateralSources) > 0 {
 			return nil, fmt.Errorf("--deployment-sources and --collateral-source exclude each other")
 		}
 		s.UseDeploymentSources = true
 	}
-	if gpuMaxAgeFlag != "" || gpuExpiredRIMFlag != "" {
-		s.GPU = &wire.GPUSettings{}
-		if gpuMaxAgeFlag != "" {
-			d, err := time.ParseDuration(gpuMaxAgeFlag)
-			if err != nil || d < 0 {
-				return nil, fmt.Errorf("--gpu-max-revocation-age %q is not a duration such as 0s or 168h", gpuMaxAgeFlag)
-			}
-			s.GPU.MaxRevocationAge = d.String()
-		}
-		switch e := strings.ToLower(gpuExpiredRIMFlag); e {
-		case "", "allow", "refuse":
-			s.GPU.ExpiredRimCertificates = e
-		default:
-			return nil, fmt.Errorf("--gpu-expired-rim-certs must be allow or refuse, not %q", gpuExpiredRIMFlag)
-		}
-	}
-	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.GPU == nil {
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.TypeSettings == nil {
 		return nil, nil
 	}
 	return s, nil
@@ -179,13 +198,24 @@ func providerFields(w io.Writer, p *client.Provider) {
 		"collateral grace period", outDash(grace),
 		"token algorithm", outDash(p.Settings.TokenAlgorithm),
 		"collateral sources", outDash(strings.Join(p.Settings.CollateralSources, ", ")),
-		"GPU OCSP maximum age", outDash(gpuField(p, true)),
-		"GPU expired RIM certificates", outDash(gpuField(p, false)),
+		"type settings", outDash(typeSettingsText(p.Settings.TypeSettings)),
 		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
 		"created", outTime(p.CreatedAt),
 		"updated", outTime(p.UpdatedAt),
 		"version", strconv.FormatInt(p.Version, 10),
 	)
+}
+
+// typeSettingsText is TYPE.KEY=VALUE, …, sorted.
+func typeSettingsText(ts map[string]map[string]string) string {
+	var parts []string
+	for typ, kv := range ts {
+		for k, v := range kv {
+			parts = append(parts, typ+"."+k+"="+v)
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func newProviderListCmd() *cobra.Command {
@@ -275,7 +305,7 @@ func newProviderUpdateCmd() *cobra.Command {
 	var tcb []string
 	cmd := &cobra.Command{
 		Use:   "update NAME [--accept-tcb STATUS]... [--grace DURATION] [--collateral-source S]...",
-		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, collateral sources)",
+		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, collateral sources, type settings)",
 		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h
   avow provider update contoso --collateral-source https://pccs.contoso:8081 --collateral-source pcs
   avow provider update contoso --deployment-sources`,
@@ -346,15 +376,4 @@ func newProviderRotateKeyCmd() *cobra.Command {
 		})
 	}
 	return cmd
-}
-
-// gpuField shows a provider's GPU settings ("" for the defaults).
-func gpuField(p *client.Provider, age bool) string {
-	if p.Settings.GPU == nil {
-		return ""
-	}
-	if age {
-		return p.Settings.GPU.MaxRevocationAge
-	}
-	return p.Settings.GPU.ExpiredRimCertificates
 }

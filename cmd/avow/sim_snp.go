@@ -167,28 +167,4 @@ REPORT_DATA to SHA-256 of the file and 32 zero bytes, as MAA binds runtime data;
 }
 
 // parseSNPTCB reads bl=N,tee=N,snp=N,ucode=N (any subset; missing parts 0).
-func parseSNPTCB(s string) (snp.TCB, error) {
-	var t snp.TCB
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 8)
-		if !ok || err != nil {
-			return t, fmt.Errorf("TCB %q: want bl=N,tee=N,snp=N,ucode=N with N from 0 to 255", s)
-		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "bl", "bootloader":
-			t.Bootloader = uint8(n)
-		case "tee":
-			t.TEE = uint8(n)
-		case "snp":
-			t.SNP = uint8(n)
-		case "ucode", "microcode":
-			t.Microcode = uint8(n)
-		case "fmc":
-			t.FMC = uint8(n)
-		default:
-			return t, fmt.Errorf("TCB %q: unknown part %q (bl, tee, snp, ucode)", s, k)
-		}
-	}
-	return t, nil
-}
+func parseSNPTCB(s string) (snp.TCB, error) { return snp.ParseTCB(s) }

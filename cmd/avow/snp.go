@@ -91,17 +91,9 @@ the classes of docs/snp.md. Exits 0 when the evidence verifies, 1 when it is ref
 					opts.Roots.Add(r)
 				}
 			}
-			var extra [][]byte
-			for _, p := range certs {
-				b, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				ders, err := snp.ParseCertificates(b)
-				if err != nil {
-					return fmt.Errorf("%s: %s", p, errs.Detail(err))
-				}
-				extra = append(extra, ders...)
+			extra, err := readSNPCertificates(certs)
+			if err != nil {
+				return err
 			}
 			var runtime *snp.Data
 			if runtimePath != "" {
@@ -309,18 +301,12 @@ ASK and ARK), PEM or DER. Prints the JSON body; send it with
 				}
 			}
 			var chain bytes.Buffer
-			for _, p := range certs {
-				b, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				ders, err := snp.ParseCertificates(b)
-				if err != nil {
-					return fmt.Errorf("%s: %s", p, errs.Detail(err))
-				}
-				for _, der := range ders {
-					_ = pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-				}
+			ders, err := readSNPCertificates(certs)
+			if err != nil {
+				return err
+			}
+			for _, der := range ders {
+				_ = pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 			}
 			body, err := snp.RequestBody(report, chain.Bytes(), runtime, nonce)
 			if err != nil {
@@ -352,4 +338,22 @@ func newKDSCollateral(src string, roots *snp.Roots) snp.Collateral {
 		s = snp.Dir(src)
 	}
 	return &snp.CachedCollateral{Source: s, SourceName: src, Roots: roots}
+}
+
+// readSNPCertificates reads the certificates (PEM or DER) of the --certs
+// files, in order.
+func readSNPCertificates(files []string) ([][]byte, error) {
+	var out [][]byte
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		ders, err := snp.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, ders...)
+	}
+	return out, nil
 }

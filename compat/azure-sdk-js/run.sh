@@ -20,22 +20,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/avow-sdk-js.XXXXXX")
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-server_log() {
-  echo "--- avow serve output (last 40 lines)" >&2
-  tail -n 40 "$work/server.out" "$work/server.log" >&2 || true
-}
+name=azure-sdk-js
+# shellcheck source=../serve.sh
+. "$here/../serve.sh"
 
 echo "azure-sdk-js: npm ci"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
@@ -46,27 +33,7 @@ echo "azure-sdk-js: building avow"
 # An owner admin token of our own, so that the suite knows it.
 node -e 'process.stdout.write("avow_ci_" + require("crypto").randomBytes(24).toString("hex"))' >"$work/admin-token"
 
-"$work/avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-  --admin-token-file "$work/admin-token" --shared-provider "sharedcus=Central US" >"$work/server.out" 2>"$work/server.log" &
-pid=$!
-
-# The port is the kernel's choice: read the URL the server prints.
-url=""
-for _ in $(seq 1 300); do
-  url=$(sed -n 's/^avow listening on //p' "$work/server.out" | head -n 1)
-  [ -n "$url" ] && break
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "azure-sdk-js: avow serve exited before listening" >&2
-    server_log
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "azure-sdk-js: avow serve did not start within 30 s" >&2
-  server_log
-  exit 1
-fi
+compat_start "$work/avow"
 
 export NODE_EXTRA_CA_CERTS="$work/data/tls-cert.pem"
 if ! node -e '

@@ -44,22 +44,9 @@ fi
 sdk_versions=$("$py" -c 'import azure.security.attestation as a, azure.mgmt.attestation as m, azure.core as c; print("azure-security-attestation", a.__version__ + ",", "azure-mgmt-attestation", m.__version__ + ",", "azure-core", c.__version__)')
 echo "azure-sdk-python: $($py --version), $sdk_versions"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/avow-sdk-py.XXXXXX")
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-server_log() {
-  echo "--- avow serve output (last 40 lines)" >&2
-  tail -n 40 "$work/server.out" "$work/server.log" >&2 || true
-}
+name=azure-sdk-python
+# shellcheck source=../serve.sh
+. "$here/../serve.sh"
 
 if [ -n "${AVOW_BIN:-}" ]; then
   [ -x "$AVOW_BIN" ] || { echo "azure-sdk-python: AVOW_BIN=$AVOW_BIN is not an executable" >&2; exit 1; }
@@ -74,27 +61,7 @@ fi
 # An owner admin token of our own, so that the suite knows it.
 "$py" -c 'import secrets; print("avow_ci_" + secrets.token_hex(24), end="")' >"$work/admin-token"
 
-"$avow" serve --dev --listen 127.0.0.1:0 --data "$work/data" --sim-dir "$work/sim" \
-  --admin-token-file "$work/admin-token" --shared-provider "sharedcus=Central US" >"$work/server.out" 2>"$work/server.log" &
-pid=$!
-
-# The port is the kernel's choice: read the URL the server prints.
-url=""
-for _ in $(seq 1 300); do
-  url=$(sed -n 's/^avow listening on //p' "$work/server.out" | head -n 1)
-  [ -n "$url" ] && break
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "azure-sdk-python: avow serve exited before listening" >&2
-    server_log
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$url" ]; then
-  echo "azure-sdk-python: avow serve did not start within 30 s" >&2
-  server_log
-  exit 1
-fi
+compat_start "$avow"
 
 ca="$work/data/tls-cert.pem"
 if ! "$py" - "$url" "$ca" <<'PY'

@@ -1,18 +1,11 @@
 package postgres
 
-import (
-	"context"
-	"time"
+import "github.com/avowhq/avow/store/sqlstore"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/avowhq/avow/store"
-)
-
-// migrations are the schema, one numbered step each, applied in order and
-// never edited once released: a change is a new step at the end.
-var migrations = []string{
+// steps are the schema, one numbered step each, applied in order and never
+// edited once released: a change is a new step at the end. They build the
+// logical schema of store/sqlite's steps in PostgreSQL's types.
+var steps = []string{
 	1: `
 CREATE TABLE providers (
 	id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -140,64 +133,19 @@ CREATE TABLE type_collateral (
 `,
 }
 
-// SchemaVersion is the schema version this package writes.
-var SchemaVersion = len(migrations) - 1
-
-const createSchemaVersion = `CREATE TABLE IF NOT EXISTS schema_version (
+// migrations run each step in a transaction that first takes an advisory
+// lock ('avow' and the schema, so installations in different schemas do
+// not wait for each other): nodes starting at once queue on the lock, and
+// each step is applied once. PostgreSQL's DDL is transactional, so a
+// failed step leaves nothing behind.
+var migrations = sqlstore.Migrations{
+	Steps: steps,
+	VersionTable: `CREATE TABLE IF NOT EXISTS schema_version (
 	version    integer     PRIMARY KEY,
 	applied_at timestamptz NOT NULL
-)`
-
-// migrateLock is the advisory lock key of migrations: 'avow' and the
-// schema, so installations in different schemas do not wait for each other.
-const migrateLock = `SELECT pg_advisory_xact_lock(1635086199, hashtext(current_schema()))`
-
-// migrate applies the missing migrations in one transaction that first
-// takes an advisory lock and then re-reads the version: nodes starting at
-// once queue on the lock, and each step is applied once. PostgreSQL's DDL
-// is transactional, so a failed migration leaves nothing behind.
-func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return mapErr(ctx, err, "postgres: connect")
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	if _, err := tx.Exec(ctx, migrateLock); err != nil {
-		return mapErr(ctx, err, "lock for migrations")
-	}
-	if _, err := tx.Exec(ctx, createSchemaVersion); err != nil {
-		return mapErr(ctx, err, "create schema_version")
-	}
-	cur, err := schemaVersion(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if cur > SchemaVersion {
-		return store.ErrStore.Wrapf("database schema version %d is newer than this program's %d: upgrade avow", cur, SchemaVersion)
-	}
-	for v := cur + 1; v <= SchemaVersion; v++ {
-		if _, err := tx.Exec(ctx, migrations[v], pgx.QueryExecModeSimpleProtocol); err != nil {
-			return mapErr(ctx, err, "migration %d", v)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)`,
-			v, time.Now().UTC()); err != nil {
-			return mapErr(ctx, err, "record migration %d", v)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return mapErr(ctx, err, "commit migrations")
-	}
-	return nil
+)`,
+	Lock: `SELECT pg_advisory_xact_lock(1635086199, hashtext(current_schema()))`,
 }
 
-func schemaVersion(ctx context.Context, q querier) (int, error) {
-	var v int
-	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return 0, mapErr(ctx, err, "read schema version")
-	}
-	return v, nil
-}
+// SchemaVersion is the schema version this package writes.
+var SchemaVersion = migrations.Latest()

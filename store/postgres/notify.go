@@ -34,22 +34,15 @@ func (s *Store) Changes(ctx context.Context) <-chan int64 {
 	return out
 }
 
-// deliver puts v on out, replacing an unread older value.
+// deliver puts v on out (buffered, 1), replacing an unread older value.
+// The listener is out's only sender, so once emptied it has room.
 func deliver(out chan int64, v int64) {
-	for {
-		select {
-		case out <- v:
-			return
-		default:
-		}
-		select {
-		case old := <-out:
-			if old > v {
-				v = old
-			}
-		default:
-		}
+	select {
+	case old := <-out:
+		v = max(v, old)
+	default:
 	}
+	out <- v
 }
 
 func (s *Store) listen(ctx context.Context, out chan int64) {

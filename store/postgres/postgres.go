@@ -1,6 +1,7 @@
 // Package postgres is avow's store for several nodes: PostgreSQL through
 // pgx, with a bounded connection pool. It implements store.Store and
-// store.Notifier.
+// store.Notifier with store/sqlstore (through pgx's database/sql adapter
+// over the pool) and PostgreSQL's dialect.
 //
 // Every node opens the same database; schema migrations run on start under
 // an advisory lock, so nodes starting at once apply each step once. Writes
@@ -15,18 +16,19 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/store/sqlstore"
 )
 
 // DefaultMaxConns is the pool size when Options.MaxConns is zero.
@@ -48,7 +50,7 @@ type Options struct {
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	reader // the read methods, on the pool
+	*sqlstore.Store
 
 	pool    *pgxpool.Pool
 	cfg     *pgxpool.Config
@@ -89,18 +91,31 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, mapErr(ctx, err, "postgres: connect")
+		return nil, store.ErrStore.Wrapf("postgres: connect: %w", err)
 	}
-	s := &Store{reader: reader{q: pool}, pool: pool, cfg: cfg, log: o.Logger}
-	if err := migrate(ctx, pool); err != nil {
+	// database/sql over the pool, which bounds the connections:
+	// database/sql borrows them and keeps the idle ones (as many as the
+	// pool allows, for as long as the pool would), so that an operation
+	// does not acquire one from the pool.
+	db := sql.OpenDB(stdlib.GetPoolConnector(pool))
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	s := &Store{pool: pool, cfg: cfg, log: o.Logger}
+	if err = db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
+		err = store.ErrStore.Wrapf("postgres: connect: %w", err)
+	} else {
+		err = sqlstore.Migrate(ctx, db, dialect{}, migrations)
+	}
+	if err != nil {
+		db.Close()
 		pool.Close()
 		return nil, err
 	}
-	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
-		pool.Close()
-		return nil, mapErr(ctx, err, "postgres: current schema")
-	}
 	s.channel = channelName(s.schema)
+	s.Store = sqlstore.New(sqlstore.Config{Dialect: dialect{channel: s.channel}, Write: db,
+		TxOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted}})
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -125,121 +140,8 @@ func (s *Store) Schema() string { return s.schema }
 // Close stops the listeners and closes the pool.
 func (s *Store) Close() error {
 	s.stop()
-	s.pool.Close()
-	return nil
-}
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return mapErr(ctx, err, "ping")
-	}
-	return nil
-}
-
-// SchemaVersion returns the applied schema version.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return schemaVersion(ctx, s.pool) }
-
-// ChangeVersion returns the change counter.
-func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
-	var v int64
-	if err := s.pool.QueryRow(ctx, `SELECT version FROM change_version WHERE id = 1`).Scan(&v); err != nil {
-		return 0, mapErr(ctx, err, "read change version")
-	}
-	return v, nil
-}
-
-// WithTx runs fn in one READ COMMITTED transaction. Each write method fn
-// calls runs in its own savepoint, so a method that fails has written
-// nothing and leaves the transaction usable (PostgreSQL otherwise aborts a
-// transaction on its first error).
-func (s *Store) WithTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.withTx(ctx, true, func(t *tx) error { return fn(t) })
-}
-
-// bumpChange increases the change counter and notifies the listeners, in
-// the committing transaction (NOTIFY is delivered on commit).
-const bumpChange = `WITH v AS (UPDATE change_version SET version = version + 1 WHERE id = 1 RETURNING version)
-	SELECT version, pg_notify($1, version::text) FROM v`
-
-func (s *Store) withTx(ctx context.Context, savepoints bool, fn func(t *tx) error) error {
-	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return mapErr(ctx, err, "begin")
-	}
-	t := &tx{reader: reader{q: pgTx}, pgTx: pgTx, savepoints: savepoints}
-	committed := false
-	defer func() {
-		t.done = true
-		if !committed {
-			// Roll back also when ctx is cancelled or fn panicked.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_ = pgTx.Rollback(rctx)
-			cancel()
-		}
-	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if t.changed {
-		var v int64
-		if err := pgTx.QueryRow(ctx, bumpChange, s.channel).Scan(&v, new(any)); err != nil {
-			return mapErr(ctx, err, "bump change version")
-		}
-	}
-	if err := pgTx.Commit(ctx); err != nil {
-		committed = true // Commit ends the transaction either way
-		return store.ErrStore.Wrapf("commit: %w", causeOf(ctx, err))
-	}
-	committed = true
-	return nil
-}
-
-// querier is what the pool and a transaction have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func causeOf(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w (%w)", cerr, err)
-	}
-	return err
-}
-
-// mapErr turns a driver error into one of the store's errors: the cause
-// keeps the detail for operators, the client-safe message is the
-// sentinel's.
-func mapErr(ctx context.Context, err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var se *errs.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	what := fmt.Sprintf(format, args...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound.Wrapf("%s", what)
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return store.ErrStore.Wrapf("%s: %w", what, causeOf(ctx, err))
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "23505": // unique_violation
-			return store.ErrConflict.Wrapf("%s: %w", what, err)
-		case "23503": // foreign_key_violation
-			return store.ErrNotFound.Wrapf("%s: %w", what, err)
-		case "23514", "23502": // check_violation, not_null_violation
-			return store.ErrInvalid.Wrapf("%s: %w", what, err)
-		}
-	}
-	return store.ErrStore.Wrapf("%s: %w", what, err)
+	defer s.pool.Close()
+	return s.Store.Close()
 }
 
 // quoteIdent quotes an SQL identifier.
@@ -247,3 +149,56 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 
 // Stat returns the connection pool's statistics.
 func (s *Store) Stat() *pgxpool.Stat { return s.pool.Stat() }
+
+// dialect is PostgreSQL's sqlstore.Dialect: $n placeholders, timestamptz,
+// lower(name) indexes, row locks, NOTIFY on the store's channel.
+type dialect struct{ channel string }
+
+func (dialect) Rebind(q string) string       { return sqlstore.RebindDollar(q) }
+func (dialect) Time(t time.Time) any         { return t }
+func (dialect) Fold(expr string) string      { return "lower(" + expr + ")" }
+func (dialect) FoldOrder(expr string) string { return "lower(" + expr + `) COLLATE "C"` }
+func (dialect) Bool(v bool) string           { return map[bool]string{true: "TRUE", false: "FALSE"}[v] }
+
+func (dialect) LockRow() string { return "FOR NO KEY UPDATE" }
+
+func (dialect) InsertOrder(table string) string {
+	if table == "admin_tokens" {
+		return "seq"
+	}
+	return "id"
+}
+
+func (dialect) LatestPerKey(table, key, cols string) string {
+	return `SELECT DISTINCT ON (` + key + `) ` + cols + ` FROM ` + table + ` ORDER BY ` + key + `, id DESC`
+}
+
+// BumpChange notifies the listeners in the committing transaction (NOTIFY
+// is delivered on commit).
+func (d dialect) BumpChange() (string, []any) {
+	return `WITH v AS (UPDATE change_version SET version = version + 1 WHERE id = 1 RETURNING version)
+	SELECT pg_notify($1, version::text) FROM v`, []any{d.channel}
+}
+
+func (dialect) Lease(name, holder string, ttl time.Duration) (string, []any) {
+	return `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + $3 * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= now()`,
+		[]any{name, holder, ttl.Microseconds()}
+}
+
+func (dialect) Classify(err error) *errs.Error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case "23505", "40001", "40P01": // unique_violation, serialization_failure, deadlock_detected
+		return store.ErrConflict
+	case "23503": // foreign_key_violation
+		return store.ErrNotFound
+	case "23514", "23502": // check_violation, not_null_violation
+		return store.ErrInvalid
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/store/postgres"
@@ -391,5 +392,43 @@ func TestLease(t *testing.T) {
 	wg.Wait()
 	if winners != 1 {
 		t.Errorf("%d nodes hold the lease", winners)
+	}
+}
+
+// TestDriverTextHidden: a unique violation the database raises is
+// store.ErrConflict whose text (what an API body shows of a 4xx) has no
+// driver text; the driver's error stays reachable through errors.As.
+func TestDriverTextHidden(t *testing.T) {
+	u := newSchema(t)
+	s := open(t, u)
+	pgxExec(t, u, `CREATE UNIQUE INDEX test_one_document ON policies (document)`)
+	ctx := t.Context()
+	if _, err := s.CreateProvider(ctx, store.Provider{Name: "p", TrustModel: store.TrustModelAAD}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "SgxEnclave", Document: "same"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "TdxVm", Document: "same"})
+	var pe *pgconn.PgError
+	if !errors.Is(err, store.ErrConflict) || !errors.As(err, &pe) || pe.Code != "23505" {
+		t.Fatalf("unique violation: %v", err)
+	}
+	for _, leak := range []string{"duplicate", "test_one_document", "23505", "SQLSTATE"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("%q shows the driver's text %q", err, leak)
+		}
+	}
+	// In a caller's transaction the failed write is undone and the
+	// transaction goes on.
+	err = s.WithTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "TdxVm", Document: "same"}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("in a transaction: %v", err)
+		}
+		_, err := tx.SetPolicy(ctx, store.Policy{Provider: "p", AttestationType: "TdxVm", Document: "other"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

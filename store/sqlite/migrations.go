@@ -1,17 +1,12 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-	"strings"
-	"time"
+import "github.com/avowhq/avow/store/sqlstore"
 
-	"github.com/avowhq/avow/store"
-)
-
-// migrations are the schema, one numbered step each, applied in order and
-// never edited once released: a change is a new step at the end.
-var migrations = []string{
+// steps are the schema, one numbered step each, applied in order and never
+// edited once released: a change is a new step at the end. They build the
+// logical schema of store/postgres's steps in SQLite's types: times are
+// unix microseconds (UTC), booleans 0 or 1, names COLLATE NOCASE.
+var steps = []string{
 	1: `
 CREATE TABLE providers (
 	id             INTEGER PRIMARY KEY,
@@ -125,98 +120,27 @@ CREATE TABLE type_collateral (
 	PRIMARY KEY (type, kind, key)
 ) STRICT;
 `,
+	// 3: the column names PostgreSQL's schema has always had, so that both
+	// backends share their queries (store/sqlstore); the lease table that
+	// TryLease used to create on first use.
+	3: `
+ALTER TABLE policies RENAME COLUMN text TO policy_text;
+ALTER TABLE audit RENAME COLUMN time TO logged_at;
+CREATE TABLE IF NOT EXISTS leases (
+	name       TEXT    PRIMARY KEY,
+	holder     TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL -- unix microseconds, UTC
+) STRICT;
+`,
+}
+
+var migrations = sqlstore.Migrations{
+	Steps: steps,
+	VersionTable: `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`,
 }
 
 // SchemaVersion is the schema version this package writes.
-var SchemaVersion = len(migrations) - 1
-
-const createSchemaVersion = `CREATE TABLE IF NOT EXISTS schema_version (
-	version    INTEGER PRIMARY KEY,
-	applied_at INTEGER NOT NULL
-) STRICT`
-
-// migrate applies the missing migrations, each in its own BEGIN IMMEDIATE
-// transaction that first re-reads the version: when several processes open
-// the same file at once, one applies a step and the others, waiting on the
-// write lock (busy_timeout), then see it applied and skip it.
-func migrate(ctx context.Context, db *sql.DB) error {
-	for v := 1; v <= SchemaVersion; v++ {
-		if err := migrateStep(ctx, db, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func migrateStep(ctx context.Context, db *sql.DB, v int) (err error) {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock=immediate)
-	if err != nil {
-		return mapErr(ctx, err, "begin migration %d", v)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if _, err := tx.ExecContext(ctx, createSchemaVersion); err != nil {
-		return mapErr(ctx, err, "create schema_version")
-	}
-	var cur int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&cur); err != nil {
-		return mapErr(ctx, err, "read schema version")
-	}
-	if cur > SchemaVersion {
-		return store.ErrStore.Wrapf("database schema version %d is newer than this program's %d: upgrade avow", cur, SchemaVersion)
-	}
-	if cur >= v {
-		return tx.Commit()
-	}
-	if cur != v-1 {
-		return store.ErrStore.Wrapf("database schema version %d, cannot apply migration %d", cur, v)
-	}
-	for _, stmt := range splitSQL(migrations[v]) {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return mapErr(ctx, err, "migration %d", v)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-		v, time.Now().UTC().UnixMicro()); err != nil {
-		return mapErr(ctx, err, "record migration %d", v)
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(ctx, err, "commit migration %d", v)
-	}
-	return nil
-}
-
-// splitSQL splits a migration into statements at semicolons that end a
-// line. Migrations contain no triggers or string literals with ";\n".
-func splitSQL(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ";\n") {
-		var b strings.Builder
-		for _, line := range strings.Split(part, "\n") {
-			if i := strings.Index(line, "--"); i >= 0 {
-				line = line[:i]
-			}
-			if strings.TrimSpace(line) != "" {
-				b.WriteString(line)
-				b.WriteByte('\n')
-			}
-		}
-		if st := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(b.String()), ";")); st != "" {
-			out = append(out, st)
-		}
-	}
-	return out
-}
-
-// schemaVersion reads the applied schema version.
-func schemaVersion(ctx context.Context, q querier) (int, error) {
-	var v int
-	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
-	if err != nil {
-		return 0, mapErr(ctx, err, "read schema version")
-	}
-	return v, nil
-}
+var SchemaVersion = migrations.Latest()

@@ -1,5 +1,6 @@
 // Package sqlite is avow's embedded store: one SQLite file (WAL mode), no
-// cgo (modernc.org/sqlite). It implements store.Store.
+// cgo (modernc.org/sqlite). It implements store.Store with store/sqlstore
+// and SQLite's dialect.
 //
 // Writes go through a single connection whose transactions start with
 // BEGIN IMMEDIATE, so writers in one process queue in Go and writers in
@@ -16,7 +17,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/store"
+	"github.com/avowhq/avow/store/sqlstore"
 )
 
 // Options tune Open. The zero value is the default.
@@ -43,12 +44,10 @@ type Options struct {
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
-	reader // the read methods, on the read pool
+	*sqlstore.Store
 
 	path string
 	w    *sql.DB // one connection: all writes
-	r    *sql.DB // query-only connections
-	rc   *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -118,13 +117,12 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
+	// Connections never expire (the default): their statements stay prepared.
 	r.SetMaxOpenConns(o.ReadConns)
 	r.SetMaxIdleConns(o.ReadConns)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
 
-	rc := &stmtCache{db: r}
-	return &Store{reader: reader{q: rc}, path: path, w: w, r: r, rc: rc}, nil
+	s := sqlstore.New(sqlstore.Config{Dialect: dialect{}, Write: w, Read: r, PrepareReads: true})
+	return &Store{Store: s, path: path, w: w}, nil
 }
 
 // openWriter opens the single writer connection, checks WAL mode and
@@ -135,20 +133,17 @@ func openWriter(ctx context.Context, path string, q url.Values) (*sql.DB, error)
 		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
 
 	var mode string
 	if err := w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 		w.Close()
-		return nil, mapErr(ctx, err, "sqlite: open %s", path)
+		return nil, store.ErrStore.Wrapf("sqlite: open %s: %w", path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		w.Close()
 		return nil, store.ErrStore.Wrapf("sqlite: %s: journal mode is %q, not wal (is the file on a network file system?)", path, mode)
 	}
-	if err := migrate(ctx, w); err != nil {
+	if err := sqlstore.Migrate(ctx, w, dialect{}, migrations); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -163,35 +158,6 @@ func isBusy(err error) bool {
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
-
-// Close closes the store's connections.
-func (s *Store) Close() error {
-	s.rc.close()
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// Ping checks that both pools answer.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.r.PingContext(ctx); err != nil {
-		return mapErr(ctx, err, "ping")
-	}
-	if err := s.w.PingContext(ctx); err != nil {
-		return mapErr(ctx, err, "ping")
-	}
-	return nil
-}
-
-// SchemaVersion returns the schema version of the open database.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return schemaVersion(ctx, s.rc) }
-
-// ChangeVersion returns the change counter.
-func (s *Store) ChangeVersion(ctx context.Context) (int64, error) {
-	var v int64
-	if err := s.rc.QueryRowContext(ctx, `SELECT version FROM change_version WHERE id = 1`).Scan(&v); err != nil {
-		return 0, mapErr(ctx, err, "read change version")
-	}
-	return v, nil
-}
 
 // Backup writes a consistent copy of the database to dest (which must not
 // exist, or be empty) with VACUUM INTO while the store keeps serving. The
@@ -213,126 +179,51 @@ func (s *Store) Backup(ctx context.Context, dest string) error {
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
 		os.Remove(dest)
-		return mapErr(ctx, err, "sqlite: backup to %s", dest)
+		return s.MapErr(ctx, err, "sqlite: backup to %s", dest)
 	}
 	return nil
 }
 
-// WithTx runs fn in one write transaction (BEGIN IMMEDIATE).
-func (s *Store) WithTx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
-	sqlTx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(ctx, err, "begin")
-	}
-	t := &tx{reader: reader{q: sqlTx}, sqlTx: sqlTx}
-	committed := false
-	defer func() {
-		t.done = true
-		if !committed {
-			_ = sqlTx.Rollback()
-		}
-	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if t.changed {
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE change_version SET version = version + 1 WHERE id = 1`); err != nil {
-			return mapErr(ctx, err, "bump change version")
-		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return mapErr(ctx, err, "commit")
-	}
-	committed = true
-	return nil
+// dialect is SQLite's sqlstore.Dialect: ? placeholders, times as unix
+// microseconds, COLLATE NOCASE name columns, one writer.
+type dialect struct{}
+
+func (dialect) Rebind(q string) string          { return q }
+func (dialect) Time(t time.Time) any            { return t.UnixMicro() }
+func (dialect) Fold(expr string) string         { return expr }
+func (dialect) FoldOrder(expr string) string    { return expr }
+func (dialect) InsertOrder(table string) string { return "rowid" }
+func (dialect) Bool(v bool) string              { return map[bool]string{true: "1", false: "0"}[v] }
+
+func (dialect) LockRow() string { return "" }
+func (dialect) BumpChange() (string, []any) {
+	return `UPDATE change_version SET version = version + 1 WHERE id = 1`, nil
+}
+func (dialect) LatestPerKey(table, key, cols string) string {
+	return `SELECT ` + cols + ` FROM ` + table + ` WHERE id IN (SELECT max(id) FROM ` + table +
+		` GROUP BY ` + key + `) ORDER BY ` + key
 }
 
-// querier is what *sql.DB, *sql.Tx and stmtCache have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+func (dialect) Lease(name, holder string, ttl time.Duration) (string, []any) {
+	now := time.Now().UTC()
+	return `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+		[]any{name, holder, now.Add(ttl).UnixMicro(), now.UnixMicro()}
 }
 
-// stmtCache runs reads through statements prepared once per query text
-// (database/sql then prepares them once per pooled connection).
-type stmtCache struct {
-	db    *sql.DB
-	stmts sync.Map // string -> *sql.Stmt
-	mu    sync.Mutex
-}
-
-func (c *stmtCache) stmt(q string) *sql.Stmt {
-	if st, ok := c.stmts.Load(q); ok {
-		return st.(*sql.Stmt)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts.Load(q); ok {
-		return st.(*sql.Stmt)
-	}
-	st, err := c.db.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil // the unprepared call reports the error
-	}
-	c.stmts.Store(q, st)
-	return st
-}
-
-func (c *stmtCache) close() {
-	c.stmts.Range(func(k, v any) bool {
-		v.(*sql.Stmt).Close()
-		c.stmts.Delete(k)
-		return true
-	})
-}
-
-func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.db.ExecContext(ctx, q, args...)
-}
-
-func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := c.stmt(q); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return c.db.QueryContext(ctx, q, args...)
-}
-
-func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := c.stmt(q); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return c.db.QueryRowContext(ctx, q, args...)
-}
-
-// mapErr turns a driver error into one of the store's errors. The cause
-// keeps the detail (what, and the driver's text) for operators; the
-// client-safe message is the sentinel's.
-func mapErr(ctx context.Context, err error, format string, args ...any) error {
-	if err == nil {
+func (dialect) Classify(err error) *errs.Error {
+	var le *sqlite.Error
+	if !errors.As(err, &le) {
 		return nil
 	}
-	var se *errs.Error
-	if errors.As(err, &se) {
-		return err
+	switch le.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return store.ErrConflict
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return store.ErrNotFound
+	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+		return store.ErrInvalid
 	}
-	what := fmt.Sprintf(format, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound.Wrapf("%s", what)
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return store.ErrStore.Wrapf("%s: %w", what, cerr)
-	}
-	var le *sqlite.Error
-	if errors.As(err, &le) {
-		switch le.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return store.ErrConflict.Wrapf("%s: %w", what, err)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return store.ErrNotFound.Wrapf("%s: %w", what, err)
-		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-			return store.ErrInvalid.Wrapf("%s: %w", what, err)
-		}
-	}
-	return store.ErrStore.Wrapf("%s: %w", what, err)
+	return nil // SQLITE_BUSY and the rest: store_unavailable
 }
