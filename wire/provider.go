@@ -37,7 +37,6 @@ type Settings struct {
 	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication,omitempty"`
 }
 
-
 // Provider is an attestation provider as the management API returns it.
 type Provider struct {
 	Name       string   `json:"name"`
