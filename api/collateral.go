@@ -166,7 +166,7 @@ func collateralViewOut(v *service.CollateralView) wire.CollateralView {
 	}
 	for _, h := range v.History {
 		hj := wire.CollateralRow{ID: h.ID, IssueDate: h.IssueDate, NextUpdate: h.NextUpdate, FetchedAt: h.FetchedAt,
-			Source: h.Source, SHA256: h.SHA256, Size: h.Size}
+			Source: h.Source, SHA256: h.SHA256, Size: h.Size, TCBEvaluationDataNumber: h.TCBEvaluationDataNumber, Pinned: h.Pinned}
 		if h.Hashes.TCBInfoHash != "" {
 			hh := wire.CollateralHashes(h.Hashes)
 			hj.Hashes = &hh

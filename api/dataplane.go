@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/avowhq/avow/attestation"
@@ -65,6 +66,8 @@ func (s *Server) dataPlane(w http.ResponseWriter, r *http.Request, rest string) 
 		s.attest(w, r, name, strings.TrimPrefix(sub, "attest/"))
 	case strings.HasPrefix(sub, "policies/"):
 		s.policies(w, r, name, strings.TrimPrefix(sub, "policies/"))
+	case strings.HasPrefix(sub, "tcbbaselines/"):
+		s.tcbBaselines(w, r, name, strings.TrimPrefix(sub, "tcbbaselines/"))
 	case sub == "certificates" || strings.HasPrefix(sub, "certificates:"):
 		s.certificates(w, r, name, strings.TrimPrefix(sub, "certificates"))
 	default:
@@ -467,6 +470,47 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, provider, rest
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+}
+
+// tcbBaselineAPIVersions are the api-versions of MAA's TcbBaselines_Get
+// (maa.md §1.1): the 2022-09-01-preview that introduced it and 2025-06-01.
+var tcbBaselineAPIVersions = map[string]bool{"2022-09-01-preview": true, "2025-06-01": true}
+
+// tcbBaselines serves GET {attestUri}/tcbbaselines/{type}: the TCB
+// baselines the provider's policy can select, with the one it selects
+// (docs/tcb-baselines.md). Access as for GET policies/{type}.
+func (s *Server) tcbBaselines(w http.ResponseWriter, r *http.Request, provider, attType string) {
+	who, ok := s.dataPlaneCaller(w, r, provider)
+	if !ok {
+		return
+	}
+	if !s.method(w, r, http.MethodGet) {
+		return
+	}
+	q := r.URL.Query()
+	if v := q.Get("api-version"); !tcbBaselineAPIVersions[v] {
+		s.writeError(w, r, ErrAPIVersion.Wrapf("api-version %q: tcbbaselines answers 2022-09-01-preview and 2025-06-01", v))
+		return
+	}
+	selectedOnly := false
+	if v := q.Get("provideCurrentTcbInPolicy"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.writeError(w, r, ErrBadQuery.Wrapf("provideCurrentTcbInPolicy %q is not true or false", v))
+			return
+		}
+		selectedOnly = b
+	}
+	if attType == "" || strings.Contains(attType, "/") {
+		s.writeError(w, r, ErrNotFound.Wrapf("%s", r.URL.Path))
+		return
+	}
+	list, err := s.svc.TCBBaselines(r.Context(), who, provider, attType, selectedOnly)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tcbBaselines": list})
 }
 
 // policyResultBody is the answer of a policy set with lint findings: the

@@ -22,9 +22,22 @@ func providerOut(v *service.ProviderView) wire.Provider {
 			CollateralGracePeriod: v.Settings.CollateralGracePeriod.String(), TokenAlgorithm: service.TokenAlgorithm(v.Settings),
 			CollateralSources: service.CollateralSources(v.Settings), PublicNetworkAccess: disabledOnly(service.PublicNetworkAccess(v.Settings)),
 			TPMAttestationAuthentication: disabledOnly(service.TPMAttestationAuthentication(v.Settings)),
-			TypeSettings:                 service.TypeSettings(v.Settings)},
+			TypeSettings:                 service.TypeSettings(v.Settings), TCBGrace: tcbGraceOut(v.Settings)},
 		PolicySigningCertificates: v.Signers, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
 	}
+}
+
+// tcbGraceOut is the provider's tcbGrace setting on the wire (nil: none).
+func tcbGraceOut(s store.Settings) *[]wire.TCBGrace {
+	g := service.TCBGraceOf(s)
+	if len(g) == 0 {
+		return nil
+	}
+	out := make([]wire.TCBGrace, len(g))
+	for i, e := range g {
+		out[i] = wire.TCBGrace{AdvisoryIDs: e.AdvisoryIDs, Until: e.Until}
+	}
+	return &out
 }
 
 // disabledOnly shows an Enabled/Disabled setting only when it is not the
@@ -56,6 +69,13 @@ func settingsIn(in *wire.Settings) (*service.ProviderSettings, error) {
 	}
 	if in.TPMAttestationAuthentication != "" {
 		out.TPMAttestationAuthentication = &in.TPMAttestationAuthentication
+	}
+	if in.TCBGrace != nil {
+		g := make([]service.TCBGrace, len(*in.TCBGrace))
+		for i, e := range *in.TCBGrace {
+			g[i] = service.TCBGrace{AdvisoryIDs: e.AdvisoryIDs, Until: e.Until}
+		}
+		out.TCBGrace = &g
 	}
 	if in.TokenAlgorithm != "" {
 		alg := in.TokenAlgorithm
@@ -313,8 +333,15 @@ func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request, who *servic
 }
 
 func collateralOut(c store.Collateral) map[string]any {
-	return map[string]any{"tee": c.Key.TEE, "fmspc": c.Key.FMSPC, "pceId": c.Key.PCEID, "issueDate": c.IssueDate,
+	out := map[string]any{"id": c.ID, "tee": c.Key.TEE, "fmspc": c.Key.FMSPC, "pceId": c.Key.PCEID, "issueDate": c.IssueDate,
 		"nextUpdate": c.NextUpdate, "fetchedAt": c.FetchedAt, "source": c.Source, "sha256": c.SHA256}
+	if c.TCBEvaluationDataNumber != 0 {
+		out["tcbEvaluationDataNumber"] = c.TCBEvaluationDataNumber
+	}
+	if c.Pinned {
+		out["pinned"] = true
+	}
+	return out
 }
 
 func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service.Principal) {
@@ -355,7 +382,9 @@ func (s *Server) collateral(w http.ResponseWriter, r *http.Request, who *service
 		}
 		writeJSON(w, http.StatusCreated, out)
 	case http.MethodGet:
-		rows, err := s.svc.ListCollateral(ctx, who)
+		// Every TCB evaluation data number of every platform family: the
+		// current collateral and the collateral kept for baselines (pinned).
+		rows, err := s.svc.ListCollateralNumbers(ctx, who)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -64,6 +64,16 @@ type ExtraParser interface {
 	ParseExtra(evidence []byte, extra map[string][]byte) (Evidence, error)
 }
 
+// TCBBaselined is implemented by types whose evidence the service verifies
+// against a TCB baseline of its own collateral, selected by the policy's
+// x-ms-sgx-tcbidentifier (Intel DCAP quotes): TCBFamily names the
+// collateral family ("sgx", "tdx") whose TCB evaluation data numbers
+// GET {attestUri}/tcbbaselines/{type} lists. Other types have no
+// baselines.
+type TCBBaselined interface {
+	TCBFamily() string
+}
+
 // Evidence is parsed, unverified evidence of one type.
 type Evidence interface {
 	// TEE names the hardware in audit records and metrics: "sgx", "tdx",

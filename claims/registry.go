@@ -27,6 +27,19 @@ const (
 	PrivateRoot = "x-avow-private-root"
 )
 
+// Claims the service adds to the claims of Intel DCAP quotes (SGX, TDX):
+// the TCB baseline the quote was verified against and a relaxation of its
+// TCB status (docs/tcb-baselines.md). The service spells them too
+// (service/baselines.go; it does not import this package).
+const (
+	TCBBaseline             = "x-avow-tcb-baseline"
+	TCBEvaluationDataNumber = "x-avow-tcb-evaluation-data-number"
+	TCBGrace                = "x-avow-tcb-grace"
+)
+
+// DCAPServiceClaims are the service's claims of Intel DCAP quotes.
+var DCAPServiceClaims = []string{TCBBaseline, TCBEvaluationDataNumber, TCBGrace}
+
 // commonClaims are given to the policy for every attestation type.
 var commonClaims = []string{
 	"x-ms-ver", "x-ms-attestation-type",
@@ -83,8 +96,8 @@ var sevSnpVmClaimNames = []string{
 // byType maps x-ms-attestation-type to the claims of that type (besides
 // commonClaims).
 var byType = map[string][]string{
-	TypeSGX:      sgxClaimNames,
-	TypeTDX:      tdxClaimNames,
+	TypeSGX:      append(slices.Clip(sgxClaimNames), DCAPServiceClaims...),
+	TypeTDX:      append(slices.Clip(tdxClaimNames), DCAPServiceClaims...),
 	TypeSevSnpVm: sevSnpVmClaimNames,
 }
 

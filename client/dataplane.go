@@ -430,3 +430,39 @@ func (c *Client) AttestGPU(ctx context.Context, attestURI string, evidence []GPU
 	body, _ := json.Marshal(b)
 	return c.tokenCall(ctx, request{method: http.MethodPost, url: u, body: body})
 }
+
+// TCBBaseline is one TCB baseline of GET {attestURI}/tcbbaselines/{type}
+// (MAA's TcbBaseline, api-version 2025-06-01).
+type TCBBaseline struct {
+	TCBIdentifier            string `json:"tcbIdentifier"`
+	TCBEvaluationDataNumber  uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	TCBReleaseDate           string `json:"tcbReleaseDate,omitempty"`
+	MinimumPSWLinuxVersion   string `json:"minimumPswLinuxVersion,omitempty"`
+	MinimumPSWWindowsVersion string `json:"minimumPswWindowsVersion,omitempty"`
+	IsSelectedTCB            bool   `json:"isSelectedTcb"`
+}
+
+// TCBBaselinesAPIVersion is the api-version TCBBaselines sends.
+const TCBBaselinesAPIVersion = "2025-06-01"
+
+// TCBBaselines lists the TCB baselines a provider's policy for an
+// attestation type can select, and the one it selects (GET
+// {attestURI}/tcbbaselines/{type}?api-version=2025-06-01, a bearer token
+// with the reader role).
+func (c *Client) TCBBaselines(ctx context.Context, attestURI, attestationType string) ([]TCBBaseline, error) {
+	if attestationType == "" || strings.ContainsAny(attestationType, "/?#:% ") {
+		return nil, ErrInvalidArgument.Wrapf("attestation type %q", attestationType)
+	}
+	u, err := dataPlane(attestURI, "/tcbbaselines/"+attestationType)
+	if err != nil {
+		return nil, err
+	}
+	u = strings.TrimSuffix(u, APIVersion) + TCBBaselinesAPIVersion
+	var out struct {
+		TCBBaselines []TCBBaseline `json:"tcbBaselines"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, url: u, auth: true, out: &out}); err != nil {
+		return nil, err
+	}
+	return out.TCBBaselines, nil
+}

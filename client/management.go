@@ -14,6 +14,8 @@ import (
 // Providers, their settings and signing keys as the management API shows them (package wire).
 type (
 	Settings = wire.Settings
+	// TCBGrace is one entry of the tcbGrace setting.
+	TCBGrace = wire.TCBGrace
 	Provider = wire.Provider
 	Key      = wire.Key
 )
@@ -241,6 +243,7 @@ func (c *Client) RevokeAdminToken(ctx context.Context, id string) error {
 // Collateral describes one stored collateral set (TCB info and QE identity
 // for an FMSPC and PCE-ID).
 type Collateral struct {
+	ID         int64     `json:"id,omitempty"`
 	TEE        string    `json:"tee"`
 	FMSPC      string    `json:"fmspc"`
 	PCEID      string    `json:"pceId"`
@@ -249,6 +252,11 @@ type Collateral struct {
 	FetchedAt  time.Time `json:"fetchedAt,omitzero"`
 	Source     string    `json:"source,omitempty"`
 	SHA256     string    `json:"sha256"`
+	// TCBEvaluationDataNumber is the number of the TCB info (0: not
+	// recorded); Pinned marks collateral kept for that number (a TCB
+	// baseline) rather than as the platform's current collateral.
+	TCBEvaluationDataNumber uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	Pinned                  bool   `json:"pinned,omitempty"`
 	// Expired is true when a document of the set is past its nextUpdate
 	// or notAfter at the server's time. List: ExpiresAt is the earliest
 	// of them and ExpiresInSeconds the time left (negative: since when);

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +39,15 @@ type FetchRequest struct {
 	// PCK certificate, whose CRL the verifier needs. Empty means "platform"
 	// for TDX and "processor" for SGX.
 	PCKCA string
+	// TCBEvaluationDataNumber, when not zero, asks for the TCB info and QE
+	// identity of that TCB evaluation data number (PCS/PCCS v4
+	// tcbEvaluationDataNumber=N: a TCB baseline) instead of the update
+	// channel's current ones.
+	TCBEvaluationDataNumber uint32
+	// Update is the update channel, "standard" (the default, "") or
+	// "early" (PCS/PCCS update=early). It cannot be combined with a
+	// TCBEvaluationDataNumber.
+	Update string
 }
 
 func (r FetchRequest) normalize() (FetchRequest, error) {
@@ -60,12 +70,48 @@ func (r FetchRequest) normalize() (FetchRequest, error) {
 	if r.PCKCA != "processor" && r.PCKCA != "platform" {
 		return r, ErrFetch.Wrapf("PCK CA %q: want processor or platform", r.PCKCA)
 	}
+	r.Update = strings.ToLower(r.Update)
+	switch {
+	case r.Update != "" && r.Update != UpdateStandard && r.Update != UpdateEarly:
+		return r, ErrFetch.Wrapf("update %q: want standard or early", r.Update)
+	case r.Update != "" && r.TCBEvaluationDataNumber != 0:
+		return r, ErrFetch.Wrapf("update=%s cannot be combined with a TCB evaluation data number", r.Update)
+	}
 	return r, nil
+}
+
+// The update channels of PCS/PCCS v4 TCB info and QE identity.
+const (
+	UpdateStandard = "standard"
+	UpdateEarly    = "early"
+)
+
+// collateralQuery is the query of a TCB info or QE identity request: the
+// TCB evaluation data number or the update channel, if any.
+func (r FetchRequest) collateralQuery(q url.Values) url.Values {
+	if r.TCBEvaluationDataNumber != 0 {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("tcbEvaluationDataNumber", strconv.FormatUint(uint64(r.TCBEvaluationDataNumber), 10))
+	} else if r.Update != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("update", r.Update)
+	}
+	return q
 }
 
 // String names the request in messages: "SGX FMSPC 00906ed50000 (processor CA)".
 func (r FetchRequest) String() string {
-	return fmt.Sprintf("%s FMSPC %s (%s CA)", strings.ToUpper(r.TEE), r.FMSPC, r.PCKCA)
+	s := fmt.Sprintf("%s FMSPC %s (%s CA)", strings.ToUpper(r.TEE), r.FMSPC, r.PCKCA)
+	if r.TCBEvaluationDataNumber != 0 {
+		s += fmt.Sprintf(" TCB evaluation data number %d", r.TCBEvaluationDataNumber)
+	} else if r.Update == UpdateEarly {
+		s += " (early update)"
+	}
+	return s
 }
 
 // Source is somewhere collateral can be had: a PCCS, Intel's PCS, or a
@@ -337,7 +383,13 @@ func EncodeIssuerChain(pemChain []byte) string {
 // TCBInfo fetches GET {tee}/certification/{v}/tcb?fmspc= and returns the
 // exact signed tcbInfo member, its signature and the issuer chain.
 func (f *Fetcher) TCBInfo(ctx context.Context, tee, fmspc string) (raw, sig, chain []byte, err error) {
-	r, err := f.get(ctx, f.url(tee, "tcb", url.Values{"fmspc": {strings.ToUpper(fmspc)}}))
+	return f.tcbInfo(ctx, FetchRequest{TEE: tee, FMSPC: fmspc})
+}
+
+// tcbInfo is TCBInfo for req's TEE and FMSPC, with its TCB evaluation data
+// number or update channel.
+func (f *Fetcher) tcbInfo(ctx context.Context, req FetchRequest) (raw, sig, chain []byte, err error) {
+	r, err := f.get(ctx, f.url(req.TEE, "tcb", req.collateralQuery(url.Values{"fmspc": {strings.ToUpper(req.FMSPC)}})))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -352,7 +404,13 @@ func (f *Fetcher) TCBInfo(ctx context.Context, tee, fmspc string) (raw, sig, cha
 // QEIdentity fetches GET {tee}/certification/{v}/qe/identity (QE for SGX,
 // TD_QE for TDX).
 func (f *Fetcher) QEIdentity(ctx context.Context, tee string) (raw, sig, chain []byte, err error) {
-	r, err := f.get(ctx, f.url(tee, "qe/identity", nil))
+	return f.qeIdentity(ctx, FetchRequest{TEE: tee})
+}
+
+// qeIdentity is QEIdentity for req's TEE, with its TCB evaluation data
+// number or update channel.
+func (f *Fetcher) qeIdentity(ctx context.Context, req FetchRequest) (raw, sig, chain []byte, err error) {
+	r, err := f.get(ctx, f.url(req.TEE, "qe/identity", req.collateralQuery(nil)))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -466,11 +524,11 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*Collateral, err
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		col.TCBInfo, col.TCBInfoSignature, col.TCBInfoIssuerChain, tcbErr = f.TCBInfo(ctx, req.TEE, req.FMSPC)
+		col.TCBInfo, col.TCBInfoSignature, col.TCBInfoIssuerChain, tcbErr = f.tcbInfo(ctx, req)
 	}()
 	go func() {
 		defer wg.Done()
-		col.QEIdentity, col.QEIdentitySignature, col.QEIdentityIssuerChain, qeErr = f.QEIdentity(ctx, req.TEE)
+		col.QEIdentity, col.QEIdentitySignature, col.QEIdentityIssuerChain, qeErr = f.qeIdentity(ctx, req)
 	}()
 	go func() {
 		defer wg.Done()

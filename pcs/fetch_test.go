@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avowhq/avow/dcap"
 	"github.com/avowhq/avow/internal/pcsfake"
 	"github.com/avowhq/avow/internal/vectors"
 	"github.com/avowhq/avow/pcs"
@@ -300,5 +302,145 @@ func TestLoadAllAndDirSource(t *testing.T) {
 	}
 	if _, err := one.Fetch(context.Background(), pcs.FetchRequest{TEE: "sgx", FMSPC: "00A067110000"}); err != nil {
 		t.Errorf("bundle file source: %v", err)
+	}
+}
+
+// TestFetchByTCBEvaluationDataNumber: a request for a TCB evaluation data
+// number asks PCS/PCCS v4 for tcbEvaluationDataNumber=N on the TCB info and
+// QE identity (real TDX collateral of FMSPC 90c06f000000 numbered 17 and
+// 18); update=early is sent as such; both together are refused.
+func TestFetchByTCBEvaluationDataNumber(t *testing.T) {
+	n18, n17 := vectorCollateral(t, "S03-tdx-v5-phala-no-tcb-level"), vectorCollateral(t, "S09-tdx-v5-automata-alibaba")
+	for _, kind := range []string{pcs.KindPCS, pcs.KindPCCS} {
+		srv := pcsfake.New(kind)
+		if err := srv.Add(n18); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.AddBaseline(n17); err != nil {
+			t.Fatal(err)
+		}
+		f := &pcs.Fetcher{Kind: kind, BaseURL: srv.Start(t), Client: srv.Client()}
+		req := pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000"}
+		for _, c := range []struct {
+			number uint32
+			update string
+			want   *pcs.Collateral
+		}{{0, "", n18}, {17, "", n17}, {18, "", n18}, {0, "early", n18}, {0, "standard", n18}} {
+			r := req
+			r.TCBEvaluationDataNumber, r.Update = c.number, c.update
+			got, err := f.Fetch(t.Context(), r)
+			if err != nil {
+				t.Fatalf("%s %s: %v", kind, r, err)
+			}
+			if !bytes.Equal(got.TCBInfo, c.want.TCBInfo) || !bytes.Equal(got.QEIdentity, c.want.QEIdentity) {
+				t.Errorf("%s %s: not the TCB info and QE identity of that number", kind, r)
+			}
+		}
+		r := req
+		r.TCBEvaluationDataNumber = 16
+		if _, err := f.Fetch(t.Context(), r); !errors.Is(err, pcs.ErrNotAtSource) {
+			t.Errorf("%s number 16: %v, want collateral_not_at_source", kind, err)
+		}
+		r.Update = "early"
+		if _, err := f.Fetch(t.Context(), r); !errors.Is(err, pcs.ErrFetch) || !strings.Contains(err.Error(), "cannot be combined") {
+			t.Errorf("%s number and update: %v", kind, err)
+		}
+	}
+	// A folder source picks the set of the number asked for.
+	dir := t.TempDir()
+	for name, c := range map[string]*pcs.Collateral{"a.json": n17, "b.json": n18} {
+		b, err := c.MarshalBundle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := pcs.NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		r    pcs.FetchRequest
+		want *pcs.Collateral
+	}{
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", TCBEvaluationDataNumber: 17}, n17},
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", TCBEvaluationDataNumber: 18}, n18},
+		{pcs.FetchRequest{TEE: "tdx", FMSPC: "90c06f000000", Update: "early"}, n18},
+	} {
+		got, err := ds.Fetch(t.Context(), c.r)
+		if err != nil || !bytes.Equal(got.TCBInfo, c.want.TCBInfo) {
+			t.Errorf("folder %s: %v", c.r, err)
+		}
+	}
+}
+
+// TestTCBEvaluationDataNumbers: Intel's real TDX list (June 2025: 19, 18,
+// 17 with their recovery-event and TCB dates) parses, verifies under the
+// TCB signing certificate chained to Intel's root, is refused when one
+// character changes, and is fetched from PCS and PCCS with its issuer chain.
+func TestTCBEvaluationDataNumbers(t *testing.T) {
+	raw := filepath.Join(vectors.Dir(t, "dcap"), "raw", "automata-dcap-attestation")
+	body, err := os.ReadFile(filepath.Join(raw, "evm-0625-tdx-v4", "tdxtcbeval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, f := range []string{"evm-common/tcb_signing.der", "evm-common/root_ca.der"} {
+		der, err := os.ReadFile(filepath.Join(raw, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	doc, err := pcs.ParseTCBEvaluationDataNumbers(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := func(s string) time.Time { d, _ := time.Parse(time.RFC3339, s); return d }
+	want := []pcs.TCBEvalNumber{
+		{19, date("2025-05-13T00:00:00Z"), date("2025-05-14T00:00:00Z")},
+		{18, date("2024-11-12T00:00:00Z"), date("2024-11-13T00:00:00Z")},
+		{17, date("2024-03-12T00:00:00Z"), date("2024-03-13T00:00:00Z")},
+	}
+	if doc.ID != "TDX" || doc.Version != 1 || !doc.IssueDate.Equal(date("2025-06-05T01:31:32Z")) || len(doc.Numbers) != 3 {
+		t.Fatalf("%+v", doc)
+	}
+	for i := range want {
+		if doc.Numbers[i] != want[i] {
+			t.Errorf("[%d] = %+v, want %+v", i, doc.Numbers[i], want[i])
+		}
+	}
+	roots := [][]byte{dcap.IntelRootKey()}
+	if err := doc.VerifySignature(chain, roots); err != nil {
+		t.Errorf("verify: %v", err)
+	}
+	if err := doc.VerifySignature(chain, [][]byte{make([]byte, 65)}); err == nil {
+		t.Errorf("verified under an untrusted root")
+	}
+	bad, err := pcs.ParseTCBEvaluationDataNumbers(bytes.Replace(body, []byte(`"tcbEvaluationDataNumber":17`), []byte(`"tcbEvaluationDataNumber":16`), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.VerifySignature(chain, roots); err == nil {
+		t.Errorf("a changed list verified")
+	}
+	for _, b := range []string{`{"tcbEvaluationDataNumbers":{"id":"SEV","version":1},"signature":"` + strings.Repeat("00", 64) + `"}`, `{}`} {
+		if _, err := pcs.ParseTCBEvaluationDataNumbers([]byte(b)); !errors.Is(err, pcs.ErrCollateralFormat) {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	for _, kind := range []string{pcs.KindPCS, pcs.KindPCCS} {
+		srv := pcsfake.New(kind)
+		srv.SetTCBEvaluationDataNumbers("tdx", body, chain)
+		f := &pcs.Fetcher{Kind: kind, BaseURL: srv.Start(t), Client: srv.Client()}
+		got, gotChain, err := f.TCBEvaluationDataNumbers(t.Context(), "tdx")
+		if err != nil || !bytes.Equal(got.Raw, doc.Raw) || got.VerifySignature(gotChain, roots) != nil {
+			t.Errorf("%s fetch: %v", kind, err)
+		}
+		if _, _, err := f.TCBEvaluationDataNumbers(t.Context(), "sgx"); !errors.Is(err, pcs.ErrNotAtSource) {
+			t.Errorf("%s sgx: %v, want not at source", kind, err)
+		}
 	}
 }

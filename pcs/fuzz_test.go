@@ -196,3 +196,20 @@ func seedPCKExtensionValues(tb testing.TB) [][]byte {
 	}
 	return out
 }
+
+func FuzzParseTCBEvaluationDataNumbers(f *testing.F) {
+	f.Add([]byte(`{"tcbEvaluationDataNumbers":{"id":"TDX","version":1,"issueDate":"2025-06-05T01:31:32Z","nextUpdate":"2025-07-05T01:31:32Z","tcbEvalNumbers":[{"tcbEvaluationDataNumber":19,"tcbRecoveryEventDate":"2025-05-13T00:00:00Z","tcbDate":"2025-05-14T00:00:00Z"}]},"signature":"` + string(bytes.Repeat([]byte("0"), 128)) + `"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		doc, err := ParseTCBEvaluationDataNumbers(body)
+		if err != nil {
+			if !errors.Is(err, ErrCollateralFormat) {
+				t.Fatalf("error without ErrCollateralFormat: %v", err)
+			}
+			return
+		}
+		if doc.ID != "SGX" && doc.ID != "TDX" || doc.Version != 1 || len(doc.Signature) != 64 || !json.Valid(doc.Raw) {
+			t.Fatal("shape")
+		}
+	})
+}

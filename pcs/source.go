@@ -240,12 +240,19 @@ func (d *DirSource) Fetch(ctx context.Context, req FetchRequest) (*Collateral, e
 	var bestID Identity
 	for _, c := range cols {
 		id, err := Identify(c)
-		if err != nil || id.TEE != req.TEE || id.FMSPC != req.FMSPC || (req.PCEID != "" && id.PCEID != req.PCEID) {
+		if err != nil || id.TEE != req.TEE || id.FMSPC != req.FMSPC || (req.PCEID != "" && id.PCEID != req.PCEID) ||
+			req.TCBEvaluationDataNumber != 0 && id.TCBEvaluationDataNumber != req.TCBEvaluationDataNumber {
 			continue
+		}
+		// The early channel is the highest TCB evaluation data number the
+		// folder has; otherwise the newest TCB info.
+		newer := id.IssueDate.After(bestID.IssueDate)
+		if req.Update == UpdateEarly && best != nil && id.TCBEvaluationDataNumber != bestID.TCBEvaluationDataNumber {
+			newer = id.TCBEvaluationDataNumber > bestID.TCBEvaluationDataNumber
 		}
 		better := best == nil ||
 			(id.PCKCA == req.PCKCA) != (bestID.PCKCA == req.PCKCA) && id.PCKCA == req.PCKCA ||
-			(id.PCKCA == req.PCKCA) == (bestID.PCKCA == req.PCKCA) && id.IssueDate.After(bestID.IssueDate)
+			(id.PCKCA == req.PCKCA) == (bestID.PCKCA == req.PCKCA) && newer
 		if better {
 			best, bestID = c, id
 		}

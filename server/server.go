@@ -298,7 +298,9 @@ func kekSource(path string, created bool) string {
 }
 
 // loadSimCollateral imports fresh collateral of the simulated platform for
-// SGX and TDX, issued now.
+// SGX and TDX, issued now: TCB evaluation data number 17 as the current
+// collateral, and the simulated recovery's 18 pinned to its number, so that
+// a policy can select either baseline (docs/tcb-baselines.md).
 func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Platform) error {
 	system := &service.Principal{ID: "dev-mode", Role: "owner"}
 	for _, tee := range []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX} {
@@ -307,6 +309,13 @@ func loadSimCollateral(ctx context.Context, svc *service.Service, sim *sgxsim.Pl
 			return err
 		}
 		if _, _, err := svc.ImportCollateral(ctx, system, col, "sgxsim (--dev)"); err != nil {
+			return err
+		}
+		rec, err := sim.Collateral(sgxsim.CollateralOptions{TEE: tee, Now: svc.Now().Add(-time.Minute), TCBEvaluationDataNumber: sgxsim.RecoveredTCBEvaluationDataNumber})
+		if err != nil {
+			return err
+		}
+		if _, _, err := svc.ImportBaselineCollateral(ctx, system, rec, "sgxsim (--dev, recovered baseline)"); err != nil {
 			return err
 		}
 	}

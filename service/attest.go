@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,16 +113,36 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 		return nil, err
 	}
 	tr.TEE = ev.TEE()
+
+	// The policy is chosen before verification: its configurationrules
+	// select the TCB baseline the evidence is verified against.
+	var ap *activePolicy
+	tr.Draft = req.DraftPolicy != nil
+	if req.DraftPolicy != nil {
+		compiled, err := policy.Parse(*req.DraftPolicy)
+		if err != nil {
+			return nil, ErrPolicyInvalid.Wrap(err)
+		}
+		ap = newActivePolicy(&activePolicy{compiled: compiled, hash: policy.PolicyHash(*req.DraftPolicy)})
+	} else if ap, err = s.activePolicy(ctx, p.Name, attType); err != nil {
+		return nil, err
+	}
+	if ap.baselineErr != nil {
+		return nil, ErrPolicyInvalid.Wrapf("configurationrules: %v", ap.baselineErr)
+	}
+
 	now := s.clock.Now()
 	start := time.Now()
-	col := s.collateralAccess(p)
+	col := s.collateralAccess(p, ap.baseline)
+	col.draft = req.DraftPolicy != nil
 	v, err := typ.Verify(ctx, ev, attestation.Env{Now: now, Collateral: col, Settings: TypeSettings(p.Settings)[typ.Name()]})
 	s.obs.AttestStage(StageVerify, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
 	tr.TCBStatus, tr.FMSPC = v.TCBStatus, v.PlatformID
-	if err := checkSettings(p, v, now); err != nil {
+	grace, err := checkSettings(p, v, now)
+	if err != nil {
 		return nil, col.explainExpired(err)
 	}
 	start = time.Now()
@@ -136,17 +157,16 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if s.privateRoot(v.RootKey) {
 		c["x-avow-private-root"] = true
 	}
-
-	var ap *activePolicy
-	tr.Draft = req.DraftPolicy != nil
-	if req.DraftPolicy != nil {
-		compiled, err := policy.Parse(*req.DraftPolicy)
-		if err != nil {
-			return nil, ErrPolicyInvalid.Wrap(err)
-		}
-		ap = &activePolicy{compiled: compiled, hash: policy.PolicyHash(*req.DraftPolicy)}
-	} else if ap, err = s.activePolicy(ctx, p.Name, attType); err != nil {
-		return nil, err
+	// The TCB baseline used (DCAP quotes: the service's collateral), and
+	// any relaxation of the TCB status, are in the token and the audit log.
+	if col.res != nil && col.res.TCBInfo != nil {
+		c[ClaimTCBBaseline] = ap.baseline.id
+		c[ClaimTCBEvaluationDataNumber] = int64(col.res.TCBInfo.TCBEvaluationDataNumber)
+		tr.TCBBaseline = ap.baseline.id + " (" + strconv.FormatUint(uint64(col.res.TCBInfo.TCBEvaluationDataNumber), 10) + ")"
+	}
+	if grace != nil {
+		c[ClaimTCBGrace] = grace.claim()
+		tr.TCBGrace = grace.String()
 	}
 	tr.PolicyHash = ap.hash
 	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
@@ -195,24 +215,45 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	return &AttestResult{Token: tok, Claims: c, Verification: v}, nil
 }
 
-// checkSettings applies the provider's acceptance of TCB statuses and of
-// expired collateral.
-func checkSettings(p store.Provider, v *attestation.Verified, now time.Time) error {
+// checkSettings applies the provider's acceptance of TCB statuses (with its
+// tcbGrace, whose admission it returns) and of expired collateral.
+func checkSettings(p store.Provider, v *attestation.Verified, now time.Time) (*graceRelaxation, error) {
+	var grace *graceRelaxation
 	if !slices.Contains(p.Settings.AcceptedTCBStatuses, v.TCBStatus) {
-		msg := "the platform's TCB status is " + v.TCBStatus
-		if len(v.AdvisoryIDs) > 0 {
-			msg += " (advisories " + strings.Join(v.AdvisoryIDs, ", ") + ")"
+		grace = tcbGraceFor(TCBGraceOf(p.Settings), v.TCBStatus, v.AdvisoryIDs, now)
+		if grace == nil {
+			msg := "the platform's TCB status is " + v.TCBStatus
+			if len(v.AdvisoryIDs) > 0 {
+				msg += " (advisories " + strings.Join(v.AdvisoryIDs, ", ") + ")"
+			}
+			return nil, ErrTCBNotAccepted.Wrapf("%s; provider %s accepts %s%s", msg, p.Name, strings.Join(p.Settings.AcceptedTCBStatuses, ", "), graceNote(p, v, now))
 		}
-		return ErrTCBNotAccepted.Wrapf("%s; provider %s accepts %s", msg, p.Name, strings.Join(p.Settings.AcceptedTCBStatuses, ", "))
 	}
 	if v.CollateralExpired {
 		deadline := v.CollateralExpiry.Add(p.Settings.CollateralGracePeriod)
 		if !now.Before(deadline) {
-			return ErrCollateralExpired.Wrapf("the collateral expired at %s (%s %s); provider %s allows a grace period of %s",
+			return nil, ErrCollateralExpired.Wrapf("the collateral expired at %s (%s %s); provider %s allows a grace period of %s",
 				v.CollateralExpiry.UTC().Format(time.RFC3339), v.PlatformKind, v.PlatformID, p.Name, p.Settings.CollateralGracePeriod)
 		}
 	}
-	return nil
+	return grace, nil
+}
+
+// graceNote says why a provider's tcbGrace did not admit an OutOfDate
+// platform: it ended, or does not list every advisory.
+func graceNote(p store.Provider, v *attestation.Verified, now time.Time) string {
+	g := TCBGraceOf(p.Settings)
+	if v.TCBStatus != graceStatus || len(g) == 0 {
+		return ""
+	}
+	for _, e := range g {
+		for _, a := range v.AdvisoryIDs {
+			if slices.Contains(e.AdvisoryIDs, strings.ToUpper(a)) && !now.Before(e.Until) {
+				return "; its TCB grace for " + a + " ended at " + e.Until.UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return "; its TCB grace does not list every advisory of the platform"
 }
 
 func (s *Service) simulated(rootKey []byte) bool {

@@ -80,8 +80,9 @@ func truncate(s string) string {
 
 // attestationEntry is the audit record of an attestation: Operation
 // "attest.{type}", Outcome "success" or the failure code, and the details
-// type, tee, fmspc, tcb_status, policy_hash, duration_ms, failure_code,
-// message, draft and simulated (when known and relevant).
+// type, tee, fmspc, tcb_status, tcb_baseline, tcb_grace (an admission by
+// the provider's tcbGrace: a relaxation), policy_hash, duration_ms,
+// failure_code, message, draft and simulated (when known and relevant).
 func attestationEntry(tr *AttestRecord) store.AuditEntry {
 	d := map[string]string{"type": tr.Type, "duration_ms": strconv.FormatFloat(float64(tr.Duration.Microseconds())/1000, 'f', 3, 64)}
 	set := func(k, v string) {
@@ -92,6 +93,8 @@ func attestationEntry(tr *AttestRecord) store.AuditEntry {
 	set("tee", tr.TEE)
 	set("fmspc", tr.FMSPC)
 	set("tcb_status", tr.TCBStatus)
+	set("tcb_baseline", tr.TCBBaseline)
+	set("tcb_grace", tr.TCBGrace)
 	set("policy_hash", tr.PolicyHash)
 	set("failure_code", tr.FailureCode)
 	set("message", tr.Message)

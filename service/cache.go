@@ -20,7 +20,8 @@ type cache struct {
 	policies   map[string]*activePolicy
 	keys       map[string]*token.SigningKey
 	collateral map[store.CollateralKey]*storedCollateral
-	sources    map[string]sourceSet // a provider's collateralSources, built
+	numbered   map[numberKey]*storedCollateral // by TCB evaluation data number (baselines.go)
+	sources    map[string]sourceSet            // a provider's collateralSources, built
 }
 
 func newCache() *cache {
@@ -29,6 +30,7 @@ func newCache() *cache {
 		policies:   map[string]*activePolicy{},
 		keys:       map[string]*token.SigningKey{},
 		collateral: map[store.CollateralKey]*storedCollateral{},
+		numbered:   map[numberKey]*storedCollateral{},
 		sources:    map[string]sourceSet{},
 	}
 }
@@ -40,6 +42,16 @@ type activePolicy struct {
 	hash      string         // x-ms-policy-hash
 	signer    map[string]any // x-ms-policy-signer (JWK), nil when unsigned
 	isDefault bool
+	// baseline is the TCB baseline its configurationrules select
+	// (baselines.go); baselineErr says why it selects none.
+	baseline    tcbBaseline
+	baselineErr error
+}
+
+// newActivePolicy returns ap with its TCB baseline evaluated.
+func newActivePolicy(ap *activePolicy) *activePolicy {
+	ap.baseline, ap.baselineErr = baselineOf(ap.compiled)
+	return ap
 }
 
 // storedCollateral is a parsed collateral bundle from the store.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,19 @@ import (
 // best an air-gapped site may have): expired lists its documents that are
 // not valid now, earliest first, for the caller to say so.
 func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (stored store.Collateral, expired []pcs.Expiry, err error) {
+	return s.importCollateral(ctx, who, col, source, false)
+}
+
+// ImportBaselineCollateral is ImportCollateral for collateral kept for its
+// TCB evaluation data number only (pinned: a TCB baseline a policy may
+// select), whatever the platform's current number: it never becomes the
+// platform's current collateral (avow serve --dev loads the simulated
+// platform's recovered baseline so).
+func (s *Service) ImportBaselineCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string) (store.Collateral, []pcs.Expiry, error) {
+	return s.importCollateral(ctx, who, col, source, true)
+}
+
+func (s *Service) importCollateral(ctx context.Context, who *Principal, col *pcs.Collateral, source string, pin bool) (stored store.Collateral, expired []pcs.Expiry, err error) {
 	if err := require(who, store.RoleOwner); err != nil {
 		return store.Collateral{}, nil, err
 	}
@@ -44,13 +58,26 @@ func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs
 	row := store.Collateral{
 		Key:    store.CollateralKey{TEE: strings.ToLower(info.ID), FMSPC: hex.EncodeToString(info.FMSPC[:]), PCEID: hex.EncodeToString(info.PCEID[:])},
 		Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: source,
+		TCBEvaluationDataNumber: info.TCBEvaluationDataNumber, Pinned: pin,
+	}
+	// Collateral of an older TCB evaluation data number than the key's
+	// current one is kept for that number (a baseline a policy may
+	// select); it never replaces the current collateral.
+	if cur, err := s.st.GetCollateral(ctx, row.Key); err == nil && currentNumber(cur) > info.TCBEvaluationDataNumber {
+		row.Pinned = true
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Collateral{}, nil, mapStoreErr(err, "collateral")
 	}
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
 		if stored, err = tx.PutCollateral(ctx, row); err != nil {
 			return err
 		}
 		details := map[string]string{"key": row.Key.String(), "sha256": stored.SHA256, "source": source,
-			"next_update": info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z")}
+			"next_update":                info.NextUpdate.UTC().Format("2006-01-02T15:04:05Z"),
+			"tcb_evaluation_data_number": strconv.FormatUint(uint64(info.TCBEvaluationDataNumber), 10)}
+		if row.Pinned {
+			details["pinned"] = "true"
+		}
 		if len(expired) > 0 {
 			details["expired_at"] = expired[0].At.Format("2006-01-02T15:04:05Z")
 		}
@@ -61,6 +88,59 @@ func (s *Service) ImportCollateral(ctx context.Context, who *Principal, col *pcs
 	}
 	s.invalidate(0)
 	return stored, expired, nil
+}
+
+// currentNumber is the TCB evaluation data number of a stored row, read
+// from its bundle for rows stored before the store recorded it.
+func currentNumber(row store.Collateral) uint32 {
+	if row.TCBEvaluationDataNumber != 0 || len(row.Bundle) == 0 {
+		return row.TCBEvaluationDataNumber
+	}
+	col, err := pcs.ParseBundle(row.Bundle)
+	if err != nil {
+		return 0
+	}
+	id, err := pcs.Identify(col)
+	if err != nil {
+		return 0
+	}
+	return id.TCBEvaluationDataNumber
+}
+
+// ListCollateralNumbers returns the latest collateral of every platform
+// family and TCB evaluation data number (the baselines the service can
+// verify with), pinned or current.
+func (s *Service) ListCollateralNumbers(ctx context.Context, who *Principal) ([]CollateralListItem, error) {
+	if err := require(who, store.RoleReader); err != nil {
+		return nil, err
+	}
+	rows, err := s.st.ListCollateralNumbers(ctx)
+	if err != nil {
+		return nil, mapStoreErr(err, "collateral")
+	}
+	now := s.clock.Now()
+	out := make([]CollateralListItem, 0, len(rows))
+	for _, row := range rows {
+		item := CollateralListItem{Collateral: row}
+		full, err := s.st.GetCollateralByID(ctx, row.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, mapStoreErr(err, "collateral")
+		}
+		if err == nil {
+			if col, perr := pcs.ParseBundle(full.Bundle); perr == nil {
+				item.ExpiresAt = s.describeStored(col, now).expiry
+				if e := col.Expiries(); item.ExpiresAt.IsZero() && len(e) > 0 {
+					item.ExpiresAt = e[0].At // it does not verify: its dates alone
+				}
+			}
+		}
+		if !item.ExpiresAt.IsZero() {
+			item.TimeToExpiry = item.ExpiresAt.Sub(now)
+		}
+		item.Expired = item.ExpiresAt.IsZero() || !item.ExpiresAt.After(now)
+		out = append(out, item)
+	}
+	return out, nil
 }
 
 // ExpiredWarning says which documents of imported collateral are expired
@@ -142,13 +222,15 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 // DCAP quotes it implements dcapquote.Collateral over the store, the
 // caches and the provider's collateral sources.
 type collateralAccess struct {
-	s    *Service
-	srcs sourceSet
-	res  *dcap.Result // the last DCAP verification, for explainExpired
+	s        *Service
+	srcs     sourceSet
+	baseline tcbBaseline  // the TCB baseline the provider's policy selects
+	draft    bool         // the baseline is a draft policy's: no fetching by number
+	res      *dcap.Result // the last DCAP verification, for explainExpired
 }
 
-func (s *Service) collateralAccess(p store.Provider) *collateralAccess {
-	return &collateralAccess{s: s, srcs: s.sourcesFor(p)}
+func (s *Service) collateralAccess(p store.Provider, b tcbBaseline) *collateralAccess {
+	return &collateralAccess{s: s, srcs: s.sourcesFor(p), baseline: b}
 }
 
 // VerifyQuote finds the quote's collateral (fetching from the provider's
@@ -161,7 +243,19 @@ func (a *collateralAccess) VerifyQuote(ctx context.Context, q *quote.Quote, now 
 		return nil, pcs.CollateralHashes{}, err
 	}
 	key := store.CollateralKey{TEE: strings.ToLower(teeOf(q)), FMSPC: hex.EncodeToString(ext.FMSPC[:]), PCEID: hex.EncodeToString(ext.PCEID[:])}
-	res, col, err := s.verifyWithCollateral(ctx, q, key, now, a.srcs)
+	var res *dcap.Result
+	var col *storedCollateral
+	if a.baseline.number != 0 {
+		srcs := a.srcs
+		if a.draft {
+			// A draft policy (anonymous callers may send one) selects only
+			// baselines the service holds: it never makes it fetch a number.
+			srcs = sourceSet{}
+		}
+		res, col, err = s.verifyWithBaseline(ctx, q, key, now, srcs, a.baseline.number)
+	} else {
+		res, col, err = s.verifyWithCollateral(ctx, q, key, now, a.srcs)
+	}
 	a.res = res
 	if err != nil {
 		return nil, pcs.CollateralHashes{}, err

@@ -4,7 +4,7 @@ import "encoding/json"
 
 // A provider's settings beyond the store's columns live as members of one
 // JSON object (store.Settings.Extra): tokenAlgorithm, collateralSources,
-// publicNetworkAccess, tpmAttestationAuthentication, typeSettings.
+// publicNetworkAccess, tpmAttestationAuthentication, typeSettings, tcbGrace.
 
 // extraMember reads member of extra into out; false when it is absent or
 // does not read as out.

@@ -74,6 +74,8 @@ type AttestRecord struct {
 	PolicyHash    string // once the policy was chosen
 	Draft         bool   // a draft policy was evaluated (unsigned token)
 	Simulated     bool   // evidence from the simulated platform
+	TCBBaseline   string // the TCB baseline used: "17 (17)", "azuredefault (18)"
+	TCBGrace      string // the provider's tcbGrace admitted the TCB status: "OutOfDate INTEL-SA-01213 until …"
 	Outcome       string // "success" or "failure"
 	FailureCode   string // the error's stable code on failure
 	Message       string // the client-safe message on failure (truncated)

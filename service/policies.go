@@ -66,7 +66,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		if err != nil {
 			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
-		ap = &activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true}
+		ap = newActivePolicy(&activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true})
 	case err != nil:
 		return nil, mapStoreErr(err, "policy")
 	default:
@@ -74,7 +74,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		if err != nil {
 			return nil, errs.New("internal", "a stored policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
 		}
-		ap = &activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)}
+		ap = newActivePolicy(&activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)})
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
@@ -219,6 +219,9 @@ func (s *Service) SetPolicy(ctx context.Context, who *Principal, provider, attTy
 	compiled, err := policy.Parse(doc.Text)
 	if err != nil {
 		return "", nil, ErrPolicyInvalid.Wrap(err)
+	}
+	if _, err := baselineOf(compiled); err != nil {
+		return "", nil, ErrPolicyInvalid.Wrapf("configurationrules: %v", err)
 	}
 	warnings := append(slices.Clone(doc.Warnings), compiled.Warnings()...)
 	now := s.clock.Now()

@@ -88,6 +88,9 @@ type ProviderSettings struct {
 	// properties, "Enabled" (the default) or "Disabled" (access.go).
 	PublicNetworkAccess          *string
 	TPMAttestationAuthentication *string
+	// TCBGrace, when not nil, replaces the provider's tcbGrace setting
+	// (baselines.go); an empty list removes it.
+	TCBGrace *[]TCBGrace
 	// TypeSettings change the settings of the attestation types named:
 	// each type's settings are replaced (an empty map removes them);
 	// types not named keep theirs (typesettings.go).
@@ -128,6 +131,17 @@ func (s *Service) settings(base store.Settings, in *ProviderSettings) (store.Set
 			return out, ErrInvalidRequest.Wrapf("token algorithm %q is neither RS256 nor ES256", *a)
 		}
 		extra, err := withTokenAlgorithm(out.Extra, *a)
+		if err != nil {
+			return out, ErrInvalidRequest.Wrap(err)
+		}
+		out.Extra = extra
+	}
+	if in.TCBGrace != nil {
+		g, err := checkTCBGrace(*in.TCBGrace)
+		if err != nil {
+			return out, err
+		}
+		extra, err := withTCBGrace(out.Extra, g)
 		if err != nil {
 			return out, ErrInvalidRequest.Wrap(err)
 		}

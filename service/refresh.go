@@ -81,6 +81,19 @@ func (s *Service) refreshDue(ctx context.Context) []RefreshResult {
 			out = append(out, s.refreshKey(ctx, nil, row.Key))
 		}
 	}
+	// Collateral kept for a TCB baseline is refreshed for its number.
+	if numbered, err := s.st.ListCollateralNumbers(ctx); err == nil {
+		for _, row := range numbered {
+			if ctx.Err() != nil {
+				break
+			}
+			if row.Pinned && row.TCBEvaluationDataNumber != 0 {
+				if res, ok := s.refreshPinned(ctx, row.Key, row.TCBEvaluationDataNumber); ok {
+					out = append(out, res)
+				}
+			}
+		}
+	}
 	return out
 }
 
@@ -160,7 +173,7 @@ func (s *Service) refreshKey(ctx context.Context, who *Principal, key store.Coll
 			"source": got.source, "sha256": storedSHA, "next_update": formatTime(out.NextUpdate)})
 		return out
 	}
-	sc, err := s.storeFetched(ctx, who, "collateral.refresh", key, got, now)
+	sc, err := s.storeFetched(ctx, who, "collateral.refresh", key, got, now, false)
 	if err != nil {
 		c.mu.Lock()
 		out.RetryAt = c.failed(key, now, append(got.attempts, "store: "+errs.Detail(err)))
@@ -367,7 +380,16 @@ func (s *Service) GetCollateral(ctx context.Context, who *Principal, key store.C
 	if err != nil {
 		return nil, mapStoreErr(err, "collateral")
 	}
-	item, err := s.collateralItem(ctx, rows[0], s.clock.Now())
+	// The head is the key's current collateral: its latest row not pinned
+	// to a TCB evaluation data number (baselines.go).
+	head := rows[0]
+	for _, r := range rows {
+		if !r.Pinned {
+			head = r
+			break
+		}
+	}
+	item, err := s.collateralItem(ctx, head, s.clock.Now())
 	if err != nil {
 		return nil, err
 	}

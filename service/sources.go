@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,8 +96,9 @@ type collateralState struct {
 // set is "" for the deployment's list, else the provider setting's
 // strings (sourceSet.id).
 type fetchKey struct {
-	set string
-	key store.CollateralKey
+	set    string
+	key    store.CollateralKey
+	number uint32 // a TCB evaluation data number (a baseline); 0: the current collateral
 }
 
 // sourceSet is the list of sources an attestation fetches from.
@@ -182,10 +184,10 @@ func (c *collateralState) state(key store.CollateralKey) *keyState { return c.st
 // stateFor is the fetch state of key with the sources set (held mu).
 func (c *collateralState) stateFor(set string, key store.CollateralKey) *keyState {
 	if set != "" {
-		st := c.override[fetchKey{set, key}]
+		st := c.override[fetchKey{set: set, key: key}]
 		if st == nil {
 			st = &keyState{}
-			c.override[fetchKey{set, key}] = st
+			c.override[fetchKey{set: set, key: key}] = st
 		}
 		return st
 	}
@@ -193,6 +195,19 @@ func (c *collateralState) stateFor(set string, key store.CollateralKey) *keyStat
 	if st == nil {
 		st = &keyState{}
 		c.keys[key] = st
+	}
+	return st
+}
+
+// stateOf is the fetch state of fk (held mu).
+func (c *collateralState) stateOf(fk fetchKey) *keyState {
+	if fk.number == 0 {
+		return c.stateFor(fk.set, fk.key)
+	}
+	st := c.override[fk]
+	if st == nil {
+		st = &keyState{}
+		c.override[fk] = st
 	}
 	return st
 }
@@ -255,7 +270,7 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 		if !errors.Is(err, ErrCollateralNotFound) || len(srcs.list) == 0 {
 			return nil, nil, err
 		}
-		res, col, verr, ferr := s.fetchForQuote(ctx, q, key, now, nil, srcs)
+		res, col, verr, ferr := s.fetchForQuote(ctx, q, key, now, nil, srcs, 0)
 		if ferr != nil {
 			return nil, nil, ferr
 		}
@@ -268,7 +283,7 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 	stale := res != nil && res.CollateralExpired
 	broken := collateralFault(err) && !errors.Is(err, dcap.ErrUnknownCRLIssuer) && !errors.Is(err, dcap.ErrPCKChainUntrusted)
 	if (stale || broken) && len(srcs.list) > 0 {
-		if fres, fcol, verr, ferr := s.fetchForQuote(ctx, q, key, now, sc, srcs); ferr == nil {
+		if fres, fcol, verr, ferr := s.fetchForQuote(ctx, q, key, now, sc, srcs, 0); ferr == nil {
 			if verr != nil {
 				return nil, nil, verr
 			}
@@ -288,15 +303,18 @@ func (s *Service) verifyWithCollateral(ctx context.Context, q *quote.Quote, key 
 // FMSPC and every source's error). Only quotes whose PCK chain ends in a
 // trusted root make the service fetch. Concurrent calls for one platform
 // share one fetch; after a failed fetch the sources are not asked again
-// for that platform (and list of sources) before the back-off ends.
-func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral, srcs sourceSet) (res *dcap.Result, col *storedCollateral, verr, ferr error) {
+// for that platform (and list of sources) before the back-off ends. With
+// a TCB evaluation data number (a baseline, not 0) the sources are asked
+// for that number's TCB info and QE identity, and what they give is stored
+// pinned to it.
+func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.CollateralKey, now time.Time, stored *storedCollateral, srcs sourceSet, number uint32) (res *dcap.Result, col *storedCollateral, verr, ferr error) {
 	opts := s.verifyOptions(now)
 	info, err := s.verifier.TrustedPlatform(q, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	c := s.colsrc
-	fk := fetchKey{srcs.id, key}
+	fk := fetchKey{srcs.id, key, number}
 	for {
 		c.mu.Lock()
 		wait, busy := c.inflight[fk]
@@ -310,12 +328,16 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 			return nil, nil, nil, ErrCollateralNotFound.Wrapf("waiting for collateral of FMSPC %s: %v", key.FMSPC, ctx.Err())
 		}
 		// Another request fetched: use what it stored, if it is better.
-		if sc, err := s.collateralFor(ctx, key); err == nil && (stored == nil || sc.row.ID != stored.row.ID) {
+		get := func() (*storedCollateral, error) { return s.collateralFor(ctx, key) }
+		if number != 0 {
+			get = func() (*storedCollateral, error) { return s.collateralForNumber(ctx, key, number) }
+		}
+		if sc, err := get(); err == nil && (stored == nil || sc.row.ID != stored.row.ID) {
 			res, err := dcap.Verify(q, sc.col, opts)
 			return res, sc, err, nil
 		}
 	}
-	st := c.stateFor(srcs.id, key)
+	st := c.stateOf(fk)
 	if now.Before(st.retryAt) {
 		retry := st.retryAt
 		c.mu.Unlock()
@@ -334,7 +356,7 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 	// The fetch is shared with other requests and bounded by the sources'
 	// timeouts: one client going away does not cancel it.
 	ctx = context.WithoutCancel(ctx)
-	req := pcs.FetchRequest{TEE: key.TEE, FMSPC: key.FMSPC, PCEID: key.PCEID, PCKCA: info.PCKCA}
+	req := pcs.FetchRequest{TEE: key.TEE, FMSPC: key.FMSPC, PCEID: key.PCEID, PCKCA: info.PCKCA, TCBEvaluationDataNumber: number}
 	var prev *storedInfo
 	if stored != nil {
 		prev = s.describeStored(stored.col, now)
@@ -343,24 +365,24 @@ func (s *Service) fetchForQuote(ctx context.Context, q *quote.Quote, key store.C
 		if _, err := dcap.Verify(q, col, opts); collateralFault(err) {
 			return err
 		}
-		return nil
+		return checkNumber(col, number)
 	}
 	got := s.fetchFrom(ctx, srcs.list, req, key, now, prev, check)
 	if got.col == nil || (got.stale && prev != nil && !got.cres.EarliestExpirationDate.After(prev.expiry)) {
 		c.mu.Lock()
 		c.counters.FetchFailed++
-		retry := c.backOff(c.stateFor(srcs.id, key), now, got.attempts)
+		retry := c.backOff(c.stateOf(fk), now, got.attempts)
 		c.mu.Unlock()
 		s.auditCollateral(ctx, nil, "collateral.fetch", "failure", now, key, map[string]string{"errors": strings.Join(got.attempts, "; ")})
 		return nil, nil, nil, s.noCollateral(key, stored, retry)
 	}
-	sc, err := s.storeFetched(ctx, nil, "collateral.fetch", key, got, now)
+	sc, err := s.storeFetched(ctx, nil, "collateral.fetch", key, got, now, number != 0)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	c.mu.Lock()
 	c.counters.Fetched++
-	c.stateFor(srcs.id, key).succeed(now, OutcomeUpdated)
+	c.stateOf(fk).succeed(now, OutcomeUpdated)
 	c.mu.Unlock()
 	res, verr = dcap.Verify(q, sc.col, opts)
 	return res, sc, verr, nil
@@ -398,7 +420,7 @@ func (s *Service) explainExpired(err error, res *dcap.Result, srcs sourceSet) er
 	c.mu.Lock()
 	st := c.keys[key]
 	if srcs.id != "" {
-		st = c.override[fetchKey{srcs.id, key}]
+		st = c.override[fetchKey{set: srcs.id, key: key}]
 	}
 	failed := st != nil && st.lastOutcome == OutcomeFailed
 	var retry time.Time
@@ -538,21 +560,30 @@ func (s *Service) fetchFrom(ctx context.Context, srcs []pcs.Source, req pcs.Fetc
 
 // storeFetched stores fetched collateral and its audit entry in one
 // transaction, drops the caches and returns it as the latest for key.
-func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, key store.CollateralKey, got fetched, now time.Time) (*storedCollateral, error) {
+//
+// pinned stores it for its TCB evaluation data number only (a baseline
+// fetched with tcbEvaluationDataNumber=N), not as the key's current
+// collateral.
+func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, key store.CollateralKey, got fetched, now time.Time, pinned bool) (*storedCollateral, error) {
 	bundle, err := got.col.MarshalBundle()
 	if err != nil {
 		return nil, errs.New("internal", "collateral cannot be encoded").WithStatus(http.StatusInternalServerError).Wrap(err)
 	}
 	info := got.cres.TCBInfo
-	row := store.Collateral{Key: key, Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: got.source}
+	row := store.Collateral{Key: key, Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: got.source,
+		TCBEvaluationDataNumber: info.TCBEvaluationDataNumber, Pinned: pinned}
 	var stored store.Collateral
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
 		var err error
 		if stored, err = tx.PutCollateral(ctx, row); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, collateralAudit(who, op, "success", now, key, map[string]string{
-			"source": got.source, "sha256": stored.SHA256, "next_update": formatTime(got.cres.EarliestExpirationDate)}))
+		details := map[string]string{"source": got.source, "sha256": stored.SHA256, "next_update": formatTime(got.cres.EarliestExpirationDate),
+			"tcb_evaluation_data_number": strconv.FormatUint(uint64(info.TCBEvaluationDataNumber), 10)}
+		if pinned {
+			details["pinned"] = "true"
+		}
+		return tx.AppendAudit(ctx, collateralAudit(who, op, "success", now, key, details))
 	})
 	if err != nil {
 		return nil, mapStoreErr(err, "collateral")
@@ -561,7 +592,11 @@ func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, k
 	stored.Bundle = bundle
 	sc := newStoredCollateral(got.col, stored)
 	c := s.caches()
-	putCached(c, c.collateral, key, sc)
+	if pinned {
+		putCached(c, c.numbered, numberKey{key, info.TCBEvaluationDataNumber}, sc)
+	} else {
+		putCached(c, c.collateral, key, sc)
+	}
 	s.log.Info("stored collateral", "key", key.String(), "source", got.source, "op", op, "next_update", formatTime(got.cres.EarliestExpirationDate))
 	return sc, nil
 }
@@ -587,6 +622,23 @@ func (s *Service) auditCollateral(ctx context.Context, who *Principal, op, outco
 	if err := s.st.AppendAudit(ctx, collateralAudit(who, op, outcome, now, key, details)); err != nil {
 		s.log.Warn("collateral audit entry not written", "op", op, "key", key.String(), "err", errs.Detail(err))
 	}
+}
+
+// checkNumber refuses collateral whose TCB info is not of the TCB
+// evaluation data number asked for (0: any).
+func checkNumber(col *pcs.Collateral, number uint32) error {
+	if number == 0 {
+		return nil
+	}
+	info, err := pcs.ParseTCBInfo(col.TCBInfo, col.TCBInfoSignature)
+	if err != nil {
+		return err
+	}
+	if info.TCBEvaluationDataNumber != number {
+		return errs.New("collateral_invalid", "the collateral is not of the TCB evaluation data number asked for").Wrapf(
+			"TCB evaluation data number %d, asked for %d", info.TCBEvaluationDataNumber, number)
+	}
+	return nil
 }
 
 func formatTime(t time.Time) string {

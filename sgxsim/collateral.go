@@ -16,8 +16,16 @@ import (
 const DefaultValidity = 30 * 24 * time.Hour
 
 // TCBEvaluationDataNumber is the tcbEvaluationDataNumber of the simulated
-// TCB info and QE identity.
+// TCB info and QE identity by default: the baseline before the simulated
+// TCB recovery.
 const TCBEvaluationDataNumber = 17
+
+// RecoveredTCBEvaluationDataNumber is the tcbEvaluationDataNumber of the
+// simulated TCB recovery (CollateralOptions.TCBEvaluationDataNumber): its
+// TCB info adds a level above the default top level (RecoveredLevels), and
+// platforms that were UpToDate under TCBEvaluationDataNumber become
+// OutOfDate with RecoveryAdvisoryID.
+const RecoveredTCBEvaluationDataNumber = 18
 
 // CollateralOptions describe the collateral to make.
 type CollateralOptions struct {
@@ -34,6 +42,11 @@ type CollateralOptions struct {
 	// Defect injects one collateral-side defect (quote-side defects are
 	// ignored here).
 	Defect Defect
+	// TCBEvaluationDataNumber is the TCB baseline to publish:
+	// TCBEvaluationDataNumber (the default, 0) or
+	// RecoveredTCBEvaluationDataNumber (the TCB info after the simulated
+	// recovery). Other numbers are refused.
+	TCBEvaluationDataNumber int
 }
 
 // Collateral makes the collateral that verifies this platform's quotes of
@@ -58,6 +71,13 @@ func (p *Platform) Collateral(o CollateralOptions) (*pcs.Collateral, error) {
 	if !o.Defect.valid() {
 		return nil, ErrInvalidOptions.Wrapf("unknown defect %d", int(o.Defect))
 	}
+	if o.TCBEvaluationDataNumber == 0 {
+		o.TCBEvaluationDataNumber = TCBEvaluationDataNumber
+	}
+	if o.TCBEvaluationDataNumber != TCBEvaluationDataNumber && o.TCBEvaluationDataNumber != RecoveredTCBEvaluationDataNumber {
+		return nil, ErrInvalidOptions.Wrapf("TCB evaluation data number %d: the simulated platform publishes %d and %d",
+			o.TCBEvaluationDataNumber, TCBEvaluationDataNumber, RecoveredTCBEvaluationDataNumber)
+	}
 	issued := o.Now.UTC().Truncate(time.Second)
 	next := issued.Add(o.Validity).Truncate(time.Second)
 	if o.Defect == ExpiredCollateral {
@@ -65,11 +85,11 @@ func (p *Platform) Collateral(o CollateralOptions) (*pcs.Collateral, error) {
 		issued = next.Add(-o.Validity).Truncate(time.Second)
 	}
 
-	tcbInfo, err := p.tcbInfoJSON(o.TEE, issued, next, o.Defect == WrongFMSPC)
+	tcbInfo, err := p.tcbInfoJSON(o.TEE, issued, next, o.Defect == WrongFMSPC, o.TCBEvaluationDataNumber)
 	if err != nil {
 		return nil, err
 	}
-	qeID, err := p.qeIdentityJSON(o.TEE, issued, next, o.Defect == QEIdentityMismatch)
+	qeID, err := p.qeIdentityJSON(o.TEE, issued, next, o.Defect == QEIdentityMismatch, o.TCBEvaluationDataNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +251,7 @@ func isvLevel(isvsvn int, date string, status pcs.TCBStatus, adv []string) isvLe
 }
 
 // tcbInfoJSON returns the compact tcbInfo object (the exact signed bytes).
-func (p *Platform) tcbInfoJSON(tee TEE, issued, next time.Time, wrongFMSPC bool) ([]byte, error) {
+func (p *Platform) tcbInfoJSON(tee TEE, issued, next time.Time, wrongFMSPC bool, number int) ([]byte, error) {
 	fmspc := p.id.FMSPC
 	if wrongFMSPC {
 		fmspc[5] ^= 0x01
@@ -244,7 +264,7 @@ func (p *Platform) tcbInfoJSON(tee TEE, issued, next time.Time, wrongFMSPC bool)
 		FMSPC:                   hexUpper(fmspc[:]),
 		PCEID:                   hexUpper(p.id.PCEID[:]),
 		TCBType:                 0,
-		TCBEvaluationDataNumber: TCBEvaluationDataNumber,
+		TCBEvaluationDataNumber: number,
 	}
 	zeroSigner := hexUpper(make([]byte, 48))
 	if tee == TDX {
@@ -261,7 +281,11 @@ func (p *Platform) tcbInfoJSON(tee TEE, issued, next time.Time, wrongFMSPC bool)
 			t.TDXModuleIdentities = append(t.TDXModuleIdentities, mi)
 		}
 	}
-	for _, l := range levels {
+	published := levels
+	if number == RecoveredTCBEvaluationDataNumber {
+		published = recoveredLevels
+	}
+	for _, l := range published {
 		var j tcbLevelJSON
 		j.TCB.SGX = components(l.TCB.Components, sgxCategories)
 		j.TCB.PCESVN = l.TCB.PCESVN
@@ -277,7 +301,7 @@ func (p *Platform) tcbInfoJSON(tee TEE, issued, next time.Time, wrongFMSPC bool)
 }
 
 // qeIdentityJSON returns the compact enclaveIdentity object.
-func (p *Platform) qeIdentityJSON(tee TEE, issued, next time.Time, otherSigner bool) ([]byte, error) {
+func (p *Platform) qeIdentityJSON(tee TEE, issued, next time.Time, otherSigner bool, number int) ([]byte, error) {
 	id := "QE"
 	if tee == TDX {
 		id = "TD_QE"
@@ -294,7 +318,7 @@ func (p *Platform) qeIdentityJSON(tee TEE, issued, next time.Time, otherSigner b
 		Version:                 2,
 		IssueDate:               issued.Format(timeFormat),
 		NextUpdate:              next.Format(timeFormat),
-		TCBEvaluationDataNumber: TCBEvaluationDataNumber,
+		TCBEvaluationDataNumber: number,
 		MiscSelect:              hexUpper(misc[:]),
 		MiscSelectMask:          hexUpper(miscMask[:]),
 		Attributes:              hexUpper(qeIDAttributes[:]),

@@ -847,3 +847,57 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveredBaseline: the same quotes against the two published TCB
+// evaluation data numbers. A platform that was UpToDate becomes OutOfDate
+// with the recovery's advisory under the recovered number; the recovered
+// preset is UpToDate under both; every level below the new top lists the
+// advisory.
+func TestRecoveredBaseline(t *testing.T) {
+	p := sgxsim.Default()
+	for _, tee := range []sgxsim.TEE{sgxsim.SGX, sgxsim.TDX} {
+		old := collateral(t, p, sgxsim.CollateralOptions{TEE: tee})
+		rec := collateral(t, p, sgxsim.CollateralOptions{TEE: tee, TCBEvaluationDataNumber: sgxsim.RecoveredTCBEvaluationDataNumber})
+		for _, c := range []struct {
+			preset string
+			col    *pcs.Collateral
+			status string
+			adv    []string
+		}{
+			{sgxsim.PresetUpToDate, old, "UpToDate", nil},
+			{sgxsim.PresetUpToDate, rec, "OutOfDate", []string{sgxsim.RecoveryAdvisoryID}},
+			{sgxsim.PresetRecovered, old, "UpToDate", nil},
+			{sgxsim.PresetRecovered, rec, "UpToDate", nil},
+			{sgxsim.PresetConfigurationNeeded, rec, "OutOfDateConfigurationNeeded", []string{"INTEL-SA-00289", sgxsim.RecoveryAdvisoryID}},
+		} {
+			pr, _ := sgxsim.LookupPreset(c.preset)
+			got := check(makeQuote(t, p, sgxsim.QuoteOptions{TEE: tee, TCB: &pr.TCB}), c.col, p.Root(), now)
+			if got.result != "ok" || got.status != c.status || !slices.Equal(got.advisories, c.adv) {
+				t.Errorf("%s %s with TCB info %d: got %+v, want %s %v", tee, c.preset, numberOf(t, c.col), got, c.status, c.adv)
+			}
+		}
+		if n := numberOf(t, rec); n != sgxsim.RecoveredTCBEvaluationDataNumber {
+			t.Errorf("%s recovered TCB info number %d", tee, n)
+		}
+		if qe, err := pcs.ParseQEIdentity(rec.QEIdentity, rec.QEIdentitySignature); err != nil || qe.TCBEvaluationDataNumber != sgxsim.RecoveredTCBEvaluationDataNumber {
+			t.Errorf("%s recovered QE identity: %v, %v", tee, qe, err)
+		}
+	}
+	if _, err := p.Collateral(sgxsim.CollateralOptions{Now: now, TCBEvaluationDataNumber: 16}); !errors.Is(err, sgxsim.ErrInvalidOptions) {
+		t.Errorf("number 16: %v, want invalid_options", err)
+	}
+	for i, l := range sgxsim.RecoveredLevels()[1:] {
+		if l.Status != pcs.StatusRevoked && !slices.Contains(l.AdvisoryIDs, sgxsim.RecoveryAdvisoryID) {
+			t.Errorf("recovered level %d (%s) lacks the recovery advisory", i+1, l.Status)
+		}
+	}
+}
+
+func numberOf(t *testing.T, col *pcs.Collateral) uint32 {
+	t.Helper()
+	info, err := pcs.ParseTCBInfo(col.TCBInfo, col.TCBInfoSignature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.TCBEvaluationDataNumber
+}

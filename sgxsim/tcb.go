@@ -74,6 +74,44 @@ var levels = []Level{
 	{tcbWith(2, 5), date("2019-11-13T00:00:00Z"), pcs.StatusRevoked, []string{"INTEL-SA-00334", "INTEL-SA-00289"}},
 }
 
+// RecoveryAdvisoryID is the advisory of the simulated TCB recovery
+// (RecoveredTCBEvaluationDataNumber): every level below the recovered top
+// level lists it.
+const RecoveryAdvisoryID = "INTEL-SA-01213"
+
+// recoveredLevels are the TCB levels after the simulated TCB recovery: a
+// new top level (comp01 16, PresetRecovered) and every earlier level one
+// step worse — the statuses that were current become OutOfDate (keeping
+// ConfigurationNeeded as OutOfDateConfigurationNeeded) — with
+// RecoveryAdvisoryID added, as Intel publishes a recovery.
+var recoveredLevels = func() []Level {
+	out := []Level{{tcbWith(16, 13), date("2025-05-14T00:00:00Z"), pcs.StatusUpToDate, nil}}
+	for _, l := range levels {
+		switch l.Status {
+		case pcs.StatusUpToDate, pcs.StatusSWHardeningNeeded:
+			l.Status = pcs.StatusOutOfDate
+		case pcs.StatusConfigurationNeeded, pcs.StatusConfigurationAndSWHardeningNeeded:
+			l.Status = pcs.StatusOutOfDateConfigurationNeeded
+		}
+		if l.Status != pcs.StatusRevoked {
+			l.AdvisoryIDs = append(append([]string(nil), l.AdvisoryIDs...), RecoveryAdvisoryID)
+		}
+		out = append(out, l)
+	}
+	return out
+}()
+
+// RecoveredLevels returns the TCB levels of the simulated TCB info of
+// RecoveredTCBEvaluationDataNumber, in document order.
+func RecoveredLevels() []Level {
+	out := make([]Level, len(recoveredLevels))
+	for i, l := range recoveredLevels {
+		l.AdvisoryIDs = append([]string(nil), l.AdvisoryIDs...)
+		out[i] = l
+	}
+	return out
+}
+
 // Levels returns the TCB levels of the simulated TCB info, in the order
 // they appear in the document (QVL's descending order).
 func Levels() []Level {
@@ -144,6 +182,9 @@ const (
 	PresetOutOfDateConfiguration   = "outofdateconfig"
 	PresetRevoked                  = "revoked"
 	PresetUnsupported              = "unsupported"
+	// PresetRecovered is a platform with the simulated TCB recovery's
+	// update: UpToDate under both TCB baselines.
+	PresetRecovered = "recovered"
 )
 
 var presets = []Preset{
@@ -163,6 +204,8 @@ var presets = []Preset{
 		"matches the lowest level, which is Revoked"},
 	{PresetUnsupported, func() TCB { t := levels[0].TCB; t.Components[1]--; return t }(), "tcb_not_supported", "", nil,
 		"top-level comp01 and PCESVN but comp02 below every level: no level matches"},
+	{PresetRecovered, recoveredLevels[0].TCB, "ok", pcs.StatusUpToDate, nil,
+		"the simulated TCB recovery's update (comp01 16): UpToDate with both TCB evaluation data numbers"},
 }
 
 // Presets returns the named platform TCBs.

@@ -143,6 +143,20 @@ func (s *instrumented) CollateralHistory(ctx context.Context, key CollateralKey)
 	return v, err
 }
 
+func (s *instrumented) GetCollateralForNumber(ctx context.Context, key CollateralKey, n uint32) (Collateral, error) {
+	start := time.Now()
+	v, err := s.Store.GetCollateralForNumber(ctx, key, n)
+	s.done("get_collateral_for_number", start, err)
+	return v, err
+}
+
+func (s *instrumented) ListCollateralNumbers(ctx context.Context) ([]Collateral, error) {
+	start := time.Now()
+	v, err := s.Store.ListCollateralNumbers(ctx)
+	s.done("list_collateral_numbers", start, err)
+	return v, err
+}
+
 func (s *instrumented) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	start := time.Now()
 	v, err := s.Store.ListAudit(ctx, f)

@@ -112,6 +112,13 @@ type Reader interface {
 	// CollateralHistory returns every stored row for key, newest first,
 	// without the Bundle bytes. ErrNotFound when there is none.
 	CollateralHistory(ctx context.Context, key CollateralKey) ([]Collateral, error)
+	// GetCollateralForNumber returns the latest row of key whose TCB
+	// evaluation data number is n, pinned or not.
+	GetCollateralForNumber(ctx context.Context, key CollateralKey, n uint32) (Collateral, error)
+	// ListCollateralNumbers returns the latest row of every key and TCB
+	// evaluation data number, pinned or not, ordered by key and number,
+	// without the Bundle bytes.
+	ListCollateralNumbers(ctx context.Context) ([]Collateral, error)
 
 	// GetTypeCollateral returns the collateral row (typ, kind, key) of an
 	// attestation type; ErrNotFound when there is none.
@@ -173,10 +180,12 @@ type Writer interface {
 	RevokeAdminToken(ctx context.Context, id string, at time.Time) error
 
 	// PutCollateral stores collateral for c.Key; it becomes the latest for
-	// that key and earlier rows stay as history.
+	// that key (unless Pinned: then only the latest for its TCB evaluation
+	// data number) and earlier rows stay as history.
 	PutCollateral(ctx context.Context, c Collateral) (Collateral, error)
 	// PruneCollateral deletes history rows fetched before olderThan. The
-	// latest row of each key is never deleted.
+	// latest unpinned row of each key and the latest row of each key and
+	// TCB evaluation data number are never deleted.
 	PruneCollateral(ctx context.Context, olderThan time.Time) (int64, error)
 
 	// PutTypeCollateral stores (or replaces) the collateral row

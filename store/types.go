@@ -222,6 +222,15 @@ type Collateral struct {
 	NextUpdate time.Time
 	FetchedAt  time.Time
 	Source     string // where it came from: a file, a PCCS URL…
+	// TCBEvaluationDataNumber is the tcbEvaluationDataNumber of the
+	// bundle's TCB info (0: not recorded, rows stored before schema
+	// support).
+	TCBEvaluationDataNumber uint32
+	// Pinned marks collateral kept for one TCB evaluation data number (a
+	// TCB baseline a provider selects) rather than as the key's current
+	// collateral: GetCollateral, ListCollateral and the latest-row rules
+	// of PruneCollateral skip it; GetCollateralForNumber finds it.
+	Pinned bool
 }
 
 // AuditKind separates attestation records from management records.

@@ -23,6 +23,11 @@ type CollateralRow struct {
 	SHA256     string            `json:"sha256"`
 	Size       int64             `json:"size"`
 	Hashes     *CollateralHashes `json:"hashes,omitempty"`
+	// TCBEvaluationDataNumber is the row's TCB info number (absent: not
+	// recorded); Pinned marks a row kept for that number (a TCB baseline),
+	// never the platform's current collateral (docs/tcb-baselines.md).
+	TCBEvaluationDataNumber uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	Pinned                  bool   `json:"pinned,omitempty"`
 }
 
 // CollateralRefreshState is what the server node knows of fetching a

@@ -35,6 +35,17 @@ type Settings struct {
 	// provider's data plane to all but the server's private networks.
 	PublicNetworkAccess          string `json:"publicNetworkAccess,omitempty"`
 	TPMAttestationAuthentication string `json:"tpmAttestationAuthentication,omitempty"`
+	// TCBGrace admits OutOfDate platforms whose advisories are all listed
+	// in an entry that has not ended (docs/tcb-baselines.md): each such
+	// attestation is marked in its token (x-avow-tcb-grace) and audit
+	// record. On update, a non-nil empty list removes the setting.
+	TCBGrace *[]TCBGrace `json:"tcbGrace,omitempty"`
+}
+
+// TCBGrace is one entry of the tcbGrace setting.
+type TCBGrace struct {
+	AdvisoryIDs []string  `json:"advisoryIds"`
+	Until       time.Time `json:"until"`
 }
 
 // Provider is an attestation provider as the management API returns it.

@@ -51,6 +51,10 @@ func (SgxEnclave) Name() string          { return NameSgxEnclave }
 func (SgxEnclave) EvidenceField() string { return "quote" }
 func (SgxEnclave) DefaultPolicy() string { return DefaultPolicy }
 
+// TCBFamily is "sgx": SGX quotes are judged against a TCB baseline of the
+// service's SGX collateral (attestation.TCBBaselined).
+func (SgxEnclave) TCBFamily() string { return "sgx" }
+
 func (SgxEnclave) Parse(raw []byte) (attestation.Evidence, error) {
 	return dcapquote.Parse(raw, NameSgxEnclave, false, false)
 }
@@ -66,6 +70,9 @@ func (SgxEnclave) Claims(v *attestation.Verified, runtime, initTime *attestation
 func (OpenEnclave) Name() string          { return NameOpenEnclave }
 func (OpenEnclave) EvidenceField() string { return "report" }
 func (OpenEnclave) DefaultPolicy() string { return DefaultPolicy }
+
+// TCBFamily is "sgx" (attestation.TCBBaselined).
+func (OpenEnclave) TCBFamily() string { return "sgx" }
 
 func (OpenEnclave) Parse(raw []byte) (attestation.Evidence, error) {
 	return dcapquote.Parse(raw, NameOpenEnclave, true, false)

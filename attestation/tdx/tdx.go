@@ -38,6 +38,10 @@ func (TdxVm) Name() string          { return Name }
 func (TdxVm) EvidenceField() string { return "quote" }
 func (TdxVm) DefaultPolicy() string { return DefaultPolicy }
 
+// TCBFamily is "tdx": TD quotes are judged against a TCB baseline of the
+// service's TDX collateral (attestation.TCBBaselined).
+func (TdxVm) TCBFamily() string { return "tdx" }
+
 func (TdxVm) Parse(raw []byte) (attestation.Evidence, error) {
 	return dcapquote.Parse(raw, Name, false, true)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ Exit status: 0 done, 1 the server refused (or a refresh failed), 2 usage,
 unreadable collateral or connection error.`,
 	}
 	cmd.AddCommand(newCollateralImportCmd(), newCollateralListCmd(), newCollateralShowCmd(), newCollateralRefreshCmd(),
-		newCollateralPruneCmd(), newCollateralExportCmd(), newCollateralFetchCmd())
+		newCollateralPruneCmd(), newCollateralExportCmd(), newCollateralTCBNumbersCmd(), newCollateralFetchCmd())
 	return cmd
 }
 
@@ -96,10 +97,24 @@ PCS-style response files. Each set is checked to parse before it is sent.`,
 	return cmd
 }
 
+// tcbNumber is the TCB EVAL column: the TCB evaluation data number, and
+// "pinned" for collateral kept for that number (a TCB baseline) rather than
+// as the platform's current collateral.
+func tcbNumber(x client.Collateral) string {
+	if x.TCBEvaluationDataNumber == 0 {
+		return "-"
+	}
+	s := strconv.FormatUint(uint64(x.TCBEvaluationDataNumber), 10)
+	if x.Pinned {
+		s += " (pinned)"
+	}
+	return s
+}
+
 func newCollateralListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the stored collateral",
+		Short: "List the stored collateral: every platform family and TCB evaluation data number",
 		Args:  cobra.NoArgs,
 	}
 	r := remoteFlags(cmd, true)
@@ -121,9 +136,9 @@ func newCollateralListCmd() *cobra.Command {
 				}
 				rows := make([][]string, len(cs))
 				for i, x := range cs {
-					rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, outTime(x.IssueDate), outTime(x.NextUpdate), collateralStatus(x), outDash(x.Source)}
+					rows[i] = []string{x.TEE, x.FMSPC, x.PCEID, tcbNumber(x), outTime(x.IssueDate), outTime(x.NextUpdate), collateralStatus(x), outDash(x.Source)}
 				}
-				outTable(w, []string{"TEE", "FMSPC", "PCE ID", "ISSUED", "NEXT UPDATE", "STATUS", "SOURCE"}, rows)
+				outTable(w, []string{"TEE", "FMSPC", "PCE ID", "TCB EVAL", "ISSUED", "NEXT UPDATE", "STATUS", "SOURCE"}, rows)
 			})
 		})
 	}

@@ -199,11 +199,17 @@ type exportManifest1 struct {
 	NextUpdate time.Time `json:"nextUpdate"`
 	SHA256     string    `json:"sha256,omitempty"`
 	Source     string    `json:"source,omitempty"`
+	// TCBEvaluationDataNumber and Pinned as the server lists them: a
+	// pinned set is kept for its number (a TCB baseline), in
+	// TEE-FMSPC-PCEID-tcbN.json.
+	TCBEvaluationDataNumber uint32 `json:"tcbEvaluationDataNumber,omitempty"`
+	Pinned                  bool   `json:"pinned,omitempty"`
 }
 
 func newCollateralExportCmd() *cobra.Command {
 	var sources, platforms, roots []string
 	var apiKeyFile string
+	var numberFlags []string
 	cmd := &cobra.Command{
 		Use:   "export DIR",
 		Short: "Write collateral to a bundle folder for an air-gapped server",
@@ -222,9 +228,21 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 	cmd.Flags().StringArrayVar(&platforms, "platform", nil, "with --source: a platform family TEE/FMSPC[/PCEID] to fetch (repeatable), optionally :processor or :platform for its PCK CA")
 	cmd.Flags().StringArrayVar(&roots, "trust-root", nil, "with --source: a PEM root trusted besides Intel's for verifying what is fetched (repeatable)")
 	cmd.Flags().StringVar(&apiKeyFile, "pcs-api-key-file", "", "with --source: file holding the Intel PCS subscription key (default $"+envPCSAPIKey+")")
+	cmd.Flags().StringSliceVar(&numberFlags, "tcb-evaluation-data-number", nil, "with --source: also fetch each platform's TCB info and QE identity of these TCB evaluation data numbers (TCB baselines; repeat or comma-separate), exported pinned to their numbers")
 	r := remoteFlags(cmd, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		dir := args[0]
+		var numbers []uint
+		for _, v := range numberFlags {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil || n == 0 {
+				return fmt.Errorf("--tcb-evaluation-data-number %q is not a TCB evaluation data number such as 17", v)
+			}
+			numbers = append(numbers, uint(n))
+		}
+		if len(numbers) > 0 && len(sources) == 0 {
+			return errors.New("--tcb-evaluation-data-number goes with --source (a server's export carries every number it holds)")
+		}
 		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 			return fmt.Errorf("%s exists and is not a folder", dir)
 		}
@@ -240,7 +258,7 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 			ctx, cancel := r.context(cmd)
 			defer cancel()
 			var err error
-			if m, bundles, err = exportFromSources(ctx, sources, platforms, roots, apiKeyFile); err != nil {
+			if m, bundles, err = exportFromSources(ctx, sources, platforms, roots, apiKeyFile, numbers); err != nil {
 				return err
 			}
 		} else {
@@ -258,15 +276,17 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 				return r.fail(cmd, err)
 			}
 			m.From = r.server
+			// Every TCB evaluation data number: the current collateral
+			// and the sets kept for baselines.
 			for _, x := range list {
 				key := x.TEE + "/" + x.FMSPC + "/" + x.PCEID
-				b, err := c.CollateralBundle(ctx, key, 0)
+				b, err := c.CollateralBundle(ctx, key, x.ID)
 				if err != nil {
 					return r.fail(cmd, err)
 				}
 				bundles = append(bundles, b)
 				m.Sets = append(m.Sets, exportManifest1{TEE: x.TEE, FMSPC: x.FMSPC, PCEID: x.PCEID, IssueDate: x.IssueDate,
-					NextUpdate: x.NextUpdate, SHA256: x.SHA256, Source: x.Source})
+					NextUpdate: x.NextUpdate, SHA256: x.SHA256, Source: x.Source, TCBEvaluationDataNumber: x.TCBEvaluationDataNumber, Pinned: x.Pinned})
 			}
 		}
 		m.Format, m.ExportedAt = "avow collateral bundles v1", time.Now().UTC().Truncate(time.Second)
@@ -276,6 +296,9 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 		for i := range m.Sets {
 			s := &m.Sets[i]
 			s.File = strings.ToLower(s.TEE + "-" + s.FMSPC + "-" + s.PCEID + ".json")
+			if s.Pinned {
+				s.File = strings.ToLower(fmt.Sprintf("%s-%s-%s-tcb%d.json", s.TEE, s.FMSPC, s.PCEID, s.TCBEvaluationDataNumber))
+			}
 			b := bundles[i]
 			if len(b) == 0 || b[len(b)-1] != '\n' {
 				b = append(b, '\n')
@@ -305,7 +328,7 @@ server with '--collateral-source DIR'. Fetched collateral is verified first
 
 // exportFromSources fetches each platform's collateral from the first
 // source with collateral that verifies now.
-func exportFromSources(ctx context.Context, sources, platforms, roots []string, apiKeyFile string) (exportManifest, [][]byte, error) {
+func exportFromSources(ctx context.Context, sources, platforms, roots []string, apiKeyFile string, numbers []uint) (exportManifest, [][]byte, error) {
 	var m exportManifest
 	var bundles [][]byte
 	apiKey := os.Getenv(envPCSAPIKey)
@@ -350,33 +373,112 @@ func exportFromSources(ctx context.Context, sources, platforms, roots []string, 
 		if len(parts) != 3 {
 			return m, nil, fmt.Errorf("--platform %q: want TEE/FMSPC[/PCEID][:processor|platform]", p)
 		}
-		req := pcs.FetchRequest{TEE: parts[0], FMSPC: parts[1], PCEID: parts[2], PCKCA: ca}
-		var problems []string
-		found := false
-		for _, src := range srcs {
-			col, err := src.Fetch(ctx, req)
-			if err != nil {
-				problems = append(problems, src.Name()+": "+errs.Detail(err))
-				continue
+		// The current collateral, then each TCB baseline asked for.
+		for _, n := range append([]uint{0}, numbers...) {
+			req := pcs.FetchRequest{TEE: parts[0], FMSPC: parts[1], PCEID: parts[2], PCKCA: ca, TCBEvaluationDataNumber: uint32(n)}
+			var problems []string
+			found := false
+			for _, src := range srcs {
+				col, err := src.Fetch(ctx, req)
+				if err != nil {
+					problems = append(problems, src.Name()+": "+errs.Detail(err))
+					continue
+				}
+				res, err := dcap.VerifyCollateral(col, opts)
+				if err != nil {
+					problems = append(problems, src.Name()+": rejected: "+errs.Detail(err))
+					continue
+				}
+				if n != 0 && res.TCBInfo.TCBEvaluationDataNumber != uint32(n) {
+					problems = append(problems, fmt.Sprintf("%s: rejected: TCB evaluation data number %d, asked for %d", src.Name(), res.TCBInfo.TCBEvaluationDataNumber, n))
+					continue
+				}
+				b, err := col.MarshalBundle()
+				if err != nil {
+					return m, nil, err
+				}
+				bundles = append(bundles, b)
+				m.Sets = append(m.Sets, exportManifest1{TEE: res.TEE, FMSPC: fmt.Sprintf("%x", res.TCBInfo.FMSPC), PCEID: fmt.Sprintf("%x", res.TCBInfo.PCEID),
+					IssueDate: res.TCBInfo.IssueDate, NextUpdate: res.EarliestExpirationDate, Source: src.Name(),
+					TCBEvaluationDataNumber: res.TCBInfo.TCBEvaluationDataNumber, Pinned: n != 0})
+				found = true
+				break
 			}
-			res, err := dcap.VerifyCollateral(col, opts)
-			if err != nil {
-				problems = append(problems, src.Name()+": rejected: "+errs.Detail(err))
-				continue
+			if !found {
+				what := p
+				if n != 0 {
+					what += fmt.Sprintf(" (TCB evaluation data number %d)", n)
+				}
+				return m, nil, fmt.Errorf("no source has collateral for %s that verifies: %s", what, strings.Join(problems, "; "))
 			}
-			b, err := col.MarshalBundle()
-			if err != nil {
-				return m, nil, err
-			}
-			bundles = append(bundles, b)
-			m.Sets = append(m.Sets, exportManifest1{TEE: res.TEE, FMSPC: fmt.Sprintf("%x", res.TCBInfo.FMSPC), PCEID: fmt.Sprintf("%x", res.TCBInfo.PCEID),
-				IssueDate: res.TCBInfo.IssueDate, NextUpdate: res.EarliestExpirationDate, Source: src.Name()})
-			found = true
-			break
-		}
-		if !found {
-			return m, nil, fmt.Errorf("no source has collateral for %s that verifies: %s", p, strings.Join(problems, "; "))
 		}
 	}
 	return m, bundles, nil
+}
+
+func newCollateralTCBNumbersCmd() *cobra.Command {
+	var source, tee, apiKeyFile string
+	cmd := &cobra.Command{
+		Use:   "tcb-numbers --source PCS_OR_PCCS [--tee sgx|tdx]",
+		Short: "List the TCB evaluation data numbers a PCS or PCCS supports (the TCB baselines a policy can select)",
+		Long: `Fetch GET {tee}/certification/v4/tcbevaluationdatanumbers from Intel's PCS or a PCCS,
+verify its signature (TCB signing certificate chained to Intel's root) and list the numbers
+with their TCB recovery event and TCB dates, newest first: the values a policy's
+x-ms-sgx-tcbidentifier can select (docs/tcb-baselines.md). No server is needed.`,
+		Example: `  avow collateral tcb-numbers --source pcs
+  avow collateral tcb-numbers --source https://pccs.internal:8081 --tee tdx -o json`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().StringVar(&source, "source", "pcs", "a PCCS URL, or pcs / pcs:URL for Intel's PCS (API v4)")
+	cmd.Flags().StringVar(&tee, "tee", "sgx", "sgx or tdx")
+	cmd.Flags().StringVar(&apiKeyFile, "pcs-api-key-file", "", "file holding the Intel PCS subscription key (default $"+envPCSAPIKey+")")
+	r := remoteFlags(cmd, false)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if tee != "sgx" && tee != "tdx" {
+			return fmt.Errorf("--tee %q: must be sgx or tdx", tee)
+		}
+		if err := r.checkOutput(); err != nil {
+			return err
+		}
+		apiKey := os.Getenv(envPCSAPIKey)
+		if apiKeyFile != "" {
+			b, err := os.ReadFile(apiKeyFile)
+			if err != nil {
+				return fmt.Errorf("--pcs-api-key-file: %w", err)
+			}
+			apiKey = strings.TrimSpace(string(b))
+		}
+		src, err := pcs.ParseSource(source, pcs.SourceOptions{APIKey: apiKey})
+		if err != nil {
+			return fmt.Errorf("--source: %s", errs.Detail(err))
+		}
+		f, ok := src.(*pcs.Fetcher)
+		if !ok {
+			return fmt.Errorf("--source %q: a PCS or PCCS URL is needed (folders hold no tcbevaluationdatanumbers)", source)
+		}
+		ctx, cancel := r.context(cmd)
+		defer cancel()
+		doc, chain, err := f.TCBEvaluationDataNumbers(ctx, tee)
+		if err != nil {
+			return fmt.Errorf("%s: %s", f.Name(), errs.Detail(err))
+		}
+		if err := doc.VerifySignature(chain, [][]byte{dcap.IntelRootKey()}); err != nil {
+			return fmt.Errorf("%s: %s", f.Name(), errs.Detail(err))
+		}
+		out := struct {
+			TEE        string              `json:"tee"`
+			IssueDate  time.Time           `json:"issueDate"`
+			NextUpdate time.Time           `json:"nextUpdate"`
+			Numbers    []pcs.TCBEvalNumber `json:"tcbEvalNumbers"`
+		}{tee, doc.IssueDate, doc.NextUpdate, doc.Numbers}
+		return r.emit(cmd, out, func(w io.Writer) {
+			rows := make([][]string, len(doc.Numbers))
+			for i, n := range doc.Numbers {
+				rows[i] = []string{strconv.FormatUint(uint64(n.Number), 10), outTime(n.TCBRecoveryEventDate), outTime(n.TCBDate)}
+			}
+			fmt.Fprintf(w, "%s TCB evaluation data numbers of %s, issued %s, next update %s\n", strings.ToUpper(tee), f.Name(), outTime(doc.IssueDate), outTime(doc.NextUpdate))
+			outTable(w, []string{"TCB EVAL", "TCB RECOVERY EVENT", "TCB DATE"}, rows)
+		})
+	}
+	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,6 +134,91 @@ func TestCollateralLifecycleCLI(t *testing.T) {
 	}
 	// Without --trust-root the simulated collateral does not verify.
 	mustRemote(t, 2, "collateral", "export", filepath.Join(t.TempDir(), "x"), "--source", url, "--platform", "tdx/"+id.FMSPC)
+}
+
+// TestCollateralTCBNumbersCLI: a server holding two TCB evaluation data
+// numbers of one platform lists both (the older pinned), exports both and
+// an air-gapped server importing the folder holds both with the newer
+// current; export --source fetches a baseline by number; tcb-numbers lists
+// a PCCS's signed numbers (Intel's real TDX list).
+func TestCollateralTCBNumbersCLI(t *testing.T) {
+	remoteEnv(t)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	sim := sgxsim.Default()
+	rootFile := filepath.Join(t.TempDir(), "sim-root.pem")
+	os.WriteFile(rootFile, sim.RootPEM(), 0o644)
+	clock := testenv.NewClock(t0.Add(time.Hour))
+	conn := collateralNode(t, clock, server.CollateralOptions{TrustRoots: []string{rootFile}})
+	pccs := pcsfake.New(pcs.KindPCCS)
+	var fmspc string
+	for _, n := range []int{sgxsim.RecoveredTCBEvaluationDataNumber, sgxsim.TCBEvaluationDataNumber} { // 18 first: 17 is pinned
+		col, err := sim.Collateral(sgxsim.CollateralOptions{Now: t0, TCBEvaluationDataNumber: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := pcs.Identify(col)
+		fmspc = id.FMSPC
+		f := filepath.Join(t.TempDir(), "c.json")
+		b, _ := col.MarshalBundle()
+		os.WriteFile(f, b, 0o644)
+		mustRemote(t, 0, remoteArgs(conn, "collateral", "import", f)...)
+		if n == sgxsim.RecoveredTCBEvaluationDataNumber {
+			pccs.Add(col)
+		} else {
+			pccs.AddBaseline(col)
+		}
+	}
+	out, _ := mustRemote(t, 0, remoteArgs(conn, "collateral", "list")...)
+	if !strings.Contains(out, "TCB EVAL") || !strings.Contains(out, "17 (pinned)") || !strings.Contains(out, "18 ") {
+		t.Errorf("list:\n%s", out)
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	mustRemote(t, 0, remoteArgs(conn, "collateral", "export", dir)...)
+	for _, f := range []string{"sgx-" + fmspc + "-0000.json", "sgx-" + fmspc + "-0000-tcb17.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	airgapped := collateralNode(t, clock, server.CollateralOptions{TrustRoots: []string{rootFile}})
+	mustRemote(t, 0, remoteArgs(airgapped, "collateral", "import", dir)...)
+	out, _ = mustRemote(t, 0, remoteArgs(airgapped, "collateral", "list", "-o", "json")...)
+	var list struct {
+		Collateral []struct {
+			TCBEvaluationDataNumber uint32
+			Pinned                  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Collateral) != 2 ||
+		list.Collateral[0].TCBEvaluationDataNumber != 17 || list.Collateral[1].TCBEvaluationDataNumber != 18 || list.Collateral[1].Pinned {
+		t.Errorf("air-gapped list: %v\n%s", err, out)
+	}
+
+	url := pccs.Start(t)
+	direct := filepath.Join(t.TempDir(), "direct")
+	mustRemote(t, 0, "collateral", "export", direct, "--source", url, "--platform", "sgx/"+fmspc+":platform", "--trust-root", rootFile, "--tcb-evaluation-data-number", "17")
+	if _, err := os.Stat(filepath.Join(direct, "sgx-"+fmspc+"-0000-tcb17.json")); err != nil {
+		t.Errorf("direct export of baseline 17: %v", err)
+	}
+	mustRemote(t, 2, "collateral", "export", filepath.Join(t.TempDir(), "x"), "--source", url, "--platform", "sgx/"+fmspc+":platform", "--trust-root", rootFile, "--tcb-evaluation-data-number", "16")
+
+	raw := filepath.Join("..", "..", "testdata", "vectors", "dcap", "raw", "automata-dcap-attestation")
+	body, err := os.ReadFile(filepath.Join(raw, "evm-0625-tdx-v4", "tdxtcbeval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, f := range []string{"evm-common/tcb_signing.der", "evm-common/root_ca.der"} {
+		der, _ := os.ReadFile(filepath.Join(raw, f))
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	pccs.SetTCBEvaluationDataNumbers("tdx", body, chain)
+	out, _ = mustRemote(t, 0, "collateral", "tcb-numbers", "--source", url, "--tee", "tdx")
+	for _, want := range []string{"TCB EVAL", "19", "2025-05-13T00:00:00Z", "2024-11-13T00:00:00Z", "17"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tcb-numbers lacks %q:\n%s", want, out)
+		}
+	}
+	mustRemote(t, 2, "collateral", "tcb-numbers", "--source", url, "--tee", "sgx")
 }
 
 // TestCollateralExpiredCLI: on a real server whose clock is past the

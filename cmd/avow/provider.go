@@ -26,7 +26,7 @@ needed). The server comes from --server or $AVOW_SERVER, the admin token from
 connection error.`,
 	}
 	cmd.AddCommand(newProviderCreateCmd(), newProviderListCmd(), newProviderShowCmd(),
-		newProviderUpdateCmd(), newProviderDeleteCmd(), newProviderRotateKeyCmd())
+		newProviderUpdateCmd(), newProviderDeleteCmd(), newProviderRotateKeyCmd(), newProviderTCBBaselinesCmd())
 	return cmd
 }
 
@@ -35,6 +35,8 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 	cmd.Flags().StringVar(&tokenAlgorithmFlag, "token-algorithm", "", "algorithm of the provider's tokens: RS256 (MAA's, the default) or ES256 (faster; changing it rotates the signing key)")
 	cmd.Flags().StringSliceVar(tcb, "accept-tcb", nil, "accepted TCB status (repeat or comma-separate; replaces the server's default list): UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, ...")
 	cmd.Flags().StringVar(grace, "grace", "", "collateral grace period: how long expired collateral is still accepted (Go duration, e.g. 0s, 72h)")
+	cmd.Flags().StringArrayVar(&tcbGraceFlag, "tcb-grace", nil, "admit OutOfDate platforms whose advisories are all listed, until a date: ADVISORY[,ADVISORY...]@RFC3339 or @YYYY-MM-DD (repeatable; replaces the provider's list; each admission is marked in the token and the audit log; see docs/tcb-baselines.md)")
+	cmd.Flags().BoolVar(&noTCBGraceFlag, "no-tcb-grace", false, "remove the provider's TCB grace")
 	cmd.Flags().StringArrayVar(&typeSettingFlags, "type-setting", nil, "a setting of one attestation type, TYPE.KEY=VALUE (repeatable), e.g. SevSnpVm.minimumTcb=bl=3,tee=0,snp=8,ucode=115; the settings given for a type replace its current ones, and TYPE= removes them")
 	cmd.Flags().StringArrayVar(&collateralSourcesFlag, "collateral-source", nil, "where attestations against this provider fetch missing or expired collateral, tried in order, instead of the server's --collateral-source list (repeatable): a PCCS URL or pcs, which the server must allow: one of its own --collateral-source URLs or under its --provider-collateral-source-allow (files and folders are the server operator's only)")
 }
@@ -42,6 +44,38 @@ func providerSettingsFlags(cmd *cobra.Command, tcb *[]string, grace *string) {
 // tokenAlgorithmFlag is --token-algorithm of provider create and update
 // (one command runs per process).
 var tokenAlgorithmFlag string
+
+// tcbGraceFlag and noTCBGraceFlag are --tcb-grace and --no-tcb-grace.
+var (
+	tcbGraceFlag   []string
+	noTCBGraceFlag bool
+)
+
+// parseTCBGrace reads --tcb-grace values: ADVISORY[,ADVISORY...]@WHEN, WHEN
+// an RFC 3339 time or a date (midnight UTC).
+func parseTCBGrace(values []string) ([]client.TCBGrace, error) {
+	out := []client.TCBGrace{}
+	for _, v := range values {
+		ids, when, ok := strings.Cut(strings.TrimSpace(v), "@")
+		if !ok || ids == "" || when == "" {
+			return nil, fmt.Errorf("--tcb-grace %q: want ADVISORY[,ADVISORY...]@DATE, such as INTEL-SA-01213@2026-06-30", v)
+		}
+		until, err := time.Parse(time.RFC3339, when)
+		if err != nil {
+			if until, err = time.Parse("2006-01-02", when); err != nil {
+				return nil, fmt.Errorf("--tcb-grace %q: %q is neither an RFC 3339 time nor a date YYYY-MM-DD", v, when)
+			}
+		}
+		var list []string
+		for _, id := range strings.Split(ids, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				list = append(list, id)
+			}
+		}
+		out = append(out, client.TCBGrace{AdvisoryIDs: list, Until: until.UTC()})
+	}
+	return out, nil
+}
 
 // collateralSourcesFlag is --collateral-source of provider create and
 // update; deploymentSourcesFlag is --deployment-sources of update.
@@ -109,6 +143,16 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 		}
 		s.CollateralSources = append(s.CollateralSources, strings.TrimSpace(src))
 	}
+	if len(tcbGraceFlag) > 0 || noTCBGraceFlag {
+		if len(tcbGraceFlag) > 0 && noTCBGraceFlag {
+			return nil, fmt.Errorf("--tcb-grace and --no-tcb-grace exclude each other")
+		}
+		g, err := parseTCBGrace(tcbGraceFlag)
+		if err != nil {
+			return nil, err
+		}
+		s.TCBGrace = &g
+	}
 	ts, err := typeSettings(typeSettingFlags)
 	if err != nil {
 		return nil, err
@@ -120,7 +164,7 @@ func providerSettings(tcb []string, grace string) (*client.Settings, error) {
 		}
 		s.UseDeploymentSources = true
 	}
-	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.TypeSettings == nil {
+	if s.AcceptedTCBStatuses == nil && s.CollateralGracePeriod == "" && s.TokenAlgorithm == "" && s.CollateralSources == nil && !s.UseDeploymentSources && s.TCBGrace == nil && s.TypeSettings == nil {
 		return nil, nil
 	}
 	return s, nil
@@ -198,12 +242,78 @@ func providerFields(w io.Writer, p *client.Provider) {
 		"collateral grace period", outDash(grace),
 		"token algorithm", outDash(p.Settings.TokenAlgorithm),
 		"collateral sources", outDash(strings.Join(p.Settings.CollateralSources, ", ")),
+		"TCB grace", outDash(tcbGraceText(p.Settings.TCBGrace)),
 		"type settings", outDash(typeSettingsText(p.Settings.TypeSettings)),
 		"policy signers", strconv.Itoa(p.PolicySigningCertificates),
 		"created", outTime(p.CreatedAt),
 		"updated", outTime(p.UpdatedAt),
 		"version", strconv.FormatInt(p.Version, 10),
 	)
+}
+
+// tcbGraceText shows a tcbGrace setting: "INTEL-SA-01213 until 2026-06-30T00:00:00Z; ...".
+func tcbGraceText(g *[]client.TCBGrace) string {
+	if g == nil {
+		return ""
+	}
+	var parts []string
+	for _, e := range *g {
+		parts = append(parts, strings.Join(e.AdvisoryIDs, ",")+" until "+outTime(e.Until))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func newProviderTCBBaselinesCmd() *cobra.Command {
+	var typ string
+	cmd := &cobra.Command{
+		Use:   "tcb-baselines NAME [--type SgxEnclave|OpenEnclave|TdxVm]",
+		Short: "List the TCB baselines a provider's policy can select, and the one it selects",
+		Long: `List the TCB baselines of GET {attestUri}/tcbbaselines/{type} (MAA's TcbBaselines, api-version
+2025-06-01): azuredefault (the server's current collateral) and every TCB evaluation data
+number the server holds collateral of, with its release date; SELECTED marks the one the
+provider's policy selects with x-ms-sgx-tcbidentifier (docs/tcb-baselines.md).`,
+		Example: `  avow provider tcb-baselines contoso
+  avow provider tcb-baselines contoso --type TdxVm -o json`,
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().StringVar(&typ, "type", client.TypeSgxEnclave, "attestation type: SgxEnclave, OpenEnclave or TdxVm")
+	r := remoteFlags(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
+			p, err := c.GetProvider(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			list, err := c.TCBBaselines(ctx, p.AttestURI, typ)
+			if err != nil {
+				return err
+			}
+			if list == nil {
+				list = []client.TCBBaseline{}
+			}
+			return r.emit(cmd, struct {
+				TCBBaselines []client.TCBBaseline `json:"tcbBaselines"`
+			}{list}, func(w io.Writer) {
+				if len(list) == 0 {
+					fmt.Fprintf(w, "%s has no TCB baselines\n", typ)
+					return
+				}
+				rows := make([][]string, len(list))
+				for i, b := range list {
+					n, sel := "-", ""
+					if b.TCBEvaluationDataNumber != 0 {
+						n = strconv.FormatUint(uint64(b.TCBEvaluationDataNumber), 10)
+					}
+					if b.IsSelectedTCB {
+						sel = "yes"
+					}
+					rows[i] = []string{b.TCBIdentifier, n, outDash(b.TCBReleaseDate), outDash(b.MinimumPSWLinuxVersion), outDash(b.MinimumPSWWindowsVersion), outDash(sel)}
+				}
+				outTable(w, []string{"TCB IDENTIFIER", "TCB EVAL", "RELEASED", "MIN PSW LINUX", "MIN PSW WINDOWS", "SELECTED"}, rows)
+			})
+		})
+	}
+	return cmd
 }
 
 // typeSettingsText is TYPE.KEY=VALUE, …, sorted.
@@ -304,11 +414,12 @@ func newProviderUpdateCmd() *cobra.Command {
 	var grace string
 	var tcb []string
 	cmd := &cobra.Command{
-		Use:   "update NAME [--accept-tcb STATUS]... [--grace DURATION] [--collateral-source S]...",
-		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, collateral sources, type settings)",
+		Use:   "update NAME [--accept-tcb STATUS]... [--grace DURATION] [--tcb-grace ADVISORY@DATE]... [--collateral-source S]...",
+		Short: "Change a provider's settings (accepted TCB statuses, collateral grace period, TCB grace, collateral sources, type settings)",
 		Example: `  avow provider update contoso --accept-tcb UpToDate,SWHardeningNeeded --grace 24h
   avow provider update contoso --collateral-source https://pccs.contoso:8081 --collateral-source pcs
-  avow provider update contoso --deployment-sources`,
+  avow provider update contoso --deployment-sources
+  avow provider update contoso --tcb-grace INTEL-SA-01213@2026-06-30`,
 		Args: cobra.ExactArgs(1),
 	}
 	r := remoteFlags(cmd, true)
@@ -320,7 +431,7 @@ func newProviderUpdateCmd() *cobra.Command {
 			return err
 		}
 		if s == nil {
-			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --token-algorithm, --collateral-source or --deployment-sources")
+			return fmt.Errorf("nothing to change: give --accept-tcb, --grace, --tcb-grace, --no-tcb-grace, --token-algorithm, --collateral-source, --deployment-sources or --type-setting")
 		}
 		return r.do(cmd, func(ctx context.Context, c *client.Client) error {
 			p, err := c.UpdateProviderSettings(ctx, args[0], *s)

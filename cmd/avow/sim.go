@@ -91,16 +91,20 @@ func newSimRootCmd(open simOpener) *cobra.Command {
 func newSimCollateralCmd(open simOpener) *cobra.Command {
 	var out, tee, at, defect string
 	var validity time.Duration
+	var number int
 	cmd := &cobra.Command{
-		Use:   "collateral --out BUNDLE [--tee sgx|tdx] [--at RFC3339]",
+		Use:   "collateral --out BUNDLE [--tee sgx|tdx] [--at RFC3339] [--tcb-evaluation-data-number 17|18]",
 		Short: "Write a collateral bundle (TCB info, QE identity, CRLs, issuer chains) for the platform",
 		Long: `Write the collateral that verifies the platform's quotes, in the bundle format of
 ` + "`avow quote verify --collateral`" + `: TCB info v3 and QE identity v2 issued at --at and valid
 for --validity, both CRLs, and the issuer chains. --defect injects one collateral-side
-defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collateral valid.`,
+defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collateral valid.
+--tcb-evaluation-data-number 18 publishes the simulated TCB recovery: a new top TCB level,
+and platforms that were UpToDate under 17 (the default) OutOfDate with INTEL-SA-01213
+(docs/tcb-baselines.md walks through it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := sgxsim.CollateralOptions{Validity: validity}
+			o := sgxsim.CollateralOptions{Validity: validity, TCBEvaluationDataNumber: number}
 			var err error
 			if o.TEE, err = sgxsim.ParseTEE(tee); err != nil {
 				return fmt.Errorf("--tee %q: must be sgx or tdx", tee)
@@ -126,7 +130,10 @@ defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collater
 			if err != nil {
 				return err
 			}
-			what := fmt.Sprintf("%s collateral issued %s, valid until %s", o.TEE,
+			if number == 0 {
+				number = sgxsim.TCBEvaluationDataNumber
+			}
+			what := fmt.Sprintf("%s collateral of TCB evaluation data number %d issued %s, valid until %s", o.TEE, number,
 				o.Now.UTC().Truncate(time.Second).Format(time.RFC3339), o.Now.UTC().Truncate(time.Second).Add(validity).Format(time.RFC3339))
 			if o.Defect != sgxsim.NoDefect {
 				what += fmt.Sprintf(", defect %s (expected result %s)", o.Defect, o.Defect.ExpectedResult())
@@ -139,6 +146,7 @@ defect (see ` + "`avow sim defects`" + `); quote-side defects leave the collater
 	cmd.Flags().StringVar(&at, "at", "now", `issue time, RFC 3339 or "now"`)
 	cmd.Flags().DurationVar(&validity, "validity", sgxsim.DefaultValidity, "time from issue to nextUpdate")
 	cmd.Flags().StringVar(&defect, "defect", "", "inject the defect `name` (see 'avow sim defects')")
+	cmd.Flags().IntVar(&number, "tcb-evaluation-data-number", sgxsim.TCBEvaluationDataNumber, fmt.Sprintf("TCB baseline to publish: %d, or %d for the simulated TCB recovery", sgxsim.TCBEvaluationDataNumber, sgxsim.RecoveredTCBEvaluationDataNumber))
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

@@ -98,7 +98,8 @@ func TestStoreMigrateSQLiteToSQLite(t *testing.T) {
 	from := "sqlite:" + filepath.Join(dir, "data", "avow.db")
 	to := "sqlite:" + filepath.Join(dir, "copy.db")
 	out, _ := mustRemote(t, 0, "store", "migrate", "--from", from, "--to", to)
-	for _, want := range []string{"providers:", "policies:", "signing keys:     2", "audit entries:", "collateral rows:  2"} {
+	// collateral rows: the dev server's simulated SGX and TDX collateral, numbers 17 and 18 (pinned).
+	for _, want := range []string{"providers:", "policies:", "signing keys:     2", "audit entries:", "collateral rows:  4"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

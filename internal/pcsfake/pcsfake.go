@@ -32,13 +32,18 @@ type doc struct {
 type Server struct {
 	Kind string // pcs.KindPCS or pcs.KindPCCS
 
-	mu      sync.Mutex
-	tcb     map[string]doc // "tee/fmspc" (lowercase)
-	qe      map[string]doc // tee
-	pckCRL  map[string]doc // ca
-	rootCRL []byte
-	hits    map[string]int // path → requests
-	total   int
+	mu  sync.Mutex
+	tcb map[string]doc // "tee/fmspc" (lowercase): the standard channel
+	qe  map[string]doc // tee
+	// byNumber holds the TCB info ("tee/fmspc/N") and QE identity
+	// ("tee/N") of every TCB evaluation data number added.
+	byNumber map[string]doc
+	pckCRL   map[string]doc // ca
+	rootCRL  []byte
+	early    map[string]uint32 // "tee/fmspc": the highest number added
+	numbers  map[string]doc    // tee: the tcbevaluationdatanumbers response
+	hits     map[string]int    // path → requests
+	total    int
 
 	status        int           // non-zero: every request is answered with it
 	delay         time.Duration // every request waits this long first
@@ -53,7 +58,44 @@ type Server struct {
 
 // New returns an empty server of kind pcs.KindPCS or pcs.KindPCCS.
 func New(kind string) *Server {
-	return &Server{Kind: kind, tcb: map[string]doc{}, qe: map[string]doc{}, pckCRL: map[string]doc{}, hits: map[string]int{}}
+	return &Server{Kind: kind, tcb: map[string]doc{}, qe: map[string]doc{}, byNumber: map[string]doc{}, pckCRL: map[string]doc{}, hits: map[string]int{}}
+}
+
+// AddBaseline serves col's TCB info and QE identity for its TCB evaluation
+// data number only (tcbEvaluationDataNumber=N, and update=early when it is
+// the highest), not as the standard channel's; its CRLs are not served.
+func (s *Server) AddBaseline(col *pcs.Collateral) error {
+	id, err := pcs.Identify(col)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addNumber(id, col)
+	return nil
+}
+
+// SetTCBEvaluationDataNumbers serves body (a tcbevaluationdatanumbers
+// response) with its issuer chain for tee.
+func (s *Server) SetTCBEvaluationDataNumbers(tee string, body, chain []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.numbers == nil {
+		s.numbers = map[string]doc{}
+	}
+	s.numbers[tee] = doc{body, chain}
+}
+
+func (s *Server) addNumber(id pcs.Identity, col *pcs.Collateral) {
+	n := fmt.Sprint(id.TCBEvaluationDataNumber)
+	s.byNumber[id.TEE+"/"+id.FMSPC+"/"+n] = doc{signedBody("tcbInfo", col.TCBInfo, col.TCBInfoSignature), col.TCBInfoIssuerChain}
+	s.byNumber[id.TEE+"/"+n] = doc{signedBody("enclaveIdentity", col.QEIdentity, col.QEIdentitySignature), col.QEIdentityIssuerChain}
+	if id.TCBEvaluationDataNumber > s.early[id.TEE+"/"+id.FMSPC] {
+		if s.early == nil {
+			s.early = map[string]uint32{}
+		}
+		s.early[id.TEE+"/"+id.FMSPC] = id.TCBEvaluationDataNumber
+	}
 }
 
 // Add serves col: its TCB info for its FMSPC and TEE, and (replacing any
@@ -71,6 +113,7 @@ func (s *Server) Add(col *pcs.Collateral) error {
 	defer s.mu.Unlock()
 	s.tcb[id.TEE+"/"+id.FMSPC] = doc{signedBody("tcbInfo", col.TCBInfo, col.TCBInfoSignature), col.TCBInfoIssuerChain}
 	s.qe[id.TEE] = doc{signedBody("enclaveIdentity", col.QEIdentity, col.QEIdentitySignature), col.QEIdentityIssuerChain}
+	s.addNumber(id, col)
 	s.pckCRL[id.PCKCA] = doc{col.PCKCRL, col.PCKCRLIssuerChain}
 	s.rootCRL = col.RootCACRL
 	return nil
@@ -192,6 +235,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	// update=standard|early or tcbEvaluationDataNumber=N, never both (PCS v4).
+	number, update := q.Get("tcbEvaluationDataNumber"), q.Get("update")
+	if (rest == "tcb" || rest == "qe/identity") && (number != "" && update != "" ||
+		update != "" && update != pcs.UpdateStandard && update != pcs.UpdateEarly || number != "" && !isDigits(number)) {
+		http.Error(w, "invalid update or tcbEvaluationDataNumber", http.StatusBadRequest)
+		return
+	}
 	switch {
 	case rest == "tcb":
 		fmspc := strings.ToLower(q.Get("fmspc"))
@@ -201,6 +251,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		d, found := s.tcb[tee+"/"+fmspc]
+		if update == pcs.UpdateEarly && s.early[tee+"/"+fmspc] != 0 {
+			number = fmt.Sprint(s.early[tee+"/"+fmspc])
+		}
+		if number != "" {
+			d, found = s.byNumber[tee+"/"+fmspc+"/"+number]
+		}
 		s.mu.Unlock()
 		if !found {
 			http.NotFound(w, r)
@@ -214,12 +270,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rest == "qe/identity":
 		s.mu.Lock()
 		d, found := s.qe[tee]
+		if number != "" {
+			d, found = s.byNumber[tee+"/"+number]
+		}
 		s.mu.Unlock()
 		if !found {
 			http.NotFound(w, r)
 			return
 		}
 		s.writeSigned(w, pcs.HeaderQEIdentityIssuerChain, d.chain, d.body)
+	case rest == "tcbevaluationdatanumbers":
+		s.mu.Lock()
+		d, found := s.numbers[tee]
+		s.mu.Unlock()
+		if !found {
+			http.NotFound(w, r)
+			return
+		}
+		s.writeSigned(w, pcs.HeaderTCBEvaluationDataNumbersIssuerChain, d.chain, d.body)
 	case rest == "pckcrl" && tee == "sgx":
 		ca := q.Get("ca")
 		if ca != "processor" && ca != "platform" {
@@ -288,6 +356,15 @@ func splitPath(p string) (tee, rest string, ok bool) {
 		return "", "", false
 	}
 	return parts[0], parts[3], true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != "" && len(s) < 10
 }
 
 func isHex(s string) bool {

@@ -131,6 +131,14 @@ CREATE TABLE type_collateral (
 	PRIMARY KEY (type, kind, key)
 );
 `,
+	4: `
+-- TCB baselines: the TCB evaluation data number of each row's TCB info
+-- (0: stored before this step) and whether the row is kept for that number
+-- only (pinned) rather than as the key's current collateral.
+ALTER TABLE collateral ADD COLUMN tcb_eval bigint NOT NULL DEFAULT 0;
+ALTER TABLE collateral ADD COLUMN pinned boolean NOT NULL DEFAULT false;
+CREATE INDEX collateral_number ON collateral (tee, fmspc, pce_id, tcb_eval, id);
+`,
 }
 
 // migrations run each step in a transaction that first takes an advisory

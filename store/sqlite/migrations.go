@@ -132,6 +132,14 @@ CREATE TABLE IF NOT EXISTS leases (
 	expires_at INTEGER NOT NULL -- unix microseconds, UTC
 ) STRICT;
 `,
+	4: `
+-- TCB baselines: the TCB evaluation data number of each row's TCB info
+-- (0: stored before this step) and whether the row is kept for that number
+-- only (pinned) rather than as the key's current collateral.
+ALTER TABLE collateral ADD COLUMN tcb_eval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collateral ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+CREATE INDEX collateral_number ON collateral (tee, fmspc, pce_id, tcb_eval, id);
+`,
 }
 
 var migrations = sqlstore.Migrations{

@@ -6,7 +6,7 @@ const (
 	policyCols     = `pr.name, po.attestation_type, po.document, po.policy_text, po.hash, po.signer_cert, po.updated_at, po.version`
 	keyCols        = `pr.name, k.kid, k.sealed_key, k.certificate, k.created_at, k.retired_at, k.active`
 	tokenCols      = `id, hash, role, description, created_at, revoked_at`
-	collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source`
+	collateralMeta = `id, tee, fmspc, pce_id, size, sha256, issue_date, next_update, fetched_at, source, tcb_eval, pinned`
 	auditCols      = `logged_at, kind, actor, provider, operation, outcome, details, request_id`
 )
 
@@ -19,6 +19,7 @@ type queries struct {
 	activeKey, listKeys, tokenByHash, listTokens           string
 	getCollateral, collateralByID, listCollateral          string
 	collateralHistory, activeKeys                          string
+	collateralForNumber, listCollateralNumbers             string
 	getTypeCollateral, listTypeCollateral                  string
 
 	createProvider, updateProvider, deleteProvider string
@@ -60,10 +61,15 @@ func newQueries(d Dialect) *queries {
 			WHERE k.provider_id = ? ORDER BY k.active DESC, k.created_at DESC, k.id DESC`),
 		tokenByHash: r(`SELECT ` + tokenCols + ` FROM admin_tokens WHERE hash = ?`),
 		listTokens:  r(`SELECT ` + tokenCols + ` FROM admin_tokens ORDER BY created_at, {insertorder:admin_tokens}`),
+		// The key's current collateral: its latest row not pinned to a TCB
+		// evaluation data number (a TCB baseline's collateral).
 		getCollateral: r(`SELECT ` + collateralMeta + `, bundle FROM collateral
-			WHERE tee = ? AND fmspc = ? AND pce_id = ? ORDER BY id DESC LIMIT 1`),
+			WHERE tee = ? AND fmspc = ? AND pce_id = ? AND pinned = {false} ORDER BY id DESC LIMIT 1`),
 		collateralByID: r(`SELECT ` + collateralMeta + `, bundle FROM collateral WHERE id = ?`),
-		listCollateral: r(d.LatestPerKey("collateral", "tee, fmspc, pce_id", collateralMeta)),
+		listCollateral: r(d.LatestPerKey("(SELECT * FROM collateral WHERE pinned = {false}) c", "tee, fmspc, pce_id", collateralMeta)),
+		collateralForNumber: r(`SELECT ` + collateralMeta + `, bundle FROM collateral
+			WHERE tee = ? AND fmspc = ? AND pce_id = ? AND tcb_eval = ? ORDER BY id DESC LIMIT 1`),
+		listCollateralNumbers: r(d.LatestPerKey("collateral", "tee, fmspc, pce_id, tcb_eval", collateralMeta)),
 		collateralHistory: r(`SELECT ` + collateralMeta + ` FROM collateral
 			WHERE tee = ? AND fmspc = ? AND pce_id = ? ORDER BY id DESC`),
 
@@ -103,9 +109,12 @@ func newQueries(d Dialect) *queries {
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 		revokeToken: r(`UPDATE admin_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),
 		putCollateral: r(`INSERT INTO collateral (tee, fmspc, pce_id, bundle, size, sha256, issue_date,
-			next_update, fetched_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			next_update, fetched_at, source, tcb_eval, pinned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		// History goes; the current collateral of each key and the latest
+		// row of each key and TCB evaluation data number stay.
 		pruneCollateral: r(`DELETE FROM collateral WHERE fetched_at < ?
-			AND id NOT IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id)`),
+			AND id NOT IN (SELECT max(id) FROM collateral WHERE pinned = {false} GROUP BY tee, fmspc, pce_id)
+			AND id NOT IN (SELECT max(id) FROM collateral GROUP BY tee, fmspc, pce_id, tcb_eval)`),
 		pruneAttestations: r(`DELETE FROM audit WHERE kind = 'attestation' AND logged_at < ?`),
 	}
 }

@@ -198,7 +198,7 @@ func scanCollateral(sc scanner) (store.Collateral, error) { return scanCollatera
 func scanCollateralBundle(sc scanner, bundle *sql.RawBytes) (store.Collateral, error) {
 	var c store.Collateral
 	dest := []any{&c.ID, &c.Key.TEE, &c.Key.FMSPC, &c.Key.PCEID, &c.Size, &c.SHA256,
-		tsCol{&c.IssueDate}, tsCol{&c.NextUpdate}, tsCol{&c.FetchedAt}, &c.Source}
+		tsCol{&c.IssueDate}, tsCol{&c.NextUpdate}, tsCol{&c.FetchedAt}, &c.Source, &c.TCBEvaluationDataNumber, &c.Pinned}
 	if bundle != nil {
 		dest = append(dest, bundle)
 	}
@@ -242,6 +242,19 @@ func (r reader) GetCollateralByID(ctx context.Context, id int64) (store.Collater
 
 func (r reader) ListCollateral(ctx context.Context) ([]store.Collateral, error) {
 	return list(r, ctx, "list collateral", scanCollateral, r.s.q.listCollateral)
+}
+
+func (r reader) GetCollateralForNumber(ctx context.Context, key store.CollateralKey, n uint32) (store.Collateral, error) {
+	k, err := key.Normalize()
+	if err != nil {
+		return store.Collateral{}, err
+	}
+	return r.getCollateral(ctx, fmt.Sprintf("collateral %s TCB evaluation data number %d", k, n), r.s.q.collateralForNumber,
+		k.TEE, k.FMSPC, k.PCEID, int64(n))
+}
+
+func (r reader) ListCollateralNumbers(ctx context.Context) ([]store.Collateral, error) {
+	return list(r, ctx, "list collateral", scanCollateral, r.s.q.listCollateralNumbers)
 }
 
 func (r reader) CollateralHistory(ctx context.Context, key store.CollateralKey) ([]store.Collateral, error) {

@@ -308,7 +308,8 @@ func (w writer) PutCollateral(ctx context.Context, c store.Collateral) (store.Co
 	c.FetchedAt = store.TimestampOrNow(c.FetchedAt)
 	err = w.step(ctx, true, func(r reader) error {
 		err := r.q.QueryRowContext(ctx, w.s.q.putCollateral, k.TEE, k.FMSPC, k.PCEID, c.Bundle, c.Size,
-			c.SHA256, w.s.nullTS(c.IssueDate), w.s.nullTS(c.NextUpdate), w.s.ts(c.FetchedAt), c.Source).Scan(&c.ID)
+			c.SHA256, w.s.nullTS(c.IssueDate), w.s.nullTS(c.NextUpdate), w.s.ts(c.FetchedAt), c.Source,
+			int64(c.TCBEvaluationDataNumber), c.Pinned).Scan(&c.ID)
 		return w.s.mapErr(ctx, err, "put collateral %s", k)
 	})
 	return only(c, err)

@@ -64,6 +64,7 @@ var tests = []test{
 	{"AdminTokens", testAdminTokens},
 	{"Collateral", testCollateral},
 	{"CollateralPrune", testCollateralPrune},
+	{"CollateralNumbers", testCollateralNumbers},
 	{"Audit", testAudit},
 	{"AuditPaging", testAuditPaging},
 	{"AuditPruneAttestations", testAuditPrune},
@@ -720,6 +721,52 @@ func testCollateralPrune(t *testing.T, s store.Store) {
 	eq(t, "b kept", must(s.GetCollateral(ctx, keyB))(t).ID, b1.ID)
 	eq(t, "prune does not change cached state", changeVersion(t, s), v)
 	eq(t, "prune again", must(s.PruneCollateral(ctx, at(1000*time.Hour)))(t), int64(0))
+}
+
+// testCollateralNumbers: rows carry their TCB evaluation data number; a
+// pinned row (kept for one number, a TCB baseline) is found by number but
+// never becomes the key's current collateral, and pruning keeps the latest
+// row of every number.
+func testCollateralNumbers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	num := func(k store.CollateralKey, bundle string, fetched time.Time, n uint32, pinned bool) store.Collateral {
+		c := collateral(k, bundle, fetched)
+		c.TCBEvaluationDataNumber, c.Pinned = n, pinned
+		return c
+	}
+	_, err := s.GetCollateralForNumber(ctx, keyA, 17)
+	is(t, err, store.ErrNotFound)
+	eq(t, "empty numbers", len(must(s.ListCollateralNumbers(ctx))(t)), 0)
+
+	a17 := must(s.PutCollateral(ctx, num(keyA, "a17", t0, 17, false)))(t)
+	a18 := must(s.PutCollateral(ctx, num(keyA, "a18", at(time.Hour), 18, false)))(t)
+	eq(t, "number kept", a18.TCBEvaluationDataNumber, uint32(18))
+	// An older baseline fetched later is pinned: the key's current
+	// collateral stays at 18.
+	p16 := must(s.PutCollateral(ctx, num(keyA, "p16", at(2*time.Hour), 16, true)))(t)
+	eq(t, "pinned round trip", must(s.GetCollateralByID(ctx, p16.ID))(t).Pinned, true)
+	eq(t, "current skips pinned", must(s.GetCollateral(ctx, keyA))(t).ID, a18.ID)
+	eq(t, "list skips pinned", must(s.ListCollateral(ctx))(t)[0].ID, a18.ID)
+	eq(t, "by number 16", must(s.GetCollateralForNumber(ctx, keyA, 16))(t).Bundle, []byte("p16"))
+	eq(t, "by number 17", must(s.GetCollateralForNumber(ctx, keyA, 17))(t).ID, a17.ID)
+	_, err = s.GetCollateralForNumber(ctx, keyA, 15)
+	is(t, err, store.ErrNotFound)
+	_, err = s.GetCollateralForNumber(ctx, keyB, 17)
+	is(t, err, store.ErrNotFound)
+
+	b18 := must(s.PutCollateral(ctx, num(keyB, "b18", t0, 18, false)))(t)
+	p17 := must(s.PutCollateral(ctx, num(keyA, "p17", at(3*time.Hour), 17, true)))(t) // a newer 17, pinned
+	eq(t, "by number: latest of the number", must(s.GetCollateralForNumber(ctx, keyA, 17))(t).ID, p17.ID)
+	strip := func(c store.Collateral) store.Collateral { c.Bundle = nil; return c }
+	eq(t, "numbers", must(s.ListCollateralNumbers(ctx))(t), []store.Collateral{strip(p16), strip(p17), strip(a18), strip(b18)})
+
+	// Pruning keeps a18 (current), p16 and p17 (latest of their numbers);
+	// a17 goes: 17 has the newer p17.
+	eq(t, "pruned", must(s.PruneCollateral(ctx, at(1000*time.Hour)))(t), int64(1))
+	_, err = s.GetCollateralByID(ctx, a17.ID)
+	is(t, err, store.ErrNotFound)
+	eq(t, "numbers after prune", len(must(s.ListCollateralNumbers(ctx))(t)), 4)
+	eq(t, "current after prune", must(s.GetCollateral(ctx, keyA))(t).ID, a18.ID)
 }
 
 // ---- audit
