@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -184,13 +185,16 @@ type dataJSON struct {
 // matches names case-insensitively, so inittimeData and the legacy
 // Quote/EnclaveHeldData match too.
 type attestBody struct {
-	Quote           *string   `json:"quote"`
-	Report          *string   `json:"report"`
-	RuntimeData     *dataJSON `json:"runtimeData"`
-	InitTimeData    *dataJSON `json:"initTimeData"`
-	DraftPolicy     *string   `json:"draftPolicyForAttestation"`
-	Nonce           *string   `json:"nonce"`
-	EnclaveHeldData *string   `json:"enclaveHeldData"`
+	Quote  *string `json:"quote"`
+	Report *string `json:"report"`
+	// Evidence is the member of types whose evidence is a JSON value
+	// (NvidiaGpu's list of GPUs), handed to the type as it is.
+	Evidence        json.RawMessage `json:"evidence"`
+	RuntimeData     *dataJSON       `json:"runtimeData"`
+	InitTimeData    *dataJSON       `json:"initTimeData"`
+	DraftPolicy     *string         `json:"draftPolicyForAttestation"`
+	Nonce           *string         `json:"nonce"`
+	EnclaveHeldData *string         `json:"enclaveHeldData"`
 }
 
 // attest reads the request, then takes an attestation slot and runs the
@@ -253,6 +257,12 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 		return nil, ErrBadJSON.Wrapf("%v", err)
 	}
 	req := &service.AttestRequest{Type: t.Name(), DraftPolicy: body.DraftPolicy, Nonce: body.Nonce}
+	if t.EvidenceField() == "evidence" {
+		if err := jsonEvidence(req, body); err != nil {
+			return nil, err
+		}
+		return withData(req, body)
+	}
 	evidence, field := body.Quote, "quote"
 	if t.EvidenceField() == "report" {
 		evidence, field = body.Report, "report"
@@ -271,6 +281,85 @@ func decodeAttest(raw []byte, t attestation.Type) (*service.AttestRequest, error
 	if req.Evidence, err = b64(field, *evidence); err != nil {
 		return nil, err
 	}
+	if err := extraMembers(req, raw, t); err != nil {
+		return nil, err
+	}
+	return withData(req, body)
+}
+
+// jsonEvidence hands a type whose evidence member is a JSON value the
+// object {"evidence": <the member>, "nonce": <the request's nonce>}: the
+// nonce of such evidence (NVIDIA's GPU nonce) is part of what the type
+// verifies; the service still echoes it in the token's nonce claim.
+func jsonEvidence(req *service.AttestRequest, body attestBody) error {
+	if len(body.Evidence) == 0 || string(body.Evidence) == "null" {
+		return ErrBadJSON.Wrapf("the body has no \"evidence\"")
+	}
+	v := struct {
+		Evidence json.RawMessage `json:"evidence"`
+		Nonce    *string         `json:"nonce,omitempty"`
+	}{body.Evidence, body.Nonce}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ErrBadJSON.Wrapf("evidence: %v", err)
+	}
+	req.Evidence = b
+	return nil
+}
+
+// extraMembers adds the raw members an attestation.ExtraParser type
+// names (matched case-insensitively, as encoding/json does).
+func extraMembers(req *service.AttestRequest, raw []byte, t attestation.Type) error {
+	xp, ok := t.(attestation.ExtraParser)
+	if !ok {
+		return nil
+	}
+	// Most requests carry none: skip the second decode unless a name is
+	// in the body (case-insensitively, as the members are matched).
+	present := false
+	for _, name := range xp.ExtraFields() {
+		if containsFold(raw, name) {
+			present = true
+		}
+	}
+	if !present {
+		return nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return ErrBadJSON.Wrapf("%v", err)
+	}
+	for _, name := range xp.ExtraFields() {
+		for k, v := range all {
+			if strings.EqualFold(k, name) && string(v) != "null" {
+				if req.Extra == nil {
+					req.Extra = map[string][]byte{}
+				}
+				req.Extra[name] = v
+			}
+		}
+	}
+	return nil
+}
+
+// containsFold reports whether s holds name in any case (ASCII).
+func containsFold(s []byte, name string) bool {
+	n := len(name)
+	if n == 0 {
+		return true
+	}
+	b, c := []byte(name), name[0]|0x20
+	for i := 0; i+n <= len(s); i++ {
+		if s[i]|0x20 == c && bytes.EqualFold(s[i:i+n], b) {
+			return true
+		}
+	}
+	return false
+}
+
+// withData adds the request's runtime and init-time data.
+func withData(req *service.AttestRequest, body attestBody) (*service.AttestRequest, error) {
+	var err error
 	if req.RuntimeData, err = data("runtimeData", body.RuntimeData); err != nil {
 		return nil, err
 	}

@@ -31,7 +31,9 @@ type Type interface {
 	// case-insensitively.
 	Name() string
 	// EvidenceField is the member of MAA's attest request body that
-	// carries the evidence, base64url-encoded: "quote" or "report".
+	// carries the evidence, base64url-encoded: "quote" or "report"; or
+	// "evidence", a JSON value the HTTP layer hands Parse as
+	// {"evidence": <value>, "nonce": <the request's nonce>} (NvidiaGpu).
 	EvidenceField() string
 	// DefaultPolicy is the policy text a provider evaluates for this type
 	// until one is set.
@@ -51,6 +53,15 @@ type Type interface {
 	// absent) bound to the evidence and added. A binding that does not
 	// hold is an error.
 	Claims(v *Verified, runtime, initTime *Data) (map[string]any, error)
+}
+
+// ExtraParser is a Type that takes request members beside its evidence
+// member: composite evidence (TdxVm with the GPUs' evidence beside the
+// quote). The HTTP layer hands it the raw JSON of each member it names
+// that the request carries; a request with none of them goes to Parse.
+type ExtraParser interface {
+	ExtraFields() []string
+	ParseExtra(evidence []byte, extra map[string][]byte) (Evidence, error)
 }
 
 // TCBBaselined is implemented by types whose evidence the service verifies

@@ -38,9 +38,9 @@ func (r *Registry) Register(t Type) error {
 		return fmt.Errorf("attestation: type %s is registered twice", t.Name())
 	}
 	switch t.EvidenceField() {
-	case "quote", "report":
+	case "quote", "report", "evidence":
 	default:
-		return fmt.Errorf("attestation: type %s: evidence field %q is not one of MAA's (quote, report)", t.Name(), t.EvidenceField())
+		return fmt.Errorf("attestation: type %s: evidence field %q is not quote, report (MAA's, base64url) or evidence (a JSON value)", t.Name(), t.EvidenceField())
 	}
 	r.byName[key] = t
 	r.types = append(r.types, t)

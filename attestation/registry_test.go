@@ -26,7 +26,7 @@ func (fake) Claims(*attestation.Verified, *attestation.Data, *attestation.Data) 
 
 func TestRegistry(t *testing.T) {
 	r := builtin.Registry()
-	if got, want := r.Names(), []string{"SgxEnclave", "OpenEnclave", "SevSnpVm", "TdxVm"}; !reflect.DeepEqual(got, want) {
+	if got, want := r.Names(), []string{"SgxEnclave", "OpenEnclave", "SevSnpVm", "TdxVm", "NvidiaGpu"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names %v, want %v", got, want)
 	}
 	for in, want := range map[string]string{"sgxenclave": "SgxEnclave", "OPENENCLAVE": "OpenEnclave", "TdxVm": "TdxVm", "tdxvm": "TdxVm", "sevsnpvm": "SevSnpVm"} {
@@ -43,8 +43,8 @@ func TestRegistry(t *testing.T) {
 	if err := r.Register(fake{"tdxVM", "quote"}); err == nil {
 		t.Error("a second TdxVm (other case) was registered")
 	}
-	if err := r.Register(fake{"Gpu", "evidence"}); err == nil {
-		t.Error("a type with a non-MAA evidence field was registered")
+	if err := r.Register(fake{"Gpu", "certificate"}); err == nil {
+		t.Error("a type with an unknown evidence field was registered")
 	}
 	if err := r.Register(fake{"", "quote"}); err == nil {
 		t.Error("a type without a name was registered")

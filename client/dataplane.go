@@ -392,6 +392,45 @@ func (c *Client) signerChange(ctx context.Context, attestURI, op, jws string) (*
 	return r, nil
 }
 
+// TypeNvidiaGpu is avow's type for NVIDIA confidential-GPU evidence.
+const TypeNvidiaGpu = "NvidiaGpu"
+
+// GPUEvidence is one GPU's evidence as NVIDIA's clients send it: the
+// architecture (HOPPER, BLACKWELL), base64 of the PEM device chain and
+// base64 of the attestation report.
+type GPUEvidence struct {
+	Arch        string `json:"arch"`
+	Certificate string `json:"certificate"`
+	Evidence    string `json:"evidence"`
+}
+
+// AttestGPU sends the evidence of one or more GPUs to
+// {attestURI}/attest/NvidiaGpu and returns the token. gpuNonce is the
+// GPUs' nonce in hex; when empty, opts.RuntimeData (or RuntimeDataJSON)
+// must be what the nonce is SHA-256 of. opts.Nonce is not used (the GPU
+// nonce is the request's "nonce").
+func (c *Client) AttestGPU(ctx context.Context, attestURI string, evidence []GPUEvidence, gpuNonce string, opts AttestOptions) (string, error) {
+	if len(evidence) == 0 {
+		return "", ErrInvalidArgument.Wrapf("no GPU evidence to attest")
+	}
+	b := struct {
+		Evidence    []GPUEvidence `json:"evidence"`
+		Nonce       string        `json:"nonce,omitempty"`
+		RuntimeData *attestData   `json:"runtimeData,omitempty"`
+		DraftPolicy string        `json:"draftPolicyForAttestation,omitempty"`
+	}{Evidence: evidence, Nonce: gpuNonce, DraftPolicy: opts.DraftPolicy}
+	var err error
+	if b.RuntimeData, err = newAttestData(opts.RuntimeData, opts.RuntimeDataJSON, "runtime data"); err != nil {
+		return "", err
+	}
+	u, err := dataPlane(attestURI, "/attest/"+TypeNvidiaGpu)
+	if err != nil {
+		return "", err
+	}
+	body, _ := json.Marshal(b)
+	return c.tokenCall(ctx, request{method: http.MethodPost, url: u, body: body})
+}
+
 // TCBBaseline is one TCB baseline of GET {attestURI}/tcbbaselines/{type}
 // (MAA's TcbBaseline, api-version 2025-06-01).
 type TCBBaseline struct {

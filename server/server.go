@@ -22,6 +22,7 @@ import (
 	"github.com/avowhq/avow/api"
 	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/builtin"
+	"github.com/avowhq/avow/attestation/sevsnp"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/internal/loopback"
 	"github.com/avowhq/avow/service"
@@ -52,12 +53,20 @@ type Config struct {
 	AdminTokenFile string // initial owner token, instead of a random one
 	KEKFile        string // default: DataDir/kek (created with mode 0600)
 	Dev            bool   // trust the simulated platform and load its collateral
-	SimDir         string // simulated platform folder for Dev
-	StoreURL       string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
-	DBMaxConns     int    // PostgreSQL connection pool bound (0: the default)
-	Clock          service.Clock
-	Logger         *slog.Logger
-	Ops            Operations // audit, metrics, limits (see ops.go)
+	// GPUCollateral is a folder of NVIDIA RIMs and OCSP answers (as avow
+	// collateral fetch nvidia writes it) NvidiaGpu verifies with.
+	GPUCollateral string
+	// GPUOnline asks NVIDIA's RIM service and OCSP responder (or
+	// GPURIMService and GPUOCSPURL) for what the store and the folder lack
+	// (a node with a way out; NVIDIA's terms apply, docs/gpu.md).
+	GPUOnline                 bool
+	GPURIMService, GPUOCSPURL string
+	SimDir                    string // simulated platform folder for Dev
+	StoreURL                  string // "" (SQLite in DataDir), sqlite:PATH or postgres://… (see OpenStore)
+	DBMaxConns                int    // PostgreSQL connection pool bound (0: the default)
+	Clock                     service.Clock
+	Logger                    *slog.Logger
+	Ops                       Operations // audit, metrics, limits (see ops.go)
 	// Collateral: sources, refresh and private trust roots (see sources.go).
 	Collateral CollateralOptions
 	// SNP configures the SevSnpVm type (see snp.go); used when Types is nil.
@@ -170,16 +179,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	types := cfg.Types
 	var simulatedKeys [][]byte
 	var snpCollateral *snp.CachedCollateral
-	if types == nil {
+	var snpCfg *sevsnp.Config
+	builtinTypes := types == nil
+	if builtinTypes {
 		clock := time.Now
 		if cfg.Clock != nil {
 			clock = cfg.Clock.Now
 		}
-		snpCfg, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
+		c, keys, err := cfg.SNP.snpConfig(cfg.Dev, cfg.SimDir, st, clock, cfg.Logger)
 		if err != nil {
 			return fail(err)
 		}
-		types, simulatedKeys = builtin.New(builtin.Options{SevSnp: snpCfg}), keys
+		snpCfg, simulatedKeys = c, keys
 		snpCollateral, _ = snpCfg.Collateral.(*snp.CachedCollateral)
 	}
 	svcCfg := service.Config{Store: store.Instrument(st, n.Metrics.ObserveStore), Types: types, KEK: kek, KEKSource: kekSource(kekFile, kekCreated), PublicURL: n.URL, Clock: cfg.Clock, Logger: cfg.Logger,
@@ -196,6 +207,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		svcCfg.ExtraRoots, svcCfg.Simulated = []*x509.Certificate{sim.Root()}, true
 		svcCfg.SimulatedKeys = simulatedKeys
 		cfg.Logger.Warn("development mode: trusting the simulated platform's root; tokens for simulated evidence carry x-avow-simulated", "sim_dir", cfg.SimDir)
+	}
+	if builtinTypes {
+		// After the simulated platform: its folder holds the simulated GPU.
+		gpu, keys, err := gpuType(cfg, st)
+		if err != nil {
+			return fail(err)
+		}
+		svcCfg.Types = builtin.New(builtin.Options{SevSnp: snpCfg, GPU: gpu})
+		svcCfg.SimulatedKeys = append(svcCfg.SimulatedKeys, keys...)
 	}
 	if err := cfg.Collateral.apply(&svcCfg, cfg.Logger); err != nil {
 		return fail(err)

@@ -30,6 +30,9 @@ type AttestRequest struct {
 	// the token comes back unsigned (MAA's draftPolicyForAttestation).
 	DraftPolicy *string
 	Nonce       *string
+	// Extra are the members an attestation.ExtraParser type names, as
+	// raw JSON (composite evidence).
+	Extra map[string][]byte
 }
 
 // AttestResult is a successful attestation.
@@ -100,7 +103,12 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 	if len(req.Evidence) == 0 {
 		return nil, ErrInvalidRequest.Wrapf("the request carries no evidence")
 	}
-	ev, err := typ.Parse(req.Evidence)
+	var ev attestation.Evidence
+	if xp, ok := typ.(attestation.ExtraParser); ok && len(req.Extra) > 0 {
+		ev, err = xp.ParseExtra(req.Evidence, req.Extra)
+	} else {
+		ev, err = typ.Parse(req.Evidence)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,8 @@ type Config struct {
 	Simulated  bool
 	// SimulatedKeys are root keys, as an attestation type reports them in
 	// Verified.RootKey, of other simulated platforms (the SEV-SNP
-	// simulator's ARK): their tokens carry x-avow-simulated too.
+	// simulator's ARK, the simulated GPU's device root): their tokens
+	// carry x-avow-simulated too.
 	SimulatedKeys [][]byte
 	// PrivateRoots are trusted beside Intel's pinned root key too (avow
 	// serve --trust-root); tokens for evidence that chains to one carry

@@ -8,6 +8,7 @@ import (
 
 	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/dcapquote"
+	"github.com/avowhq/avow/attestation/nvidia"
 	"github.com/avowhq/avow/claims"
 )
 
@@ -25,8 +26,11 @@ authorizationrules{
 };
 `
 
-// TdxVm attests a TDX quote sent as "quote".
-type TdxVm struct{}
+// TdxVm attests a TDX quote sent as "quote", alone or with the evidence
+// of the VM's NVIDIA GPUs beside it (composite.go); GPU verifies those.
+type TdxVm struct {
+	GPU nvidia.NvidiaGpu
+}
 
 var _ attestation.Type = TdxVm{}
 
@@ -42,10 +46,16 @@ func (TdxVm) Parse(raw []byte) (attestation.Evidence, error) {
 	return dcapquote.Parse(raw, Name, false, true)
 }
 
-func (TdxVm) Verify(ctx context.Context, ev attestation.Evidence, env attestation.Env) (*attestation.Verified, error) {
+func (t TdxVm) Verify(ctx context.Context, ev attestation.Evidence, env attestation.Env) (*attestation.Verified, error) {
+	if ce, ok := ev.(*compositeEvidence); ok {
+		return t.verifyComposite(ctx, ce, env)
+	}
 	return dcapquote.Verify(ctx, ev, env)
 }
 
-func (TdxVm) Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[string]any, error) {
+func (t TdxVm) Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[string]any, error) {
+	if cr, ok := v.Result.(*compositeResult); ok {
+		return t.compositeClaims(cr, runtime, initTime)
+	}
 	return dcapquote.Claims(v, runtime, initTime)
 }

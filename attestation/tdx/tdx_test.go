@@ -278,3 +278,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseExtra: the composite request's GPU members (Intel Trust
+// Authority's nvgpu, Trustee's additionalEvidence) beside a valid TD quote
+// never panic; what parses is TDX evidence.
+func FuzzParseExtra(f *testing.F) {
+	raw, err := sgxsim.Default().Quote(sgxsim.QuoteOptions{TEE: sgxsim.TDX})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"verifier_nonce":{"val":"AA==","iat":"AA=="},"arch":"hopper","evidence_list":[{"evidence":"","certificate":""}]}`), []byte(nil))
+	f.Add([]byte(nil), []byte(`"{\"nvidia\":{\"device_evidence_list\":[{\"arch\":\"Hopper\",\"evidence\":\"11e0\",\"certificate\":\"\"}]}}"`))
+	f.Add([]byte(`{}`), []byte(`"{}"`))
+	f.Fuzz(func(t *testing.T, ita, coco []byte) {
+		extra := map[string][]byte{}
+		if ita != nil {
+			extra["nvgpu"] = ita
+		}
+		if coco != nil {
+			extra["additionalEvidence"] = coco
+		}
+		ev, err := (tdx.TdxVm{}).ParseExtra(raw, extra)
+		if err != nil {
+			return
+		}
+		if ev.TEE() != "tdx" {
+			t.Fatalf("accepted %s evidence", ev.TEE())
+		}
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,10 @@ an OpenEnclave report (16-byte header + quote) is recognised. --type
 defaults to OpenEnclave for an OpenEnclave report, TdxVm for a TDX quote,
 SevSnpVm for SEV-SNP evidence (the {"SnpReport", "VcekCertChain"} JSON that
 'avow sim snp report' writes, a SevSnpVm request body, or an Azure HCL
-report) and SgxEnclave otherwise.
+report) and SgxEnclave otherwise. With --type NvidiaGpu, FILE is the GPUs'
+evidence list (NVIDIA's client shape, as avow sim gpu evidence writes it)
+and --nonce the GPUs' nonce in hex (or bind it with --runtime-data: its
+SHA-256).
 
 --runtime-data FILE binds data to the evidence (its SHA-256 must be the first
 32 bytes of the report data); it is sent as Binary, or as JSON with --json.
@@ -63,12 +67,12 @@ token does not verify), 2 usage or connection error.`,
 	f := cmd.Flags()
 	f.StringVar(&uri, "url", "", "attest URI of the provider, or a provider name on --server (required)")
 	f.StringVar(&quoteFile, "quote", "", "evidence file: SGX/TDX quote or OpenEnclave report, raw, hex or base64 (required)")
-	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave, SevSnpVm or TdxVm (default: from the evidence)")
+	f.StringVar(&typ, "type", "", "attestation type: SgxEnclave, OpenEnclave, SevSnpVm, TdxVm or NvidiaGpu (default: from the evidence)")
 	f.StringVar(&runtimeFile, "runtime-data", "", "file with runtime data bound to the evidence")
 	f.BoolVar(&runtimeJSON, "json", false, "send the runtime data as JSON (token claim x-ms-runtime) rather than Binary")
 	f.StringVar(&initFile, "init-time-data", "", "file with init-time data")
 	f.BoolVar(&initJSON, "init-time-json", false, "send the init-time data as JSON (token claim x-ms-inittime)")
-	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token")
+	f.StringVar(&nonce, "nonce", "", "nonce echoed in the token (NvidiaGpu: the GPUs' nonce, 32 bytes in hex)")
 	f.StringVar(&draftFile, "draft-policy", "", "policy text file to evaluate instead of the provider's policy (unsigned token)")
 	f.StringVar(&tokenOut, "token-out", "", "also write the token (the JWT alone, one line) to this file, e.g. for avow token verify")
 	f.BoolVar(&verify, "verify", false, "verify the token's signature, times and issuer through OpenID discovery of the attest URI")
@@ -91,7 +95,15 @@ token does not verify), 2 usage or connection error.`,
 		}
 		var t string
 		var evidence []byte
-		if canonicalType(typ) == client.TypeSevSnpVm || (typ == "" && looksSNP(input)) {
+		var gpus []client.GPUEvidence
+		if canonicalType(typ) == client.TypeNvidiaGpu {
+			// The GPUs' evidence list as NVIDIA's clients write it; --nonce
+			// is the GPUs' nonce (hex).
+			t = client.TypeNvidiaGpu
+			if gpus, err = readGPUEvidence(input); err != nil {
+				return fmt.Errorf("%s: %w", quoteFile, err)
+			}
+		} else if canonicalType(typ) == client.TypeSevSnpVm || (typ == "" && looksSNP(input)) {
 			if t, evidence, err = snpEvidence(input); err != nil {
 				return fmt.Errorf("%s: %w", quoteFile, err)
 			}
@@ -139,7 +151,12 @@ token does not verify), 2 usage or connection error.`,
 		if err != nil {
 			return r.fail(cmd, err)
 		}
-		tok, err := c.Attest(ctx, attestURI, t, evidence, opts)
+		var tok string
+		if t == client.TypeNvidiaGpu {
+			tok, err = c.AttestGPU(ctx, attestURI, gpus, nonce, opts)
+		} else {
+			tok, err = c.Attest(ctx, attestURI, t, evidence, opts)
+		}
 		if err != nil {
 			return r.fail(cmd, err)
 		}
@@ -237,4 +254,21 @@ func printTokenParts(w io.Writer, h *token.Header, claims map[string]any) {
 		fmt.Fprintln(w, "\nclaims:")
 		outClaims(w, claims, "  ")
 	}
+}
+
+// readGPUEvidence reads an evidence list: a JSON array of {arch,
+// certificate, evidence} or an object with "evidence_list" or "evidence".
+func readGPUEvidence(b []byte) ([]client.GPUEvidence, error) {
+	var list []client.GPUEvidence
+	if err := json.Unmarshal(b, &list); err == nil {
+		return list, nil
+	}
+	var obj struct {
+		EvidenceList []client.GPUEvidence `json:"evidence_list"`
+		Evidence     []client.GPUEvidence `json:"evidence"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("not a GPU evidence list: %w", err)
+	}
+	return append(obj.EvidenceList, obj.Evidence...), nil
 }

@@ -30,7 +30,7 @@ Exit status: 0 done, 1 the server refused (or a refresh failed), 2 usage,
 unreadable collateral or connection error.`,
 	}
 	cmd.AddCommand(newCollateralImportCmd(), newCollateralListCmd(), newCollateralShowCmd(), newCollateralRefreshCmd(),
-		newCollateralPruneCmd(), newCollateralExportCmd(), newCollateralTCBNumbersCmd())
+		newCollateralPruneCmd(), newCollateralExportCmd(), newCollateralTCBNumbersCmd(), newCollateralFetchCmd())
 	return cmd
 }
 

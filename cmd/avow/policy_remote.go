@@ -24,7 +24,7 @@ import (
 // offline check, eval, sign and hash.
 
 // attestationTypes are the canonical spellings of the {type} route segment.
-var attestationTypes = []string{client.TypeSgxEnclave, client.TypeOpenEnclave, client.TypeTdxVm, "SevSnpVm", "Tpm"}
+var attestationTypes = []string{client.TypeSgxEnclave, client.TypeOpenEnclave, client.TypeTdxVm, client.TypeNvidiaGpu, "SevSnpVm", "Tpm"}
 
 // canonicalType returns the canonical spelling of an attestation type;
 // unknown types are returned unchanged (the server decides).
@@ -43,7 +43,7 @@ func canonicalType(t string) string {
 }
 
 func policyTypeFlag(cmd *cobra.Command, typ *string) {
-	cmd.Flags().StringVar(typ, "type", client.TypeSgxEnclave, "attestation type: SgxEnclave, OpenEnclave or TdxVm")
+	cmd.Flags().StringVar(typ, "type", client.TypeSgxEnclave, "attestation type: SgxEnclave, OpenEnclave, TdxVm or NvidiaGpu")
 }
 
 // signerFlags adds --key and --cert; readSigner reads them (nil, nil when

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/avowhq/avow/nvgpu/nvgpusim"
 	"github.com/avowhq/avow/sgxsim"
 )
 
@@ -42,7 +44,7 @@ use, so every command works with the same platform. Its root CA is the trust anc
 Nothing here is Intel's: never trust the simulated root outside tests and demos.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "sim-dir", "", "platform directory (default $AVOW_SIM_DIR, else ./avow-sim); created on first use")
-	open := func() (*sgxsim.Platform, error) {
+	simDir := func() string {
 		d := dir
 		if d == "" {
 			d = os.Getenv("AVOW_SIM_DIR")
@@ -50,18 +52,17 @@ Nothing here is Intel's: never trust the simulated root outside tests and demos.
 		if d == "" {
 			d = simDefaultDir
 		}
-		return sgxsim.Open(d)
+		return d
 	}
+	open := func() (*sgxsim.Platform, error) { return sgxsim.Open(simDir()) }
 	cmd.AddCommand(newSimRootCmd(open), newSimCollateralCmd(open), newSimQuoteCmd(open), newSimDefectsCmd(), newSimPresetsCmd(),
-		newSimSNPCmd(func() string {
-			d := dir
-			if d == "" {
-				d = os.Getenv("AVOW_SIM_DIR")
+		newSimSNPCmd(simDir),
+		newSimGPUCmd(func() (*nvgpusim.GPU, error) {
+			// The platform first: it makes the folder the GPU lives in.
+			if _, err := open(); err != nil {
+				return nil, err
 			}
-			if d == "" {
-				d = simDefaultDir
-			}
-			return d
+			return nvgpusim.Open(filepath.Join(simDir(), "gpu"), time.Now())
 		}))
 	return cmd
 }

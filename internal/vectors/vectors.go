@@ -13,8 +13,8 @@ import (
 )
 
 // Copied are the folders of ../shared/vectors that the module carries in
-// testdata/vectors. nvgpu is not among them yet: no test reads it.
-var Copied = []string{"dcap", "maa", "maa-rest-examples", "snp"}
+// testdata/vectors.
+var Copied = []string{"dcap", "maa", "maa-rest-examples", "nvgpu", "snp"}
 
 // Dir returns testdata/vectors/<sub> of the module. A missing folder fails
 // the test: the vectors ship with the module, so their absence is a broken
