@@ -10,14 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/avowhq/avow/attestation"
 	"github.com/avowhq/avow/attestation/dcapquote"
 	"github.com/avowhq/avow/attestation/nvidia"
 	"github.com/avowhq/avow/claims"
 	"github.com/avowhq/avow/errs"
-	"github.com/avowhq/avow/internal/jcs"
 	"github.com/avowhq/avow/nvgpu"
 )
 
@@ -47,14 +45,14 @@ import (
 
 const (
 	fieldITA     = "nvgpu"
-	fieldTrustee = "additionalEvidence"
+	fieldTrustee = nvidia.FieldTrustee
 	bindingITA   = "ita"
-	bindingCoCo  = "trustee"
-	maxExtra     = 1 << 20
+	bindingCoCo  = nvidia.BindingTrustee
+	maxExtra     = nvidia.MaxBeside
 )
 
 // ErrComposite is composite evidence that cannot be read.
-var ErrComposite = errs.New("composite_evidence_malformed", "the GPU evidence beside the quote is malformed")
+var ErrComposite = nvidia.ErrComposite
 
 // ExtraFields names the members of composite requests.
 func (TdxVm) ExtraFields() []string { return []string{fieldITA, fieldTrustee} }
@@ -117,20 +115,7 @@ func (t TdxVm) ParseExtra(raw []byte, extra map[string][]byte) (attestation.Evid
 		}
 		ce.binding, ce.ita = bindingITA, m.VerifierNonce
 	case coco != nil:
-		if err := json.Unmarshal(coco, &ce.additional); err != nil {
-			return nil, ErrComposite.Wrapf("%s must be a string (the attester's additional-evidence): %v", fieldTrustee, err)
-		}
-		var byTEE map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(ce.additional), &byTEE); err != nil {
-			return nil, ErrComposite.Wrapf("%s: %v", fieldTrustee, err)
-		}
-		var nv struct {
-			List []nvgpu.Item `json:"device_evidence_list"`
-		}
-		if err := json.Unmarshal(byTEE["nvidia"], &nv); err != nil {
-			return nil, ErrComposite.Wrapf("%s: no nvidia device_evidence_list: %v", fieldTrustee, err)
-		}
-		if ce.gpus, err = nvgpu.ParseItems(nv.List); err != nil {
+		if ce.additional, ce.gpus, err = nvidia.ParseTrustee(coco); err != nil {
 			return nil, err
 		}
 		ce.binding = bindingCoCo
@@ -151,37 +136,22 @@ func (t TdxVm) verifyComposite(ctx context.Context, ce *compositeEvidence, env a
 	if err != nil {
 		return nil, err
 	}
-	gev := &nvidia.Evidence{GPUs: ce.gpus}
+	var nonce []byte
 	if ce.binding == bindingITA {
 		sum := sha256.Sum256(append(append([]byte{}, ce.ita.Val...), ce.ita.Iat...))
 		if ce.gpuNonce != nil && !bytes.Equal(ce.gpuNonce, sum[:]) {
 			return nil, attestation.ErrRuntimeDataMismatch.Wrapf("gpu_nonce %x is not SHA-256 of the verifier nonce (%x)", ce.gpuNonce, sum)
 		}
-		gev.Nonce = sum[:]
+		nonce = sum[:]
 	}
-	genv := env
-	genv.Settings = gpuSettings(env.Settings)
-	gpu, err := t.GPU.Verify(ctx, gev, genv)
+	gpu, err := t.GPU.VerifyBeside(ctx, ce.gpus, nonce, env, gpuSettings(env.Settings))
 	if err != nil {
 		return nil, err
 	}
-	for i, g := range gpu.Result.(*nvidia.Result).GPUs {
-		if g.MeasRes != "success" {
-			return nil, nvgpu.ErrMeasurementMismatch.Wrapf("GPU-%d: SPDM blocks %v", i, g.Mismatches)
-		}
-	}
 	v := *cpu
 	v.Evidence, v.Result = ce, &compositeResult{cpu: cpu, gpu: gpu, ev: ce}
-	// A GPU that is not NVIDIA's (the simulated one) marks the token as
-	// the CPU's root would.
-	nvidiaRoot := false
-	for _, r := range nvgpu.DeviceRoots() {
-		if bytes.Equal(r.RawSubjectPublicKeyInfo, gpu.RootKey) {
-			nvidiaRoot = true
-		}
-	}
-	if !nvidiaRoot {
-		v.RootKey = gpu.RootKey
+	if root := nvidia.SimulatedRoot(gpu); root != nil {
+		v.RootKey = root // the simulated GPU marks the token as the CPU's root would
 	}
 	return &v, nil
 }
@@ -210,38 +180,8 @@ func (t TdxVm) compositeClaims(cr *compositeResult, runtime, initTime *attestati
 		gpuNonce = gres.Nonce
 		c["x-avow-verifier-nonce"] = map[string]any{"val": base64.StdEncoding.EncodeToString(cr.ev.ita.Val), "iat": base64.StdEncoding.EncodeToString(cr.ev.ita.Iat)}
 	case bindingCoCo:
-		if runtime == nil || !strings.EqualFold(runtime.DataType, claims.DataTypeJSON) {
-			return nil, attestation.ErrInvalidRequest.Wrapf("Trustee's binding needs runtimeData of type JSON ({\"nonce\", \"tee-pubkey\"})")
-		}
-		var rt map[string]any
-		dec := json.NewDecoder(bytes.NewReader(runtime.Bytes))
-		dec.UseNumber()
-		if err := dec.Decode(&rt); err != nil || rt == nil {
-			return nil, attestation.ErrInvalidRequest.Wrapf("runtimeData is not a JSON object")
-		}
-		if _, ok := rt["additional-evidence"]; ok {
-			return nil, attestation.ErrInvalidRequest.Wrapf("runtimeData must not carry additional-evidence itself")
-		}
-		canon, err := jcs.Value(rt)
-		if err != nil {
-			return nil, attestation.ErrInvalidRequest.Wrapf("runtimeData: %v", err)
-		}
-		g := sha512.Sum384(canon)
-		gpuNonce = g[:32]
-		for i, gr := range gres.GPUs {
-			if !bytes.Equal(gr.Report.Request.Nonce[:], gpuNonce) {
-				return nil, attestation.ErrRuntimeDataMismatch.Wrapf("GPU-%d's nonce is not the first 32 bytes of SHA-384 of the runtime data (%x)", i, gpuNonce)
-			}
-		}
-		rt["additional-evidence"] = cr.ev.additional
-		canon, err = jcs.Value(rt)
-		if err != nil {
-			return nil, attestation.ErrInvalidRequest.Wrapf("runtimeData: %v", err)
-		}
-		p := sha512.Sum384(canon)
-		want := append(p[:], make([]byte, 16)...)
-		if !bytes.Equal(want, rd[:]) {
-			return nil, attestation.ErrRuntimeDataMismatch.Wrapf("REPORTDATA is not SHA-384 of the runtime data with the additional evidence (%x)", p)
+		if gpuNonce, err = nvidia.TrusteeBinding(runtime, cr.ev.additional, rd[:], gres); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, errors.New("tdx: composite evidence without a binding")
@@ -251,22 +191,9 @@ func (t TdxVm) compositeClaims(cr *compositeResult, runtime, initTime *attestati
 			return nil, attestation.ErrInvalidRequest.Wrapf("%s", errs.Detail(err))
 		}
 	}
-	g := *gres
-	g.Nonce = gpuNonce // bound above
-	gc, err := nvidia.NvidiaGpu{}.Claims(&attestation.Verified{Result: &g, PlatformID: cr.gpu.PlatformID}, nil, nil)
-	if err != nil {
+	if err := nvidia.AddBeside(c, cr.gpu, gpuNonce, cr.ev.binding, "tdx"); err != nil {
 		return nil, err
 	}
-	delete(gc, "x-ms-attestation-type")
-	for k, v := range gc {
-		c[k] = v
-	}
-	c["x-avow-binding"] = cr.ev.binding
-	c["x-avow-sections"] = map[string]any{
-		"tdx":   map[string]any{"bound": true},
-		"nvgpu": map[string]any{"bound": true, "count": len(gres.GPUs)},
-	}
-	c["x-avow-all-bound"] = true
 	return c, nil
 }
 
@@ -278,37 +205,13 @@ func (ce *compositeEvidence) String() string {
 // TdxVm's settings for the GPUs beside its quote: NvidiaGpu's, prefixed
 // (typeSettings: {"TdxVm": {"gpuMaxRevocationAge": "168h"}}).
 const (
-	SettingGPUMaxRevocationAge       = "gpuMaxRevocationAge"
-	SettingGPUExpiredRIMCertificates = "gpuExpiredRimCertificates"
+	SettingGPUMaxRevocationAge       = nvidia.SettingBesideMaxRevocationAge
+	SettingGPUExpiredRIMCertificates = nvidia.SettingBesideExpiredRIMCertificates
 )
 
 // CheckSetting accepts the GPU settings (NvidiaGpu's, prefixed "gpu").
 func (t TdxVm) CheckSetting(key, value string) error {
-	switch key {
-	case SettingGPUMaxRevocationAge, SettingGPUExpiredRIMCertificates:
-		_, err := nvidia.ParseSettings(gpuSettings(map[string]string{key: value}))
-		return err
-	}
-	return attestation.ErrInvalidRequest.Wrapf("TdxVm has no setting %q (%s, %s)", key, SettingGPUMaxRevocationAge, SettingGPUExpiredRIMCertificates)
+	return nvidia.CheckBesideSetting(Name, key, value)
 }
 
-// gpuSettings maps TdxVm's GPU settings to NvidiaGpu's names.
-func gpuSettings(kv map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range kv {
-		var name string
-		switch k {
-		case SettingGPUMaxRevocationAge:
-			name = nvidia.SettingMaxRevocationAge
-		case SettingGPUExpiredRIMCertificates:
-			name = nvidia.SettingExpiredRIMCertificates
-		default:
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = v
-	}
-	return out
-}
+func gpuSettings(kv map[string]string) map[string]string { return nvidia.BesideSettings(kv) }
