@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,10 +16,14 @@ import (
 
 	"github.com/avowhq/avow/attestation/builtin"
 	"github.com/avowhq/avow/attestation/nvidia"
+	"github.com/avowhq/avow/attestation/sevsnp"
+	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/jcs"
 	"github.com/avowhq/avow/nvgpu/nvgpusim"
 	"github.com/avowhq/avow/service"
 	"github.com/avowhq/avow/sgxsim"
+	"github.com/avowhq/avow/snp"
+	"github.com/avowhq/avow/snp/snpsim"
 	"github.com/avowhq/avow/store"
 	"github.com/avowhq/avow/token"
 )
@@ -214,5 +220,89 @@ func TestContainsFold(t *testing.T) {
 		if got := containsFold([]byte(tc.s), tc.name); got != tc.want {
 			t.Errorf("%s %s: %v", tc.s, tc.name, got)
 		}
+	}
+}
+
+// TestAttestSevSnpVmWithGPUTrustee: an SEV-SNP report and its GPU's
+// evidence in Trustee's convention — GPU nonce from SHA-384 of the runtime
+// data, REPORT_DATA SHA-384 of the runtime data with the additional
+// evidence — into one token with a section per device; a changed GPU
+// evidence or challenge is refused.
+func TestAttestSevSnpVmWithGPUTrustee(t *testing.T) {
+	g, err := nvgpusim.New(testNow.AddDate(0, -1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := g.Source(func() time.Time { return testNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := snpsim.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := snp.AMDRoots().Clone()
+	roots.Add(sim.Root())
+	e := newEnvWith(t, Options{}, func(c *service.Config) {
+		c.Types = builtin.New(builtin.Options{
+			SevSnp: &sevsnp.Config{Roots: roots},
+			GPU:    nvidia.NvidiaGpu{Collateral: src, DeviceRoots: []*x509.Certificate{g.DeviceRoot()}, RIMRoots: []*x509.Certificate{g.RIMRoot()}},
+		})
+		c.SimulatedKeys = [][]byte{g.DeviceRoot().RawSubjectPublicKeyInfo}
+	})
+	enc := base64.RawURLEncoding.EncodeToString
+	runtime := []byte(`{"tee-pubkey":{"kty":"EC","crv":"P-256","alg":"ES256","x":"eA","y":"eQ"},"nonce":"kbs-challenge-7"}`)
+	canon, err := jcs.Canonicalize(runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := sha512.Sum384(canon)
+	item, err := g.Item(gh[:32], nvgpusim.ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add, _ := json.Marshal(map[string]any{"nvidia": map[string]any{"device_evidence_list": []map[string]string{
+		{"arch": "Hopper", "uuid": "GPU-1", "evidence": item.Evidence, "certificate": item.Certificate}}}})
+	var rt map[string]any
+	json.Unmarshal(runtime, &rt)
+	rt["additional-evidence"] = string(add)
+	canon2, err := jcs.Value(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph := sha512.Sum384(canon2)
+	raw, vcek, err := sim.Report(snpsim.ReportOptions{Measurement: make([]byte, 48), ReportData: append(ph[:], make([]byte, 16)...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := client.SevSnpReport(raw, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vcek}))
+	attest := func(body map[string]any) response {
+		b, _ := json.Marshal(body)
+		return e.do(t, "POST", "/providers/contoso/attest/SevSnpVm?api-version=2025-06-01", "", bytes.NewReader(b), "Content-Type", "application/json")
+	}
+	rtData := map[string]string{"data": enc(runtime), "dataType": "JSON"}
+	c := claimsOf(t, attest(map[string]any{"report": enc(report), "runtimeData": rtData, "additionalEvidence": string(add)}))
+	if c["x-avow-binding"] != "trustee" || c["x-avow-all-bound"] != true || c["x-nvidia-gpu-measres"] != "success" ||
+		c["x-ms-attestation-type"] != "sevsnpvm" || c["x-ms-sevsnpvm-launchmeasurement"] == nil {
+		t.Errorf("claims %v", c)
+	}
+	if sec, _ := c["x-avow-sections"].(map[string]any); sec["sevsnp"] == nil || sec["nvgpu"] == nil {
+		t.Errorf("sections %v", c["x-avow-sections"])
+	}
+	if rtc, _ := c["x-ms-runtime"].(map[string]any); rtc["nonce"] != "kbs-challenge-7" {
+		t.Errorf("x-ms-runtime %v", c["x-ms-runtime"])
+	}
+	add2 := strings.Replace(string(add), `"GPU-1"`, `"GPU-2"`, 1)
+	if r := attest(map[string]any{"report": enc(report), "runtimeData": rtData, "additionalEvidence": add2}); r.status != 400 || !strings.Contains(string(r.body), "runtime_data_mismatch") {
+		t.Errorf("changed additional evidence: %d %s", r.status, r.body)
+	}
+	rt3 := []byte(strings.Replace(string(runtime), "kbs-challenge-7", "kbs-challenge-8", 1))
+	if r := attest(map[string]any{"report": enc(report), "runtimeData": map[string]string{"data": enc(rt3), "dataType": "JSON"}, "additionalEvidence": string(add)}); r.status != 400 || !strings.Contains(string(r.body), "runtime_data_mismatch") {
+		t.Errorf("another challenge: %d %s", r.status, r.body)
+	}
+	// Without the GPU evidence the same report is an SNP report whose
+	// REPORT_DATA does not hold SHA-256 of the runtime data: refused.
+	if r := attest(map[string]any{"report": enc(report), "runtimeData": rtData}); r.status != 400 || !strings.Contains(string(r.body), "binding_mismatch") {
+		t.Errorf("report alone: %d %s", r.status, r.body)
 	}
 }

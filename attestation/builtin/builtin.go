@@ -15,7 +15,8 @@ type Options struct {
 	// SevSnp configures SevSnpVm (nil: AMD's pinned roots, no collateral
 	// source, no minimum TCB).
 	SevSnp *sevsnp.Config
-	// GPU configures NvidiaGpu and the GPUs beside a TdxVm quote: the
+	// GPU configures NvidiaGpu and the GPUs beside a TdxVm quote or a
+	// SevSnpVm report: the
 	// deployment's GPU collateral (a folder of RIMs and OCSP answers) and,
 	// in --dev, the simulated GPU's roots (zero: NVIDIA's roots, no
 	// collateral).
@@ -28,7 +29,7 @@ func Registry() *attestation.Registry { return New(Options{}) }
 
 // New returns a new registry of avow's attestation types configured by o.
 func New(o Options) *attestation.Registry {
-	r, err := attestation.NewRegistry(sgx.SgxEnclave{}, sgx.OpenEnclave{}, sevsnp.SevSnpVm{Config: o.SevSnp}, tdx.TdxVm{GPU: o.GPU}, o.GPU)
+	r, err := attestation.NewRegistry(sgx.SgxEnclave{}, sgx.OpenEnclave{}, sevsnp.SevSnpVm{Config: o.SevSnp, GPU: o.GPU}, tdx.TdxVm{GPU: o.GPU}, o.GPU)
 	if err != nil {
 		panic(err) // the built-in names are distinct
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/avowhq/avow/attestation"
+	"github.com/avowhq/avow/attestation/nvidia"
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/snp"
 )
@@ -50,9 +51,12 @@ type Config struct {
 	Verifier *snp.Verifier
 }
 
-// SevSnpVm attests SEV-SNP evidence sent as "report".
+// SevSnpVm attests SEV-SNP evidence sent as "report", alone or with the
+// VM's GPUs beside it (composite.go).
 type SevSnpVm struct {
 	Config *Config
+	// GPU verifies the GPUs beside a report (their collateral and roots).
+	GPU nvidia.NvidiaGpu
 }
 
 var _ attestation.Type = SevSnpVm{}
@@ -86,6 +90,9 @@ var defaultVerifier = snp.NewVerifier()
 // configured source, or env.Collateral when the service offers SNP
 // collateral (snp.Collateral).
 func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attestation.Env) (*attestation.Verified, error) {
+	if ce, ok := ev.(*compositeEvidence); ok {
+		return t.verifyComposite(ctx, ce, env)
+	}
 	e, ok := ev.(*Evidence)
 	if !ok {
 		return nil, errs.New("internal", "the evidence is not SEV-SNP evidence").Wrapf("%T", ev)
@@ -135,13 +142,15 @@ func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attes
 // acceptedTcbStatuses then refuses (or, listed there, accepts visibly).
 const SettingMinimumTCB = "minimumTcb"
 
-// CheckSetting accepts minimumTcb written as bl=N,tee=N,snp=N,ucode=N.
+// CheckSetting accepts minimumTcb written as bl=N,tee=N,snp=N,ucode=N, and
+// the settings of the GPUs beside a report (gpuMaxRevocationAge,
+// gpuExpiredRimCertificates: NvidiaGpu's).
 func (SevSnpVm) CheckSetting(key, value string) error {
-	if key != SettingMinimumTCB {
-		return attestation.ErrInvalidRequest.Wrapf("SevSnpVm has no setting %q (it has %s)", key, SettingMinimumTCB)
+	if key == SettingMinimumTCB {
+		_, err := snp.ParseTCB(value)
+		return err
 	}
-	_, err := snp.ParseTCB(value)
-	return err
+	return nvidia.CheckBesideSetting(Name, key, value)
 }
 
 // Claims returns MAA's SevSnpVm claims with the request's runtime and
@@ -149,7 +158,15 @@ func (SevSnpVm) CheckSetting(key, value string) error {
 // added: JSON as x-ms-runtime / x-ms-inittime. Evidence that carried its
 // own runtime data (an HCL report) gives x-ms-runtime from it when the
 // request has none.
-func (SevSnpVm) Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[string]any, error) {
+func (t SevSnpVm) Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[string]any, error) {
+	if cr, ok := v.Result.(*compositeResult); ok {
+		return t.compositeClaims(cr, runtime, initTime)
+	}
+	return t.claimsWith(v, runtime, initTime)
+}
+
+// claimsWith is Claims of a report alone.
+func (SevSnpVm) claimsWith(v *attestation.Verified, runtime, initTime *attestation.Data) (map[string]any, error) {
 	e, ok := v.Evidence.(*Evidence)
 	res, ok2 := v.Result.(*snp.Result)
 	if !ok || !ok2 {
