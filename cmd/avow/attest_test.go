@@ -3,12 +3,13 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 
 	"github.com/avowhq/avow/client"
 )

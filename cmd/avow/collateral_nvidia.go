@@ -39,12 +39,12 @@ Exit status: 0 fetched, 1 a service refused or a document was malformed, 2 usage
 			}
 			list, err := nvgpu.ParseList(input)
 			if err != nil {
-				return fmt.Errorf("%s: %s", fromEvidence, errs.Detail(err))
+				return fmt.Errorf("%s: %w", fromEvidence, err)
 			}
 			st := nvgpu.NewStore()
 			if _, err := os.Stat(out); err == nil {
 				if st, err = nvgpu.LoadDir(out); err != nil {
-					return fmt.Errorf("%s: %s", out, errs.Detail(err))
+					return fmt.Errorf("%s: %w", out, err)
 				}
 			}
 			got, ferr := nvgpu.Fetcher{RIMService: rimURL, OCSP: ocspURL}.Fetch(cmd.Context(), list, st)

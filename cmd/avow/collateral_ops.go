@@ -460,10 +460,10 @@ x-ms-sgx-tcbidentifier can select (docs/tcb-baselines.md). No server is needed.`
 		defer cancel()
 		doc, chain, err := f.TCBEvaluationDataNumbers(ctx, tee)
 		if err != nil {
-			return fmt.Errorf("%s: %s", f.Name(), errs.Detail(err))
+			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		if err := doc.VerifySignature(chain, [][]byte{dcap.IntelRootKey()}); err != nil {
-			return fmt.Errorf("%s: %s", f.Name(), errs.Detail(err))
+			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		out := struct {
 			TEE        string              `json:"tee"`

@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/internal/vectors"

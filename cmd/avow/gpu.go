@@ -143,11 +143,11 @@ func runGPUVerify(ctx context.Context, w io.Writer, path string, f gpuVerifyFlag
 		}
 		ev, err := nvgpu.ParseEvidence(f.arch, pemb, input)
 		if err != nil {
-			return fmt.Errorf("%s: %s", path, errs.Detail(err))
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		list = []*nvgpu.Evidence{ev}
 	} else if list, err = nvgpu.ParseList(input); err != nil {
-		return fmt.Errorf("%s: %s", path, errs.Detail(err))
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	outs := make([]gpuOutput, len(list))
 	allOK := true
@@ -209,7 +209,7 @@ func optionalRoots(path string) ([]*x509.Certificate, error) {
 	}
 	roots, err := nvgpu.ParseChain(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", path, errs.Detail(err))
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return roots, nil
 }

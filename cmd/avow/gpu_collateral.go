@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,24 +46,22 @@ func newGPUCollateralImportCmd() *cobra.Command {
 			}
 			folder, err := nvgpu.LoadDir(args[0])
 			if err != nil {
-				return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if len(folder.Items()) == 0 {
 				return fmt.Errorf("%s holds no rims/*.xml nor ocsp/*", args[0])
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := openStoreFlag(ctx, storeURL)
+			ctx, st, done, err := openStoreCmd(storeURL)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			rows, err := server.NewGPUStore(st, time.Now).Import(ctx, folder, roots, "import")
 			for _, r := range rows {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", r.Kind, r.Key)
 			}
 			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "avow: %s: %s\n", errs.Code(err), errs.Detail(err))
+				fmt.Fprintf(cmd.ErrOrStderr(), "avow: %s\n", errs.Text(err))
 				return exitError{1}
 			}
 			return nil
@@ -88,13 +82,11 @@ func newGPUCollateralExportCmd() *cobra.Command {
 			if storeURL == "" || out == "" {
 				return errors.New("--store and --out are required")
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := openStoreFlag(ctx, storeURL)
+			ctx, st, done, err := openStoreCmd(storeURL)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			s, err := server.NewGPUStore(st, time.Now).Export(ctx)
 			if err != nil {
 				return err

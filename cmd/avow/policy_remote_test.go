@@ -3,11 +3,12 @@ package main
 import (
 	"crypto/x509"
 	"encoding/json"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 
 	"github.com/avowhq/avow/policy"
 )

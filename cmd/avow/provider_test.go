@@ -5,12 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 )
 
 // remoteEnv clears the environment variables of the remote commands.

@@ -2,9 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"strings"
 	"testing"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 )
 
 func TestSignerCLI(t *testing.T) {

@@ -203,7 +203,7 @@ func newSnpShowCmd() *cobra.Command {
 			}
 			ev, err := snp.Parse(input)
 			if err != nil {
-				return fmt.Errorf("%s: %s", args[0], errs.Detail(err))
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			return outputJSON(cmd.OutOrStdout(), showSNP(ev))
 		},
@@ -277,7 +277,7 @@ ASK and ARK), PEM or DER. Prints the JSON body; send it with
 				}
 				h, err := snp.ParseHCL(b)
 				if err != nil {
-					return fmt.Errorf("%s: %s", hclPath, errs.Detail(err))
+					return fmt.Errorf("%s: %w", hclPath, err)
 				}
 				report, runtime = h.Hardware, &snp.Data{Bytes: h.RuntimeData, DataType: "JSON"}
 			} else {
@@ -286,7 +286,7 @@ ASK and ARK), PEM or DER. Prints the JSON body; send it with
 					return err
 				}
 				if _, err := snp.ParseReport(b); err != nil {
-					return fmt.Errorf("%s: %s", reportPath, errs.Detail(err))
+					return fmt.Errorf("%s: %w", reportPath, err)
 				}
 				report = b
 			}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/server"
 	"github.com/avowhq/avow/snp"
 	"github.com/avowhq/avow/store"
@@ -93,7 +92,7 @@ func newSnpCollateralFetchCmd() *cobra.Command {
 				}
 				ev, err := snp.Parse(b)
 				if err != nil {
-					return fmt.Errorf("%s: %s", path, errs.Detail(err))
+					return fmt.Errorf("%s: %w", path, err)
 				}
 				r := ev.Report
 				candidates := []string{r.ProductLine()}
@@ -138,12 +137,17 @@ func newSnpCollateralFetchCmd() *cobra.Command {
 	return cmd
 }
 
-func openStoreFlag(ctx context.Context, url string) (store.Store, error) {
-	st, err := server.OpenStore(ctx, url, "", 2, nil)
+// openStoreCmd opens the store of --store for a command that works on it
+// directly (the server stopped, for SQLite), with a context that ends on
+// SIGINT or SIGTERM; done closes the store and releases the signals.
+func openStoreCmd(url string) (ctx context.Context, st store.Store, done func(), err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	st, err = server.OpenStore(ctx, url, "", 2, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--store %s: %s", server.RedactStoreURL(url), errs.Detail(err))
+		stop()
+		return nil, nil, nil, fmt.Errorf("--store %s: %w", server.RedactStoreURL(url), err)
 	}
-	return st, nil
+	return ctx, st, func() { st.Close(); stop() }, nil
 }
 
 func newSnpCollateralExportCmd() *cobra.Command {
@@ -156,13 +160,11 @@ func newSnpCollateralExportCmd() *cobra.Command {
 			if storeURL == "" || out == "" {
 				return errors.New("--store and --out are required")
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := openStoreFlag(ctx, storeURL)
+			ctx, st, done, err := openStoreCmd(storeURL)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			rows, err := st.ListTypeCollateral(ctx, server.SNPCollateralType)
 			if err != nil {
 				return err
@@ -205,13 +207,11 @@ func newSnpCollateralImportCmd() *cobra.Command {
 			if len(items) == 0 {
 				return fmt.Errorf("%s holds no vcek/<product>/*.der nor crl/<product>-<signer>.crl", args[0])
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := openStoreFlag(ctx, storeURL)
+			ctx, st, done, err := openStoreCmd(storeURL)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer done()
 			col := &snp.CachedCollateral{Source: snp.Dir(args[0]), SourceName: "import", Cache: server.SNPStoreCache(st), Roots: rs}
 			failed := 0
 			for _, it := range items {

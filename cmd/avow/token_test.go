@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"github.com/avowhq/avow/internal/fakemaa"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/avowhq/avow/internal/fakemaa"
 
 	"github.com/avowhq/avow/client"
 	"github.com/avowhq/avow/policy"
