@@ -285,12 +285,9 @@ func (s *Server) playground(w http.ResponseWriter, r *http.Request, who *service
 		return
 	}
 	defer s.releaseAttest()
-	if err := s.workers.acquire(r.Context()); err != nil {
-		s.writeError(w, r, errs.New("client_gone", "the request was cancelled").Wrap(err))
-		return
-	}
-	res, err := s.svc.Playground(r.Context(), who, provider, *req)
-	s.workers.handOff()
+	res, err := inWorker(s, r.Context(), func() (*service.PlaygroundResult, error) {
+		return s.svc.Playground(r.Context(), who, provider, *req)
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -279,13 +279,23 @@ func (s *Server) acquireAttest(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// runAttest runs the attestation pipeline in one of the worker slots.
-func (s *Server) runAttest(ctx context.Context, provider string, req service.AttestRequest) (*service.AttestResult, error) {
+// errClientGone is a request whose client left while it waited for a worker.
+var errClientGone = errs.New("client_gone", "the request was cancelled")
+
+// inWorker runs fn in one of the worker slots (attestations and the
+// console's playground, which runs the same pipeline).
+func inWorker[T any](s *Server, ctx context.Context, fn func() (T, error)) (T, error) {
 	if err := s.workers.acquire(ctx); err != nil {
-		return nil, errs.New("client_gone", "the request was cancelled").Wrap(err)
+		var zero T
+		return zero, errClientGone.Wrap(err)
 	}
 	defer s.workers.handOff()
-	return s.svc.Attest(ctx, provider, req)
+	return fn()
+}
+
+// runAttest runs the attestation pipeline in one of the worker slots.
+func (s *Server) runAttest(ctx context.Context, provider string, req service.AttestRequest) (*service.AttestResult, error) {
+	return inWorker(s, ctx, func() (*service.AttestResult, error) { return s.svc.Attest(ctx, provider, req) })
 }
 
 func (s *Server) releaseAttest() {
