@@ -33,6 +33,10 @@ type AttestRequest struct {
 	// Extra are the members an attestation.ExtraParser type names, as
 	// raw JSON (composite evidence).
 	Extra map[string][]byte
+
+	// policyClaims, when set, receives the claims the pipeline gives the
+	// policy (the playground traces the policy on them).
+	policyClaims *[]policy.Claim
 }
 
 // AttestResult is a successful attestation.
@@ -169,7 +173,11 @@ func (s *Service) attest(ctx context.Context, provider string, req AttestRequest
 		tr.TCBGrace = grace.String()
 	}
 	tr.PolicyHash = ap.hash
-	outcome, err := ap.compiled.Evaluate(policy.ClaimsFromMap(c), policy.EvalOptions{})
+	in := policy.ClaimsFromMap(c)
+	if req.policyClaims != nil {
+		*req.policyClaims = in
+	}
+	outcome, err := ap.compiled.Evaluate(in, policy.EvalOptions{})
 	s.obs.AttestStage(StagePolicy, time.Since(start))
 	var se *policy.SyntaxError
 	if errors.Is(err, policy.ErrEvalLimit) && errors.As(err, &se) {

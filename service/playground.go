@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"maps"
 
 	"github.com/avowhq/avow/errs"
 	"github.com/avowhq/avow/policy"
@@ -45,11 +44,6 @@ type PlaygroundResult struct {
 // in the registry's order (the console lists them).
 func (s *Service) TypeNames() []string { return s.types.Names() }
 
-// probePolicy is the policy of the run that shows the playground the
-// claims the pipeline gives a policy: it permits every attestation and
-// issues every incoming claim as the policy sees it (x-ms-policy).
-const probePolicy = `version=1.0; authorizationrules { => permit(); }; issuancerules { c:[type != ""] => issue(claim=c); };`
-
 // Playground runs an attestation request through the real pipeline as a
 // draft (MAA's draftPolicyForAttestation: the token comes back unsigned)
 // and explains the outcome. req.DraftPolicy nil means the provider's active
@@ -57,10 +51,8 @@ const probePolicy = `version=1.0; authorizationrules { => permit(); }; issuancer
 // changes nothing (anyone may send one to the anonymous attest route).
 //
 // The run is one attestation in the audit log (draft=true, the caller's
-// request id). To show the trace of a refusal, the incoming claims are
-// obtained by a second, unrecorded run of the same evidence under a policy
-// that permits everything and issues every claim it is given
-// (incomingClaims); the policy is then evaluated on them with tracing.
+// request id); the pipeline hands back the claims it gave the policy, and
+// the policy is evaluated again on them with tracing.
 func (s *Service) Playground(ctx context.Context, who *Principal, provider string, req AttestRequest) (*PlaygroundResult, error) {
 	if err := require(who, store.RoleReader); err != nil {
 		return nil, err
@@ -77,6 +69,8 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 	}
 	text := *req.DraftPolicy
 	out := &PlaygroundResult{PolicyHash: policy.PolicyHash(text), Stage: "token"}
+	var incoming []policy.Claim
+	req.policyClaims = &incoming
 	res, err := s.Attest(ctx, provider, req)
 	if err == nil {
 		out.Permitted, out.Token, out.TokenClaims = true, res.Token, res.Claims
@@ -91,21 +85,11 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 		}
 	}
 	compiled, perr := policy.Parse(text)
-	if perr != nil {
+	if perr != nil || incoming == nil {
 		return out, nil // policy_invalid: Code and Message say where
 	}
 	out.Warnings = compiled.Warnings()
-
-	probe := req
-	pp := probePolicy
-	probe.DraftPolicy = &pp
-	pres, perr := s.attest(ctx, provider, probe, &AttestRecord{Provider: provider, Type: req.Type})
-	if perr != nil {
-		out.Note = "the claims could not be rebuilt for the trace: " + errs.ClientDetail(perr)
-		return out, nil
-	}
-	incoming := incomingClaims(pres.Claims)
-	out.Incoming = policy.ClaimsFromMap(incoming)
+	out.Incoming = incoming
 	ev, eerr := compiled.Evaluate(out.Incoming, policy.EvalOptions{Trace: true})
 	if ev != nil {
 		out.Trace, out.Reason, out.Issued = ev.Trace, ev.Reason, ev.Issued
@@ -117,34 +101,4 @@ func (s *Service) Playground(ctx context.Context, who *Principal, provider strin
 		out.Note = "the traced evaluation and the pipeline disagree"
 	}
 	return out, nil
-}
-
-// incomingClaims rebuilds the claims a policy was given from the claims of
-// the probe run's token: the token's top-level claims without what the
-// pipeline adds after the policy (x-ms-policy, its hash and signer, the
-// nonce), completed and corrected from x-ms-policy, which holds every
-// incoming claim as the policy saw it. attestation.ForToken removed the
-// "$" names (they are only in x-ms-policy) and joined lists with commas
-// (the policy saw their JSON text, the string in x-ms-policy); numbers,
-// booleans and objects are left alone by the token and exact at the top
-// level (issuing turns a non-integer number into a string).
-func incomingClaims(tokenClaims map[string]any) map[string]any {
-	issued, _ := tokenClaims["x-ms-policy"].(map[string]any)
-	c := maps.Clone(tokenClaims)
-	for _, k := range []string{"x-ms-policy", "x-ms-policy-hash", "x-ms-policy-signer", "nonce"} {
-		delete(c, k)
-	}
-	for k, v := range issued {
-		top, ok := c[k]
-		if !ok {
-			c[k] = v
-			continue
-		}
-		if _, isString := top.(string); isString {
-			if seen, ok := v.(string); ok {
-				c[k] = seen
-			}
-		}
-	}
-	return c
 }

@@ -65,8 +65,8 @@ func TestPlayground(t *testing.T) {
 		t.Error("anonymous")
 	}
 
-	// Four runs reached the pipeline: four outcomes observed, the probes
-	// none; three reached a policy: three draft records.
+	// Four runs reached the pipeline: four outcomes observed; three
+	// reached a policy: three draft records.
 	rec.mu.Lock()
 	n := len(rec.attested)
 	drafts := 0
@@ -100,16 +100,27 @@ func TestPlayground(t *testing.T) {
 	}
 }
 
-func TestIncomingClaimsUndoForToken(t *testing.T) {
-	got := incomingClaims(map[string]any{
-		"x-ms-sgx-advisory-ids": "INTEL-SA-1,INTEL-SA-2", "attester_advisory_ids": "", "x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text",
-		"x-ms-policy": map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
-			"x-ms-sgx-svn": int64(2), "f": "2.5", "s": "text", "$svn": int64(2)},
-		"x-ms-policy-hash": "h", "nonce": "n"})
-	want := map[string]any{"x-ms-sgx-advisory-ids": `["INTEL-SA-1","INTEL-SA-2"]`, "attester_advisory_ids": "[]",
-		"x-ms-sgx-svn": int64(2), "f": 2.5, "s": "text", "$svn": int64(2)}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("incoming claims %v", got)
+// TestPlaygroundIncomingAreThePolicysClaims: the incoming claims are those
+// the policy was given, not the token's: lists as the JSON text the policy
+// reads (the token joins them with commas), the "$" names the token drops.
+func TestPlaygroundIncomingAreThePolicysClaims(t *testing.T) {
+	s, p, _, _, _ := auditSetup(t, AuditConfig{})
+	reader := &Principal{ID: "r", Role: store.RoleReader}
+	q := simQuote(t, p, sgxsim.QuoteOptions{ISVProdID: 7, ISVSVN: 3})
+	draft := `version=1.0; authorizationrules { => permit(); };`
+	res, err := s.Playground(context.Background(), reader, "contoso", AttestRequest{Type: sgx.NameSgxEnclave, Evidence: q, DraftPolicy: &draft})
+	if err != nil || !res.Permitted || res.Note != "" {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	got := map[string]any{}
+	for _, c := range res.Incoming {
+		got[c.Type] = c.Value
+	}
+	if got["x-ms-sgx-advisory-ids"] != "[]" || res.TokenClaims["x-ms-sgx-advisory-ids"] != "" {
+		t.Errorf("advisory ids: the policy saw %#v, the token has %#v", got["x-ms-sgx-advisory-ids"], res.TokenClaims["x-ms-sgx-advisory-ids"])
+	}
+	if got["$svn"] == nil || res.TokenClaims["$svn"] != nil {
+		t.Errorf("$svn: the policy saw %#v, the token has %#v", got["$svn"], res.TokenClaims["$svn"])
 	}
 }
 
