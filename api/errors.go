@@ -17,7 +17,7 @@ var (
 	ErrTooLarge         = errs.New("request_too_large", "the request body is larger than allowed").WithStatus(http.StatusRequestEntityTooLarge)
 	ErrMediaType        = errs.New("unsupported_media_type", "the content type is not supported for this request").WithStatus(http.StatusUnsupportedMediaType)
 	ErrAPIVersion       = errs.New("invalid_api_version", "the api-version query parameter is missing or not supported")
-	errInternal         = errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError)
+	errInternal         = errs.Internal("internal error")
 )
 
 // errorBody is MAA's error body.

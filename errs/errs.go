@@ -134,6 +134,13 @@ func (e *Error) Wrapf(format string, args ...any) *Error {
 	return &Error{Code: e.Code, Message: e.Message, Cause: fmt.Errorf(format, args...), Status: e.Status}
 }
 
+// Internal returns an error of code "internal": a fault of avow or of its
+// data, never of the request, answered with 500 and its sentence only (the
+// cause is logged, not sent).
+func Internal(message string) *Error {
+	return New("internal", message).WithStatus(500)
+}
+
 // HTTPStatus returns the HTTP status of err: that of the first *Error in
 // its chain (400 when it sets none), or 500 for an untyped error.
 func HTTPStatus(err error) int {

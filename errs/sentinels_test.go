@@ -99,3 +99,18 @@ func newCode(e ast.Expr) (string, bool) {
 	}
 	return stringLit(call.Args[0])
 }
+
+// TestInternalIsAlways500: the code "internal" is made by Internal, which
+// answers 500; an errs.New("internal", …) would be answered as a client's
+// error (400).
+func TestInternalIsAlways500(t *testing.T) {
+	defs, _ := moduleCodes(t)
+	for _, d := range defs {
+		if d.code == "internal" {
+			t.Errorf("%s: errs.New(\"internal\", %q): use errs.Internal", d.pos, d.message)
+		}
+	}
+	if HTTPStatus(Internal("x").Wrapf("y")) != 500 {
+		t.Error("Internal is not 500")
+	}
+}

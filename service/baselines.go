@@ -121,7 +121,7 @@ func (s *Service) collateralForNumber(ctx context.Context, key store.CollateralK
 	}
 	col, err := pcs.ParseBundle(row.Bundle)
 	if err != nil {
-		return nil, errs.New("internal", "stored collateral cannot be read").Wrap(err)
+		return nil, errs.Internal("stored collateral cannot be read").Wrap(err)
 	}
 	sc := newStoredCollateral(col, row)
 	putCached(c, c.numbered, nk, sc)

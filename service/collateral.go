@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -210,7 +209,7 @@ func (s *Service) collateralFor(ctx context.Context, key store.CollateralKey) (*
 	}
 	col, err := pcs.ParseBundle(row.Bundle)
 	if err != nil {
-		return nil, errs.New("internal", "stored collateral cannot be read").WithStatus(http.StatusInternalServerError).Wrap(err)
+		return nil, errs.Internal("stored collateral cannot be read").Wrap(err)
 	}
 	sc := newStoredCollateral(col, row)
 	putCached(c, c.collateral, key, sc)

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -64,7 +63,7 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 		}
 		compiled, err := policy.Parse(text)
 		if err != nil {
-			return nil, errs.New("internal", "the built-in default policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
+			return nil, errs.Internal("the built-in default policy does not compile").Wrap(err)
 		}
 		ap = newActivePolicy(&activePolicy{compiled: compiled, document: policy.UnsignedDocument(text), hash: policy.PolicyHash(text), isDefault: true})
 	case err != nil:
@@ -72,13 +71,13 @@ func (s *Service) activePolicy(ctx context.Context, provider, attType string) (*
 	default:
 		compiled, err := policy.Parse(stored.Text)
 		if err != nil {
-			return nil, errs.New("internal", "a stored policy does not compile").WithStatus(http.StatusInternalServerError).Wrap(err)
+			return nil, errs.Internal("a stored policy does not compile").Wrap(err)
 		}
 		ap = newActivePolicy(&activePolicy{compiled: compiled, document: stored.Document, hash: string(stored.Hash)})
 		if stored.SignerCert != nil {
 			cert, err := x509.ParseCertificate(stored.SignerCert)
 			if err != nil {
-				return nil, errs.New("internal", "a stored policy signer cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
+				return nil, errs.Internal("a stored policy signer cannot be parsed").Wrap(err)
 			}
 			ap.signer = signerJWK(cert)
 		}
@@ -313,7 +312,7 @@ func (s *Service) Certificates(ctx context.Context, who *Principal, provider str
 	for _, sg := range signers {
 		cert, err := x509.ParseCertificate(sg.Certificate)
 		if err != nil {
-			return "", errs.New("internal", "a stored signer certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
+			return "", errs.Internal("a stored signer certificate cannot be parsed").Wrap(err)
 		}
 		keys = append(keys, signerJWK(cert))
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -476,7 +475,7 @@ func (s *Service) JWKS(ctx context.Context, provider string) ([]byte, error) {
 	for _, sk := range stored {
 		cert, err := x509.ParseCertificate(sk.Certificate)
 		if err != nil {
-			return nil, errs.New("internal", "a stored signing certificate cannot be parsed").WithStatus(http.StatusInternalServerError).Wrap(err)
+			return nil, errs.Internal("a stored signing certificate cannot be parsed").Wrap(err)
 		}
 		keys = append(keys, &token.SigningKey{KID: sk.KID, Certificate: cert, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt})
 	}
@@ -524,5 +523,5 @@ func mapStoreErr(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return errs.New("internal", "internal error").WithStatus(http.StatusInternalServerError).Wrap(err)
+	return errs.Internal("internal error").Wrap(err)
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -567,7 +566,7 @@ func (s *Service) fetchFrom(ctx context.Context, srcs []pcs.Source, req pcs.Fetc
 func (s *Service) storeFetched(ctx context.Context, who *Principal, op string, key store.CollateralKey, got fetched, now time.Time, pinned bool) (*storedCollateral, error) {
 	bundle, err := got.col.MarshalBundle()
 	if err != nil {
-		return nil, errs.New("internal", "collateral cannot be encoded").WithStatus(http.StatusInternalServerError).Wrap(err)
+		return nil, errs.Internal("collateral cannot be encoded").Wrap(err)
 	}
 	info := got.cres.TCBInfo
 	row := store.Collateral{Key: key, Bundle: bundle, IssueDate: info.IssueDate, NextUpdate: info.NextUpdate, FetchedAt: now, Source: got.source,

@@ -71,13 +71,13 @@ func Parse(raw []byte, typ string, openEnclave, tdx bool) (*Evidence, error) {
 
 // errNoCollateral: the service gave a DCAP type no DCAP collateral (a
 // wiring mistake, not the client's).
-var errNoCollateral = errs.New("internal", "the service has no collateral for DCAP quotes")
+var errNoCollateral = errs.Internal("the service has no collateral for DCAP quotes")
 
 // Verify verifies parsed evidence with the collateral env gives access to.
 func Verify(ctx context.Context, ev attestation.Evidence, env attestation.Env) (*attestation.Verified, error) {
 	e, ok := ev.(*Evidence)
 	if !ok {
-		return nil, errs.New("internal", "the evidence is not a DCAP quote").Wrapf("%T", ev)
+		return nil, errs.Internal("the evidence is not a DCAP quote").Wrapf("%T", ev)
 	}
 	col, ok := env.Collateral.(Collateral)
 	if !ok {
@@ -115,7 +115,7 @@ func Claims(v *attestation.Verified, runtime, initTime *attestation.Data) (map[s
 	e, ok := v.Evidence.(*Evidence)
 	r, ok2 := v.Result.(*Result)
 	if !ok || !ok2 {
-		return nil, errs.New("internal", "the verified evidence is not a DCAP quote").Wrapf("%T, %T", v.Evidence, v.Result)
+		return nil, errs.Internal("the verified evidence is not a DCAP quote").Wrapf("%T, %T", v.Evidence, v.Result)
 	}
 	q := e.Quote
 	c := claims.FromQuote(q)

@@ -82,7 +82,7 @@ func (t SevSnpVm) verifyComposite(ctx context.Context, ce *compositeEvidence, en
 func (t SevSnpVm) compositeClaims(cr *compositeResult, runtime, initTime *attestation.Data) (map[string]any, error) {
 	res, ok := cr.cpu.Result.(*snp.Result)
 	if !ok {
-		return nil, errs.New("internal", "the verified evidence is not SEV-SNP evidence").Wrapf("%T", cr.cpu.Result)
+		return nil, errs.Internal("the verified evidence is not SEV-SNP evidence").Wrapf("%T", cr.cpu.Result)
 	}
 	gpuNonce, err := nvidia.TrusteeBinding(runtime, cr.ev.additional, res.Report.Proto.GetReportData(), cr.gpu.Result.(*nvidia.Result))
 	if err != nil {

@@ -95,7 +95,7 @@ func (t SevSnpVm) Verify(ctx context.Context, ev attestation.Evidence, env attes
 	}
 	e, ok := ev.(*Evidence)
 	if !ok {
-		return nil, errs.New("internal", "the evidence is not SEV-SNP evidence").Wrapf("%T", ev)
+		return nil, errs.Internal("the evidence is not SEV-SNP evidence").Wrapf("%T", ev)
 	}
 	cfg := t.Config
 	if cfg == nil {
@@ -170,7 +170,7 @@ func (SevSnpVm) claimsWith(v *attestation.Verified, runtime, initTime *attestati
 	e, ok := v.Evidence.(*Evidence)
 	res, ok2 := v.Result.(*snp.Result)
 	if !ok || !ok2 {
-		return nil, errs.New("internal", "the verified evidence is not SEV-SNP evidence").Wrapf("%T, %T", v.Evidence, v.Result)
+		return nil, errs.Internal("the verified evidence is not SEV-SNP evidence").Wrapf("%T, %T", v.Evidence, v.Result)
 	}
 	data := &snp.Evidence{RuntimeData: e.RuntimeData, InitTimeData: e.InitTimeData}
 	if runtime != nil {
